@@ -1,0 +1,95 @@
+// Chooses and initialises the tfjs backend. `auto` takes the first that loads in the order
+// cuda → node → wasm → cpu; asking for a backend that is not installed is an error, never a
+// silent fallback.
+import * as tf from "@tensorflow/tfjs-core";
+import { createRequire } from "node:module";
+
+export type BackendName = "auto" | "cuda" | "node" | "wasm" | "cpu";
+export const BACKENDS: readonly BackendName[] = ["auto", "cuda", "node", "wasm", "cpu"];
+const AUTO_ORDER: readonly Exclude<BackendName, "auto">[] = ["cuda", "node", "wasm", "cpu"];
+
+/** The wasm heap is a 32-bit address space; its out-of-memory is silent, so we refuse early. */
+export const WASM_HEAP_LIMIT_BYTES = 4 * 1024 ** 3;
+
+const PACKAGE: Record<Exclude<BackendName, "auto">, string> = {
+  cuda: "@tensorflow/tfjs-node-gpu",
+  node: "@tensorflow/tfjs-node",
+  wasm: "@tensorflow/tfjs-backend-wasm",
+  cpu: "@tensorflow/tfjs-backend-cpu",
+};
+/** The name each package registers its backend under in tfjs. */
+const TF_NAME: Record<Exclude<BackendName, "auto">, string> = { cuda: "tensorflow", node: "tensorflow", wasm: "wasm", cpu: "cpu" };
+
+export interface BackendInfo {
+  name: Exclude<BackendName, "auto">;
+  tfName: string;
+  package: string;
+  /** Present when `auto` skipped backends: why each one was not used. */
+  skipped: string[];
+}
+
+let current: BackendInfo | null = null;
+
+export function currentBackend(): BackendInfo | null {
+  return current;
+}
+
+export function parseBackendName(s: string | undefined): BackendName {
+  const v = (s ?? process.env.CAUSALMM_BACKEND ?? "auto").toLowerCase();
+  if (!BACKENDS.includes(v as BackendName)) throw new Error(`unknown backend '${s}' (choose one of: ${BACKENDS.join(", ")})`);
+  return v as BackendName;
+}
+
+async function tryLoad(name: Exclude<BackendName, "auto">): Promise<string | null> {
+  const pkg = PACKAGE[name];
+  try {
+    // The native packages are CommonJS and optional: resolve them at run time only.
+    if (name === "cuda" || name === "node") createRequire(import.meta.url)(pkg);
+    else await import(pkg);
+  } catch (e) {
+    const msg = (e as Error).message.split("\n")[0];
+    return `${pkg} is not installed or failed to load (${msg})`;
+  }
+  try {
+    const ok = await tf.setBackend(TF_NAME[name]);
+    if (!ok) return `${pkg} loaded but tfjs could not initialise backend '${TF_NAME[name]}'`;
+    await tf.ready();
+  } catch (e) {
+    return `${pkg} failed to initialise (${(e as Error).message})`;
+  }
+  return null;
+}
+
+/** Initialise a backend; resolves to what was chosen. Throws with the reason when it cannot. */
+export async function initBackend(requested?: BackendName | string): Promise<BackendInfo> {
+  const want = parseBackendName(requested);
+  if (current && (want === "auto" || want === current.name)) return current;
+  const order = want === "auto" ? AUTO_ORDER : [want];
+  const skipped: string[] = [];
+  for (const name of order) {
+    const err = await tryLoad(name);
+    if (err === null) {
+      current = { name, tfName: TF_NAME[name], package: PACKAGE[name], skipped };
+      return current;
+    }
+    skipped.push(`${name}: ${err}`);
+  }
+  if (want !== "auto") {
+    const hint = want === "cuda" || want === "node" ? ` Install it with 'npm install ${PACKAGE[want]}' (needs libtensorflow), or use --backend wasm|cpu.` : "";
+    throw new Error(`backend '${want}' is not available: ${skipped[0]}.${hint}`);
+  }
+  throw new Error(`no tfjs backend could be loaded:\n  ${skipped.join("\n  ")}`);
+}
+
+/**
+ * Refuse to run a model whose tensors would not fit in the wasm heap. `bytes` is the estimated peak of
+ * live tensor memory; XNNPACK keeps a packed copy of each matMul weight, counted by the caller.
+ */
+export function assertFitsBackend(bytes: number, what: string): void {
+  if (current?.name !== "wasm" || bytes <= WASM_HEAP_LIMIT_BYTES * 0.9) return;
+  const gib = (bytes / 1024 ** 3).toFixed(1);
+  throw new Error(
+    `${what} needs about ${gib} GiB of tensor memory, more than the wasm backend's 4 GiB heap ` +
+      `(wasm fails silently past it). Use --backend cpu (slow, no limit) or --backend cuda on a GPU machine.`,
+  );
+}

@@ -1,0 +1,74 @@
+// Explicit scaled-dot-product attention shared by CLIP and LLaMA. The post-softmax probabilities P are
+// a real tensor `[B,H,Tq,Tk]`; the optional hook may read or replace them right before `P @ V`. That
+// single line is where counterfactual attention (src/causal) and recording (src/introspect) plug in.
+import * as tf from "@tensorflow/tfjs-core";
+import type { AttentionHook, AttentionSite } from "./hooks.js";
+
+export interface AttentionInputs {
+  /** `[B,H,Tq,D]`, already scaled or not (see `scale`). */
+  q: tf.Tensor4D;
+  /** `[B,Hkv,Tk,D]`; Hkv divides H (grouped-query attention). */
+  k: tf.Tensor4D;
+  /** `[B,Hkv,Tk,D]` */
+  v: tf.Tensor4D;
+  /** Multiplies the scores `q·kᵀ`. */
+  scale: number;
+  site: AttentionSite;
+  hook?: AttentionHook;
+}
+
+/** Returns the attention output `[B,H,Tq,D]`. */
+export function attention({ q, k, v, scale, site, hook }: AttentionInputs): tf.Tensor4D {
+  const [, H, Tq] = q.shape;
+  const Tk = k.shape[2];
+  const kk = repeatKvHeads(k, H);
+  const vv = repeatKvHeads(v, H);
+  let scores = tf.mul(headMatMul(q, kk, true), scale) as tf.Tensor4D; // [B,H,Tq,Tk]
+  if (site.causalOffset !== null && site.causalOffset < Tk - 1) scores = tf.add(scores, causalBias(Tq, Tk, site.causalOffset));
+  let probs = tf.softmax(scores) as tf.Tensor4D; // [B,H,Tq,Tk]
+  if (hook) probs = hook(probs, site) ?? probs; // ← the intervention point
+  return headMatMul(probs, vv, false); // [B,H,Tq,D]
+}
+
+/** `[Tq,Tk]` additive mask: 0 where key j ≤ q + offset, −∞ after it. */
+export function causalBias(tq: number, tk: number, offset: number): tf.Tensor2D {
+  const bias = new Float32Array(tq * tk);
+  for (let q = 0; q < tq; q++) bias.fill(-Infinity, q * tk + Math.min(tk, q + offset + 1), (q + 1) * tk);
+  return tf.tensor2d(bias, [tq, tk]);
+}
+
+/** `[B,Hkv,T,D]` → `[B,H,T,D]`, each kv head serving H/Hkv consecutive query heads (HF repeat_kv). */
+function repeatKvHeads(x: tf.Tensor4D, numHeads: number): tf.Tensor4D {
+  const hkv = x.shape[1];
+  if (hkv === numHeads) return x;
+  const rep = numHeads / hkv;
+  const idx = Array.from({ length: numHeads }, (_, h) => Math.floor(h / rep));
+  return tf.gather(x, idx, 1) as tf.Tensor4D;
+}
+
+/**
+ * Per-head product a @ b (or a @ bᵀ). On wasm a batched matMul (or a transpose flag) leaves XNNPACK's
+ * fast path, so for multi-row queries we loop over heads with plain 2-D matMuls and an explicit
+ * transpose; single-row decode keeps the batched form, which is cheaper there (see docs/benchmarks.md).
+ */
+export function headMatMul(a: tf.Tensor4D, b: tf.Tensor4D, transposeB: boolean): tf.Tensor4D {
+  const [B, H, Ta] = a.shape;
+  const outCols = transposeB ? b.shape[2] : b.shape[3];
+  if (!usePerHeadMatMul(Ta)) return tf.matMul(a, b, false, transposeB) as tf.Tensor4D;
+  const as = tf.unstack(a.reshape([B * H, Ta, a.shape[3]])); // (B·H) × [Ta, Da]
+  const bs = tf.unstack(b.reshape([B * H, b.shape[2], b.shape[3]])); // (B·H) × [Tb, Db]
+  const outs = as.map((ai, i) => tf.matMul(ai as tf.Tensor2D, (transposeB ? tf.transpose(bs[i]) : bs[i]) as tf.Tensor2D));
+  return tf.stack(outs).reshape([B, H, Ta, outCols]) as tf.Tensor4D; // [B,H,Ta,cols]
+}
+
+let perHeadMode: "auto" | "always" | "never" = "auto";
+
+/** For benchmarks and tests: force one attention matMul strategy. */
+export function setPerHeadMatMul(mode: "auto" | "always" | "never"): void {
+  perHeadMode = mode;
+}
+
+function usePerHeadMatMul(rows: number): boolean {
+  if (perHeadMode !== "auto") return perHeadMode === "always";
+  return rows > 1 && tf.getBackend() === "wasm";
+}

@@ -1,0 +1,58 @@
+// Small building blocks shared by CLIP, the projector and LLaMA. Linear weights are stored `[in, out]`
+// (transposed once at load) so every projection is a plain 2-D matMul, the fast path on wasm/XNNPACK.
+import * as tf from "@tensorflow/tfjs-core";
+// Registers x.reshape(...) etc. on Tensor (runtime and types); every model file imports this module.
+import "@tensorflow/tfjs-core/dist/public/chained_ops/register_all_chained_ops.js";
+
+export interface Linear {
+  /** `[in, out]` */
+  w: tf.Tensor2D;
+  b?: tf.Tensor1D;
+}
+
+export interface Norm {
+  w: tf.Tensor1D;
+  b?: tf.Tensor1D;
+}
+
+/** x `[..., in]` → `[..., out]` through one 2-D matMul. */
+export function linear(x: tf.Tensor, p: Linear): tf.Tensor {
+  const inDim = p.w.shape[0];
+  const outDim = p.w.shape[1];
+  const lead = x.shape.slice(0, -1);
+  const x2 = x.reshape([-1, inDim]); // [N, in]
+  const y2 = p.b ? tf.add(tf.matMul(x2, p.w), p.b) : tf.matMul(x2, p.w); // [N, out]
+  return y2.reshape([...lead, outDim]); // [..., out]
+}
+
+/** LayerNorm over the last axis, as torch.nn.LayerNorm (biased variance). */
+export function layerNorm(x: tf.Tensor, p: Norm, eps: number): tf.Tensor {
+  const { mean, variance } = tf.moments(x, -1, true);
+  const y = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps)));
+  return p.b ? tf.add(tf.mul(y, p.w), p.b) : tf.mul(y, p.w);
+}
+
+/** LlamaRMSNorm: x · rsqrt(mean(x²) + eps) · w. */
+export function rmsNorm(x: tf.Tensor, w: tf.Tensor1D, eps: number): tf.Tensor {
+  const ms = tf.mean(tf.square(x), -1, true);
+  return tf.mul(tf.mul(x, tf.rsqrt(tf.add(ms, eps))), w);
+}
+
+/** CLIP's quick_gelu: x · σ(1.702 x). */
+export function quickGelu(x: tf.Tensor): tf.Tensor {
+  return tf.mul(x, tf.sigmoid(tf.mul(x, 1.702)));
+}
+
+/** Exact (erf) GELU: x · ½ (1 + erf(x / √2)). */
+export function gelu(x: tf.Tensor): tf.Tensor {
+  return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2))));
+}
+
+export function silu(x: tf.Tensor): tf.Tensor {
+  return tf.mul(x, tf.sigmoid(x));
+}
+
+export function disposeLinear(p: Linear): void {
+  p.w.dispose();
+  p.b?.dispose();
+}

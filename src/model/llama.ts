@@ -1,0 +1,141 @@
+// LLaMA decoder (HF LlamaModel + lm_head): RMSNorm, RoPE, grouped-query attention, SwiGLU MLP.
+import * as tf from "@tensorflow/tfjs-core";
+import type { TextConfig } from "./config.js";
+import type { AttentionHook, Tap } from "./hooks.js";
+import { attention } from "./attention.js";
+import { KVCache } from "./kv-cache.js";
+import { linear, rmsNorm, silu, type Linear } from "./layers.js";
+import { applyRope, ropeTables, type RopeTables } from "./rope.js";
+import type { Take } from "../weights/params.js";
+
+export interface LlamaLayer {
+  inputNorm: tf.Tensor1D;
+  q: Linear;
+  k: Linear;
+  v: Linear;
+  o: Linear;
+  postNorm: tf.Tensor1D;
+  gate: Linear;
+  up: Linear;
+  down: Linear;
+}
+
+export interface LlamaParams {
+  /** `[V, D]` */
+  embed: tf.Tensor2D;
+  layers: LlamaLayer[];
+  norm: tf.Tensor1D;
+  /** `[D, V]` */
+  lmHead: tf.Tensor2D;
+}
+
+export function llamaParams(cfg: TextConfig, take: Take, prefix: string, lmHeadName: string): LlamaParams {
+  const D = cfg.hiddenSize;
+  const qDim = cfg.numHeads * cfg.headDim;
+  const kvDim = cfg.numKvHeads * cfg.headDim;
+  const lin = (name: string, i: number, o: number, bias: boolean): Linear => ({
+    w: take.linear(`${name}.weight`, i, o),
+    b: bias ? take.vec(`${name}.bias`, o) : undefined,
+  });
+  const layer = (i: number): LlamaLayer => {
+    const l = `${prefix}.layers.${i}`;
+    const ab = cfg.attentionBias;
+    return {
+      inputNorm: take.vec(`${l}.input_layernorm.weight`, D),
+      q: lin(`${l}.self_attn.q_proj`, D, qDim, ab),
+      k: lin(`${l}.self_attn.k_proj`, D, kvDim, ab),
+      v: lin(`${l}.self_attn.v_proj`, D, kvDim, ab),
+      o: lin(`${l}.self_attn.o_proj`, qDim, D, ab),
+      postNorm: take.vec(`${l}.post_attention_layernorm.weight`, D),
+      gate: lin(`${l}.mlp.gate_proj`, D, cfg.intermediateSize, cfg.mlpBias),
+      up: lin(`${l}.mlp.up_proj`, D, cfg.intermediateSize, cfg.mlpBias),
+      down: lin(`${l}.mlp.down_proj`, cfg.intermediateSize, D, cfg.mlpBias),
+    };
+  };
+  const embedName = `${prefix}.embed_tokens.weight`;
+  return {
+    embed: take.matrix(embedName, cfg.vocabSize, D),
+    layers: Array.from({ length: cfg.numLayers }, (_, i) => layer(i)),
+    norm: take.vec(`${prefix}.norm.weight`, D),
+    lmHead: take.linear(cfg.tieWordEmbeddings ? embedName : lmHeadName, D, cfg.vocabSize),
+  };
+}
+
+/** One decoder layer; `past` = positions already in the cache before this forward. */
+function llamaLayer(L: LlamaLayer, cfg: TextConfig, x: tf.Tensor3D, i: number, rope: RopeTables, past: number, cache: KVCache | undefined, hook?: AttentionHook, tap?: Tap): tf.Tensor3D {
+  const [B, T, D] = x.shape;
+  const hd = cfg.headDim;
+  const h = rmsNorm(x, L.inputNorm, cfg.rmsNormEps);
+  const q = linear(h, L.q);
+  const k = linear(h, L.k);
+  const v = linear(h, L.v);
+  if (tap) (tap("text", i, "q", q), tap("text", i, "k", k), tap("text", i, "v", v));
+  const heads = (t: tf.Tensor, n: number) => t.reshape([B, T, n, hd]).transpose([0, 2, 1, 3]) as tf.Tensor4D; // [B,n,T,hd]
+  const qh = applyRope(heads(q, cfg.numHeads), rope);
+  let kh = applyRope(heads(k, cfg.numKvHeads), rope);
+  let vh = heads(v, cfg.numKvHeads);
+  if (cache) ({ k: kh, v: vh } = cache.append(i, kh, vh));
+  const ctx = attention({
+    q: qh,
+    k: kh,
+    v: vh,
+    scale: 1 / Math.sqrt(hd),
+    site: { module: "text", layer: i, numLayers: cfg.numLayers, causalOffset: past },
+    hook,
+  }); // [B,H,T,hd]
+  const merged = ctx.transpose([0, 2, 1, 3]).reshape([B, T, cfg.numHeads * hd]); // [B,T,H·hd]
+  const x1 = tf.add(x, linear(merged, L.o));
+  const h2 = rmsNorm(x1, L.postNorm, cfg.rmsNormEps);
+  const mlp = linear(tf.mul(silu(linear(h2, L.gate)), linear(h2, L.up)), L.down);
+  return tf.add(x1, mlp).reshape([B, T, D]) as tf.Tensor3D;
+}
+
+export interface LlamaRunOptions {
+  cache?: KVCache;
+  hook?: AttentionHook;
+  /** Which positions get logits: every one, only the last, or none. Default "last". */
+  logits?: "all" | "last" | "none";
+  /** Return HF-style hidden states (`[0]` = input embeddings, last = after the final norm). */
+  allHidden?: boolean;
+  tap?: Tap;
+  /** Run layers from this index on, starting from `embeds` as that layer's input (shared prefixes). */
+  startLayer?: number;
+  /** Stop after this many layers (returns the raw hidden state, no norm/logits). */
+  stopLayer?: number;
+}
+
+export interface LlamaOutput {
+  /** `[B, S or 1, V]` unless logits = "none". */
+  logits?: tf.Tensor3D;
+  hidden: tf.Tensor3D[];
+  /** Output of the last layer that ran (before the final norm). */
+  last: tf.Tensor3D;
+}
+
+/** embeds `[B,S,D]` → logits; positions continue after the cache's length. */
+export function llamaForward(P: LlamaParams, cfg: TextConfig, embeds: tf.Tensor3D, opts: LlamaRunOptions = {}): LlamaOutput {
+  const S = embeds.shape[1];
+  const start = opts.cache?.length ?? 0;
+  const rope = ropeTables(start, S, cfg.headDim, cfg.ropeTheta);
+  const first = opts.startLayer ?? 0;
+  const stop = opts.stopLayer ?? cfg.numLayers;
+  let x = embeds;
+  const hidden: tf.Tensor3D[] = opts.allHidden ? [x] : [];
+  for (let i = first; i < stop; i++) {
+    x = llamaLayer(P.layers[i], cfg, x, i, rope, start, opts.cache, opts.hook, opts.tap);
+    if (opts.allHidden && i < cfg.numLayers - 1) hidden.push(x);
+  }
+  rope.cos.dispose();
+  rope.sin.dispose();
+  if (stop < cfg.numLayers) return { hidden, last: x };
+  const normed = rmsNorm(x, P.norm, cfg.rmsNormEps) as tf.Tensor3D;
+  if (opts.allHidden) hidden.push(normed);
+  const mode = opts.logits ?? "last";
+  if (mode === "none") return { hidden, last: x };
+  const rows = mode === "last" ? (normed.slice([0, S - 1, 0], [-1, 1, -1]) as tf.Tensor3D) : normed; // [B,S|1,D]
+  return { logits: linear(rows, { w: P.lmHead }) as tf.Tensor3D, hidden, last: x };
+}
+
+export function embedTokens(P: LlamaParams, ids: tf.Tensor2D): tf.Tensor3D {
+  return tf.gather(P.embed, ids) as unknown as tf.Tensor3D; // [B,S,D]
+}

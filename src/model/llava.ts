@@ -1,0 +1,149 @@
+// LLaVA-1.5 = CLIP vision tower + projector + LLaMA. Image features replace the `<image>` token(s).
+import * as tf from "@tensorflow/tfjs-core";
+import { numImageTokens, selectedHiddenIndex, type LlavaConfig } from "./config.js";
+import type { AttentionHook, Tap } from "./hooks.js";
+import { clipForward, clipParams, type ClipParams } from "./clip.js";
+import { projectorForward, projectorParams, type ProjectorParams } from "./projector.js";
+import { embedTokens, llamaForward, llamaParams, type LlamaOutput, type LlamaParams, type LlamaRunOptions } from "./llama.js";
+import type { Take } from "../weights/params.js";
+
+export interface LlavaParams {
+  vision: ClipParams;
+  projector: ProjectorParams;
+  text: LlamaParams;
+}
+
+/** Canonical (transformers ≤ 4.4x) tensor names; src/weights maps newer layouts onto these. */
+export function llavaParams(cfg: LlavaConfig, take: Take): LlavaParams {
+  return {
+    vision: clipParams(cfg.vision, take, "vision_tower.vision_model"),
+    projector: projectorParams(take, "multi_modal_projector", cfg.vision.hiddenSize, cfg.text.hiddenSize, cfg.projectorBias),
+    text: llamaParams(cfg.text, take, "language_model.model", "language_model.lm_head.weight"),
+  };
+}
+
+/** Checkpoint tensors LLaVA does not use. */
+export const UNUSED_TENSORS = [/post_layernorm\.(weight|bias)$/, /rotary_emb\.inv_freq$/, /position_ids$/];
+
+export interface ImageEncodeOptions {
+  hook?: AttentionHook;
+  tap?: Tap;
+  /** Keep every CLIP hidden state (and run every layer, as HF does). */
+  allHidden?: boolean;
+  /** Receives projector intermediates. */
+  stages?: { linear1?: tf.Tensor; gelu?: tf.Tensor };
+}
+
+export interface ImageEncoding {
+  /** Projector output `[N_images, N_img_tokens, D_text]`. */
+  features: tf.Tensor3D;
+  /** CLIP hidden state that feeds the projector, CLS included `[N_images, P+1, D_vision]`. */
+  selected: tf.Tensor3D;
+  /** Every CLIP hidden state when asked for (0 = after pre_layrnorm). */
+  visionHidden: tf.Tensor3D[];
+}
+
+export class LlavaModel {
+  constructor(
+    readonly config: LlavaConfig,
+    readonly params: LlavaParams,
+  ) {}
+
+  get numImageTokens(): number {
+    return numImageTokens(this.config);
+  }
+
+  /** pixels `[N,C,H,W]` → image features. CLIP stops at the selected layer unless `allHidden`. */
+  encodeImages(pixels: tf.Tensor4D, opts: ImageEncodeOptions = {}): ImageEncoding {
+    const cfg = this.config;
+    const sel = selectedHiddenIndex(cfg);
+    const out = clipForward(this.params.vision, cfg.vision, pixels, {
+      hook: opts.hook,
+      tap: opts.tap,
+      upTo: opts.allHidden ? cfg.vision.numLayers : sel,
+      allHidden: opts.allHidden,
+    });
+    const selected = opts.allHidden ? out.hidden[sel] : out.last;
+    return { features: this.project(selected, opts.stages), selected, visionHidden: out.hidden };
+  }
+
+  /** Selected CLIP hidden state `[N,P+1,Dv]` → projector output, applying the select strategy. */
+  project(selected: tf.Tensor3D, stages?: ImageEncodeOptions["stages"]): tf.Tensor3D {
+    const feats = this.config.visionFeatureSelectStrategy === "default" ? (selected.slice([0, 1, 0], [-1, -1, -1]) as tf.Tensor3D) : selected; // [N,P,Dv] drops CLS
+    return projectorForward(this.params.projector, feats, stages);
+  }
+
+  /** Token ids (rows of equal final length) + image features → merged input embeddings `[B,S,D]`. */
+  embed(inputIds: number[][], features?: tf.Tensor3D): tf.Tensor3D {
+    const plan = planMerge(inputIds, this.config.imageTokenIndex, this.numImageTokens, features?.shape[0] ?? 0);
+    const B = inputIds.length;
+    const S0 = inputIds[0].length;
+    const D = this.config.text.hiddenSize;
+    const ids = tf.tensor2d(inputIds.flat().map((t) => (t === this.config.imageTokenIndex ? 0 : t)), [B, S0], "int32");
+    const text = embedTokens(this.params.text, ids).reshape([B * S0, D]); // [B·S0, D]
+    if (!plan.usesImages) return text.reshape([B, S0, D]) as tf.Tensor3D;
+    const table = tf.concat([text, features!.reshape([-1, D])], 0); // [B·S0 + N·n, D]
+    const idx = tf.tensor1d(plan.rows.flat(), "int32");
+    return tf.gather(table, idx).reshape([B, plan.rows[0].length, D]) as tf.Tensor3D; // [B,S,D]
+  }
+
+  /** The LLM on merged embeddings (prefill or, with a cache, continuation). */
+  decode(embeds: tf.Tensor3D, opts: LlamaRunOptions = {}): LlamaOutput {
+    return llamaForward(this.params.text, this.config.text, embeds, opts);
+  }
+
+  /** Token ids `[B]` (one per row) → embeddings `[B,1,D]` for a cached decode step. */
+  embedStep(tokens: number[]): tf.Tensor3D {
+    return embedTokens(this.params.text, tf.tensor2d(tokens, [tokens.length, 1], "int32"));
+  }
+
+  dispose(): void {
+    const all: tf.Tensor[] = [];
+    collectTensors(this.params, all);
+    for (const t of new Set(all)) t.dispose();
+  }
+}
+
+function collectTensors(x: unknown, out: tf.Tensor[]): void {
+  if (x instanceof tf.Tensor) out.push(x);
+  else if (Array.isArray(x)) x.forEach((v) => collectTensors(v, out));
+  else if (x && typeof x === "object") Object.values(x).forEach((v) => collectTensors(v, out));
+}
+
+/**
+ * For each row, the index into [text embeddings (B·S0 rows); image features (N·n rows)] of every output
+ * position. A run of one `<image>` token expands to the n features of the next image (legacy llava-hf
+ * processors); a run of exactly n tokens is replaced by them (transformers ≥ 4.47 processors).
+ */
+export function planMerge(inputIds: number[][], imageToken: number, n: number, numImages: number): { rows: number[][]; usesImages: boolean } {
+  if (inputIds.length === 0) throw new Error("input ids: empty batch");
+  const S0 = inputIds[0].length;
+  const B = inputIds.length;
+  let image = 0;
+  const rows = inputIds.map((row, b) => {
+    if (row.length !== S0) throw new Error(`input ids: rows must have equal length (row 0 has ${S0}, row ${b} has ${row.length})`);
+    const out: number[] = [];
+    for (let i = 0; i < row.length; ) {
+      if (row[i] !== imageToken) {
+        out.push(b * S0 + i++);
+        continue;
+      }
+      let run = 0;
+      while (i + run < row.length && row[i + run] === imageToken) run++;
+      const images = run === n ? 1 : run;
+      if (run !== n && n !== 1 && run > 1) throw new Error(`input ids row ${b}: a run of ${run} <image> tokens matches neither 1 nor ${n} (image tokens per image)`);
+      for (let k = 0; k < images; k++, image++) {
+        if (image >= numImages) throw new Error(`input ids: more <image> tokens than images (${numImages} given)`);
+        for (let j = 0; j < n; j++) out.push(B * S0 + image * n + j);
+      }
+      i += run;
+    }
+    return out;
+  });
+  if (image !== numImages) throw new Error(`input ids: ${image} image placeholders for ${numImages} images`);
+  const len = rows[0].length;
+  rows.forEach((r, b) => {
+    if (r.length !== len) throw new Error(`input ids: after image expansion row ${b} has ${r.length} positions, row 0 has ${len}`);
+  });
+  return { rows, usesImages: numImages > 0 };
+}

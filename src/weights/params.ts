@@ -1,0 +1,118 @@
+// The one name-mapping step. A model declares its parameters by calling `take.*(name, shape)` while it
+// assembles its parameter tree. We run that declaration twice: first against a planner that only
+// records names and shapes (so every missing, unexpected or mis-shaped tensor is reported at once,
+// before any byte is read), then against the loader that reads, converts and uploads each tensor.
+import * as tf from "@tensorflow/tfjs-core";
+
+export interface Take {
+  /** 1-D tensor `[n]`. */
+  vec(name: string, n: number): tf.Tensor1D;
+  /** 2-D tensor stored as-is `[rows, cols]` (embeddings). */
+  matrix(name: string, rows: number, cols: number): tf.Tensor2D;
+  /** torch Linear weight `[out, in]`, returned as `[in, out]` for plain matMul. */
+  linear(name: string, inDim: number, outDim: number): tf.Tensor2D;
+  /** Conv2d weight `[out, in, k, k]` (stride k, no bias), returned as `[in·k·k, out]`. */
+  conv2dAsLinear(name: string, outCh: number, inCh: number, k: number): tf.Tensor2D;
+}
+
+export interface PlannedTensor {
+  name: string;
+  /** Shape in the checkpoint. */
+  shape: number[];
+  /** Used as the right operand of matMul (XNNPACK keeps a packed copy). */
+  matmul: boolean;
+}
+
+/** Records what a model wants; returns placeholders that must never be used as tensors. */
+export class ParamPlanner implements Take {
+  readonly wanted: PlannedTensor[] = [];
+  private add(name: string, shape: number[], matmul: boolean): never {
+    this.wanted.push({ name, shape, matmul });
+    return undefined as never;
+  }
+  vec(name: string, n: number) { return this.add(name, [n], false); }
+  matrix(name: string, rows: number, cols: number) { return this.add(name, [rows, cols], false); }
+  linear(name: string, inDim: number, outDim: number) { return this.add(name, [outDim, inDim], true); }
+  conv2dAsLinear(name: string, outCh: number, inCh: number, k: number) { return this.add(name, [outCh, inCh, k, k], true); }
+}
+
+/** Where tensors come from: a checkpoint (src/weights/checkpoint.ts) or anything shaped like it. */
+export interface TensorSource {
+  readonly dir: string;
+  names(): string[];
+  shapeOf(name: string): number[];
+  fileOf(name: string): string;
+  readFloat32(name: string): Float32Array;
+}
+
+export interface LoadProgress {
+  file: string;
+  tensor: string;
+  loadedBytes: number;
+  totalBytes: number;
+}
+
+/** Checks a plan against a source; throws one error listing every problem by name. */
+export function checkPlan(plan: PlannedTensor[], src: TensorSource, ignoreUnexpected: RegExp[] = []): void {
+  const have = new Set(src.names());
+  const wanted = new Set(plan.map((p) => p.name));
+  const missing = plan.filter((p) => !have.has(p.name)).map((p) => p.name);
+  const badShape = plan
+    .filter((p) => have.has(p.name) && !sameShape(src.shapeOf(p.name), p.shape))
+    .map((p) => `${p.name} in ${src.fileOf(p.name)}: shape [${src.shapeOf(p.name)}], config expects [${p.shape}]`);
+  const unexpected = [...have].filter((n) => !wanted.has(n) && !ignoreUnexpected.some((re) => re.test(n)));
+  const parts: string[] = [];
+  if (missing.length) parts.push(`missing tensors (${missing.length}): ${list(missing)}`);
+  if (badShape.length) parts.push(`shape mismatches (${badShape.length}):\n    ${badShape.slice(0, 20).join("\n    ")}`);
+  if (unexpected.length) parts.push(`unexpected tensors (${unexpected.length}): ${list(unexpected)}`);
+  if (parts.length) throw new Error(`${src.dir}: checkpoint does not match config.json:\n  ${parts.join("\n  ")}`);
+}
+
+function list(names: string[]): string {
+  return names.slice(0, 20).join(", ") + (names.length > 20 ? `, … (${names.length - 20} more)` : "");
+}
+
+function sameShape(a: number[], b: number[]): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}
+
+/** Reads each planned tensor once, converts it to float32 and uploads it in the layout asked for. */
+export class ParamLoader implements Take {
+  private loaded = 0;
+  constructor(
+    private readonly src: TensorSource,
+    private readonly totalBytes: number,
+    private readonly onProgress?: (p: LoadProgress) => void,
+  ) {}
+
+  private read(name: string): Float32Array {
+    const data = this.src.readFloat32(name);
+    this.loaded += data.length * 4;
+    this.onProgress?.({ file: this.src.fileOf(name), tensor: name, loadedBytes: this.loaded, totalBytes: this.totalBytes });
+    return data;
+  }
+  vec(name: string, n: number) { return tf.tensor1d(this.read(name)); }
+  matrix(name: string, rows: number, cols: number) { return tf.tensor2d(this.read(name), [rows, cols]); }
+  linear(name: string, inDim: number, outDim: number) {
+    const w = tf.tensor2d(this.read(name), [outDim, inDim]);
+    const t = tf.transpose(w) as tf.Tensor2D; // [in, out]
+    w.dispose();
+    return t;
+  }
+  conv2dAsLinear(name: string, outCh: number, inCh: number, k: number) {
+    const w = tf.tensor2d(this.read(name), [outCh, inCh * k * k]);
+    const t = tf.transpose(w) as tf.Tensor2D; // [in·k·k, out]
+    w.dispose();
+    return t;
+  }
+}
+
+/** Float32 bytes the planned tensors occupy once uploaded, plus XNNPACK's packed copies. */
+export function plannedBytes(plan: PlannedTensor[], packedCopies: boolean): number {
+  let bytes = 0;
+  for (const p of plan) {
+    const n = p.shape.reduce((a, b) => a * b, 1) * 4;
+    bytes += p.matmul && packedCopies ? 2 * n : n;
+  }
+  return bytes;
+}
