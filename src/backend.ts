@@ -51,6 +51,8 @@ async function tryLoad(name: Exclude<BackendName, "auto">): Promise<string | nul
     return `${pkg} is not installed or failed to load (${msg})`;
   }
   try {
+    // PROD silences tfjs's "install the node backend" banner and skips debug-only checks.
+    tf.env().set("PROD", true);
     const ok = await tf.setBackend(TF_NAME[name]);
     if (!ok) return `${pkg} loaded but tfjs could not initialise backend '${TF_NAME[name]}'`;
     await tf.ready();

@@ -10,7 +10,7 @@ import { initBackend } from "../../src/backend.js";
 import { loadModel } from "../../src/model/load.js";
 import type { LlavaModel } from "../../src/model/llava.js";
 import { inspectForward, type Captured } from "../../src/introspect/inspect.js";
-import { greedyTokens } from "./greedy.js";
+import { greedyDecode } from "../../src/generate/greedy.js";
 
 const TOL = { logits: 1e-4, attn: 1e-5, other: 1e-4 };
 const MODELS = ["llava-tiny-56", "llava-tiny"];
@@ -120,7 +120,8 @@ describeFixtures(`HF conformance (${backend})`, (fixtures) => {
           const gen = golden(gdir, "generated_ids");
           const prompt = idsOf(golden(gdir, "input_ids"))[0];
           const expected = Array.from(gen.data.slice(prompt.length));
-          const { tokens, stepLogits } = greedyTokens(model, [prompt], pixels, expected.length);
+          const res = greedyDecode(model, [prompt], pixels, expected.length);
+          const [tokens, stepLogits] = [res.tokens[0], res.stepLogits[0]];
           expect(tokens).toEqual(expected);
           const ref = golden(gdir, "gen_step_logits");
           const V = ref.shape[1];
