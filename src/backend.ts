@@ -2,6 +2,7 @@
 // cuda → node → wasm → cpu; asking for a backend that is not installed is an error, never a
 // silent fallback.
 import * as tf from "@tensorflow/tfjs-core";
+import "./tf-setup.js";
 import { createRequire } from "node:module";
 
 export type BackendName = "auto" | "cuda" | "node" | "wasm" | "cpu";
@@ -10,6 +11,14 @@ const AUTO_ORDER: readonly Exclude<BackendName, "auto">[] = ["cuda", "node", "wa
 
 /** The wasm heap is a 32-bit address space; its out-of-memory is silent, so we refuse early. */
 export const WASM_HEAP_LIMIT_BYTES = 4 * 1024 ** 3;
+let heapLimit = WASM_HEAP_LIMIT_BYTES;
+
+/** Lower the wasm memory budget (tests; users who want a margin). Returns the previous value. */
+export function setWasmHeapLimit(bytes: number): number {
+  const prev = heapLimit;
+  heapLimit = bytes;
+  return prev;
+}
 
 const PACKAGE: Record<Exclude<BackendName, "auto">, string> = {
   cuda: "@tensorflow/tfjs-node-gpu",
@@ -88,10 +97,26 @@ export async function initBackend(requested?: BackendName | string): Promise<Bac
  * live tensor memory; XNNPACK keeps a packed copy of each matMul weight, counted by the caller.
  */
 export function assertFitsBackend(bytes: number, what: string): void {
-  if (current?.name !== "wasm" || bytes <= WASM_HEAP_LIMIT_BYTES * 0.9) return;
+  if (current?.name !== "wasm" || bytes <= heapLimit * 0.9) return;
   const gib = (bytes / 1024 ** 3).toFixed(1);
   throw new Error(
     `${what} needs about ${gib} GiB of tensor memory, more than the wasm backend's 4 GiB heap ` +
       `(wasm fails silently past it). Use --backend cpu (slow, no limit) or --backend cuda on a GPU machine.`,
   );
+}
+
+/**
+ * Called between layers: on wasm, stop with a clear error once the heap nears 4 GiB, because past it
+ * allocations fail silently and later tensors overwrite live ones.
+ */
+export function guardWasmHeap(where: string): void {
+  if (current?.name !== "wasm") return;
+  const heap = (tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array } }).wasm?.HEAPU8?.length ?? 0;
+  const live = tf.memory().numBytes;
+  if (heap > heapLimit * 0.95 || live > heapLimit * 0.9) {
+    throw new Error(
+      `wasm heap nearly full at ${where} (heap ${(heap / 1024 ** 3).toFixed(2)} GiB, live tensors ${(live / 1024 ** 3).toFixed(2)} GiB of ${(heapLimit / 1024 ** 3).toFixed(2)} GiB); ` +
+        "stopping before wasm corrupts memory. Use a shorter input, --backend cpu, or --backend cuda.",
+    );
+  }
 }

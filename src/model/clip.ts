@@ -6,6 +6,7 @@ import type { AttentionHook, Tap } from "./hooks.js";
 import { attention } from "./attention.js";
 import { layerNorm, linear, quickGelu, gelu, type Linear, type Norm } from "./layers.js";
 import type { Take } from "../weights/params.js";
+import { guardWasmHeap } from "../backend.js";
 
 export interface ClipLayer {
   ln1: Norm;
@@ -129,6 +130,7 @@ export function clipForward(P: ClipParams, cfg: VisionConfig, pixels: tf.Tensor4
   const hidden: tf.Tensor3D[] = opts.allHidden ? [x] : [];
   for (let i = start; i < upTo; i++) {
     x = clipLayer(P.layers[i], cfg, x, i, opts.hook, opts.tap);
+    guardWasmHeap(`vision layer ${i}`);
     if (opts.allHidden) hidden.push(x);
   }
   return { last: x, hidden };

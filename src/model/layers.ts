@@ -1,8 +1,8 @@
 // Small building blocks shared by CLIP, the projector and LLaMA. Linear weights are stored `[in, out]`
 // (transposed once at load) so every projection is a plain 2-D matMul, the fast path on wasm/XNNPACK.
 import * as tf from "@tensorflow/tfjs-core";
-// Registers x.reshape(...) etc. on Tensor (runtime and types); every model file imports this module.
-import "@tensorflow/tfjs-core/dist/public/chained_ops/register_all_chained_ops.js";
+// Registers x.reshape(...) etc. and gradients; every model file imports this module.
+import "../tf-setup.js";
 
 export interface Linear {
   /** `[in, out]` */

@@ -7,6 +7,7 @@ import { KVCache } from "./kv-cache.js";
 import { linear, rmsNorm, silu, type Linear } from "./layers.js";
 import { applyRope, ropeTables, type RopeTables } from "./rope.js";
 import type { Take } from "../weights/params.js";
+import { guardWasmHeap } from "../backend.js";
 
 export interface LlamaLayer {
   inputNorm: tf.Tensor1D;
@@ -123,6 +124,7 @@ export function llamaForward(P: LlamaParams, cfg: TextConfig, embeds: tf.Tensor3
   const hidden: tf.Tensor3D[] = opts.allHidden ? [x] : [];
   for (let i = first; i < stop; i++) {
     x = llamaLayer(P.layers[i], cfg, x, i, rope, start, opts.cache, opts.hook, opts.tap);
+    guardWasmHeap(`text layer ${i}`);
     if (opts.allHidden && i < cfg.numLayers - 1) hidden.push(x);
   }
   rope.cos.dispose();

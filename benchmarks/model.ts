@@ -1,0 +1,85 @@
+// CLIP forward, prefill and per-token decode of the tiny-336 fixture model on wasm and cpu, the
+// per-head vs batched attention matMul on wasm, and load-time peak RSS vs weight bytes.
+// Run: npm run build && node dist/benchmarks/model.js [--model DIR]
+import * as tf from "@tensorflow/tfjs-core";
+import { execFileSync } from "node:child_process";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { initBackend } from "../src/backend.js";
+import { loadModel } from "../src/model/load.js";
+import { setPerHeadMatMul } from "../src/model/attention.js";
+import { KVCache } from "../src/model/kv-cache.js";
+import type { LlavaModel } from "../src/model/llava.js";
+import { readNpy } from "../src/weights/npy.js";
+import { Checkpoint } from "../src/weights/checkpoint.js";
+import { fixturesDir, table, timeMs } from "./common.js";
+
+function phases(model: LlavaModel, ids: number[][], pixels: tf.Tensor4D, decodeSteps: number) {
+  const clip = timeMs(() => tf.tidy(() => void model.encodeImages(pixels).features.dataSync()), 5);
+  const feats = tf.keep(tf.tidy(() => model.encodeImages(pixels).features));
+  const prefill = timeMs(() => {
+    const cache = new KVCache(model.config.text.numLayers);
+    tf.tidy(() => void model.decode(model.embed(ids, feats), { cache, logits: "last" }).logits!.dataSync());
+    cache.dispose();
+  }, 5);
+  const cache = new KVCache(model.config.text.numLayers);
+  tf.tidy(() => void model.decode(model.embed(ids, feats), { cache, logits: "last" }).logits!.dataSync());
+  let t = 0;
+  const decode = timeMs(() => tf.tidy(() => void model.decode(model.embedStep([(t++ % 1000) + 3]), { cache, logits: "last" }).logits!.dataSync()), decodeSteps, 2);
+  cache.dispose();
+  feats.dispose();
+  return { clip, prefill, decode };
+}
+
+function loadRss(dir: string): { rssMiB: number; weightMiB: number } {
+  // A fresh process per measurement: maxRSS is a high-water mark and never goes down.
+  const out = execFileSync(process.execPath, [fileURLToPath(import.meta.url), "--rss-child", dir], { encoding: "utf8" });
+  return JSON.parse(out.trim().split("\n").pop()!);
+}
+
+async function rssChild(dir: string): Promise<void> {
+  await initBackend("cpu");
+  const before = process.resourceUsage().maxRSS;
+  const model = await loadModel(dir);
+  const after = process.resourceUsage().maxRSS;
+  const ckpt = Checkpoint.open(dir);
+  const weightMiB = ckpt.totalBytes() / 1024 ** 2;
+  ckpt.close();
+  model.dispose();
+  process.stdout.write(JSON.stringify({ rssMiB: (after - before) / 1024, weightMiB }) + "\n");
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  if (argv[0] === "--rss-child") return rssChild(argv[1]);
+  const base = join(fixturesDir(), "llava-tiny");
+  const modelDir = argv[argv.indexOf("--model") + 1] && argv.includes("--model") ? argv[argv.indexOf("--model") + 1] : join(base, "model-f32");
+  const ids = [Array.from(readNpy(join(base, "golden", "input_ids.npy")).data)];
+  const pv = readNpy(join(base, "golden", "pixel_values.npy"));
+  const rows: (string | number)[][] = [];
+  for (const backend of ["wasm", "cpu"] as const) {
+    await initBackend(backend);
+    const model = await loadModel(modelDir);
+    const pixels = tf.tensor4d(pv.data as Float32Array, pv.shape as [number, number, number, number]);
+    const modes = backend === "wasm" ? (["always", "never"] as const) : (["never"] as const);
+    for (const mode of modes) {
+      setPerHeadMatMul(mode);
+      const r = phases(model, ids, pixels, backend === "cpu" ? 10 : 30);
+      const seq = ids[0].length - 1 + model.numImageTokens;
+      rows.push([backend, mode === "always" ? "per-head 2-D" : "batched", r.clip, r.prefill, seq / (r.prefill / 1000), r.decode, 1000 / r.decode]);
+    }
+    setPerHeadMatMul("auto");
+    pixels.dispose();
+    model.dispose();
+  }
+  console.log(`model: ${modelDir}\n`);
+  console.log(table(["backend", "attention matMul", "CLIP ms", "prefill ms", "prefill tok/s", "decode ms/token", "decode tok/s"], rows));
+  const f32 = loadRss(join(base, "model-f32"));
+  const f16 = loadRss(join(base, "model-f16"));
+  console.log("\n" + table(["weights", "on disk MiB", "load peak RSS increase MiB"], [["F32 (1 file)", f32.weightMiB, f32.rssMiB], ["F16 (2 shards)", f16.weightMiB, f16.rssMiB]]));
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -1,0 +1,125 @@
+// PNG/JPEG -> RGB uint8, matching PIL's `Image.open(path).convert("RGB")`: alpha is dropped (not
+// composited), EXIF orientation is NOT applied unless asked for, greyscale/palette expand to RGB.
+import { readFile } from "node:fs/promises";
+import { Jimp } from "jimp";
+import { JPEG_SOI, PNG_SIGNATURE, inspectJpeg, inspectPng, type PngInfo } from "./containers.js";
+import { startsWith } from "./exif.js";
+import { applyOrientation, rgbaToRgb, type RgbImage } from "./image.js";
+import { wasmJpegDecoder } from "./jpeg-wasm.js";
+
+export type JpegDecoderChoice = "auto" | "jpeg-js" | "mozjpeg";
+
+export interface DecodeOptions {
+  /** Rotate/flip per the EXIF Orientation tag like PIL's `ImageOps.exif_transpose`. Default false. */
+  applyExifOrientation?: boolean;
+  /**
+   * "auto" (default): the mozjpeg wasm decoder from `@jsquash/jpeg` if installed (bit-exact with
+   * PIL's libjpeg-turbo on our fixtures), else jimp's jpeg-js. Or force one of them.
+   */
+  jpegDecoder?: JpegDecoderChoice;
+}
+
+type RawBitmap = { width: number; height: number; data: ArrayLike<number> };
+
+/** Which JPEG decoder "auto" resolves to in this installation. */
+export async function activeJpegDecoder(): Promise<"mozjpeg" | "jpeg-js"> {
+  return (await wasmJpegDecoder()) ? "mozjpeg" : "jpeg-js";
+}
+
+export async function loadImage(path: string, opts: DecodeOptions = {}): Promise<RgbImage> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFile(path);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    const why = err.code === "ENOENT" ? "no such file" : err.code === "EISDIR" ? "is a directory" : err.message;
+    throw new Error(`${path}: cannot read image file (${why})`);
+  }
+  return decodeImage(bytes, path, opts);
+}
+
+/** Decodes PNG or JPEG bytes; `name` (usually the path) is used in error messages. */
+export async function decodeImage(bytes: Uint8Array, name: string, opts: DecodeOptions = {}): Promise<RgbImage> {
+  if (bytes.length === 0) throw new Error(`${name}: cannot decode image: the file is empty (0 bytes)`);
+  let decoded: { img: RgbImage; orientation: number };
+  if (startsWith(bytes, 0, PNG_SIGNATURE)) decoded = await decodePng(bytes, name);
+  else if (startsWith(bytes, 0, JPEG_SOI)) decoded = await decodeJpeg(bytes, name, opts.jpegDecoder ?? "auto");
+  else throw new Error(`${name}: cannot decode image: ${describeUnknown(bytes)}`);
+  return opts.applyExifOrientation ? applyOrientation(decoded.img, decoded.orientation) : decoded.img;
+}
+
+function describeUnknown(b: Uint8Array): string {
+  const ascii = (s: string): number[] => [...s].map((c) => c.charCodeAt(0));
+  const known: Array<[string, number[], number]> = [
+    ["GIF", ascii("GIF8"), 0], ["BMP", ascii("BM"), 0], ["WebP", ascii("WEBP"), 8],
+    ["TIFF", ascii("II*\0"), 0], ["TIFF", ascii("MM\0*"), 0],
+  ];
+  for (const [fmt, sig, at] of known) {
+    if (startsWith(b, at, sig)) return `${fmt} files are not supported (only PNG and JPEG)`;
+  }
+  const head = Array.from(b.subarray(0, 8), (v) => v.toString(16).padStart(2, "0")).join(" ");
+  return `not a PNG or JPEG file (unrecognised signature: ${head})`;
+}
+
+async function jimpBitmap(bytes: Uint8Array, options?: Record<string, unknown>): Promise<RawBitmap> {
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  // jimp's option type is a union keyed by MIME type; ours are plain decoder options.
+  const img = await Jimp.fromBuffer(buf, options as Parameters<typeof Jimp.fromBuffer>[1]);
+  return img.bitmap as RawBitmap;
+}
+
+async function decodePng(bytes: Uint8Array, name: string): Promise<{ img: RgbImage; orientation: number }> {
+  let info: PngInfo;
+  try {
+    info = inspectPng(bytes);
+  } catch (e) {
+    throw new Error(`${name}: cannot decode PNG: ${(e as Error).message}`);
+  }
+  let raw: RawBitmap;
+  try {
+    // skipRescale: keep 16-bit and 1/2/4-bit samples raw so we can scale them as PIL does.
+    raw = await jimpBitmap(info.withoutTrns, { "image/png": { skipRescale: true } });
+  } catch (e) {
+    // pngjs' own message for a short file is cryptic ("read requests waiting on finished stream").
+    const why = info.complete ? `corrupt PNG (${(e as Error).message})` : "file is truncated (it ends before the IEND chunk)";
+    throw new Error(`${name}: cannot decode PNG: ${why}`);
+  }
+  return { img: pngToRgb(raw, info.bitDepth, info.colorType), orientation: info.orientation };
+}
+
+/**
+ * pngjs hands back RGBA with raw sample values. PIL's rules: 16-bit RGB/RGBA/LA keep the high
+ * byte; 16-bit greyscale opens as mode I and convert("RGB") clips it to 0..255; 1/2/4-bit grey is
+ * scaled to 0..255 (x255, x85, x17); palette entries are already 8-bit.
+ */
+function pngToRgb(raw: RawBitmap, depth: number, colorType: number): RgbImage {
+  const { width, height, data } = raw;
+  const n = width * height;
+  const out = new Uint8Array(n * 3);
+  let map: (v: number) => number = (v) => v;
+  if (depth === 16) map = colorType === 0 ? (v) => Math.min(v, 255) : (v) => v >> 8;
+  else if (depth < 8 && colorType !== 3) map = (v) => (v * 255) / ((1 << depth) - 1);
+  for (let i = 0; i < n; i++) {
+    out[i * 3] = map(data[i * 4]);
+    out[i * 3 + 1] = map(data[i * 4 + 1]);
+    out[i * 3 + 2] = map(data[i * 4 + 2]);
+  }
+  return { width, height, data: out };
+}
+
+async function decodeJpeg(bytes: Uint8Array, name: string, choice: JpegDecoderChoice): Promise<{ img: RgbImage; orientation: number }> {
+  const info = inspectJpeg(bytes);
+  // PIL raises "image file is truncated" here; tolerant decoders would return grey-filled rows.
+  if (!info.complete) throw new Error(`${name}: cannot decode JPEG: file is truncated (no end-of-image marker after the image data)`);
+  const wasm = choice === "jpeg-js" ? null : await wasmJpegDecoder();
+  if (choice === "mozjpeg" && !wasm) {
+    throw new Error(`${name}: jpegDecoder "mozjpeg" needs the optional package @jsquash/jpeg, which is not installed`);
+  }
+  let raw: RawBitmap;
+  try {
+    raw = wasm ? await wasm(info.withoutExif) : await jimpBitmap(info.withoutExif);
+  } catch (e) {
+    throw new Error(`${name}: cannot decode JPEG (corrupt or truncated: ${(e as Error).message})`);
+  }
+  return { img: rgbaToRgb(raw.data, raw.width, raw.height), orientation: info.orientation };
+}

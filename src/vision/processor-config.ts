@@ -1,0 +1,111 @@
+// Reads a checkpoint's preprocessor_config.json into the few numbers the CLIP pipeline needs,
+// with llava-hf's values as defaults (so the tiny test models, which ship no such file, work too).
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+
+export interface ProcessorConfig {
+  /** Target of the resize: shortest edge (or both edges when `squareResize`). */
+  size: number;
+  cropSize: number;
+  mean: [number, number, number];
+  std: [number, number, number];
+  doResize: boolean;
+  doCenterCrop: boolean;
+  doNormalize: boolean;
+  doRescale: boolean;
+  rescaleFactor: number;
+  /** PIL resample code; 3 = BICUBIC (CLIP's). Optional for hand-written configs. */
+  resample?: number;
+  /** `size` was given as {height, width}: resize to exactly size x size, ignoring aspect ratio. */
+  squareResize?: boolean;
+}
+
+export const OPENAI_CLIP_MEAN: [number, number, number] = [0.48145466, 0.4578275, 0.40821073];
+export const OPENAI_CLIP_STD: [number, number, number] = [0.26862954, 0.26130258, 0.27577711];
+
+export function defaultProcessorConfig(imageSize = 336): ProcessorConfig {
+  return {
+    size: imageSize, cropSize: imageSize, mean: [...OPENAI_CLIP_MEAN], std: [...OPENAI_CLIP_STD],
+    doResize: true, doCenterCrop: true, doNormalize: true, doRescale: true, rescaleFactor: 1 / 255, resample: 3,
+    squareResize: false,
+  };
+}
+
+type Json = Record<string, unknown>;
+
+function fail(file: string, msg: string): never {
+  throw new Error(`${file}: ${msg}`);
+}
+
+/** `size`: an int (old configs; HF treats it as shortest_edge), {shortest_edge} or {height, width}. */
+function parseSize(v: unknown, file: string): { size: number; squareResize: boolean } | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v === "number") return { size: v, squareResize: false };
+  const o = v as Json;
+  if (typeof o.shortest_edge === "number") return { size: o.shortest_edge, squareResize: false };
+  if (typeof o.height === "number" && o.height === o.width) return { size: o.height, squareResize: true };
+  return fail(file, `unsupported "size" ${JSON.stringify(v)} (need an int, {shortest_edge} or square {height, width})`);
+}
+
+function parseCrop(v: unknown, file: string): number | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v === "number") return v;
+  const o = v as Json;
+  if (typeof o.height === "number" && o.height === o.width) return o.height;
+  return fail(file, `unsupported "crop_size" ${JSON.stringify(v)} (need an int or square {height, width})`);
+}
+
+function parseTriple(v: unknown, file: string, key: string): [number, number, number] | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v === "number") return [v, v, v];
+  if (Array.isArray(v) && v.length === 3 && v.every((x) => typeof x === "number")) return [v[0], v[1], v[2]];
+  return fail(file, `"${key}" must be a number or 3 numbers, got ${JSON.stringify(v)}`);
+}
+
+function bool(v: unknown, dflt: boolean): boolean {
+  return typeof v === "boolean" ? v : dflt;
+}
+
+/** Builds a config from parsed preprocessor_config.json contents (`file` names it in errors). */
+export function parseProcessorConfig(json: Json, file = "preprocessor_config.json"): ProcessorConfig {
+  const d = defaultProcessorConfig();
+  const size = parseSize(json.size, file);
+  const crop = parseCrop(json.crop_size, file);
+  const cfg: ProcessorConfig = {
+    size: size?.size ?? crop ?? d.size,
+    cropSize: crop ?? size?.size ?? d.cropSize,
+    mean: parseTriple(json.image_mean, file, "image_mean") ?? d.mean,
+    std: parseTriple(json.image_std, file, "image_std") ?? d.std,
+    doResize: bool(json.do_resize, true),
+    doCenterCrop: bool(json.do_center_crop, true),
+    doNormalize: bool(json.do_normalize, true),
+    doRescale: bool(json.do_rescale, true),
+    rescaleFactor: typeof json.rescale_factor === "number" ? json.rescale_factor : d.rescaleFactor,
+    resample: typeof json.resample === "number" ? json.resample : 3,
+    squareResize: size?.squareResize ?? false,
+  };
+  if (!(cfg.size > 0 && cfg.cropSize > 0)) fail(file, `size and crop_size must be positive (got ${cfg.size}, ${cfg.cropSize})`);
+  if (cfg.std.some((s) => s === 0)) fail(file, `"image_std" must not contain 0`);
+  return cfg;
+}
+
+/**
+ * The checkpoint's preprocessor_config.json when `modelDir` has one, else llava-hf defaults with
+ * size = crop = `imageSize` (default 336). When both exist they must agree on the crop size,
+ * because the vision tower's position embeddings fix the input resolution.
+ */
+export function loadProcessorConfig(modelDir: string | undefined, imageSize?: number): ProcessorConfig {
+  const file = modelDir ? join(modelDir, "preprocessor_config.json") : undefined;
+  if (!file || !existsSync(file)) return defaultProcessorConfig(imageSize ?? 336);
+  let json: Json;
+  try {
+    json = JSON.parse(readFileSync(file, "utf8")) as Json;
+  } catch (e) {
+    return fail(file, `cannot read or parse (${(e as Error).message})`);
+  }
+  const cfg = parseProcessorConfig(json, file);
+  if (imageSize !== undefined && cfg.doCenterCrop && cfg.cropSize !== imageSize) {
+    fail(file, `crop_size ${cfg.cropSize} does not match the model's image size ${imageSize}`);
+  }
+  return cfg;
+}
