@@ -37,10 +37,14 @@ export class KVCache {
     return { k: this.keys[i], v: this.values[i] };
   }
 
-  /** A new cache holding copies of batch rows `rows` (e.g. to fork branches off a shared prefix). */
-  selectRows(rows: number[]): KVCache {
+  /**
+   * A new cache holding copies of batch rows `rows` of layers ≥ `fromLayer`; layers below it are copied
+   * whole (they may hold fewer rows when branches share a trunk of early layers).
+   */
+  selectRows(rows: number[], fromLayer = 0): KVCache {
     const out = new KVCache(this.numLayers);
-    const pick = (t: tf.Tensor4D | null) => (t ? tf.keep(tf.tidy(() => tf.gather(t, rows, 0) as tf.Tensor4D)) : null);
+    const pick = (t: tf.Tensor4D | null, layer: number) =>
+      t ? tf.keep(tf.tidy(() => (layer >= fromLayer ? (tf.gather(t, rows, 0) as tf.Tensor4D) : t.clone()))) : null;
     out.keys = this.keys.map(pick);
     out.values = this.values.map(pick);
     return out;
@@ -48,7 +52,11 @@ export class KVCache {
 
   /** A deep copy (for reusing a shared prompt prefix across several continuations). */
   clone(): KVCache {
-    return this.selectRows(Array.from({ length: this.batchSize }, (_, i) => i));
+    const out = new KVCache(this.numLayers);
+    const copy = (t: tf.Tensor4D | null) => (t ? tf.keep(t.clone()) : null);
+    out.keys = this.keys.map(copy);
+    out.values = this.values.map(copy);
+    return out;
   }
 
   dispose(): void {

@@ -103,6 +103,9 @@ export interface LlamaRunOptions {
   startLayer?: number;
   /** Stop after this many layers (returns the raw hidden state, no norm/logits). */
   stopLayer?: number;
+  /** Absolute position of the first input row; default: the cache's length (set it when a forward is
+   * split into layer ranges, since the first range already grew the cache). */
+  positionOffset?: number;
 }
 
 export interface LlamaOutput {
@@ -116,7 +119,7 @@ export interface LlamaOutput {
 /** embeds `[B,S,D]` → logits; positions continue after the cache's length. */
 export function llamaForward(P: LlamaParams, cfg: TextConfig, embeds: tf.Tensor3D, opts: LlamaRunOptions = {}): LlamaOutput {
   const S = embeds.shape[1];
-  const start = opts.cache?.length ?? 0;
+  const start = opts.positionOffset ?? opts.cache?.length ?? 0;
   const rope = ropeTables(start, S, cfg.headDim, cfg.ropeTheta);
   const first = opts.startLayer ?? 0;
   const stop = opts.stopLayer ?? cfg.numLayers;

@@ -73,6 +73,11 @@ export class LlavaModel {
     return projectorForward(this.params.projector, feats, stages);
   }
 
+  /** Already-selected patch features `[N,n,Dv]` → projector output (no CLS handling). */
+  projectPatches(feats: tf.Tensor3D): tf.Tensor3D {
+    return projectorForward(this.params.projector, feats);
+  }
+
   /** Token ids (rows of equal final length) + image features → merged input embeddings `[B,S,D]`. */
   embed(inputIds: number[][], features?: tf.Tensor3D): tf.Tensor3D {
     const plan = planMerge(inputIds, this.config.imageTokenIndex, this.numImageTokens, features?.shape[0] ?? 0);

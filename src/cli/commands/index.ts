@@ -1,5 +1,10 @@
 // The list of subcommands, in the order `causalmm --help` shows them.
 import type { CommandSpec } from "../args.js";
+import { askCommand } from "./ask.js";
 import { inspectCommand } from "./inspect.js";
+import { evalCommand } from "./eval.js";
+import { scoreCommand } from "./score.js";
+import { labCommand } from "./lab.js";
+import { trainCommand } from "./train.js";
 
-export const COMMANDS: CommandSpec[] = [inspectCommand];
+export const COMMANDS: CommandSpec[] = [askCommand, inspectCommand, evalCommand, scoreCommand, labCommand, trainCommand];

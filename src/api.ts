@@ -1,0 +1,233 @@
+// The library entry point: `loadLlava(dir)` → an object that answers questions about pictures.
+// It owns the model, the tokenizer and the preprocessing settings of one model directory; every call
+// builds a fresh LogitsSource (own KV cache) and disposes it, so calls never share state.
+import * as tf from "@tensorflow/tfjs-core";
+import { existsSync } from "node:fs";
+import { currentBackend, type BackendName } from "./backend.js";
+import { loadModel } from "./model/load.js";
+import { loadLlavaConfig } from "./model/config.js";
+import type { LlavaModel } from "./model/llava.js";
+import type { LoadProgress } from "./weights/params.js";
+import { resolveModelDir } from "./paths.js";
+import { Tokenizer } from "./text/tokenizer.js";
+import { encodePrompt, type TemplateName } from "./text/templates.js";
+import { loadImage, loadProcessorConfig, preprocessWithShape, type PreprocessMode, type PreprocessResult, type ProcessorConfig, type RgbImage } from "./vision/index.js";
+import { generate, stream as streamTokens, type FinishReason, type GenerateOptions, type GenerateResult, type StreamEvent, type Timings } from "./generate/generate.js";
+import { loadGenerationDefaults, type GenerationDefaults } from "./generate/defaults.js";
+import { ModelSource, type LogitsSource } from "./generate/source.js";
+import type { LogitsProcessor } from "./generate/processors.js";
+import { checkSamplingOptions, type SamplingOptions } from "./generate/sampling.js";
+
+export interface LoadLlavaOptions {
+  backend?: BackendName | string;
+  /** Called after each tensor is read: `{file, tensor, loadedBytes, totalBytes}`. */
+  onProgress?: (p: LoadProgress) => void;
+  /** Where tokenizer.json lives, when not in the model directory. */
+  tokenizerDir?: string;
+}
+
+export interface AskOptions extends SamplingOptions {
+  /** Prompt template; default "llava_v1" (the CausalMM/VCD/LLaVA eval format). */
+  template?: TemplateName;
+  /** Appended to the question verbatim, e.g. ONE_WORD_SUFFIX. */
+  suffix?: string;
+  /** "crop" (llava-hf CLIPImageProcessor, default) or "pad" (original LLaVA expand2square). */
+  mode?: PreprocessMode;
+  maxNewTokens?: number;
+  stop?: string[];
+  /** Default: the model directory's EOS id(s). */
+  eosTokenIds?: number[];
+  processors?: LogitsProcessor[];
+  /** CausalMM settings; passed through untouched (wired by the causal layer). */
+  causal?: unknown;
+}
+
+export interface AskInput {
+  /** A file path, a decoded image, or null/undefined for a text-only prompt. */
+  image?: string | RgbImage | null;
+  question: string;
+}
+
+/** What a call actually used, for logs and `--json`. */
+export interface AskSettings {
+  template: TemplateName;
+  mode: PreprocessMode;
+  suffix: string;
+  maxNewTokens: number;
+  temperature: number;
+  topK?: number;
+  topP?: number;
+  seed?: number;
+  stop: string[];
+  eosTokenIds: number[];
+  backend: string;
+  causal?: unknown;
+}
+
+export interface AskResult {
+  text: string;
+  tokens: number[];
+  finishReason: FinishReason;
+  timings: Timings;
+  settings: AskSettings;
+}
+
+export interface BatchResult extends GenerateResult {
+  text: string[];
+  settings: AskSettings;
+}
+
+interface Job {
+  source: LogitsSource;
+  gen: GenerateOptions;
+  settings: AskSettings;
+  imageMs: number;
+  dispose(): void;
+}
+
+export const DEFAULT_TEMPLATE: TemplateName = "llava_v1";
+export const DEFAULT_MAX_NEW_TOKENS = 512;
+
+export class Llava {
+  constructor(
+    readonly dir: string,
+    readonly model: LlavaModel,
+    readonly tokenizer: Tokenizer,
+    readonly processor: ProcessorConfig,
+    readonly generation: GenerationDefaults,
+    /** Milliseconds spent in loadLlava (weights, tokenizer, configs). */
+    readonly loadMs: number,
+  ) {}
+
+  /** One question about one image; resolves when the answer is complete. */
+  async ask(image: string | RgbImage | null, question: string, opts: AskOptions = {}): Promise<AskResult> {
+    const res = await this.generate([{ image, question }], opts);
+    return { text: res.text[0], tokens: res.tokens[0], finishReason: res.finishReasons[0], timings: res.timings, settings: res.settings };
+  }
+
+  /** Several prompts as one batch (their prompts must encode to the same length). */
+  async generate(inputs: AskInput | AskInput[], opts: AskOptions = {}): Promise<BatchResult> {
+    const job = await this.prepare(Array.isArray(inputs) ? inputs : [inputs], opts);
+    try {
+      return this.finish(generate(job.source, job.gen), job);
+    } finally {
+      job.dispose();
+    }
+  }
+
+  /** Token-by-token events; the generator's return value is the full result. */
+  async *stream(image: string | RgbImage | null, question: string, opts: AskOptions = {}): AsyncGenerator<StreamEvent, AskResult, void> {
+    const job = await this.prepare([{ image, question }], opts);
+    try {
+      const res = this.finish(yield* streamTokens(job.source, job.gen), job);
+      return { text: res.text[0], tokens: res.tokens[0], finishReason: res.finishReasons[0], timings: res.timings, settings: res.settings };
+    } finally {
+      job.dispose();
+    }
+  }
+
+  dispose(): void {
+    this.model.dispose();
+  }
+
+  /**
+   * The scores for a prepared prompt. The single place a different LogitsSource (CausalMM's
+   * factual + counterfactual branches, selected by `opts.causal`) plugs in.
+   */
+  protected createSource(prompt: number[][], pixels: tf.Tensor4D | null, _opts: AskOptions): LogitsSource {
+    return new ModelSource(this.model, prompt, { pixels });
+  }
+
+  private async prepare(inputs: AskInput[], opts: AskOptions): Promise<Job> {
+    if (inputs.length === 0) throw new Error("no prompts given");
+    checkSamplingOptions(opts); // before any image work
+    const settings = this.settings(opts);
+    const t0 = performance.now();
+    const images = await Promise.all(inputs.map((i) => (i.image ? this.pixelsOf(i.image, settings.mode) : null)));
+    const imageMs = performance.now() - t0;
+    const prompt = inputs.map((i) => encodePrompt(this.tokenizer, settings.template, i.question, { suffix: settings.suffix, image: Boolean(i.image) }));
+    checkBatch(prompt);
+    settings.maxNewTokens = this.fitMaxNew(prompt[0], settings.maxNewTokens);
+    const present = images.filter((x): x is PreprocessResult => x !== null);
+    const pixels = present.length ? tf.tensor4d(concat(present.map((p) => p.data)), [present.length, 3, present[0].height, present[0].width]) : null;
+    let source: LogitsSource;
+    try {
+      source = this.createSource(prompt, pixels, opts);
+    } catch (e) {
+      pixels?.dispose();
+      throw e;
+    }
+    const gen: GenerateOptions = {
+      ...opts, maxNewTokens: settings.maxNewTokens, eosTokenIds: settings.eosTokenIds, stop: settings.stop,
+      tokenizer: this.tokenizer, padTokenId: this.generation.padTokenId ?? settings.eosTokenIds[0],
+    };
+    return { source, gen, settings, imageMs, dispose: () => (source.dispose(), pixels?.dispose()) };
+  }
+
+  private settings(opts: AskOptions): AskSettings {
+    const s: AskSettings = {
+      template: opts.template ?? DEFAULT_TEMPLATE,
+      mode: opts.mode ?? "crop",
+      suffix: opts.suffix ?? "",
+      maxNewTokens: opts.maxNewTokens ?? DEFAULT_MAX_NEW_TOKENS,
+      temperature: opts.temperature ?? 0,
+      stop: opts.stop ?? [],
+      eosTokenIds: opts.eosTokenIds ?? this.generation.eosTokenIds,
+      backend: currentBackend()?.name ?? tf.getBackend(),
+    };
+    if (s.temperature > 0) Object.assign(s, { topK: opts.topK, topP: opts.topP });
+    if (opts.causal !== undefined) s.causal = opts.causal;
+    return s;
+  }
+
+  private async pixelsOf(image: string | RgbImage, mode: PreprocessMode): Promise<PreprocessResult> {
+    const img = typeof image === "string" ? await loadImage(image) : image;
+    return preprocessWithShape(img, this.processor, mode);
+  }
+
+  /** Keeps prompt + answer within the model's positions (as HF warns, RoPE past it is untrained). */
+  private fitMaxNew(ids: number[], maxNew: number): number {
+    const images = ids.filter((id) => id === this.model.config.imageTokenIndex).length;
+    const positions = ids.length + images * (this.model.numImageTokens - 1);
+    const limit = this.model.config.text.maxPositionEmbeddings;
+    if (positions >= limit) throw new Error(`the prompt needs ${positions} positions, the model supports ${limit}`);
+    return Math.min(maxNew, limit - positions);
+  }
+
+  private finish(res: GenerateResult, job: Job): BatchResult {
+    if (res.seed !== undefined) job.settings.seed = res.seed;
+    const timings = { ...res.timings, loadMs: this.loadMs, imageMs: job.imageMs };
+    return { ...res, text: res.text ?? res.tokens.map(() => ""), timings, settings: job.settings };
+  }
+}
+
+function checkBatch(prompt: number[][]): void {
+  const lens = prompt.map((p) => p.length);
+  if (lens.some((n) => n !== lens[0])) {
+    throw new Error(`batched prompts must encode to the same number of tokens (got ${lens.join(", ")}); the model has no padding mask`);
+  }
+}
+
+function concat(parts: Float32Array[]): Float32Array {
+  if (parts.length === 1) return parts[0];
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) (out.set(p, at), (at += p.length));
+  return out;
+}
+
+/**
+ * Loads a llava-hf model directory (default: the embedded model) with its tokenizer, CLIP
+ * preprocessing (preprocessor_config.json, else the config's image size) and generation_config.json.
+ */
+export async function loadLlava(dir?: string, opts: LoadLlavaOptions = {}): Promise<Llava> {
+  const t0 = performance.now();
+  const modelDir = resolveModelDir(dir);
+  if (!existsSync(modelDir)) throw new Error(`model directory not found: ${modelDir}`);
+  const cfg = loadLlavaConfig(modelDir);
+  const tokenizer = await Tokenizer.fromDir(opts.tokenizerDir ?? modelDir, { imageTokenId: cfg.imageTokenIndex });
+  const processor = loadProcessorConfig(modelDir, cfg.vision.imageSize);
+  const generation = loadGenerationDefaults(modelDir, cfg, tokenizer);
+  const model = await loadModel(modelDir, { backend: opts.backend, onProgress: opts.onProgress });
+  return new Llava(modelDir, model, tokenizer, processor, generation, performance.now() - t0);
+}

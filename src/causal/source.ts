@@ -1,0 +1,184 @@
+// CausalMM decoding as a LogitsSource: the factual branch and every counterfactual branch run as rows
+// of one batched forward per prompt (branches that read the same prompt), each with its own KV cache
+// rows; layers before a group's first intervened layer run once and are shared. Every step the
+// branches' logits are contrasted into one score row per batch row.
+import * as tf from "@tensorflow/tfjs-core";
+import type { LlavaModel } from "../model/llava.js";
+import { KVCache } from "../model/kv-cache.js";
+import type { LogitsSource, SourceStats } from "../generate/source.js";
+import { makeInterventionHook } from "./counterfactual.js";
+import { averageDraws, contrastLogits } from "./contrast.js";
+import { composeHooks, encodeVariants, tileRows } from "./images.js";
+import { firstLayer, promptKey, variantKey, type DecodingPlan } from "./plan.js";
+import type { AttentionHook } from "../model/hooks.js";
+
+export interface CausalSourceOptions {
+  plan: DecodingPlan;
+  /** Token ids per prompt key ("main" and any other a branch names), one row per batch row. */
+  prompts: Record<string, number[][]>;
+  /** Images for the `<image>` tokens of the batch. Not owned. */
+  pixels?: tf.Tensor4D | null;
+  /** Precomputed features per variant key (image caching across questions). Not owned. */
+  features?: Map<string, tf.Tensor3D>;
+  /** Sees every step's per-branch logits (branch → row → [V]) and the contrast scores. */
+  onStep?: (step: number, branchLogits: Float32Array[][], scores: Float32Array[]) => void;
+}
+
+interface Group {
+  branches: number[];
+  ids: number[][];
+  /** All branches read identical input embeddings, so early layers can be shared. */
+  sharedInput: boolean;
+  /** First layer run on per-branch rows (layers below run once on B rows). */
+  split: number;
+  /** Rows actually computed per batch row (1 when every branch of the group is identical). */
+  k: number;
+  hook?: AttentionHook;
+  cache: KVCache;
+}
+
+export class CausalSource implements LogitsSource {
+  readonly vocabSize: number;
+  readonly batchSize: number;
+  readonly stats: SourceStats = { visionEncodeMs: 0, prefillTokens: 0 };
+  private groups: Group[];
+  private stepIndex = 0;
+  /** Branches whose logits are the factual ones after prefill (the released code's shared cache). */
+  private frozen = new Set<number>();
+
+  constructor(private readonly model: LlavaModel, private readonly opts: CausalSourceOptions) {
+    const main = opts.prompts.main;
+    if (!main?.length) throw new Error("CausalSource: prompts.main is required");
+    this.batchSize = main.length;
+    this.vocabSize = model.config.text.vocabSize;
+    this.groups = this.makeGroups();
+  }
+
+  private makeGroups(): Group[] {
+    const { branches } = this.opts.plan;
+    const L = this.model.config.text.numLayers;
+    const byPrompt = new Map<string, number[]>();
+    branches.forEach((b, i) => byPrompt.set(promptKey(b), [...(byPrompt.get(promptKey(b)) ?? []), i]));
+    return [...byPrompt].map(([key, idx]) => {
+      const ids = this.opts.prompts[key];
+      if (!ids || ids.length !== this.batchSize) throw new Error(`CausalSource: prompt '${key}' needs ${this.batchSize} rows`);
+      const sharedInput = new Set(idx.map((i) => variantKey(branches[i].vision))).size === 1;
+      const first = Math.min(...idx.map((i) => firstLayer(branches[i].text)));
+      const identical = sharedInput && first >= L;
+      const k = identical ? 1 : idx.length;
+      const B = this.batchSize;
+      const hooks = idx.map((i, j) => makeInterventionHook(branches[i].text, { rows: Array.from({ length: B }, (_, b) => j * B + b) }));
+      return { branches: idx, ids, sharedInput, split: sharedInput ? Math.min(first, L) : 0, k, hook: identical ? undefined : composeHooks(hooks), cache: new KVCache(L) };
+    });
+  }
+
+  prefill(): Float32Array[] {
+    const features = this.opts.features ?? this.encode();
+    try {
+      const perBranch = this.groups.map((g) => {
+        const logits = tf.tidy(() => this.forward(g, this.groupEmbeds(g, features)));
+        this.stats.prefillTokens += g.ids.length * g.ids[0].length;
+        return logits;
+      });
+      const scores = this.combine(perBranch);
+      if (this.opts.plan.sharedCache) this.shareFactualCache();
+      return scores;
+    } finally {
+      if (!this.opts.features) for (const f of features.values()) f.dispose();
+    }
+  }
+
+  step(tokens: number[]): Float32Array[] {
+    if (tokens.length !== this.batchSize) throw new Error(`CausalSource: step() got ${tokens.length} tokens for ${this.batchSize} rows`);
+    const perBranch = this.groups.map((g) => tf.tidy(() => this.forward(g, this.model.embedStep(tokens))));
+    return this.combine(perBranch);
+  }
+
+  dispose(): void {
+    for (const g of this.groups) g.cache.dispose();
+  }
+
+  private encode(): Map<string, tf.Tensor3D> {
+    const pixels = this.opts.pixels;
+    const variants = this.opts.plan.branches.map((b) => b.vision).filter((v) => v !== null);
+    if (!pixels || variants.length === 0) return new Map();
+    const t0 = performance.now();
+    let out = new Map<string, tf.Tensor3D>();
+    tf.tidy(() => {
+      out = encodeVariants(this.model, pixels, variants);
+      out.forEach((t) => tf.keep(t));
+    });
+    this.stats.visionEncodeMs = performance.now() - t0;
+    return out;
+  }
+
+  /** `[B,S,D]` when the group's branches share their input, else `[k·B,S,D]` branch-major. */
+  private groupEmbeds(g: Group, features: Map<string, tf.Tensor3D>): tf.Tensor3D {
+    const embed = (i: number) => {
+      const v = this.opts.plan.branches[i].vision;
+      return this.model.embed(g.ids, v === null ? undefined : features.get(variantKey(v)));
+    };
+    return g.sharedInput ? embed(g.branches[0]) : (tf.concat(g.branches.map(embed), 0) as tf.Tensor3D);
+  }
+
+  /** One forward of a group on `[B,S,D]` (shared or step input) or `[k·B,S,D]`; logits per branch, each `[B][V]`. */
+  private forward(g: Group, x: tf.Tensor3D): Float32Array[][] {
+    const position = g.cache.length;
+    let h = x;
+    if (g.sharedInput) {
+      if (g.split > 0) h = this.model.decode(x, { cache: g.cache, stopLayer: g.split, positionOffset: position }).last;
+      h = tileRows(h, g.k);
+    } else if (x.shape[0] === this.batchSize) {
+      h = tileRows(x, g.k); // a decode step: every branch receives the same token
+    }
+    const out = this.model.decode(h, { cache: g.cache, hook: g.hook, startLayer: g.sharedInput ? g.split : 0, positionOffset: position, logits: "last" });
+    const data = out.logits!.dataSync() as Float32Array; // [k·B,1,V]
+    const V = this.vocabSize;
+    const B = this.batchSize;
+    return g.branches.map((_, j) => {
+      const r = Math.min(j, g.k - 1);
+      return Array.from({ length: B }, (_, b) => data.slice((r * B + b) * V, (r * B + b + 1) * V));
+    });
+  }
+
+  private combine(perGroup: Float32Array[][][]): Float32Array[] {
+    const { plan } = this.opts;
+    const branchLogits: Float32Array[][] = new Array(plan.branches.length);
+    this.groups.forEach((g, gi) => g.branches.forEach((bi, j) => (branchLogits[bi] = perGroup[gi][j])));
+    for (const bi of this.frozen) branchLogits[bi] = branchLogits[0];
+    const step = this.stepIndex++;
+    const scores = Array.from({ length: this.batchSize }, (_, b) =>
+      contrastLogits(
+        branchLogits[0][b],
+        plan.terms.map((t) => ({
+          logits: averageDraws(t.branches.map((i) => branchLogits[i][b])),
+          weight: typeof t.weight === "function" ? t.weight(step) : t.weight,
+        })),
+        { gamma: plan.gamma, epsilon: plan.epsilon },
+      ),
+    );
+    this.opts.onStep?.(step, branchLogits, scores);
+    return scores;
+  }
+
+  /** Keep only the factual rows; every other branch reads the factual logits from now on. */
+  private shareFactualCache(): void {
+    const B = this.batchSize;
+    this.groups = this.groups.filter((g) => {
+      if (!g.branches.includes(0)) {
+        g.branches.forEach((i) => this.frozen.add(i));
+        g.cache.dispose();
+        return false;
+      }
+      g.branches.filter((i) => i !== 0).forEach((i) => this.frozen.add(i));
+      if (g.k > 1) {
+        const j = g.branches.indexOf(0);
+        const rows = Array.from({ length: B }, (_, b) => j * B + b);
+        const cache = g.cache.selectRows(rows, g.split);
+        g.cache.dispose();
+        Object.assign(g, { cache, branches: [0], k: 1, hook: undefined, sharedInput: true, split: Math.max(g.split, 0) });
+      } else g.branches = [0];
+      return true;
+    });
+  }
+}

@@ -1,0 +1,143 @@
+// `causalmm ask`: one question about one picture. The answer streams to stdout token by token (or
+// comes as one JSON object with --json); load progress and --verbose timings go to stderr.
+import type { CommandSpec, OptionSpec, ParsedArgs } from "../args.js";
+import { need, str } from "../args.js";
+import { ProgressBar, formatBytes } from "../progress.js";
+import { loadLlava, type AskOptions, type AskResult, type Llava } from "../../api.js";
+import { currentBackend } from "../../backend.js";
+import { resolveModelDir } from "../../paths.js";
+import { ONE_WORD_SUFFIX, TEMPLATE_NAMES, type TemplateName } from "../../text/index.js";
+import { loadImage, type PreprocessMode } from "../../vision/index.js";
+import type { Timings } from "../../generate/generate.js";
+import { checkSamplingOptions } from "../../generate/sampling.js";
+
+type Value = string | number | boolean | string[];
+
+/** A flag and how it sets AskOptions. New flags (CausalMM: --cf, --gamma, ...) are one more entry. */
+export interface AskFlag extends OptionSpec {
+  apply?: (value: Value, opts: AskOptions) => void;
+}
+
+export const ASK_FLAGS: AskFlag[] = [
+  { name: "model", type: "string", help: "llava-hf model directory (default: the embedded model)" },
+  { name: "image", type: "string", help: "PNG or JPEG file to ask about (required)" },
+  { name: "tokenizer", type: "string", help: "directory with tokenizer.json (default: the model directory)" },
+  { name: "template", type: "string", help: "prompt template", choices: TEMPLATE_NAMES, default: "llava_v1", apply: (v, o) => (o.template = v as TemplateName) },
+  { name: "mode", type: "string", help: "image preprocessing: crop (llava-hf) or pad (original LLaVA)", choices: ["crop", "pad"], default: "crop", apply: (v, o) => (o.mode = v as PreprocessMode) },
+  { name: "suffix", type: "string", help: "text appended to the question verbatim", apply: (v, o) => (o.suffix = String(v)) },
+  { name: "one-word", type: "boolean", help: `append "${ONE_WORD_SUFFIX.trim()}" (CausalMM/VCD eval prompt)`, apply: (v, o) => { if (v) o.suffix = ONE_WORD_SUFFIX; } },
+  { name: "max-new-tokens", type: "number", help: "stop after this many new tokens", default: 512, apply: (v, o) => (o.maxNewTokens = Number(v)) },
+  { name: "temperature", type: "number", help: "0 = greedy; > 0 samples", default: 0, apply: (v, o) => (o.temperature = Number(v)) },
+  { name: "top-p", type: "number", help: "nucleus sampling: keep the most likely tokens up to this probability mass", apply: (v, o) => (o.topP = Number(v)) },
+  { name: "top-k", type: "number", help: "sample only among the k most likely tokens", apply: (v, o) => (o.topK = Number(v)) },
+  { name: "seed", type: "number", help: "sampling seed (default: random, printed by --verbose/--json)", apply: (v, o) => (o.seed = Number(v)) },
+  { name: "stop", type: "list", help: "stop when the answer contains this text (cut before it)", apply: (v, o) => (o.stop = v as string[]) },
+  { name: "verbose", type: "boolean", help: "per-phase timings on stderr" },
+  { name: "json", type: "boolean", help: "print {ids, text, timings, settings} as one JSON object instead of streaming" },
+];
+
+/** AskOptions from the parsed flags: every flag with an `apply`, in declaration order. */
+export function buildAskOptions(args: ParsedArgs): AskOptions {
+  if (args.opts.suffix !== undefined && args.opts["one-word"]) throw new Error("ask: use either --suffix or --one-word, not both");
+  const opts: AskOptions = {};
+  for (const flag of ASK_FLAGS) {
+    const v = args.opts[flag.name];
+    if (v !== undefined && flag.apply) flag.apply(v, opts);
+  }
+  checkSamplingOptions(opts); // now, not after the weights have loaded
+  const n = opts.maxNewTokens;
+  if (n !== undefined && !(Number.isInteger(n) && n >= 0)) throw new Error(`ask: --max-new-tokens must be an integer ≥ 0, got ${n}`);
+  return opts;
+}
+
+async function loadWithProgress(args: ParsedArgs): Promise<Llava> {
+  const bar = new ProgressBar("loading weights");
+  try {
+    return await loadLlava(resolveModelDir(str(args, "model")), {
+      backend: str(args, "backend"),
+      tokenizerDir: str(args, "tokenizer"),
+      onProgress: (p) => bar.update(p.loadedBytes, p.totalBytes, `${formatBytes(p.loadedBytes)}/${formatBytes(p.totalBytes)}`),
+    });
+  } finally {
+    bar.done();
+  }
+}
+
+function out(text: string): void {
+  if (text) process.stdout.write(text);
+}
+
+/** A reader that stops early (`| head -c 20`) closes the pipe: that ends the command quietly. */
+function exitOnClosedPipe(): void {
+  process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code !== "EPIPE") throw e;
+    process.exit(0);
+  });
+}
+
+async function streamAnswer(m: Llava, image: Parameters<Llava["ask"]>[0], question: string, opts: AskOptions): Promise<AskResult> {
+  const it = m.stream(image, question, opts);
+  for (;;) {
+    const r = await it.next();
+    if (r.done) {
+      out("\n");
+      return r.value;
+    }
+    out(r.value.text);
+  }
+}
+
+function fmt(ms: number): string {
+  return `${ms.toFixed(2).padStart(10)} ms`;
+}
+
+/** llama.cpp-style timing lines. */
+export function timingLines(t: Timings): string[] {
+  const perTok = (ms: number, n: number) => (n > 0 ? `${(ms / n).toFixed(2)} ms per token, ` : "");
+  return [
+    `load time      = ${fmt(t.loadMs ?? 0)}`,
+    `image          = ${fmt(t.imageMs ?? 0)} (decode + preprocess)`,
+    `vision encode  = ${fmt(t.visionEncodeMs)}`,
+    `prefill        = ${fmt(t.prefillMs)} / ${String(t.prefillTokens).padStart(5)} tokens (${perTok(t.prefillMs, t.prefillTokens)}${t.prefillTokensPerSec.toFixed(2)} tok/s)`,
+    `decode         = ${fmt(t.decodeMs)} / ${String(t.decodeTokens).padStart(5)} runs   (${perTok(t.decodeMs, t.decodeTokens)}${t.decodeTokensPerSec.toFixed(2)} tok/s)`,
+    `total          = ${fmt((t.loadMs ?? 0) + (t.imageMs ?? 0) + t.totalMs)} / ${String(t.generatedTokens).padStart(5)} new tokens`,
+  ];
+}
+
+async function run(args: ParsedArgs): Promise<number> {
+  const question = args.positional.join(" ").trim();
+  if (!question) throw new Error('ask: a question is required, e.g. causalmm ask --image photo.jpg "What is in this picture?"');
+  const imagePath = need(args, "image", "ask");
+  const opts = buildAskOptions(args);
+  const verbose = Boolean(args.opts.verbose);
+  exitOnClosedPipe();
+  // The image first: a bad file should fail in milliseconds, not after loading gigabytes of weights.
+  const t0 = performance.now();
+  const image = await loadImage(imagePath);
+  const decodeMs = performance.now() - t0;
+  const m = await loadWithProgress(args);
+  try {
+    if (verbose) process.stderr.write(`backend: ${currentBackend()?.name} (${currentBackend()?.package}), model: ${m.dir}\n`);
+    const res = args.opts.json ? await m.ask(image, question, opts) : await streamAnswer(m, image, question, opts);
+    res.timings.imageMs = (res.timings.imageMs ?? 0) + decodeMs;
+    if (args.opts.json) {
+      const settings = { ...res.settings, model: m.dir, image: imagePath, question };
+      out(JSON.stringify({ ids: res.tokens, text: res.text, finishReason: res.finishReason, timings: res.timings, settings }) + "\n");
+    }
+    if (verbose) {
+      if (res.settings.seed !== undefined) process.stderr.write(`seed: ${res.settings.seed}\n`);
+      process.stderr.write(timingLines(res.timings).join("\n") + "\n");
+    }
+  } finally {
+    m.dispose();
+  }
+  return 0;
+}
+
+export const askCommand: CommandSpec = {
+  name: "ask",
+  summary: "ask the model a question about a picture (answer streamed to stdout)",
+  usage: 'causalmm ask --model DIR --image FILE [--template llava_v1|llava-hf] [--mode crop|pad] [--max-new-tokens N] [--temperature T --top-p P --top-k K --seed S] [--stop S] [--json] [--verbose] "question"',
+  options: ASK_FLAGS,
+  run,
+};

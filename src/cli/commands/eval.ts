@@ -1,0 +1,117 @@
+// `causalmm eval pope|mme`: answer a benchmark's questions into a resumable answers file.
+import type { CommandSpec, OptionSpec, ParsedArgs } from "../args.js";
+import { need, numOpt, str } from "../args.js";
+import { ProgressBar } from "../progress.js";
+import { registeredAnswererOptions, resolveAnswererFactory, type EvalItem } from "../../eval/answerer.js";
+import { answersById, readAnswers } from "../../eval/answers-file.js";
+import { idKey } from "../../eval/jsonl.js";
+import { mergeChunks } from "../../eval/merge.js";
+import { loadMmeQuestions, mmeRows, writeMmeResults } from "../../eval/mme-data.js";
+import { loadPopeQuestions } from "../../eval/pope-data.js";
+import { runEval, type RunSummary } from "../../eval/runner.js";
+
+const USAGE = [
+  "causalmm eval pope --questions FILE --image-folder DIR --answers OUT.jsonl [--num-chunks N --chunk-idx I] [--batch B] [model options]",
+  "       causalmm eval mme --mme-root DIR --answers OUT.jsonl [--results-dir DIR] [...]",
+  "       causalmm eval pope|mme <questions options> --answers MERGED.jsonl --merge CHUNK0.jsonl CHUNK1.jsonl ...",
+].join("\n");
+
+const BASE_OPTIONS: OptionSpec[] = [
+  { name: "questions", type: "string", help: "POPE question file: VCD/CausalMM *_pope_<split>.json or LLaVA llava_pope_test.jsonl" },
+  { name: "image-folder", type: "string", help: "POPE: folder the image names are relative to (e.g. coco/val2014)" },
+  { name: "mme-root", type: "string", help: "MME: the MME_Benchmark_release_version folder" },
+  { name: "subtasks", type: "string", help: "MME: comma-separated subtasks to run (default: all found)" },
+  { name: "results-dir", type: "string", help: "MME: where the eval_tool <subtask>.txt files go (default: <answers>.mme/)" },
+  { name: "answers", type: "string", help: "answers JSONL; resumed when it exists (settings in <answers>.settings.json)" },
+  { name: "num-chunks", type: "number", help: "split the questions into N contiguous chunks (LLaVA get_chunk rule)", default: 1 },
+  { name: "chunk-idx", type: "number", help: "which chunk this run answers (0-based)", default: 0 },
+  { name: "batch", type: "number", help: "at most this many questions on one image per answerer call", default: 8 },
+  { name: "limit", type: "number", help: "only the first N questions (before chunking)" },
+  { name: "overwrite", type: "boolean", help: "discard an existing answers file instead of resuming it" },
+  { name: "merge", type: "boolean", help: "merge the chunk answers files given as arguments into --answers" },
+];
+
+function loadItems(bench: string, args: ParsedArgs, checkImages: boolean): { items: EvalItem[]; source: string } {
+  if (bench === "pope") {
+    const source = need(args, "questions", "eval pope");
+    return { items: loadPopeQuestions(source, { imageFolder: str(args, "image-folder"), checkImages }), source };
+  }
+  const source = need(args, "mme-root", "eval mme");
+  const subtasks = str(args, "subtasks")?.split(",").map((s) => s.trim()).filter(Boolean);
+  return { items: loadMmeQuestions(source, { subtasks }), source };
+}
+
+/** MME: the eval_tool files for whatever the answers file holds. */
+function writeMmeFrom(items: EvalItem[], answersFile: string, args: ParsedArgs): string {
+  const dir = str(args, "results-dir") ?? `${answersFile.replace(/\.jsonl$/, "")}.mme`;
+  const byId = answersById(readAnswers(answersFile));
+  writeMmeResults(dir, mmeRows(items, (it) => byId.get(idKey(it.questionId))?.text));
+  return dir;
+}
+
+function summaryLine(bench: string, s: RunSummary): string {
+  const { numChunks, chunkIdx } = s.settings;
+  const rate = s.answered / Math.max(1e-9, s.seconds);
+  const parts = [
+    `eval ${bench}: chunk ${chunkIdx}/${numChunks}, ${s.chunkSize} questions`,
+    `${s.skipped} already answered`,
+    `${s.answered} answered in ${s.seconds.toFixed(1)} s (${rate.toFixed(2)} q/s)`,
+  ];
+  if (s.repairedBytes) parts.push(`dropped a partial last line (${s.repairedBytes} bytes)`);
+  if (s.reordered) parts.push("put in question order");
+  return `${parts.join(", ")} → ${s.answersFile}`;
+}
+
+async function runMerge(bench: string, args: ParsedArgs, parts: string[]): Promise<number> {
+  const { items } = loadItems(bench, args, false);
+  const out = need(args, "answers", "eval --merge");
+  const r = mergeChunks({ benchmark: bench, items, parts, out, overwrite: Boolean(args.opts.overwrite) });
+  process.stderr.write(`eval ${bench}: merged ${r.chunks} chunk(s), ${r.count} answers → ${r.out}\n`);
+  if (bench === "mme") process.stderr.write(`eval mme: eval_tool files in ${writeMmeFrom(items, out, args)}\n`);
+  return 0;
+}
+
+async function run(args: ParsedArgs): Promise<number> {
+  const [bench, ...rest] = args.positional;
+  if (bench !== "pope" && bench !== "mme") throw new Error(`eval: first argument must be pope or mme (got ${bench ?? "nothing"})\nusage: ${USAGE}`);
+  if (args.opts.merge) return runMerge(bench, args, rest);
+  if (rest.length) throw new Error(`eval: unexpected arguments ${rest.join(" ")} (chunk files go with --merge)`);
+  const { items, source } = loadItems(bench, args, true);
+  const answersFile = need(args, "answers", `eval ${bench}`);
+  const answerer = await (await resolveAnswererFactory())(args);
+  try {
+    const bar = new ProgressBar(`eval ${bench}`);
+    const summary = await runEval({
+      benchmark: bench,
+      items,
+      source,
+      answerer,
+      answersFile,
+      numChunks: numOpt(args, "num-chunks"),
+      chunkIdx: numOpt(args, "chunk-idx"),
+      batch: numOpt(args, "batch"),
+      limit: numOpt(args, "limit"),
+      overwrite: Boolean(args.opts.overwrite),
+      onProgress: (p) => bar.update(p.answeredNow, p.todo, `${p.done}/${p.total} ${p.rate.toFixed(2)} q/s`),
+    });
+    bar.done();
+    process.stderr.write(summaryLine(bench, summary) + "\n");
+    if (bench === "mme" && summary.settings.numChunks === 1) {
+      process.stderr.write(`eval mme: eval_tool files in ${writeMmeFrom(items, answersFile, args)}\n`);
+    }
+  } finally {
+    await answerer.close?.();
+  }
+  return 0;
+}
+
+export const evalCommand: CommandSpec = {
+  name: "eval",
+  summary: "answer POPE or MME questions into a resumable answers file (chunks, merge)",
+  usage: USAGE,
+  // A getter, so options registered with setAnswererFactory after this module loads are included.
+  get options(): OptionSpec[] {
+    return [...BASE_OPTIONS, ...registeredAnswererOptions()];
+  },
+  run,
+};

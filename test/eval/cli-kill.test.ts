@@ -1,0 +1,115 @@
+// The built CLI, killed with SIGKILL mid-run and restarted, ends with exactly one answer per question,
+// identical to an uninterrupted run. Uses the CAUSALMM_TEST_ANSWERER hook with a slow fake model.
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { REPO_ROOT } from "../helpers/fixtures.js";
+import { popeFixture, tmp } from "./helpers.js";
+
+const FAKE_MODULE = `
+import { createHash } from "node:crypto";
+const TEXTS = ["Yes", "No", "Yes, there is a dog.", "There isn't a dog."];
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+export default async function createAnswerer(args) {
+  const delay = Number(process.env.FAKE_DELAY_MS ?? 0);
+  return {
+    modelId: "fake-child",
+    settings: { decoding: "fake-child", batchOption: args.opts.batch },
+    async answer(items) {
+      const out = [];
+      for (const it of items) {
+        await sleep(delay);
+        const h = createHash("sha256").update(String(it.questionId) + "|" + it.question).digest();
+        out.push({ text: TEXTS[h[0] % TEXTS.length], prompt: it.question });
+      }
+      return out;
+    },
+  };
+}
+`;
+
+/** Newest mtime under a folder (the sources the CLI is built from). */
+function newest(dir: string): number {
+  let t = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    t = Math.max(t, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
+  }
+  return t;
+}
+
+let ownBuild: string | null = null;
+
+/** dist/ when it is up to date, else a fresh build into .tmp/ (tsc emits even with others' type errors). */
+function builtCli(): string {
+  const dist = join(REPO_ROOT, "dist", "src");
+  const probe = join(dist, "eval", "runner.js");
+  if (existsSync(probe) && statSync(probe).mtimeMs >= newest(join(REPO_ROOT, "src"))) return join(dist, "cli", "main.js");
+  const out = (ownBuild = join(REPO_ROOT, ".tmp", `eval-cli-${process.pid}`));
+  const tsc = join(REPO_ROOT, "node_modules", "typescript", "bin", "tsc");
+  spawnSync(process.execPath, [tsc, "-p", join(REPO_ROOT, "tsconfig.json"), "--outDir", out], { stdio: "ignore" });
+  const main = join(out, "src", "cli", "main.js");
+  if (!existsSync(main)) throw new Error(`could not build the CLI into ${out}`);
+  return main;
+}
+
+let cli = "";
+const dir = tmp("causalmm-kill-");
+const hook = join(dir, "fake-answerer.mjs");
+writeFileSync(hook, FAKE_MODULE);
+const f = popeFixture(6, 5, dir); // 30 questions
+
+const evalArgs = (answers: string) => [cli, "eval", "pope", "--questions", f.questions, "--image-folder", f.images, "--answers", answers, "--batch", "1"];
+const env = (delay: number) => ({ ...process.env, CAUSALMM_TEST_ANSWERER: hook, FAKE_DELAY_MS: String(delay) });
+const lineCount = (p: string) => (existsSync(p) ? readFileSync(p, "utf8").split("\n").length - 1 : 0);
+
+function runToEnd(answers: string): string {
+  return execFileSync(process.execPath, evalArgs(answers), { env: env(0), encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+}
+
+/** Start a slow run and SIGKILL it once `atLeast` answers are on disk. */
+async function startAndKill(answers: string, atLeast: number): Promise<void> {
+  const child = spawn(process.execPath, evalArgs(answers), { env: env(50), stdio: "ignore" });
+  const exited = new Promise<NodeJS.Signals | null>((res) => child.on("exit", (_code, sig) => res(sig)));
+  const deadline = Date.now() + 60_000;
+  while (lineCount(answers) < atLeast && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  child.kill("SIGKILL");
+  expect(await exited).toBe("SIGKILL");
+}
+
+describe("causalmm eval (child process)", () => {
+  beforeAll(() => {
+    cli = builtCli();
+  }, 120_000);
+  afterAll(() => {
+    if (ownBuild) rmSync(ownBuild, { recursive: true, force: true });
+  });
+
+  it("SIGKILL mid-run, restart: exactly one answer per question, same as an uninterrupted run", async () => {
+    const clean = join(dir, "clean.jsonl");
+    runToEnd(clean);
+    const answers = join(dir, "killed.jsonl");
+    await startAndKill(answers, 5);
+    const afterFirst = lineCount(answers);
+    expect(afterFirst).toBeGreaterThanOrEqual(5);
+    expect(afterFirst).toBeLessThan(25);
+    await startAndKill(answers, Math.min(afterFirst + 4, 28)); // resumes, then is killed again
+    const r = spawnSync(process.execPath, evalArgs(answers), { env: env(0), encoding: "utf8" });
+    expect(r.status).toBe(0);
+    expect(r.stderr).toMatch(/eval pope: chunk 0\/1, 30 questions, \d+ already answered, \d+ answered in/);
+    const got = readFileSync(answers, "utf8");
+    const ids = got.trim().split("\n").map((l) => JSON.parse(l).question_id);
+    expect(ids).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
+    expect(got).toBe(readFileSync(clean, "utf8"));
+    expect(existsSync(`${answers}.lock`)).toBe(false);
+  });
+
+  it("scores the answers through the CLI", () => {
+    const clean = join(dir, "clean.jsonl");
+    const out = execFileSync(process.execPath, [cli, "score", "pope", "--answers", clean, "--questions", f.questions, "--json"], { encoding: "utf8" });
+    const report = JSON.parse(out);
+    expect(report.splits[0].split).toBe("random");
+    expect(report.splits[0].rules.llava.n).toBe(30);
+  });
+});
