@@ -17,6 +17,9 @@ import { loadGenerationDefaults, type GenerationDefaults } from "./generate/defa
 import { ModelSource, type LogitsSource } from "./generate/source.js";
 import type { LogitsProcessor } from "./generate/processors.js";
 import { checkSamplingOptions, type SamplingOptions } from "./generate/sampling.js";
+import { buildPlan, describePlan, ICD_DISTURBANCE, presetSampling, type CausalOptions } from "./causal/presets.js";
+import { CausalSource } from "./causal/source.js";
+import { promptKey } from "./causal/plan.js";
 
 export interface LoadLlavaOptions {
   backend?: BackendName | string;
@@ -38,8 +41,8 @@ export interface AskOptions extends SamplingOptions {
   /** Default: the model directory's EOS id(s). */
   eosTokenIds?: number[];
   processors?: LogitsProcessor[];
-  /** CausalMM settings; passed through untouched (wired by the causal layer). */
-  causal?: unknown;
+  /** CausalMM / baseline contrastive decoding (see docs/causalmm.md); plain decoding when absent. */
+  causal?: CausalOptions;
 }
 
 export interface AskInput {
@@ -61,7 +64,7 @@ export interface AskSettings {
   stop: string[];
   eosTokenIds: number[];
   backend: string;
-  causal?: unknown;
+  causal?: Record<string, unknown>;
 }
 
 export interface AskResult {
@@ -134,12 +137,31 @@ export class Llava {
    * The scores for a prepared prompt. The single place a different LogitsSource (CausalMM's
    * factual + counterfactual branches, selected by `opts.causal`) plugs in.
    */
-  protected createSource(prompt: number[][], pixels: tf.Tensor4D | null, _opts: AskOptions): LogitsSource {
-    return new ModelSource(this.model, prompt, { pixels });
+  protected createSource(prompt: number[][], pixels: tf.Tensor4D | null, opts: AskOptions, inputs: AskInput[] = []): LogitsSource {
+    if (!opts.causal) return new ModelSource(this.model, prompt, { pixels });
+    const plan = buildPlan(opts.causal, this.model.config);
+    const prompts: Record<string, number[][]> = { main: prompt };
+    for (const key of new Set(plan.branches.map(promptKey))) if (key !== "main") prompts[key] = this.variantPrompts(key, inputs, opts);
+    return new CausalSource(this.model, { plan, prompts, pixels });
+  }
+
+  /** Prompts of the contrast branches that read other text: no image (M3ID-style) or ICD's disturbance. */
+  private variantPrompts(key: string, inputs: AskInput[], opts: AskOptions): number[][] {
+    const template = opts.template ?? DEFAULT_TEMPLATE;
+    const suffix = opts.suffix ?? "";
+    if (key === "noimage") return inputs.map((i) => encodePrompt(this.tokenizer, template, i.question, { suffix, image: false }));
+    if (key === "icd") {
+      return inputs.map((i) => {
+        const ids = encodePrompt(this.tokenizer, template, i.question, { suffix, image: Boolean(i.image) });
+        return [ids[0], ...this.tokenizer.encode(ICD_DISTURBANCE, { addBos: false }), ...ids.slice(1)];
+      });
+    }
+    throw new Error(`no prompt variant '${key}'`);
   }
 
   private async prepare(inputs: AskInput[], opts: AskOptions): Promise<Job> {
     if (inputs.length === 0) throw new Error("no prompts given");
+    if (opts.causal) opts = { ...presetSampling(opts.causal), ...definedOnly(opts) };
     checkSamplingOptions(opts); // before any image work
     const settings = this.settings(opts);
     const t0 = performance.now();
@@ -152,7 +174,7 @@ export class Llava {
     const pixels = present.length ? tf.tensor4d(concat(present.map((p) => p.data)), [present.length, 3, present[0].height, present[0].width]) : null;
     let source: LogitsSource;
     try {
-      source = this.createSource(prompt, pixels, opts);
+      source = this.createSource(prompt, pixels, opts, inputs);
     } catch (e) {
       pixels?.dispose();
       throw e;
@@ -176,7 +198,7 @@ export class Llava {
       backend: currentBackend()?.name ?? tf.getBackend(),
     };
     if (s.temperature > 0) Object.assign(s, { topK: opts.topK, topP: opts.topP });
-    if (opts.causal !== undefined) s.causal = opts.causal;
+    if (opts.causal !== undefined) s.causal = { ...opts.causal, plan: describePlan(buildPlan(opts.causal, this.model.config)) };
     return s;
   }
 
@@ -199,6 +221,11 @@ export class Llava {
     const timings = { ...res.timings, loadMs: this.loadMs, imageMs: job.imageMs };
     return { ...res, text: res.text ?? res.tokens.map(() => ""), timings, settings: job.settings };
   }
+}
+
+/** Options without keys set to undefined, so preset defaults are not overwritten by absent flags. */
+function definedOnly<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
 }
 
 function checkBatch(prompt: number[][]): void {

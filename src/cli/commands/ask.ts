@@ -10,8 +10,26 @@ import { ONE_WORD_SUFFIX, TEMPLATE_NAMES, type TemplateName } from "../../text/i
 import { loadImage, type PreprocessMode } from "../../vision/index.js";
 import type { Timings } from "../../generate/generate.js";
 import { checkSamplingOptions } from "../../generate/sampling.js";
+import type { CausalOptions } from "../../causal/presets.js";
+import { writeFileSync } from "node:fs";
 
 type Value = string | number | boolean | string[];
+
+const causal = (o: AskOptions): CausalOptions => (o.causal ??= {});
+
+/** CausalMM and baseline contrastive decoding; any of them turns contrastive decoding on. */
+export const CAUSAL_FLAGS: AskFlag[] = [
+  { name: "cf", type: "list", help: "counterfactual branch: MODULE:TYPE@LAYERS[:hHEADS][:sSEED], e.g. vision:uniform@sel, text:random@8-16:h0,3, both; A+B = one branch with both (see docs/causalmm.md)", apply: (v, o) => (causal(o).cf = v as string[]) },
+  { name: "preset", type: "string", help: "paper (interventions inside attention, own caches) or official (the released code)", choices: ["paper", "official"], apply: (v, o) => (causal(o).preset = v as CausalOptions["preset"]) },
+  { name: "baseline", type: "string", help: "contrast with a noised image (vcd), no image (noimage, M3ID-style) or a disturbance prompt (icd)", choices: ["vcd", "noimage", "icd"], apply: (v, o) => (causal(o).baseline = v as CausalOptions["baseline"]) },
+  { name: "gamma", type: "number", help: "contrast strength γ in (1+γ)ℓ − γℓ_cf (default 1)", apply: (v, o) => (causal(o).gamma = Number(v)) },
+  { name: "epsilon", type: "number", help: "plausibility cutoff ε: tokens below log ε + max ℓ are dropped (default 0.1; official 0.6)", apply: (v, o) => (causal(o).epsilon = Number(v)) },
+  { name: "draws", type: "number", help: "seeded draws averaged for random/shuffle counterfactuals (default 1)", apply: (v, o) => (causal(o).draws = Number(v)) },
+  { name: "cf-seed", type: "number", help: "seed of random/shuffle counterfactuals and VCD noise (official default 55)", apply: (v, o) => (causal(o).seed = Number(v)) },
+  { name: "shared-cache", type: "string", help: "true|false: counterfactual branches reuse the factual KV cache (official default true)", choices: ["true", "false"], apply: (v, o) => (causal(o).sharedCache = v === "true") },
+  { name: "official-type", type: "string", help: "official preset: attention edit (default shuffle)", choices: ["shuffle", "random", "uniform", "reversed"], apply: (v, o) => (causal(o).officialType = v as CausalOptions["officialType"]) },
+  { name: "noise-step", type: "number", help: "VCD diffusion noise step (default 500)", apply: (v, o) => (causal(o).noiseStep = Number(v)) },
+];
 
 /** A flag and how it sets AskOptions. New flags (CausalMM: --cf, --gamma, ...) are one more entry. */
 export interface AskFlag extends OptionSpec {
@@ -32,6 +50,8 @@ export const ASK_FLAGS: AskFlag[] = [
   { name: "top-k", type: "number", help: "sample only among the k most likely tokens", apply: (v, o) => (o.topK = Number(v)) },
   { name: "seed", type: "number", help: "sampling seed (default: random, printed by --verbose/--json)", apply: (v, o) => (o.seed = Number(v)) },
   { name: "stop", type: "list", help: "stop when the answer contains this text (cut before it)", apply: (v, o) => (o.stop = v as string[]) },
+  ...CAUSAL_FLAGS,
+  { name: "save-settings", type: "string", help: "write the full settings of the run as JSON to this file" },
   { name: "verbose", type: "boolean", help: "per-phase timings on stderr" },
   { name: "json", type: "boolean", help: "print {ids, text, timings, settings} as one JSON object instead of streaming" },
 ];
@@ -120,8 +140,10 @@ async function run(args: ParsedArgs): Promise<number> {
     if (verbose) process.stderr.write(`backend: ${currentBackend()?.name} (${currentBackend()?.package}), model: ${m.dir}\n`);
     const res = args.opts.json ? await m.ask(image, question, opts) : await streamAnswer(m, image, question, opts);
     res.timings.imageMs = (res.timings.imageMs ?? 0) + decodeMs;
+    const settings = { ...res.settings, model: m.dir, image: imagePath, question };
+    const saveTo = str(args, "save-settings");
+    if (saveTo) writeFileSync(saveTo, JSON.stringify(settings, null, 2) + "\n");
     if (args.opts.json) {
-      const settings = { ...res.settings, model: m.dir, image: imagePath, question };
       out(JSON.stringify({ ids: res.tokens, text: res.text, finishReason: res.finishReason, timings: res.timings, settings }) + "\n");
     }
     if (verbose) {
@@ -137,7 +159,7 @@ async function run(args: ParsedArgs): Promise<number> {
 export const askCommand: CommandSpec = {
   name: "ask",
   summary: "ask the model a question about a picture (answer streamed to stdout)",
-  usage: 'causalmm ask --model DIR --image FILE [--template llava_v1|llava-hf] [--mode crop|pad] [--max-new-tokens N] [--temperature T --top-p P --top-k K --seed S] [--stop S] [--json] [--verbose] "question"',
+  usage: 'causalmm ask --model DIR --image FILE [--template llava_v1|llava-hf] [--mode crop|pad] [--max-new-tokens N] [--temperature T --top-p P --top-k K --seed S] [--stop S] [--cf SPEC ... | --preset official | --baseline vcd|noimage|icd] [--gamma G --epsilon E --draws K] [--json] [--verbose] "question"',
   options: ASK_FLAGS,
   run,
 };
