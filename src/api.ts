@@ -19,7 +19,7 @@ import type { LogitsProcessor } from "./generate/processors.js";
 import { checkSamplingOptions, type SamplingOptions } from "./generate/sampling.js";
 import { buildPlan, describePlan, ICD_DISTURBANCE, presetSampling, type CausalOptions } from "./causal/presets.js";
 import { CausalSource } from "./causal/source.js";
-import { promptKey } from "./causal/plan.js";
+import { promptKey, type DecodingPlan } from "./causal/plan.js";
 
 export interface LoadLlavaOptions {
   backend?: BackendName | string;
@@ -140,9 +140,14 @@ export class Llava {
   protected createSource(prompt: number[][], pixels: tf.Tensor4D | null, opts: AskOptions, inputs: AskInput[] = []): LogitsSource {
     if (!opts.causal) return new ModelSource(this.model, prompt, { pixels });
     const plan = buildPlan(opts.causal, this.model.config);
+    return new CausalSource(this.model, { plan, prompts: this.branchPrompts(plan, prompt, inputs, opts), pixels });
+  }
+
+  /** Token ids for every prompt a plan's branches read ("main" is `prompt`). */
+  branchPrompts(plan: DecodingPlan, prompt: number[][], inputs: AskInput[], opts: AskOptions): Record<string, number[][]> {
     const prompts: Record<string, number[][]> = { main: prompt };
     for (const key of new Set(plan.branches.map(promptKey))) if (key !== "main") prompts[key] = this.variantPrompts(key, inputs, opts);
-    return new CausalSource(this.model, { plan, prompts, pixels });
+    return prompts;
   }
 
   /** Prompts of the contrast branches that read other text: no image (M3ID-style) or ICD's disturbance. */

@@ -22,9 +22,20 @@ export interface CausalSourceOptions {
   features?: Map<string, tf.Tensor3D>;
   /** Sees every step's per-branch logits (branch → row → [V]) and the contrast scores. */
   onStep?: (step: number, branchLogits: Float32Array[][], scores: Float32Array[]) => void;
+  /** A shared prompt prefix already run through every branch (see buildPrefix); not owned. */
+  prefix?: PrefixState;
+}
+
+/** KV caches of every branch group after a common prompt prefix (system prompt + image tokens). */
+export interface PrefixState {
+  /** The prefix ids per prompt key. */
+  ids: Record<string, number[]>;
+  caches: Map<string, KVCache>;
+  dispose(): void;
 }
 
 interface Group {
+  key: string;
   branches: number[];
   ids: number[][];
   /** All branches read identical input embeddings, so early layers can be shared. */
@@ -52,6 +63,30 @@ export class CausalSource implements LogitsSource {
     this.batchSize = main.length;
     this.vocabSize = model.config.text.vocabSize;
     this.groups = this.makeGroups();
+    if (opts.prefix) this.startFromPrefix(opts.prefix);
+  }
+
+  /** Runs `prefixIds` (one row per prompt key) through every branch; the caller owns the result. */
+  static buildPrefix(model: LlavaModel, plan: DecodingPlan, prefixIds: Record<string, number[]>, images: { pixels?: tf.Tensor4D | null; features?: Map<string, tf.Tensor3D> }): PrefixState {
+    const prompts = Object.fromEntries(Object.entries(prefixIds).map(([k, ids]) => [k, [ids]]));
+    const src = new CausalSource(model, { plan, prompts, ...images });
+    src.runGroups();
+    const caches = new Map(src.groups.map((g) => [g.key, g.cache]));
+    return { ids: prefixIds, caches, dispose: () => caches.forEach((c) => c.dispose()) };
+  }
+
+  private startFromPrefix(prefix: PrefixState): void {
+    for (const g of this.groups) {
+      const pre = prefix.ids[g.key];
+      const cache = prefix.caches.get(g.key);
+      if (!pre || !cache) throw new Error(`CausalSource: the prefix has no state for prompt '${g.key}'`);
+      g.ids = g.ids.map((row) => {
+        if (row.length <= pre.length || pre.some((t, i) => row[i] !== t)) throw new Error(`CausalSource: prompt '${g.key}' does not start with the cached prefix`);
+        return row.slice(pre.length);
+      });
+      g.cache.dispose();
+      g.cache = cache.clone();
+    }
   }
 
   private makeGroups(): Group[] {
@@ -68,21 +103,25 @@ export class CausalSource implements LogitsSource {
       const k = identical ? 1 : idx.length;
       const B = this.batchSize;
       const hooks = idx.map((i, j) => makeInterventionHook(branches[i].text, { rows: Array.from({ length: B }, (_, b) => j * B + b) }));
-      return { branches: idx, ids, sharedInput, split: sharedInput ? Math.min(first, L) : 0, k, hook: identical ? undefined : composeHooks(hooks), cache: new KVCache(L) };
+      return { key, branches: idx, ids, sharedInput, split: sharedInput ? Math.min(first, L) : 0, k, hook: identical ? undefined : composeHooks(hooks), cache: new KVCache(L) };
     });
   }
 
   prefill(): Float32Array[] {
-    const features = this.opts.features ?? this.encode();
+    const scores = this.combine(this.runGroups());
+    if (this.opts.plan.sharedCache) this.shareFactualCache();
+    return scores;
+  }
+
+  /** Every group's prompt through the model (features are only needed when the prompt holds the image). */
+  private runGroups(): Float32Array[][][] {
+    const features = this.opts.prefix ? new Map<string, tf.Tensor3D>() : (this.opts.features ?? this.encode());
     try {
-      const perBranch = this.groups.map((g) => {
+      return this.groups.map((g) => {
         const logits = tf.tidy(() => this.forward(g, this.groupEmbeds(g, features)));
         this.stats.prefillTokens += g.ids.length * g.ids[0].length;
         return logits;
       });
-      const scores = this.combine(perBranch);
-      if (this.opts.plan.sharedCache) this.shareFactualCache();
-      return scores;
     } finally {
       if (!this.opts.features) for (const f of features.values()) f.dispose();
     }
@@ -116,7 +155,7 @@ export class CausalSource implements LogitsSource {
   private groupEmbeds(g: Group, features: Map<string, tf.Tensor3D>): tf.Tensor3D {
     const embed = (i: number) => {
       const v = this.opts.plan.branches[i].vision;
-      return this.model.embed(g.ids, v === null ? undefined : features.get(variantKey(v)));
+      return this.model.embed(g.ids, v === null || this.opts.prefix ? undefined : features.get(variantKey(v)));
     };
     return g.sharedInput ? embed(g.branches[0]) : (tf.concat(g.branches.map(embed), 0) as tf.Tensor3D);
   }

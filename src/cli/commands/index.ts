@@ -1,5 +1,7 @@
 // The list of subcommands, in the order `causalmm --help` shows them.
 import type { CommandSpec } from "../args.js";
+import { setAnswererFactory } from "../../eval/answerer.js";
+import { createModelAnswerer, EVAL_MODEL_OPTIONS } from "../../eval/model-answerer.js";
 import { askCommand } from "./ask.js";
 import { inspectCommand } from "./inspect.js";
 import { evalCommand } from "./eval.js";
@@ -8,3 +10,6 @@ import { labCommand } from "./lab.js";
 import { trainCommand } from "./train.js";
 
 export const COMMANDS: CommandSpec[] = [askCommand, inspectCommand, evalCommand, scoreCommand, labCommand, trainCommand];
+
+// `causalmm eval` answers with the real model (tests may swap in a fake through $CAUSALMM_TEST_ANSWERER).
+setAnswererFactory(createModelAnswerer, EVAL_MODEL_OPTIONS);
