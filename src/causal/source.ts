@@ -118,7 +118,7 @@ export class CausalSource implements LogitsSource {
     const features = this.opts.prefix ? new Map<string, tf.Tensor3D>() : (this.opts.features ?? this.encode());
     try {
       return this.groups.map((g) => {
-        const logits = tf.tidy(() => this.forward(g, this.groupEmbeds(g, features)));
+        const logits = this.forward(g, () => this.groupEmbeds(g, features));
         this.stats.prefillTokens += g.ids.length * g.ids[0].length;
         return logits;
       });
@@ -129,7 +129,7 @@ export class CausalSource implements LogitsSource {
 
   step(tokens: number[]): Float32Array[] {
     if (tokens.length !== this.batchSize) throw new Error(`CausalSource: step() got ${tokens.length} tokens for ${this.batchSize} rows`);
-    const perBranch = this.groups.map((g) => tf.tidy(() => this.forward(g, this.model.embedStep(tokens))));
+    const perBranch = this.groups.map((g) => this.forward(g, () => this.model.embedStep(tokens)));
     return this.combine(perBranch);
   }
 
@@ -160,23 +160,31 @@ export class CausalSource implements LogitsSource {
     return g.sharedInput ? embed(g.branches[0]) : (tf.concat(g.branches.map(embed), 0) as tf.Tensor3D);
   }
 
-  /** One forward of a group on `[B,S,D]` (shared or step input) or `[k·B,S,D]`; logits per branch, each `[B][V]`. */
-  private forward(g: Group, x: tf.Tensor3D): Float32Array[][] {
-    const position = g.cache.length;
-    let h = x;
-    if (g.sharedInput) {
-      if (g.split > 0) h = this.model.decode(x, { cache: g.cache, stopLayer: g.split, positionOffset: position }).last;
-      h = tileRows(h, g.k);
-    } else if (x.shape[0] === this.batchSize) {
-      h = tileRows(x, g.k); // a decode step: every branch receives the same token
-    }
-    const out = this.model.decode(h, { cache: g.cache, hook: g.hook, startLayer: g.sharedInput ? g.split : 0, positionOffset: position, logits: "last" });
-    const data = out.logits!.dataSync() as Float32Array; // [k·B,1,V]
+  /**
+   * One forward of a group on `[B,S,D]` (shared or step input) or `[k·B,S,D]`; logits per branch, each
+   * `[B][V]`. The typed arrays are sliced outside tf.tidy, which would otherwise walk them element-wise.
+   */
+  private forward(g: Group, input: () => tf.Tensor3D): Float32Array[][] {
+    let data: Float32Array | null = null;
+    tf.tidy(() => {
+      const x = input();
+      const position = g.cache.length;
+      let h = x;
+      if (g.sharedInput) {
+        if (g.split > 0) h = this.model.decode(x, { cache: g.cache, stopLayer: g.split, positionOffset: position, logits: "none" }).last;
+        h = tileRows(h, g.k);
+      } else if (x.shape[0] === this.batchSize) {
+        h = tileRows(x, g.k); // a decode step: every branch receives the same token
+      }
+      const out = this.model.decode(h, { cache: g.cache, hook: g.hook, startLayer: g.sharedInput ? g.split : 0, positionOffset: position, logits: "last" });
+      data = out.logits!.dataSync() as Float32Array; // [k·B,1,V]
+    });
     const V = this.vocabSize;
     const B = this.batchSize;
+    const all = data!;
     return g.branches.map((_, j) => {
       const r = Math.min(j, g.k - 1);
-      return Array.from({ length: B }, (_, b) => data.slice((r * B + b) * V, (r * B + b + 1) * V));
+      return Array.from({ length: B }, (_, b) => all.slice((r * B + b) * V, (r * B + b + 1) * V));
     });
   }
 

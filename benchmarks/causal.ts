@@ -1,0 +1,118 @@
+// Per-token decode cost of CausalMM branches (batched rows of one forward vs one forward per branch),
+// and POPE questions/s with and without image + prompt-prefix caching, on the tiny-336 fixture model.
+// Run: npm run build && node dist/benchmarks/causal.js [--backends wasm,cpu] [--questions 12]
+import * as tf from "@tensorflow/tfjs-core";
+import { copyFileSync, mkdtempSync, readdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { initBackend } from "../src/backend.js";
+import { loadLlava, type Llava } from "../src/api.js";
+import { CausalSource } from "../src/causal/source.js";
+import { ModelSource } from "../src/generate/source.js";
+import { makeInterventionHook } from "../src/causal/counterfactual.js";
+import { buildPlan } from "../src/causal/presets.js";
+import { ModelAnswerer, PLAIN_PLAN } from "../src/eval/model-answerer.js";
+import type { DecodingPlan } from "../src/causal/plan.js";
+import type { LogitsSource } from "../src/generate/source.js";
+import { readNpy } from "../src/weights/npy.js";
+import { fixturesDir, median, table } from "./common.js";
+
+const STEPS = 8;
+const ROUNDS = 5;
+
+/** Prefilled sources stepped together; each call times STEPS steps and returns ms per token. */
+function stepper(make: () => LogitsSource[]): { time(): number; dispose(): void } {
+  const sources = make();
+  sources.forEach((s) => s.prefill());
+  sources.forEach((s) => s.step([3]));
+  let k = 0;
+  return {
+    time: () => {
+      const t = performance.now();
+      for (let i = 0; i < STEPS; i++, k++) sources.forEach((s) => s.step([5 + (k % 900)]));
+      return (performance.now() - t) / STEPS;
+    },
+    dispose: () => sources.forEach((s) => s.dispose()),
+  };
+}
+
+/**
+ * The machine is shared and noisy: the three variants are timed in interleaved rounds and each ratio
+ * is the median of per-round ratios against the plain decode timed right next to it.
+ */
+function compare(plain: () => LogitsSource[], batched: () => LogitsSource[], seq: () => LogitsSource[]): number[] {
+  const s = [stepper(plain), stepper(batched), stepper(seq)];
+  const rounds = Array.from({ length: ROUNDS }, () => s.map((x) => x.time()));
+  s.forEach((x) => x.dispose());
+  const col = (i: number) => median(rounds.map((r) => r[i]));
+  return [col(1), median(rounds.map((r) => r[1] / r[0])), col(2), median(rounds.map((r) => r[2] / r[0]))];
+}
+
+/** The same branches as independent sources, one forward each (what the released code does). */
+function sequential(llava: Llava, plan: DecodingPlan, ids: number[][], pixels: tf.Tensor4D): LogitsSource[] {
+  return plan.branches.map((b) => {
+    const vision = b.vision?.kind === "clip" ? b.vision.interventions : [];
+    return new ModelSource(llava.model, ids, { pixels, hook: makeInterventionHook([...vision, ...b.text]) });
+  });
+}
+
+function modelDir(fixtures: string): string {
+  const dir = mkdtempSync(join(tmpdir(), "bench-causal-"));
+  const src = join(fixtures, "llava-tiny", "model-f32");
+  for (const f of readdirSync(src)) copyFileSync(join(src, f), join(dir, f));
+  for (const f of ["tokenizer.json", "tokenizer_config.json"]) copyFileSync(join(fixtures, "tokenizer", f), join(dir, f));
+  return dir;
+}
+
+async function popeRate(llava: Llava, fixtures: string, causal: object | undefined, caching: boolean, n: number): Promise<number> {
+  const answerer = new ModelAnswerer(llava, { maxNewTokens: 4, causal }, caching);
+  const objects = ["cup", "cat", "dog", "person", "car", "chair"];
+  const items = Array.from({ length: n }, (_, i) => ({ questionId: i, image: join(fixtures, "preprocess", "coffee.png"), question: `Is there a ${objects[i % 6]} in the image?` }));
+  const t = performance.now();
+  for (let i = 0; i < n; i += 6) await answerer.answer(items.slice(i, i + 6)); // POPE: 6 questions per image
+  return n / ((performance.now() - t) / 1000);
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  const opt = (name: string, d: string) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : d);
+  const fixtures = fixturesDir();
+  const dir = modelDir(fixtures);
+  const ids = [Array.from(readNpy(join(fixtures, "llava-tiny", "golden", "input_ids.npy")).data)];
+  const pv = readNpy(join(fixtures, "llava-tiny", "golden", "pixel_values.npy"));
+  const decodeRows: (string | number)[][] = [];
+  const popeRows: (string | number)[][] = [];
+  for (const backend of opt("--backends", "wasm,cpu").split(",")) {
+    await initBackend(backend);
+    const llava = await loadLlava(dir);
+    const pixels = tf.tensor4d(pv.data as Float32Array, pv.shape as [number, number, number, number]);
+    const plans: [string, DecodingPlan][] = [
+      ["plain", PLAIN_PLAN],
+      ["vision CF (1 branch)", buildPlan({ cf: ["vision:uniform@sel"] }, llava.model.config)],
+      ["text CF @last (1 branch)", buildPlan({ cf: ["text:uniform@last"] }, llava.model.config)],
+      ["multimodal (2 branches)", buildPlan({ cf: ["both"] }, llava.model.config)],
+    ];
+    const plain = () => [new ModelSource(llava.model, ids, { pixels })];
+    for (const [name, plan] of plans) {
+      const r = compare(plain, () => [new CausalSource(llava.model, { plan, prompts: { main: ids }, pixels })], () => sequential(llava, plan, ids, pixels));
+      decodeRows.push([backend, name, ...r]);
+    }
+    const n = Number(opt("--questions", backend === "cpu" ? "6" : "12"));
+    for (const [name, causal] of [["plain", undefined], ["CausalMM multimodal", { cf: ["both"] }]] as const) {
+      const cached = await popeRate(llava, fixtures, causal, true, n);
+      const fresh = await popeRate(llava, fixtures, causal, false, n);
+      popeRows.push([backend, name, fresh, cached, cached / fresh]);
+    }
+    pixels.dispose();
+    llava.dispose();
+  }
+  console.log(`per-token decode, tiny-336 fixture model (595-position prompt), medians over ${ROUNDS} interleaved rounds of ${STEPS} steps; × plain = ratio to a plain ModelSource decode timed in the same round\n`);
+  console.log(table(["backend", "decoding", "batched ms/token", "× plain", "sequential ms/token", "× plain"], decodeRows));
+  console.log("\nPOPE answering (6 questions per image, ≤ 4 new tokens), questions/s\n");
+  console.log(table(["backend", "decoding", "no caching q/s", "image+prefix caching q/s", "speed-up"], popeRows));
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
