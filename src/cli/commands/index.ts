@@ -8,8 +8,12 @@ import { evalCommand } from "./eval.js";
 import { scoreCommand } from "./score.js";
 import { labCommand } from "./lab.js";
 import { trainCommand } from "./train.js";
+import { recordCommand } from "./record.js";
+import { heatmapCommand } from "./heatmap.js";
+import { exploreCommand } from "./explore.js";
+import { sweepCommand } from "./sweep.js";
 
-export const COMMANDS: CommandSpec[] = [askCommand, inspectCommand, evalCommand, scoreCommand, labCommand, trainCommand];
+export const COMMANDS: CommandSpec[] = [askCommand, inspectCommand, evalCommand, scoreCommand, labCommand, trainCommand, recordCommand, heatmapCommand, sweepCommand, exploreCommand];
 
 // `causalmm eval` answers with the real model (tests may swap in a fake through $CAUSALMM_TEST_ANSWERER).
 setAnswererFactory(createModelAnswerer, EVAL_MODEL_OPTIONS);
