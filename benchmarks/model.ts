@@ -13,6 +13,7 @@ import type { LlavaModel } from "../src/model/llava.js";
 import { readNpy } from "../src/weights/npy.js";
 import { Checkpoint } from "../src/weights/checkpoint.js";
 import { fixturesDir, table, timeMs } from "./common.js";
+import { PACKAGE_ROOT } from "../src/paths.js";
 
 function phases(model: LlavaModel, ids: number[][], pixels: tf.Tensor4D, decodeSteps: number) {
   const clip = timeMs(() => tf.tidy(() => void model.encodeImages(pixels).features.dataSync()), 5);
@@ -29,6 +30,17 @@ function phases(model: LlavaModel, ids: number[][], pixels: tf.Tensor4D, decodeS
   cache.dispose();
   feats.dispose();
   return { clip, prefill, decode };
+}
+
+/** The same model in PyTorch eager (benchmarks/torch_reference.py), when Debian's python3-torch is installed. */
+function torchReference(fixtureModel: string): Record<string, number | string> | null {
+  const script = join(PACKAGE_ROOT, "benchmarks", "torch_reference.py");
+  try {
+    const out = execFileSync("/usr/bin/python3", [script, fixtureModel, "1"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+    return JSON.parse(out.trim().split("\n").pop()!);
+  } catch {
+    return null;
+  }
 }
 
 function loadRss(dir: string): { rssMiB: number; weightMiB: number } {
@@ -72,6 +84,11 @@ async function main(): Promise<void> {
     pixels.dispose();
     model.dispose();
   }
+  const torch = torchReference(base);
+  if (torch) {
+    const seq = torch.prefill_tokens as number;
+    rows.push([`pytorch ${torch.torch} eager, ${torch.threads} thread(s)`, "batched", torch.clip_ms, torch.prefill_ms, seq / (torch.prefill_ms / 1000), torch.decode_ms, 1000 / torch.decode_ms]);
+  } else rows.push(["pytorch eager", "not available (apt-get install python3-torch)", "", "", "", "", ""]);
   console.log(`model: ${modelDir}\n`);
   console.log(table(["backend", "attention matMul", "CLIP ms", "prefill ms", "prefill tok/s", "decode ms/token", "decode tok/s"], rows));
   const f32 = loadRss(join(base, "model-f32"));
