@@ -87,7 +87,8 @@ async function main(): Promise<void> {
   const torch = torchReference(base);
   if (torch) {
     const seq = torch.prefill_tokens as number;
-    rows.push([`pytorch ${torch.torch} eager, ${torch.threads} thread(s)`, "batched", torch.clip_ms, torch.prefill_ms, seq / (torch.prefill_ms / 1000), torch.decode_ms, 1000 / torch.decode_ms]);
+    const [clip, prefill, decode] = [Number(torch.clip_ms), Number(torch.prefill_ms), Number(torch.decode_ms)];
+    rows.push([`pytorch ${torch.torch} eager, ${torch.threads} thread(s)`, "batched", clip, prefill, seq / (prefill / 1000), decode, 1000 / decode]);
   } else rows.push(["pytorch eager", "not available (apt-get install python3-torch)", "", "", "", "", ""]);
   console.log(`model: ${modelDir}\n`);
   console.log(table(["backend", "attention matMul", "CLIP ms", "prefill ms", "prefill tok/s", "decode ms/token", "decode tok/s"], rows));
