@@ -53,8 +53,8 @@ for (const backend of ["cpu", "wasm"] as const) {
           pixels?.dispose();
         });
 
-        test("single-forward interventions: image features, last logits, argmax everywhere", async () => {
-          for (const c of ["vision_uniform_sel", "vision_reversed_all", "text_uniform_l0", "text_reversed_last_heads_0_2", "both_uniform"]) {
+        for (const c of ["vision_uniform_sel", "vision_reversed_all", "text_uniform_l0", "text_reversed_last_heads_0_2", "both_uniform"]) {
+          test(`single-forward intervention ${c}: image features, last logits, argmax everywhere`, async () => {
             await yieldToRunner();
             const spec = cases[c];
             const ivs = [...(spec.vision ? [iv("vision", spec.vision)] : []), ...(spec.text ? [iv("text", spec.text)] : [])];
@@ -72,8 +72,8 @@ for (const backend of ["cpu", "wasm"] as const) {
             expect(maxAbsDiff(rows(logits, V, S - 1, 1), golden(cdir, `${c}.logits_last`).data), `${c} logits`).toBeLessThanOrEqual(1e-4);
             const am = golden(cdir, `${c}.logits_argmax`).data;
             for (let s = 0; s < S; s++) expect(argmax(logits.subarray(s * V, (s + 1) * V)), `${c} argmax @${s}`).toBe(am[s]);
-          }
-        });
+          }, 300_000);
+        }
 
         test("official reweighting: image features and last logits", () => {
           for (const type of ["uniform", "reversed"] as const) {

@@ -65,11 +65,11 @@ describeFixtures("loadLlava / ask / stream", (fixtures) => {
     expect(res.timings.imageMs).toBeGreaterThan(0);
   });
 
-  test("options reach the prompt; causal settings pass through untouched", async () => {
-    const causal = { anything: [1, 2] };
+  test("options reach the prompt; causal settings are recorded with the resolved plan", async () => {
+    const causal = { cf: ["vision:uniform@sel"], gamma: 0.5 };
     const res = await m.ask(photo, "Is it a cup?", { template: "llava-hf", suffix: ONE_WORD_SUFFIX, mode: "pad", maxNewTokens: 2, causal });
     expect(m.prompts.at(-1)).toEqual([encodePrompt(m.tokenizer, "llava-hf", "Is it a cup?", { suffix: ONE_WORD_SUFFIX })]);
-    expect(res.settings.causal).toBe(causal);
+    expect(res.settings.causal).toMatchObject({ ...causal, plan: { branches: ["factual", "vision:uniform@1:s0"], gamma: 0.5 } });
   });
 
   test("stream deltas concatenate to ask's text; the return value is the result", async () => {
