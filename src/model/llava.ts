@@ -138,7 +138,7 @@ export function planMerge(inputIds: number[][], imageToken: number, n: number, n
       const images = run === n ? 1 : run;
       if (run !== n && n !== 1 && run > 1) throw new Error(`input ids row ${b}: a run of ${run} <image> tokens matches neither 1 nor ${n} (image tokens per image)`);
       for (let k = 0; k < images; k++, image++) {
-        if (image >= numImages) throw new Error(`input ids: more <image> tokens than images (${numImages} given)`);
+        if (image >= numImages) throw new Error(numImages === 0 ? "input ids contain <image> tokens but no image was given" : `input ids: more <image> tokens than images (${numImages} given)`);
         for (let j = 0; j < n; j++) out.push(B * S0 + image * n + j);
       }
       i += run;
