@@ -3,6 +3,7 @@ import type { CommandSpec } from "../args.js";
 import { setAnswererFactory } from "../../eval/answerer.js";
 import { createModelAnswerer, EVAL_MODEL_OPTIONS } from "../../eval/model-answerer.js";
 import { askCommand } from "./ask.js";
+import { demoCommand } from "./demo.js";
 import { inspectCommand } from "./inspect.js";
 import { evalCommand } from "./eval.js";
 import { scoreCommand } from "./score.js";
@@ -13,7 +14,7 @@ import { heatmapCommand } from "./heatmap.js";
 import { exploreCommand } from "./explore.js";
 import { sweepCommand } from "./sweep.js";
 
-export const COMMANDS: CommandSpec[] = [askCommand, inspectCommand, evalCommand, scoreCommand, labCommand, trainCommand, recordCommand, heatmapCommand, sweepCommand, exploreCommand];
+export const COMMANDS: CommandSpec[] = [demoCommand, askCommand, inspectCommand, evalCommand, scoreCommand, labCommand, trainCommand, recordCommand, heatmapCommand, sweepCommand, exploreCommand];
 
 // `causalmm eval` answers with the real model (tests may swap in a fake through $CAUSALMM_TEST_ANSWERER).
 setAnswererFactory(createModelAnswerer, EVAL_MODEL_OPTIONS);

@@ -1,0 +1,114 @@
+// Command-line helpers shared by record / heatmap / sweep / explore: index lists, layer choices,
+// loading the model with a progress bar, and the recorder selection from flags.
+import type { ParsedArgs } from "../cli/args.js";
+import { str } from "../cli/args.js";
+import { loadLlava, type Llava } from "../api.js";
+import { resolveModelDir } from "../paths.js";
+import { formatBytes, ProgressBar } from "../cli/progress.js";
+import { selectedVisionLayer } from "../causal/spec.js";
+import type { LlavaConfig } from "../model/config.js";
+import type { RecorderOptions } from "./recorder.js";
+import { ONE_WORD_SUFFIX, TEMPLATE_NAMES, type TemplateName } from "../text/index.js";
+import type { PreprocessMode } from "../vision/index.js";
+import type { OptionSpec } from "../cli/args.js";
+
+/** "all" | "last" | "0,2,5-7" → sorted unique indices within 0..n−1. */
+export function parseList(text: string, n: number, what: string): number[] {
+  const t = text.trim();
+  if (t === "all") return Array.from({ length: n }, (_, i) => i);
+  if (t === "last") return [n - 1];
+  const out = new Set<number>();
+  for (const item of t.split(",")) {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(item.trim());
+    if (!m) throw new Error(`bad ${what} '${item}' (valid: all, last, or a list like 0,2,5-7 within 0–${n - 1})`);
+    const [a, b] = [Number(m[1]), Number(m[2] ?? m[1])];
+    if (b < a || b >= n) throw new Error(`${what} '${item}' out of range (valid: 0–${n - 1})`);
+    for (let i = a; i <= b; i++) out.add(i);
+  }
+  return [...out].sort((x, y) => x - y);
+}
+
+/** The CLIP layers that run for LLaVA (0 .. the selected feature layer); later ones never affect the answer. */
+export function runningVisionLayers(cfg: LlavaConfig): number {
+  return selectedVisionLayer(cfg.vision.numLayers, cfg.visionFeatureLayer) + 1;
+}
+
+/** Vision layer list: "sel" = the selected feature layer, "all" = every layer that runs. */
+export function parseVisionLayers(text: string, cfg: LlavaConfig): number[] {
+  const n = runningVisionLayers(cfg);
+  return text.trim() === "sel" ? [n - 1] : parseList(text, n, "vision layer");
+}
+
+export const PROMPT_OPTIONS: OptionSpec[] = [
+  { name: "model", type: "string", help: "llava-hf model directory (default: the embedded model)" },
+  { name: "tokenizer", type: "string", help: "directory with tokenizer.json (default: the model directory)" },
+  { name: "image", type: "string", help: "PNG or JPEG file" },
+  { name: "template", type: "string", help: "prompt template", choices: TEMPLATE_NAMES, default: "llava_v1" },
+  { name: "mode", type: "string", help: "image preprocessing: crop or pad", choices: ["crop", "pad"], default: "crop" },
+  { name: "suffix", type: "string", help: "text appended to the question verbatim" },
+  { name: "one-word", type: "boolean", help: `append "${ONE_WORD_SUFFIX.trim()}"` },
+];
+
+export interface PromptFlags {
+  template: TemplateName;
+  mode: PreprocessMode;
+  suffix: string;
+}
+
+export function promptFlags(args: ParsedArgs): PromptFlags {
+  if (args.opts.suffix !== undefined && args.opts["one-word"]) throw new Error("use either --suffix or --one-word, not both");
+  return {
+    template: (str(args, "template") ?? "llava_v1") as TemplateName,
+    mode: (str(args, "mode") ?? "crop") as PreprocessMode,
+    suffix: args.opts["one-word"] ? ONE_WORD_SUFFIX : (str(args, "suffix") ?? ""),
+  };
+}
+
+export const SELECT_OPTIONS: OptionSpec[] = [
+  { name: "layers", type: "string", help: "text layers to record: all | last | list like 0,2,5-7", default: "all" },
+  { name: "heads", type: "string", help: "text heads: all | list", default: "all" },
+  { name: "vision-layers", type: "string", help: "CLIP layers (CLS row): all (every layer that runs) | sel | list | none", default: "all" },
+  { name: "patches", type: "boolean", help: "also keep CLIP's full per-patch attention [H,P+1,P+1]" },
+  { name: "prefill", type: "string", help: "prefill rows to keep: last or all", choices: ["last", "all"], default: "last" },
+  { name: "taps", type: "string", help: "also keep the last row of these text projections: q,k,v" },
+];
+
+export function selectionFromArgs(args: ParsedArgs, cfg: LlavaConfig): RecorderOptions {
+  const sel: RecorderOptions = {
+    text: {
+      layers: parseList(str(args, "layers") ?? "all", cfg.text.numLayers, "text layer"),
+      prefill: (str(args, "prefill") ?? "last") as "last" | "all",
+    },
+  };
+  const heads = str(args, "heads") ?? "all";
+  if (heads !== "all") sel.text!.heads = parseList(heads, cfg.text.numHeads, "text head");
+  const vl = str(args, "vision-layers") ?? "all";
+  if (vl !== "none") sel.vision = { layers: parseVisionLayers(vl, cfg), patches: Boolean(args.opts.patches) };
+  const taps = str(args, "taps");
+  if (taps) {
+    const list = taps.split(",").map((s) => s.trim());
+    if (list.some((t) => !["q", "k", "v"].includes(t))) throw new Error(`--taps takes q,k,v (got '${taps}')`);
+    sel.taps = list as ("q" | "k" | "v")[];
+  }
+  return sel;
+}
+
+/** loadLlava with a progress bar on stderr. */
+export async function loadWithProgress(args: ParsedArgs): Promise<Llava> {
+  const bar = new ProgressBar("loading weights");
+  try {
+    return await loadLlava(resolveModelDir(str(args, "model")), {
+      backend: str(args, "backend"),
+      tokenizerDir: str(args, "tokenizer"),
+      onProgress: (p) => bar.update(p.loadedBytes, p.totalBytes, `${formatBytes(p.loadedBytes)}/${formatBytes(p.totalBytes)}`),
+    });
+  } finally {
+    bar.done();
+  }
+}
+
+export function question(args: ParsedArgs, cmd: string): string {
+  const q = args.positional.join(" ").trim();
+  if (!q) throw new Error(`${cmd}: a question is required, e.g. causalmm ${cmd} --image photo.jpg "Is there a cat?"`);
+  return q;
+}

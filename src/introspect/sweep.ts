@@ -1,0 +1,247 @@
+// Causal-effect sweeps (the paper's layer ablation as a tool): for each question, each module
+// (vision / text), each layer group and each counterfactual type, the effect of replacing that
+// attention on the next-token distribution at the answer position (KL, Δ yes/no log-odds, flips).
+//
+// Cost: per question one factual forward; the text interventions run as rows of batched forwards
+// (sorted by first intervened layer, layers below it computed once per batch and tiled); the vision
+// interventions share CLIP's early layers the same way and their LLM forwards are batched too.
+// Each image's factual features are computed once for all of its questions.
+import * as tf from "@tensorflow/tfjs-core";
+import type { Llava } from "../api.js";
+import type { AttentionHook, ModuleName } from "../model/hooks.js";
+import { counterfactualProbs, type CfType, type Intervention } from "../causal/counterfactual.js";
+import { tileRows } from "../causal/images.js";
+import { firstLayer } from "../causal/plan.js";
+import { clipForward } from "../model/clip.js";
+import { selectedHiddenIndex } from "../model/config.js";
+import { encodePrompt, type TemplateName } from "../text/index.js";
+import { loadImage, preprocessWithShape, type PreprocessMode } from "../vision/index.js";
+import { logSoftmax, meanEffect, rowEffect, yesNoIds, yesNoLogOdds, type RowEffect, type YesNoIds } from "./sweep-stats.js";
+import { runningVisionLayers } from "./options.js";
+
+export const SWEEP_TYPES: readonly CfType[] = ["uniform", "reversed", "random", "shuffle"];
+
+export interface SweepQuestion {
+  id: string | number;
+  image: string;
+  text: string;
+  label?: string;
+}
+
+export interface SweepSettings {
+  modules: ModuleName[];
+  types: CfType[];
+  /** Layer groups per module (each group intervened at once); default every single layer. */
+  groups?: Partial<Record<ModuleName, number[][]>>;
+  /** Seeded draws averaged for random/shuffle (seeds seed, seed+1, …). */
+  draws: number;
+  seed: number;
+  /** Counterfactual rows per batched forward. */
+  batch: number;
+  template: TemplateName;
+  suffix: string;
+  mode: PreprocessMode;
+}
+
+export interface Cell {
+  module: ModuleName;
+  type: CfType;
+  layers: number[];
+}
+
+export interface QuestionResult {
+  id: string | number;
+  image: string;
+  text: string;
+  label?: string;
+  factual: { argmax: number; token: string; logOdds: number };
+  /** One mean effect (over draws) per cell, in cell order. */
+  effects: RowEffect[];
+}
+
+interface Row {
+  cell: number;
+  ivs: Intervention[];
+}
+
+export function defaultGroups(llava: Llava, module: ModuleName): number[][] {
+  const cfg = llava.model.config;
+  const n = module === "text" ? cfg.text.numLayers : runningVisionLayers(cfg);
+  return Array.from({ length: n }, (_, l) => [l]);
+}
+
+export function sweepCells(llava: Llava, s: SweepSettings): Cell[] {
+  return s.modules.flatMap((module) => (s.groups?.[module] ?? defaultGroups(llava, module)).flatMap((layers) => s.types.map((type) => ({ module, type, layers }))));
+}
+
+function rowsOf(cells: Cell[], s: SweepSettings): Row[] {
+  return cells.flatMap((c, cell) => {
+    const stochastic = c.type === "random" || c.type === "shuffle";
+    return Array.from({ length: stochastic ? s.draws : 1 }, (_, d) => ({ cell, ivs: [{ module: c.module, layers: c.layers, type: c.type, ...(stochastic ? { seed: s.seed + d } : {}) }] }));
+  });
+}
+
+function chunks<T>(xs: T[], n: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < xs.length; i += n) out.push(xs.slice(i, i + n));
+  return out;
+}
+
+const tick = () => new Promise<void>((r) => setImmediate(r));
+
+/** Last-position logits of one forward; `[k,V]` rows as Float64 log-probabilities. */
+function lastLogProbs(logits: tf.Tensor): Float64Array[] {
+  const data = logits.dataSync();
+  const k = logits.shape[0];
+  const V = data.length / k;
+  return Array.from({ length: k }, (_, r) => logSoftmax(data.subarray(r * V, (r + 1) * V)));
+}
+
+/** Runs `fn` in a tidy scope and converts its logits (then freed) to log-probabilities. */
+function logProbsOf(fn: () => tf.Tensor): Float64Array[] {
+  const logits = tf.tidy(fn);
+  try {
+    return lastLogProbs(logits);
+  } finally {
+    logits.dispose();
+  }
+}
+
+/**
+ * One hook for a batch whose row j carries its own interventions: each row's slice is edited and the
+ * rows are concatenated once. (Composing one row-restricted hook per row would copy the whole
+ * `[k,H,T,T]` tensor k times per layer.) Same numbers as makeInterventionHook(ivs, {rows: [j]}).
+ */
+export function rowwiseHook(perRow: Intervention[][]): AttentionHook {
+  return (p, site) => {
+    const matching = perRow.map((ivs) => ivs.filter((iv) => iv.module === site.module && iv.layers.includes(site.layer)));
+    if (matching.every((m) => m.length === 0)) return undefined;
+    return tf.tidy(() => {
+      const rows = tf.split(p, p.shape[0], 0) as tf.Tensor4D[];
+      return tf.concat(rows.map((r, j) => matching[j].reduce((acc, iv) => counterfactualProbs(acc, site, iv), r)), 0) as tf.Tensor4D;
+    });
+  };
+}
+
+/**
+ * LLM layers [from, to) one at a time, each in its own tidy: the model keeps every intermediate of a
+ * forward until its scope ends, so with k rows of `[H,T,T]` attention a whole-model scope would hold
+ * every layer's tensors at once; this holds one layer's (the hidden states in between are small).
+ */
+function textLayers(model: Llava["model"], x: tf.Tensor3D, from: number, to: number, hook?: AttentionHook): tf.Tensor3D {
+  let h = x;
+  for (let i = from; i < to; i++) {
+    const input = h;
+    h = tf.tidy(() => model.decode(input, { startLayer: i, stopLayer: i + 1, positionOffset: 0, hook, logits: "none" }).last);
+  }
+  return h;
+}
+
+/** Final norm + LM head on the last position (no layers run). */
+function headLogits(model: Llava["model"], h: tf.Tensor3D): tf.Tensor {
+  return model.decode(h, { startLayer: model.config.text.numLayers, positionOffset: 0, logits: "last" }).logits!;
+}
+
+/** CLIP layers [from, to) one at a time (see textLayers). */
+function clipLayers(model: Llava["model"], x: tf.Tensor3D, from: number, to: number, hook?: AttentionHook): tf.Tensor3D {
+  let h = x;
+  for (let i = from; i < to; i++) {
+    const input = h;
+    h = tf.tidy(() => clipForward(model.params.vision, model.config.vision, null, { from: { index: i, hidden: input }, upTo: i + 1, hook }).last);
+  }
+  return h;
+}
+
+/** Text rows in batches: layers below the batch's first intervened layer run once, then tiled. */
+async function textRows(llava: Llava, ids: number[], features: tf.Tensor3D, rows: Row[], batch: number): Promise<Float64Array[]> {
+  const model = llava.model;
+  const L = model.config.text.numLayers;
+  const sorted = rows.map((r, i) => ({ r, i })).sort((a, b) => firstLayer(a.r.ivs) - firstLayer(b.r.ivs));
+  const out: Float64Array[] = new Array(rows.length);
+  for (const part of chunks(sorted, batch)) {
+    const split = Math.min(L, ...part.map((p) => firstLayer(p.r.ivs)));
+    const got = logProbsOf(() => {
+      const trunk = textLayers(model, model.embed([ids], features), 0, split);
+      return headLogits(model, textLayers(model, tileRows(trunk, part.length), split, L, rowwiseHook(part.map((p) => p.r.ivs))));
+    });
+    part.forEach((p, j) => (out[p.i] = got[j]));
+    await tick();
+  }
+  return out;
+}
+
+/**
+ * Vision rows in batches (sorted by first intervened CLIP layer): CLIP's layers below it run once on
+ * the image, the rest on k tiled rows with the row-wise hook; then one batched LLM forward.
+ */
+async function visionRows(llava: Llava, ids: number[], pixels: tf.Tensor4D, rows: Row[], batch: number): Promise<Float64Array[]> {
+  const model = llava.model;
+  const cfg = model.config;
+  const sel = selectedHiddenIndex(cfg);
+  const sorted = rows.map((r, i) => ({ r, i })).sort((a, b) => firstLayer(a.r.ivs) - firstLayer(b.r.ivs));
+  const out: Float64Array[] = new Array(rows.length);
+  for (const part of chunks(sorted, batch)) {
+    const split = Math.min(sel, ...part.map((p) => firstLayer(p.r.ivs)));
+    const got = logProbsOf(() => {
+      const trunk = clipLayers(model, clipForward(model.params.vision, cfg.vision, pixels, { upTo: 0 }).last, 0, split);
+      const selected = clipLayers(model, tileRows(trunk, part.length), split, sel, rowwiseHook(part.map((p) => p.r.ivs)));
+      const embeds = model.embed(part.map(() => ids), model.project(selected)); // row j reads image j
+      return headLogits(model, textLayers(model, embeds, 0, cfg.text.numLayers));
+    });
+    part.forEach((p, j) => (out[p.i] = got[j]));
+    await tick();
+  }
+  return out;
+}
+
+export interface SweepProgress {
+  question: number;
+  total: number;
+}
+
+/** Runs the sweep; questions of the same image reuse its pixels and factual features. */
+export async function runSweep(llava: Llava, questions: SweepQuestion[], s: SweepSettings, onProgress?: (p: SweepProgress) => void): Promise<{ cells: Cell[]; results: QuestionResult[]; yesNo: YesNoIds }> {
+  const cells = sweepCells(llava, s);
+  const rows = rowsOf(cells, s);
+  const yesNo = yesNoIds(llava.tokenizer, llava.model.config.text.vocabSize);
+  const byImage = new Map<string, number[]>();
+  questions.forEach((q, i) => byImage.set(q.image, [...(byImage.get(q.image) ?? []), i]));
+  const out: QuestionResult[] = new Array(questions.length);
+  let done = 0;
+  for (const [image, idx] of byImage) {
+    const pre = preprocessWithShape(await loadImage(image), llava.processor, s.mode);
+    const pixels = tf.tensor4d(pre.data, [1, 3, pre.height, pre.width]);
+    const features = tf.tidy(() => llava.model.encodeImages(pixels).features);
+    try {
+      for (const i of idx) {
+        out[i] = await oneQuestion(llava, questions[i], pixels, features, rows, cells.length, s, yesNo);
+        onProgress?.({ question: ++done, total: questions.length });
+      }
+    } finally {
+      features.dispose();
+      pixels.dispose();
+    }
+  }
+  return { cells, results: out, yesNo };
+}
+
+async function oneQuestion(llava: Llava, q: SweepQuestion, pixels: tf.Tensor4D, features: tf.Tensor3D, rows: Row[], nCells: number, s: SweepSettings, yesNo: YesNoIds): Promise<QuestionResult> {
+  const ids = encodePrompt(llava.tokenizer, s.template, q.text, { suffix: s.suffix, image: true });
+  const L = llava.model.config.text.numLayers;
+  const factual = logProbsOf(() => headLogits(llava.model, textLayers(llava.model, llava.model.embed([ids], features), 0, L)))[0];
+  const textIdx = rows.map((_, i) => i).filter((i) => rows[i].ivs[0].module === "text");
+  const visIdx = rows.map((_, i) => i).filter((i) => rows[i].ivs[0].module === "vision");
+  const logps: Float64Array[] = new Array(rows.length);
+  (await textRows(llava, ids, features, textIdx.map((i) => rows[i]), s.batch)).forEach((lp, j) => (logps[textIdx[j]] = lp));
+  (await visionRows(llava, ids, pixels, visIdx.map((i) => rows[i]), s.batch)).forEach((lp, j) => (logps[visIdx[j]] = lp));
+  const perCell: RowEffect[][] = Array.from({ length: nCells }, () => []);
+  rows.forEach((r, i) => perCell[r.cell].push(rowEffect(factual, logps[i], yesNo)));
+  let argmax = 0;
+  for (let i = 1; i < factual.length; i++) if (factual[i] > factual[argmax]) argmax = i;
+  const logOdds = yesNoLogOdds(factual, yesNo);
+  return {
+    id: q.id, image: q.image, text: q.text, label: q.label,
+    factual: { argmax, token: (llava.tokenizer.idToToken(argmax) ?? `<${argmax}>`).replace(/▁/g, " "), logOdds },
+    effects: perCell.map(meanEffect),
+  };
+}
