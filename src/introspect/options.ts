@@ -1,10 +1,7 @@
 // Command-line helpers shared by record / heatmap / sweep / explore: index lists, layer choices,
-// loading the model with a progress bar, and the recorder selection from flags.
+// and the recorder selection from flags.
 import type { ParsedArgs } from "../cli/args.js";
 import { str } from "../cli/args.js";
-import { loadLlava, type Llava } from "../api.js";
-import { resolveModelDir } from "../paths.js";
-import { formatBytes, ProgressBar } from "../cli/progress.js";
 import { selectedVisionLayer } from "../causal/spec.js";
 import type { LlavaConfig } from "../model/config.js";
 import type { RecorderOptions } from "./recorder.js";
@@ -93,19 +90,6 @@ export function selectionFromArgs(args: ParsedArgs, cfg: LlavaConfig): RecorderO
   return sel;
 }
 
-/** loadLlava with a progress bar on stderr. */
-export async function loadWithProgress(args: ParsedArgs): Promise<Llava> {
-  const bar = new ProgressBar("loading weights");
-  try {
-    return await loadLlava(resolveModelDir(str(args, "model")), {
-      backend: str(args, "backend"),
-      tokenizerDir: str(args, "tokenizer"),
-      onProgress: (p) => bar.update(p.loadedBytes, p.totalBytes, `${formatBytes(p.loadedBytes)}/${formatBytes(p.totalBytes)}`),
-    });
-  } finally {
-    bar.done();
-  }
-}
 
 export function question(args: ParsedArgs, cmd: string): string {
   const q = args.positional.join(" ").trim();

@@ -1,11 +1,10 @@
 // `causalmm ask`: one question about one picture. The answer streams to stdout token by token (or
 // comes as one JSON object with --json); load progress and --verbose timings go to stderr.
+import { loadLlavaWithProgress } from "../load.js";
 import type { CommandSpec, OptionSpec, ParsedArgs } from "../args.js";
 import { need, str } from "../args.js";
-import { ProgressBar, formatBytes } from "../progress.js";
-import { loadLlava, type AskOptions, type AskResult, type Llava } from "../../api.js";
+import type { AskOptions, AskResult, Llava } from "../../api.js";
 import { currentBackend } from "../../backend.js";
-import { resolveModelDir } from "../../paths.js";
 import { ONE_WORD_SUFFIX, TEMPLATE_NAMES, type TemplateName } from "../../text/index.js";
 import { loadImage, type PreprocessMode } from "../../vision/index.js";
 import type { Timings } from "../../generate/generate.js";
@@ -70,18 +69,6 @@ export function buildAskOptions(args: ParsedArgs): AskOptions {
   return opts;
 }
 
-async function loadWithProgress(args: ParsedArgs): Promise<Llava> {
-  const bar = new ProgressBar("loading weights");
-  try {
-    return await loadLlava(resolveModelDir(str(args, "model")), {
-      backend: str(args, "backend"),
-      tokenizerDir: str(args, "tokenizer"),
-      onProgress: (p) => bar.update(p.loadedBytes, p.totalBytes, `${formatBytes(p.loadedBytes)}/${formatBytes(p.totalBytes)}`),
-    });
-  } finally {
-    bar.done();
-  }
-}
 
 function out(text: string): void {
   if (text) process.stdout.write(text);
@@ -135,7 +122,7 @@ async function run(args: ParsedArgs): Promise<number> {
   const t0 = performance.now();
   const image = await loadImage(imagePath);
   const decodeMs = performance.now() - t0;
-  const m = await loadWithProgress(args);
+  const m = await loadLlavaWithProgress(args);
   try {
     if (verbose) process.stderr.write(`backend: ${currentBackend()?.name} (${currentBackend()?.package}), model: ${m.dir}\n`);
     const res = args.opts.json ? await m.ask(image, question, opts) : await streamAnswer(m, image, question, opts);

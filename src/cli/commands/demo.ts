@@ -5,8 +5,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { CommandSpec, ParsedArgs } from "../args.js";
 import { numOpt, str } from "../args.js";
-import { loadLlava } from "../../api.js";
-import { resolveModelDir } from "../../paths.js";
+import { loadLlavaWithProgress } from "../load.js";
 import { demoTable, hallucinatedExample, runDemo } from "../../lab/demo.js";
 import { exploreAnswer, explorerPage } from "../../introspect/explore.js";
 import { renderRecording } from "../../introspect/render.js";
@@ -17,7 +16,7 @@ const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 async function run(args: ParsedArgs): Promise<number> {
   const out = resolve(str(args, "out") ?? "demo-out");
   const t0 = performance.now();
-  const llava = await loadLlava(resolveModelDir(str(args, "model")), { backend: str(args, "backend") });
+  const llava = await loadLlavaWithProgress(args);
   const log = (s: string) => process.stderr.write(s + "\n");
   try {
     log(`model ${llava.dir} (${llava.model.config.text.numLayers} text layers, ${llava.model.numImageTokens} image tokens); writing to ${out}`);

@@ -2,12 +2,13 @@
 // image (per layer / head or averaged), CLIP's CLS maps, the factual vs counterfactual top-k per step
 // and an optional sweep picture. Opens from disk, works offline.
 import { writeFileSync } from "node:fs";
+import { loadLlavaWithProgress } from "../load.js";
 import type { CommandSpec, ParsedArgs } from "../args.js";
 import { need, numOpt, str } from "../args.js";
 import { loadImage } from "../../vision/index.js";
 import { loadRecording } from "../../introspect/store.js";
 import { explorerPage, exploreAnswer, readSweepPng } from "../../introspect/explore.js";
-import { loadWithProgress, parseList, promptFlags, PROMPT_OPTIONS, question, runningVisionLayers } from "../../introspect/options.js";
+import { parseList, promptFlags, PROMPT_OPTIONS, question, runningVisionLayers } from "../../introspect/options.js";
 import type { Recording } from "../../introspect/session.js";
 import type { ExplorerData } from "../../introspect/explore.js";
 
@@ -16,7 +17,7 @@ async function fresh(args: ParsedArgs): Promise<{ rec: Recording; topk: Explorer
   const image = await loadImage(need(args, "image", "explore"));
   const prompt = promptFlags(args);
   const cf = args.opts["no-cf"] ? undefined : (str(args, "cf") ?? "vision:uniform@sel");
-  const llava = await loadWithProgress(args);
+  const llava = await loadLlavaWithProgress(args);
   try {
     const cfg = llava.model.config;
     const layers = parseList(str(args, "layers") ?? "all", cfg.text.numLayers, "text layer");

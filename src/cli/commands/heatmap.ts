@@ -1,5 +1,6 @@
 // `causalmm heatmap`: pictures of where generated tokens look in the image (per layer / head or
 // averaged), CLIP's CLS attention and the modality split, from a recording or from a fresh run.
+import { loadLlavaWithProgress } from "../load.js";
 import type { CommandSpec, ParsedArgs } from "../args.js";
 import { need, numOpt, str } from "../args.js";
 import { loadImage } from "../../vision/index.js";
@@ -8,13 +9,13 @@ import { loadRecording } from "../../introspect/store.js";
 import { renderRecording } from "../../introspect/render.js";
 import { COLORMAPS, type ColormapName } from "../../introspect/draw.js";
 import type { HeadChoice } from "../../introspect/maps.js";
-import { loadWithProgress, parseList, runningVisionLayers, promptFlags, PROMPT_OPTIONS, question } from "../../introspect/options.js";
+import { parseList, runningVisionLayers, promptFlags, PROMPT_OPTIONS, question } from "../../introspect/options.js";
 
 async function fresh(args: ParsedArgs): Promise<Recording> {
   const q = question(args, "heatmap");
   const image = await loadImage(need(args, "image", "heatmap"));
   const prompt = promptFlags(args);
-  const llava = await loadWithProgress(args);
+  const llava = await loadLlavaWithProgress(args);
   try {
     const cfg = llava.model.config;
     const all = (n: number) => Array.from({ length: n }, (_, i) => i);

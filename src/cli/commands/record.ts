@@ -1,5 +1,6 @@
 // `causalmm record`: answer a question about a picture and keep the attention of chosen layers/heads
 // (per generated token its query row; CLIP's CLS row; optionally the full prefill / per-patch maps).
+import { loadLlavaWithProgress } from "../load.js";
 import type { CommandSpec, ParsedArgs } from "../args.js";
 import { need, numOpt, str } from "../args.js";
 import { loadImage } from "../../vision/index.js";
@@ -8,7 +9,7 @@ import { specDims } from "../../causal/presets.js";
 import { makeInterventionHook } from "../../causal/counterfactual.js";
 import { recordAnswer } from "../../introspect/session.js";
 import { saveRecording, type StoreFormat } from "../../introspect/store.js";
-import { loadWithProgress, promptFlags, PROMPT_OPTIONS, question, SELECT_OPTIONS, selectionFromArgs } from "../../introspect/options.js";
+import { promptFlags, PROMPT_OPTIONS, question, SELECT_OPTIONS, selectionFromArgs } from "../../introspect/options.js";
 import { formatBytes } from "../progress.js";
 
 async function run(args: ParsedArgs): Promise<number> {
@@ -16,7 +17,7 @@ async function run(args: ParsedArgs): Promise<number> {
   const image = await loadImage(need(args, "image", "record"));
   const out = need(args, "out", "record");
   const prompt = promptFlags(args);
-  const llava = await loadWithProgress(args);
+  const llava = await loadLlavaWithProgress(args);
   try {
     const cfg = llava.model.config;
     const select = selectionFromArgs(args, cfg);

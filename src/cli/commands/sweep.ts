@@ -1,5 +1,6 @@
 // `causalmm sweep`: the effect of counterfactual attention in each layer (group) × type × module on
 // the next-token distribution at the answer position, over a POPE question file or one question.
+import { loadLlavaWithProgress } from "../load.js";
 import type { CommandSpec, ParsedArgs } from "../args.js";
 import { listOpt, need, numOpt, str } from "../args.js";
 import { loadPopeQuestions } from "../../eval/pope-data.js";
@@ -7,7 +8,7 @@ import type { ModuleName } from "../../model/hooks.js";
 import type { CfType } from "../../causal/counterfactual.js";
 import { runSweep, SWEEP_TYPES, type SweepQuestion, type SweepSettings } from "../../introspect/sweep.js";
 import { summarize, writeSweep, type SweepMetric, type SweepReport } from "../../introspect/sweep-report.js";
-import { loadWithProgress, parseList, PROMPT_OPTIONS, promptFlags, runningVisionLayers } from "../../introspect/options.js";
+import { parseList, PROMPT_OPTIONS, promptFlags, runningVisionLayers } from "../../introspect/options.js";
 import type { Llava } from "../../api.js";
 import { ONE_WORD_SUFFIX } from "../../text/index.js";
 
@@ -51,7 +52,7 @@ async function run(args: ParsedArgs): Promise<number> {
   const prompt = promptFlags({ ...args, opts: { ...args.opts, "one-word": args.opts.suffix === undefined && args.opts["one-word"] !== false } });
   const modules = csv<ModuleName>(str(args, "modules") ?? "vision,text", ["vision", "text"], "module");
   const types = csv<CfType>(str(args, "types") ?? SWEEP_TYPES.join(","), SWEEP_TYPES, "type");
-  const llava = await loadWithProgress(args);
+  const llava = await loadLlavaWithProgress(args);
   try {
     const settings: SweepSettings = {
       modules, types, draws: numOpt(args, "draws") ?? 3, seed: numOpt(args, "seed") ?? 0, batch: numOpt(args, "batch") ?? 8, ...prompt,

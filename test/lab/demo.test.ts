@@ -1,0 +1,27 @@
+// The README's main job, run as a fresh user would: `npx causalmm demo` on the embedded lab model.
+import { expect, test } from "vitest";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { REPO_ROOT } from "../helpers/fixtures.js";
+import { EMBEDDED_MODEL_DIR } from "../../src/paths.js";
+
+test("npx causalmm demo writes the table, answers, heatmaps and the explorer", () => {
+  expect(existsSync(join(EMBEDDED_MODEL_DIR, "config.json")), "the embedded model ships in weights/llava-lab").toBe(true);
+  const out = mkdtempSync(join(tmpdir(), "demo-"));
+  const r = spawnSync("npx", ["causalmm", "demo", "--out", out, "--questions", "12"], { cwd: REPO_ROOT, encoding: "utf8", timeout: 600_000 });
+  expect(r.status, r.stderr).toBe(0);
+  for (const name of ["greedy", "regular sampling", "VCD (noised image)", "CausalMM vision", "CausalMM language", "CausalMM multimodal", "CausalMM official code"]) {
+    expect(r.stdout).toContain(`| ${name}`);
+  }
+  expect(r.stdout).toMatch(/random acc \/ F1 \/ yes.*popular.*adversarial/);
+  const rows = JSON.parse(readFileSync(join(out, "results.json"), "utf8")) as { split: string; metrics: { n: number } }[];
+  expect(rows.length).toBe(9 * 3);
+  expect(rows.every((x) => x.metrics.n === 12)).toBe(true);
+  expect(readdirSync(join(out, "answers")).filter((f) => f.endsWith(".jsonl"))).toHaveLength(9);
+  if (r.stdout.includes("hallucinated example")) {
+    expect(readFileSync(join(out, "explorer.html"), "utf8")).toMatch(/<html/i);
+    expect(readdirSync(join(out, "example")).some((f) => f.endsWith(".png"))).toBe(true);
+  }
+}, 600_000);
