@@ -5,26 +5,28 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { AttentionHook, AttentionSite } from "./hooks.js";
 
 export interface AttentionInputs {
-  /** `[B,H,Tq,D]`, already scaled or not (see `scale`). */
+  /** `[B,H,Tq,D]` */
   q: tf.Tensor4D;
   /** `[B,Hkv,Tk,D]`; Hkv divides H (grouped-query attention). */
   k: tf.Tensor4D;
   /** `[B,Hkv,Tk,D]` */
   v: tf.Tensor4D;
-  /** Multiplies the scores `q·kᵀ`. */
+  /** Multiplies the scores `q·kᵀ` (applied to q, which is Tk/D times smaller than the scores). */
   scale: number;
+  /** `[Tq,Tk]` additive causal mask, when `site.causalOffset` masks anything (see causalBias). */
+  mask?: tf.Tensor2D;
   site: AttentionSite;
   hook?: AttentionHook;
 }
 
 /** Returns the attention output `[B,H,Tq,D]`. */
-export function attention({ q, k, v, scale, site, hook }: AttentionInputs): tf.Tensor4D {
+export function attention({ q, k, v, scale, mask, site, hook }: AttentionInputs): tf.Tensor4D {
   const [, H, Tq] = q.shape;
   const Tk = k.shape[2];
   const kk = repeatKvHeads(k, H);
   const vv = repeatKvHeads(v, H);
-  let scores = tf.mul(headMatMul(q, kk, true), scale) as tf.Tensor4D; // [B,H,Tq,Tk]
-  if (site.causalOffset !== null && site.causalOffset < Tk - 1) scores = tf.add(scores, causalBias(Tq, Tk, site.causalOffset));
+  let scores = headMatMul(tf.mul(q, scale) as tf.Tensor4D, kk, true); // [B,H,Tq,Tk]
+  if (site.causalOffset !== null && site.causalOffset < Tk - 1) scores = tf.add(scores, mask ?? causalBias(Tq, Tk, site.causalOffset));
   let probs = tf.softmax(scores) as tf.Tensor4D; // [B,H,Tq,Tk]
   if (hook) probs = hook(probs, site) ?? probs; // ← the intervention point
   return headMatMul(probs, vv, false); // [B,H,Tq,D]

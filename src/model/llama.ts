@@ -2,7 +2,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { TextConfig } from "./config.js";
 import type { AttentionHook, Tap } from "./hooks.js";
-import { attention } from "./attention.js";
+import { attention, causalBias } from "./attention.js";
 import { KVCache } from "./kv-cache.js";
 import { linear, rmsNorm, silu, type Linear } from "./layers.js";
 import { applyRope, ropeTables, type RopeTables } from "./rope.js";
@@ -63,7 +63,7 @@ export function llamaParams(cfg: TextConfig, take: Take, prefix: string, lmHeadN
 }
 
 /** One decoder layer; `past` = positions already in the cache before this forward. */
-function llamaLayer(L: LlamaLayer, cfg: TextConfig, x: tf.Tensor3D, i: number, rope: RopeTables, past: number, cache: KVCache | undefined, hook?: AttentionHook, tap?: Tap): tf.Tensor3D {
+function llamaLayer(L: LlamaLayer, cfg: TextConfig, x: tf.Tensor3D, i: number, rope: RopeTables, past: number, mask: tf.Tensor2D | undefined, cache: KVCache | undefined, hook?: AttentionHook, tap?: Tap): tf.Tensor3D {
   const [B, T, D] = x.shape;
   const hd = cfg.headDim;
   const h = rmsNorm(x, L.inputNorm, cfg.rmsNormEps);
@@ -81,6 +81,7 @@ function llamaLayer(L: LlamaLayer, cfg: TextConfig, x: tf.Tensor3D, i: number, r
     k: kh,
     v: vh,
     scale: 1 / Math.sqrt(hd),
+    mask,
     site: { module: "text", layer: i, numLayers: cfg.numLayers, causalOffset: past },
     hook,
   }); // [B,H,T,hd]
@@ -123,15 +124,18 @@ export function llamaForward(P: LlamaParams, cfg: TextConfig, embeds: tf.Tensor3
   const rope = ropeTables(start, S, cfg.headDim, cfg.ropeTheta);
   const first = opts.startLayer ?? 0;
   const stop = opts.stopLayer ?? cfg.numLayers;
+  // one causal mask for every layer of this forward (a single decode row needs none)
+  const mask = S > 1 ? causalBias(S, start + S, start) : undefined;
   let x = embeds;
   const hidden: tf.Tensor3D[] = opts.allHidden ? [x] : [];
   for (let i = first; i < stop; i++) {
-    x = llamaLayer(P.layers[i], cfg, x, i, rope, start, opts.cache, opts.hook, opts.tap);
+    x = llamaLayer(P.layers[i], cfg, x, i, rope, start, mask, opts.cache, opts.hook, opts.tap);
     guardWasmHeap(`text layer ${i}`);
     if (opts.allHidden && i < cfg.numLayers - 1) hidden.push(x);
   }
   rope.cos.dispose();
   rope.sin.dispose();
+  mask?.dispose();
   if (stop < cfg.numLayers) return { hidden, last: x };
   const normed = rmsNorm(x, P.norm, cfg.rmsNormEps) as tf.Tensor3D;
   if (opts.allHidden) hidden.push(normed);
