@@ -39,14 +39,25 @@ export function contrastLogits(factual: Float32Array, cfs: CfLogits[], opts: Con
   // float32 like the reference (torch.log(torch.tensor(eps)) + max in float32), so borderline tokens
   // are cut the same way.
   const cutoff = opts.epsilon > 0 ? Math.fround(Math.fround(Math.log(opts.epsilon)) + max) : -Infinity;
+  // Hot path (every step, every row): indexed loops, weights folded once; same arithmetic order as
+  // s = a·ℓ − Σ (γ·wᵢ)·ℓᵢ, so results do not depend on the number of branches' code path.
   const out = new Float32Array(v);
+  const ls = cfs.map((cf) => cf.logits);
+  const gw = cfs.map((cf) => g * cf.weight);
+  const n = ls.length;
+  if (n === 1) {
+    const l0 = ls[0];
+    const w0 = gw[0];
+    for (let k = 0; k < v; k++) out[k] = factual[k] < cutoff ? -Infinity : a * factual[k] - w0 * l0[k];
+    return out;
+  }
   for (let k = 0; k < v; k++) {
     if (factual[k] < cutoff) {
       out[k] = -Infinity;
       continue;
     }
     let s = a * factual[k];
-    for (const cf of cfs) s -= g * cf.weight * cf.logits[k];
+    for (let i = 0; i < n; i++) s -= gw[i] * ls[i][k];
     out[k] = s;
   }
   return out;
@@ -90,6 +101,7 @@ export function averageDraws(logitsList: Float32Array[], mode: "logits" | "probs
   const v = logitsList[0].length;
   for (const l of logitsList) if (l.length !== v) throw new Error("averageDraws: draws have different vocabulary sizes");
   const k = logitsList.length;
+  if (k === 1 && mode === "logits") return logitsList[0]; // the mean of one draw is itself (callers don't mutate it)
   const out = new Float32Array(v);
   if (mode === "logits") {
     for (let j = 0; j < v; j++) {
