@@ -7,13 +7,9 @@ import type { Llava } from "../api.js";
 import { CausalSource } from "../causal/source.js";
 import { buildPlan } from "../causal/presets.js";
 import { generate } from "../generate/generate.js";
-import type { RgbImage } from "../vision/index.js";
-import { preparePrompt, recordAnswer, topK, type Recording } from "./session.js";
+import { preparePrompt, recordAnswer, topK, type PromptRequest, type Recording } from "./session.js";
 import { pngBuffer } from "./store.js";
 import { patchMap, recordRow, segment, textSteps } from "./maps.js";
-import type { RecorderOptions } from "./recorder.js";
-import type { TemplateName } from "../text/index.js";
-import type { PreprocessMode } from "../vision/index.js";
 import { explorerHtml } from "./explore-page.js";
 
 export interface TopEntry {
@@ -94,18 +90,10 @@ function dataUrl(png: Buffer): string {
   return `data:image/png;base64,${png.toString("base64")}`;
 }
 
-export interface ExploreRequest {
-  image: string | RgbImage;
-  question: string;
-  template?: TemplateName;
-  suffix?: string;
-  mode?: PreprocessMode;
-  maxNewTokens?: number;
+export interface ExploreRequest extends PromptRequest {
   /** CausalMM counterfactual spec(s), e.g. "vision:uniform@sel"; null/undefined = plain greedy answer. */
   cf?: string | null;
   gamma?: number;
-  select: RecorderOptions;
-  topk?: number;
 }
 
 /**

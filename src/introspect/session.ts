@@ -144,21 +144,25 @@ export class RecordingSource implements LogitsSource {
   }
 }
 
-export interface RecordRequest {
+/** A question about an image, how it is prompted, and what to record. */
+export interface PromptRequest {
   image: string | RgbImage;
   question: string;
   template?: TemplateName;
   suffix?: string;
   mode?: PreprocessMode;
   maxNewTokens?: number;
+  select: RecorderOptions;
+  /** Keep the top-k next-token probabilities per step. */
+  topk?: number;
+}
+
+export interface RecordRequest extends PromptRequest {
   /** Teacher-force these answer tokens instead of generating greedily. */
   forced?: number[];
-  select: RecorderOptions;
   /** Interventions applied while recording (records are taken after them), with their spec strings. */
   hook?: AttentionHook;
   interventions?: string[];
-  /** Keep the top-k next-token probabilities per step (default 0 = none). */
-  topk?: number;
 }
 
 /** Greedy answer (or the forced tokens) with attention recorded as `req.select` asks. */
