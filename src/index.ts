@@ -32,3 +32,28 @@ export type { TemplateName, PromptOptions } from "./text/index.js";
 export { loadImage, decodeImage, preprocess, preprocessWithShape, loadProcessorConfig, defaultProcessorConfig } from "./vision/index.js";
 export type { RgbImage, ProcessorConfig, PreprocessMode } from "./vision/index.js";
 export { resolveModelDir, EMBEDDED_MODEL_DIR } from "./paths.js";
+
+// CausalMM: interventions as data, decoding plans, the batched branch source, presets and baselines.
+export { counterfactualProbs, makeInterventionHook, validateIntervention, CF_TYPES } from "./causal/counterfactual.js";
+export type { Intervention, CfType } from "./causal/counterfactual.js";
+export { CausalSource } from "./causal/source.js";
+export type { CausalSourceOptions, PrefixState } from "./causal/source.js";
+export { buildPlan, describePlan, presetSampling, ICD_DISTURBANCE } from "./causal/presets.js";
+export type { CausalOptions, Preset, Baseline } from "./causal/presets.js";
+export { FACTUAL } from "./causal/plan.js";
+export type { Branch, ContrastTerm, DecodingPlan, VisionVariant } from "./causal/plan.js";
+export { contrastLogits, averageDraws } from "./causal/contrast.js";
+export { officialReweightMap, reweightFeatures } from "./causal/official.js";
+export { addDiffusionNoise } from "./causal/noise.js";
+export { parseCfSpec, parseCfSpecs, formatCfSpec } from "./causal/spec.js";
+export { stream as rngStream, Rng } from "./causal/rng.js";
+
+// Introspection: one-forward capture, attention recording, heatmaps, sweeps, the HTML explorer.
+export { inspectForward } from "./introspect/inspect.js";
+export { AttentionRecorder } from "./introspect/recorder.js";
+export type { AttentionRecord, RecorderOptions } from "./introspect/recorder.js";
+export { recordAnswer } from "./introspect/session.js";
+export type { Recording } from "./introspect/session.js";
+export { renderHeatmap } from "./introspect/heatmap.js";
+export { runSweep } from "./introspect/sweep.js";
+export { exploreAnswer, explorerPage } from "./introspect/explore.js";
