@@ -1,11 +1,12 @@
 // Training data for `causalmm train`: LLaVA-format conversations (train.jsonl) + their images, turned
 // into token ids with the same prompt template every other tool uses, and cut into batches whose
 // order is a pure function of (seed, step) — so a resumed run sees exactly the same batches.
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { stream } from "../causal/rng.js";
 import { encodePrompt, type Tokenizer } from "../text/index.js";
 import { loadImage, preprocess, type ProcessorConfig } from "../vision/index.js";
+import { CLASSES } from "./world.js";
 
 export interface EncodedSample {
   /** Index into TrainingData.pixels. */
@@ -21,6 +22,8 @@ export interface TrainingData {
   /** One CHW float32 array per image, already normalised. */
   pixels: Float32Array[];
   imageSize: number;
+  /** Per image, 1 for each class (CLASSES order) it shows; from scenes_train.jsonl when present. */
+  labels?: Float32Array[];
 }
 
 interface Conversation {
@@ -66,7 +69,20 @@ export async function loadTrainingData(dir: string, tok: Tokenizer, proc: Proces
     }
     samples.push(encodeConversation(tok, turns, idx));
   }
-  return { samples, pixels, imageSize: proc.cropSize };
+  return { samples, pixels, imageSize: proc.cropSize, labels: readLabels(dir, imageIndex) };
+}
+
+/** Multi-hot object labels per loaded image, for vision pretraining (absent file: undefined). */
+function readLabels(dir: string, imageIndex: Map<string, number>): Float32Array[] | undefined {
+  const path = join(dir, "scenes_train.jsonl");
+  if (!existsSync(path)) return undefined;
+  const labels = Array.from({ length: imageIndex.size }, () => new Float32Array(CLASSES.length));
+  for (const line of readFileSync(path, "utf8").split("\n").filter(Boolean)) {
+    const scene = JSON.parse(line) as { image: string; classes: string[] };
+    const idx = imageIndex.get(scene.image);
+    if (idx !== undefined) for (const c of scene.classes) labels[idx][CLASSES.indexOf(c as never)] = 1;
+  }
+  return labels;
 }
 
 /** The sample indices of batch `step`: epochs are seeded permutations, consumed in order. */

@@ -1,7 +1,8 @@
 // The training objective: teacher-forced cross-entropy on the answer tokens, through the model's own
 // encodeImages / decode. Only the embedding lookup differs from LlavaModel.embed: tf.gather's gradient
 // (UnsortedSegmentSum) does not exist on the wasm backend, so token embeddings are a one-hot matMul
-// and splicing the image features in is a matMul with a 0/1 selection matrix (built by planMerge).
+// and the image features are spliced in with slices + concat (or, for irregular rows, a matMul with a
+// 0/1 selection matrix built by planMerge).
 import * as tf from "@tensorflow/tfjs-core";
 import { planMerge, type LlavaModel } from "../model/llava.js";
 import type { Batch } from "./data.js";
@@ -46,6 +47,13 @@ export function trainEmbed(model: LlavaModel, ids: number[][], features: tf.Tens
   // The image id is only a placeholder (its embedding is replaced); id 0 keeps the one-hot in range.
   const flat = ids.flat().map((t) => (t === cfg.imageTokenIndex ? 0 : t));
   const text = tf.matMul(oneHotF32(flat, V), model.params.text.embed).reshape([B, S0, D]); // [B,S0,D]
+  const at = ids.map((row) => row.indexOf(cfg.imageTokenIndex));
+  const single = ids.every((row, b) => at[b] === at[0] && at[0] >= 0 && row.lastIndexOf(cfg.imageTokenIndex) === at[0]);
+  if (single && n > 1) {
+    // The common case (one image, same place in every row): slices and a concat, no gather.
+    const p = at[0];
+    return tf.concat([text.slice([0, 0, 0], [B, p, D]), features, text.slice([0, p + 1, 0], [B, S0 - p - 1, D])], 1) as tf.Tensor3D;
+  }
   const table = tf.concat([text, features], 1); // [B, S0+n, D]
   const sel = selectionMatrix(ids, cfg.imageTokenIndex, n);
   return tf.matMul(tf.tensor3d(sel.data, sel.shape), table) as tf.Tensor3D; // [B,S,D]

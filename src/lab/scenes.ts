@@ -23,9 +23,15 @@ export interface Scene {
   objects: SceneObject[];
 }
 
-/** Objects sit in distinct quadrants, so at most four fit and none overlap. */
+/**
+ * Objects sit in distinct cells of the 4×4 grid of 14-px patches, at most four per image: one object
+ * is one image token. (With free placement, objects straddled patch borders and the from-scratch
+ * vision tower learnt their shapes far too slowly for the lab's training budget.)
+ */
 const MAX_OBJECTS = 4;
 export const CANVAS = 56;
+const CELL = 14;
+const GRID = CANVAS / CELL;
 
 function weightedPick(rng: Rng, weights: number[]): number {
   const total = weights.reduce((a, b) => a + b, 0);
@@ -79,18 +85,17 @@ export function sampleScene(seed: number, split: string, index: number, k: World
   let classes = applyPriors(rng, k, bg.name, drawClasses(rng, k, n));
   // Priors may overfill the canvas: the objects they added stay, the earliest drawn ones go.
   if (classes.length > MAX_OBJECTS) classes = classes.slice(classes.length - MAX_OBJECTS);
-  const quadrants = rng.permutation(4);
+  const cells = rng.permutation(GRID * GRID);
   const objects = classes.map((cls, i): SceneObject => {
-    const q = quadrants[i];
-    const size = 16 + rng.int(7); // 16..22 px: about one patch (14 px) or a little more
-    const half = CANVAS / 2;
-    const slack = half - size;
+    const cell = cells[i];
+    const size = 12 + rng.int(3); // 12..14 px: inside one patch
+    const slack = CELL - size;
     return {
       cls,
       colour: pickColour(rng, k, cls, bg.rgb),
       texture: TEXTURES[rng.int(TEXTURES.length)],
-      x: (q % 2) * half + size / 2 + rng.int(slack + 1),
-      y: Math.floor(q / 2) * half + size / 2 + rng.int(slack + 1),
+      x: (cell % GRID) * CELL + size / 2 + rng.int(slack + 1),
+      y: Math.floor(cell / GRID) * CELL + size / 2 + rng.int(slack + 1),
       size,
     };
   });

@@ -13,7 +13,9 @@ import { parseLlavaConfig } from "../model/config.js";
 import { AdamW, DEFAULT_ADAMW, learningRate } from "./adamw.js";
 import { batchIndices, makeBatch, type TrainingData } from "./data.js";
 import { readOptimizerState, writeModelDir, writeOptimizerState } from "./export.js";
+import { installFastMatMulGradient } from "./fast-grads.js";
 import { batchLoss } from "./loss.js";
+import { pretrainVision } from "./pretrain.js";
 import { disposeParams, trainableModel, type TrainableModel } from "./variables.js";
 
 export interface TrainOptions {
@@ -31,6 +33,9 @@ export interface TrainOptions {
   /** Continue from the newest checkpoint under `out/checkpoints` when there is one. */
   resume?: boolean;
   configJson: Record<string, unknown>;
+  /** Stage 0 (fresh runs only): train the vision tower alone to detect objects first (pretrain.ts). */
+  visionPretrain?: { steps: number; batchSize: number; lr: number };
+  onPretrainStep?: (step: number, loss: number) => void;
   onStep?: (r: StepRecord) => void;
 }
 
@@ -115,6 +120,7 @@ function trainStep(tm: TrainableModel, opt: AdamW, data: TrainingData, o: TrainO
 }
 
 export function train(data: TrainingData, o: TrainOptions): TrainResult {
+  installFastMatMulGradient();
   const { tm, opt, start } = setup(o);
   mkdirSync(o.out, { recursive: true });
   const logPath = join(o.out, "loss.jsonl");
@@ -122,6 +128,11 @@ export function train(data: TrainingData, o: TrainOptions): TrainResult {
   const end = Math.min(o.steps, o.stopAt ?? o.steps);
   const records: StepRecord[] = [];
   try {
+    // Stage 0 runs before step 0 only; its result lives in every checkpoint, so resuming never repeats it.
+    if (start === 0 && o.visionPretrain && o.visionPretrain.steps > 0) {
+      const losses = pretrainVision(tm.model, tm.params, data, { ...o.visionPretrain, seed: o.seed, onStep: o.onPretrainStep });
+      writeFileSync(join(o.out, "pretrain.jsonl"), losses.map((loss, step) => JSON.stringify({ step, loss }) + "\n").join(""));
+    }
     for (let step = start; step < end; step++) {
       const r = trainStep(tm, opt, data, o, step);
       if (!Number.isFinite(r.loss)) throw new Error(`training diverged at step ${step} (loss ${r.loss})`);

@@ -15,15 +15,16 @@ import { defaultProcessorConfig } from "../../vision/index.js";
 
 function reporter(total: number, every: number): (r: StepRecord) => void {
   const bar = new ProgressBar("training");
-  const t0 = Date.now();
+  // Rates from the steps' own timings, so stage-0 pretraining and resuming do not skew them.
   let tokens = 0;
-  let first = -1;
+  let ms = 0;
+  let n = 0;
   return (r) => {
-    if (first < 0) first = r.step;
     tokens += r.tokens;
-    const secs = (Date.now() - t0) / 1000;
-    const rate = tokens / secs;
-    const eta = ((total - r.step - 1) * secs) / (r.step - first + 1);
+    ms += r.ms;
+    n++;
+    const rate = (tokens / ms) * 1000;
+    const eta = ((total - r.step - 1) * ms) / n / 1000;
     bar.update(r.step + 1, total, `step ${r.step + 1}/${total} loss ${r.loss.toFixed(3)} ${rate.toFixed(0)} tok/s`);
     // Plain lines too, so logs of non-interactive runs show progress.
     if (!process.stderr.isTTY && ((r.step + 1) % every === 0 || r.step + 1 === total)) {
@@ -55,7 +56,11 @@ async function run(args: ParsedArgs): Promise<number> {
     out, seed: numOpt(args, "seed") ?? 0, steps, batchSize: numOpt(args, "batch") ?? 16,
     lr: numOpt(args, "lr") ?? 2e-3, warmup: numOpt(args, "warmup") ?? 30, weightDecay: numOpt(args, "weight-decay"),
     checkpointEvery: numOpt(args, "checkpoint-every") ?? 100, stopAt: numOpt(args, "stop-at"),
-    resume: args.opts.resume !== false, configJson, onStep: reporter(steps, numOpt(args, "log-every") ?? 10),
+    resume: args.opts.resume !== false, configJson,
+    visionPretrain: { steps: numOpt(args, "vision-pretrain-steps") ?? 300, batchSize: numOpt(args, "vision-pretrain-batch") ?? 64, lr: numOpt(args, "vision-pretrain-lr") ?? 3e-3 },
+    onPretrainStep: (s, loss) => {
+      if ((s + 1) % 50 === 0) process.stderr.write(`vision pretraining step ${s + 1}: object BCE ${loss.toFixed(4)}\n`);
+    }, onStep: reporter(steps, numOpt(args, "log-every") ?? 10),
   });
   const last = res.records[res.records.length - 1];
   const tokens = res.records.reduce((a, r) => a + r.tokens, 0);
@@ -85,6 +90,9 @@ export const trainCommand: CommandSpec = {
     { name: "text-layers", type: "number", help: "LLaMA layers", default: LAB_MODEL.textLayers },
     { name: "vision-hidden", type: "number", help: "CLIP hidden size", default: LAB_MODEL.visionHidden },
     { name: "vision-layers", type: "number", help: "CLIP layers (LLaVA reads the second-to-last)", default: LAB_MODEL.visionLayers },
+    { name: "vision-pretrain-steps", type: "number", help: "stage 0: steps of object-detection pretraining of the vision tower (fresh runs)", default: 300 },
+    { name: "vision-pretrain-batch", type: "number", help: "stage 0: images per step", default: 64 },
+    { name: "vision-pretrain-lr", type: "number", help: "stage 0: peak learning rate", default: 0.003 },
     { name: "log-every", type: "number", help: "steps between log lines when stderr is not a terminal", default: 10 },
   ],
   run,
