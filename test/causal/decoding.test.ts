@@ -59,8 +59,8 @@ for (const backend of ["cpu", "wasm"] as const) {
             const spec = cases[c];
             const ivs = [...(spec.vision ? [iv("vision", spec.vision)] : []), ...(spec.text ? [iv("text", spec.text)] : [])];
             const hook = makeInterventionHook(ivs);
-            let feats = new Float32Array();
-            let logits = new Float32Array();
+            let feats: Float32Array = new Float32Array(0) as Float32Array;
+            let logits: Float32Array = new Float32Array(0) as Float32Array;
             tf.tidy(() => {
               const f = model.encodeImages(pixels, { hook }).features;
               feats = f.dataSync() as Float32Array;
@@ -79,8 +79,8 @@ for (const backend of ["cpu", "wasm"] as const) {
           for (const type of ["uniform", "reversed"] as const) {
             const c = `official_reweight_${type}`;
             const v = { kind: "reweight" as const, type, seed: 0 };
-            let feats = new Float32Array();
-            let last = new Float32Array();
+            let feats: Float32Array = new Float32Array(0) as Float32Array;
+            let last: Float32Array = new Float32Array(0) as Float32Array;
             tf.tidy(() => {
               const f = encodeVariants(model, pixels, [v]).get(variantKey(v))!;
               feats = f.dataSync() as Float32Array;

@@ -1,7 +1,8 @@
 // `causalmm ask` as a user runs it: the built bin as a child process, on a model directory made the
 // way a user has one (weights + tokenizer + preprocessor_config.json in one folder).
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
+import { runNode } from "../helpers/run.js";
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -30,8 +31,8 @@ function cli(args: string[]): Promise<Run> {
 }
 
 /** tsc exits non-zero on any type error in the tree (other people's work in progress included) but still emits. */
-function build(): void {
-  const r = spawnSync(process.execPath, [join(REPO_ROOT, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.json"], { cwd: REPO_ROOT, encoding: "utf8" });
+async function build(): Promise<void> {
+  const r = await runNode([join(REPO_ROOT, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.json"], { cwd: REPO_ROOT });
   if (r.status !== 0) console.warn(`tsc reported errors (using what it emitted):\n${r.stdout}${r.stderr}`);
   if (!existsSync(MAIN)) throw new Error(`build did not produce ${MAIN}`);
 }
@@ -61,8 +62,8 @@ describeFixtures("causalmm ask (built CLI, child process)", (fixtures) => {
   const photo = join(fixtures, "preprocess", "coffee.png");
   const ask = (...extra: string[]) => cli(["ask", "--model", model, "--image", photo, "--max-new-tokens", "5", "--backend", "wasm", ...extra]);
 
-  beforeAll(() => {
-    build();
+  beforeAll(async () => {
+    await build();
     model = makeModelDir(fixtures);
   });
   afterAll(() => {

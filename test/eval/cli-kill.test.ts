@@ -1,6 +1,7 @@
 // The built CLI, killed with SIGKILL mid-run and restarted, ends with exactly one answer per question,
 // identical to an uninterrupted run. Uses the CAUSALMM_TEST_ANSWERER hook with a slow fake model.
-import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
+import { runNode } from "../helpers/run.js";
 import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -42,13 +43,13 @@ function newest(dir: string): number {
 let ownBuild: string | null = null;
 
 /** dist/ when it is up to date, else a fresh build into .tmp/ (tsc emits even with others' type errors). */
-function builtCli(): string {
+async function builtCli(): Promise<string> {
   const dist = join(REPO_ROOT, "dist", "src");
   const probe = join(dist, "eval", "runner.js");
   if (existsSync(probe) && statSync(probe).mtimeMs >= newest(join(REPO_ROOT, "src"))) return join(dist, "cli", "main.js");
   const out = (ownBuild = join(REPO_ROOT, ".tmp", `eval-cli-${process.pid}`));
   const tsc = join(REPO_ROOT, "node_modules", "typescript", "bin", "tsc");
-  spawnSync(process.execPath, [tsc, "-p", join(REPO_ROOT, "tsconfig.json"), "--outDir", out], { stdio: "ignore" });
+  await runNode([tsc, "-p", join(REPO_ROOT, "tsconfig.json"), "--outDir", out]);
   const main = join(out, "src", "cli", "main.js");
   if (!existsSync(main)) throw new Error(`could not build the CLI into ${out}`);
   return main;
@@ -64,8 +65,10 @@ const evalArgs = (answers: string) => [cli, "eval", "pope", "--questions", f.que
 const env = (delay: number) => ({ ...process.env, CAUSALMM_TEST_ANSWERER: hook, FAKE_DELAY_MS: String(delay) });
 const lineCount = (p: string) => (existsSync(p) ? readFileSync(p, "utf8").split("\n").length - 1 : 0);
 
-function runToEnd(answers: string): string {
-  return execFileSync(process.execPath, evalArgs(answers), { env: env(0), encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+async function runToEnd(answers: string): Promise<string> {
+  const r = await runNode(evalArgs(answers), { env: env(0) });
+  if (r.status !== 0) throw new Error(`eval failed (${r.status}): ${r.stderr}`);
+  return r.stdout;
 }
 
 /** Start a slow run and SIGKILL it once `atLeast` answers are on disk. */
@@ -79,8 +82,8 @@ async function startAndKill(answers: string, atLeast: number): Promise<void> {
 }
 
 describe("causalmm eval (child process)", () => {
-  beforeAll(() => {
-    cli = builtCli();
+  beforeAll(async () => {
+    cli = await builtCli();
   }, 120_000);
   afterAll(() => {
     if (ownBuild) rmSync(ownBuild, { recursive: true, force: true });
@@ -88,14 +91,14 @@ describe("causalmm eval (child process)", () => {
 
   it("SIGKILL mid-run, restart: exactly one answer per question, same as an uninterrupted run", async () => {
     const clean = join(dir, "clean.jsonl");
-    runToEnd(clean);
+    await runToEnd(clean);
     const answers = join(dir, "killed.jsonl");
     await startAndKill(answers, 5);
     const afterFirst = lineCount(answers);
     expect(afterFirst).toBeGreaterThanOrEqual(5);
     expect(afterFirst).toBeLessThan(25);
     await startAndKill(answers, Math.min(afterFirst + 4, 28)); // resumes, then is killed again
-    const r = spawnSync(process.execPath, evalArgs(answers), { env: env(0), encoding: "utf8" });
+    const r = await runNode(evalArgs(answers), { env: env(0) });
     expect(r.status).toBe(0);
     expect(r.stderr).toMatch(/eval pope: chunk 0\/1, 30 questions, \d+ already answered, \d+ answered in/);
     const got = readFileSync(answers, "utf8");
@@ -105,9 +108,9 @@ describe("causalmm eval (child process)", () => {
     expect(existsSync(`${answers}.lock`)).toBe(false);
   });
 
-  it("scores the answers through the CLI", () => {
+  it("scores the answers through the CLI", async () => {
     const clean = join(dir, "clean.jsonl");
-    const out = execFileSync(process.execPath, [cli, "score", "pope", "--answers", clean, "--questions", f.questions, "--json"], { encoding: "utf8" });
+    const out = (await runNode([cli, "score", "pope", "--answers", clean, "--questions", f.questions, "--json"])).stdout;
     const report = JSON.parse(out);
     expect(report.splits[0].split).toBe("random");
     expect(report.splits[0].rules.llava.n).toBe(30);

@@ -1,7 +1,8 @@
 // The real model behind `causalmm eval`: image/prefix caching gives the same answers as recomputing
 // everything per question, and the built CLI survives SIGKILL + restart with a real (tiny) model.
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
+import { runNode } from "../helpers/run.js";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -61,7 +62,7 @@ describeFixtures("model answerer", (fixtures) => {
     const { dir, questions } = popeSet(fixtures, 6);
     const args = (out: string) => [cli, "eval", "pope", "--questions", questions, "--image-folder", join(dir, "img"), "--answers", out, "--model", modelDir, "--backend", "wasm", "--max-new-tokens", "3", "--batch", "2"];
     const full = join(dir, "full.jsonl");
-    expect(spawnSync(process.execPath, args(full), { encoding: "utf8" }).status).toBe(0);
+    expect((await runNode(args(full))).status).toBe(0);
     const killed = join(dir, "killed.jsonl");
     const child = spawn(process.execPath, args(killed), { stdio: "ignore" });
     const exited = new Promise((r) => child.on("exit", r));
@@ -75,7 +76,7 @@ describeFixtures("model answerer", (fixtures) => {
     await exited;
     const partial = readFileSync(killed, "utf8").split("\n").filter(Boolean).length;
     expect(partial).toBeLessThan(18);
-    const again = spawnSync(process.execPath, args(killed), { encoding: "utf8" });
+    const again = await runNode(args(killed));
     expect(again.status, again.stderr).toBe(0);
     expect(readFileSync(killed, "utf8")).toBe(readFileSync(full, "utf8"));
   });

@@ -1,16 +1,16 @@
 // The README's main job, run as a fresh user would: `npx causalmm demo` on the embedded lab model.
 import { expect, test } from "vitest";
-import { spawnSync } from "node:child_process";
+import { run } from "../helpers/run.js";
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { REPO_ROOT } from "../helpers/fixtures.js";
 import { EMBEDDED_MODEL_DIR } from "../../src/paths.js";
 
-test("npx causalmm demo writes the table, answers, heatmaps and the explorer", () => {
+test("npx causalmm demo writes the table, answers, heatmaps and the explorer", async () => {
   expect(existsSync(join(EMBEDDED_MODEL_DIR, "config.json")), "the embedded model ships in weights/llava-lab").toBe(true);
   const out = mkdtempSync(join(tmpdir(), "demo-"));
-  const r = spawnSync("npx", ["causalmm", "demo", "--out", out, "--questions", "12"], { cwd: REPO_ROOT, encoding: "utf8", timeout: 600_000 });
+  const r = await run("npx", ["causalmm", "demo", "--out", out, "--questions", "12"], { cwd: REPO_ROOT, timeout: 600_000 });
   expect(r.status, r.stderr).toBe(0);
   for (const name of ["greedy", "regular sampling", "VCD (noised image)", "CausalMM vision", "CausalMM language", "CausalMM multimodal", "CausalMM official code"]) {
     expect(r.stdout).toContain(`| ${name}`);

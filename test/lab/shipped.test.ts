@@ -15,7 +15,7 @@ const MODEL = resolve(dirname(fileURLToPath(import.meta.url)), "../../weights/ll
 
 describe.skipIf(!existsSync(join(MODEL, "model.safetensors")))("shipped lab model", () => {
   it("loads via loadModel and beats chance on 50 held-out random-split questions", async () => {
-    const model = await loadModel(MODEL, { backend: "cpu" });
+    const model = await loadModel(MODEL, { backend: "wasm" });
     const tok = await Tokenizer.fromDir(MODEL, { imageTokenId: model.config.imageTokenIndex });
     const proc = loadProcessorConfig(MODEL, model.config.vision.imageSize);
     expect(model.numImageTokens).toBe(16);

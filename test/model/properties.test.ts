@@ -9,6 +9,7 @@ import { randomSource, tinyConfigJson, type TinySpec } from "../../src/lab/rando
 import type { LlavaModel } from "../../src/model/llava.js";
 import { KVCache } from "../../src/model/kv-cache.js";
 import type { TensorSource } from "../../src/weights/params.js";
+import type { AttentionHook } from "../../src/model/hooks.js";
 import { maxAbsDiff } from "../helpers/compare.js";
 
 function makeModel(spec: TinySpec, wrap?: (s: TensorSource) => TensorSource): LlavaModel {
@@ -100,7 +101,7 @@ for (const backend of ["cpu", "wasm"] as const) {
 
     test("a hook that keeps P changes nothing; one that replaces P changes the output", () => {
       const base = allLogits(m, [prompt()], px);
-      const run = (hook: Parameters<LlavaModel["decode"]>[1]["hook"]) =>
+      const run = (hook: AttentionHook | undefined) =>
         tf.tidy(() => m.decode(m.embed([prompt()], m.encodeImages(px, { hook }).features), { logits: "all", hook }).logits!.dataSync() as Float32Array);
       const sites: string[] = [];
       expect(maxAbsDiff(run((_p, s) => void sites.push(`${s.module}${s.layer}`)), base)).toBe(0);
