@@ -30,8 +30,10 @@ export interface TrainOptions {
   checkpointEvery: number;
   /** Stop after this step even if `steps` is larger (the schedule still spans `steps`). */
   stopAt?: number;
-  /** Continue from the newest checkpoint under `out/checkpoints` when there is one. */
+  /** Continue from the newest checkpoint when there is one. */
   resume?: boolean;
+  /** Where checkpoints go (default `out/checkpoints`); elsewhere keeps a shipped model directory lean. */
+  checkpointRoot?: string;
   configJson: Record<string, unknown>;
   /** Stage 0 (fresh runs only): train the vision tower alone to detect objects first (pretrain.ts). */
   visionPretrain?: { steps: number; batchSize: number; lr: number };
@@ -55,10 +57,10 @@ export interface TrainResult {
   records: StepRecord[];
 }
 
-const stepDir = (out: string, step: number) => join(out, "checkpoints", `step-${String(step).padStart(6, "0")}`);
+const stepDir = (root: string, step: number) => join(root, `step-${String(step).padStart(6, "0")}`);
+const checkpointRoot = (o: TrainOptions) => o.checkpointRoot ?? join(o.out, "checkpoints");
 
-export function latestCheckpoint(out: string): { dir: string; step: number } | null {
-  const root = join(out, "checkpoints");
+export function latestCheckpoint(root: string): { dir: string; step: number } | null {
   if (!existsSync(root)) return null;
   const steps = readdirSync(root)
     .map((n) => /^step-(\d+)$/.exec(n))
@@ -66,11 +68,11 @@ export function latestCheckpoint(out: string): { dir: string; step: number } | n
     .map((m) => Number(m[1]));
   if (!steps.length) return null;
   const step = Math.max(...steps);
-  return { dir: stepDir(out, step), step };
+  return { dir: stepDir(root, step), step };
 }
 
 function saveCheckpoint(o: TrainOptions, tm: TrainableModel, opt: AdamW, step: number): void {
-  const dir = stepDir(o.out, step);
+  const dir = stepDir(checkpointRoot(o), step);
   writeModelDir(dir, o.configJson, tm.params);
   writeOptimizerState(dir, opt);
   // Written last: a checkpoint without trainer_state.json is incomplete and never resumed from.
@@ -88,7 +90,7 @@ function truncateLog(path: string, step: number): void {
 function setup(o: TrainOptions): { tm: TrainableModel; opt: AdamW; start: number } {
   const cfg = parseLlavaConfig(o.configJson, "lab config");
   const opts = { ...DEFAULT_ADAMW, weightDecay: o.weightDecay ?? DEFAULT_ADAMW.weightDecay };
-  const ck = o.resume ? latestCheckpoint(o.out) : null;
+  const ck = o.resume ? latestCheckpoint(checkpointRoot(o)) : null;
   if (!ck) {
     const tm = trainableModel(cfg, o.seed);
     return { tm, opt: new AdamW(tm.params, opts), start: 0 };

@@ -23,7 +23,7 @@ export interface TrainParam {
 
 let instances = 0;
 
-/** Initial values: norms 1, biases 0, matrices N(0, 1/fan_in), embeddings N(0, 0.02²)·… */
+/** Initial values: norms 1, biases 0, linear/conv N(0, 1/fan_in); embeddings and the class token N(0, 0.25). */
 function initValues(name: string, kind: ParamKind, n: number, fanIn: number, seed: number): Float32Array {
   const out = new Float32Array(n);
   const isNormWeight = kind === "vec" && /norm|layrnorm/.test(name) && name.endsWith(".weight");
