@@ -228,7 +228,7 @@ const pct = (x: number) => (100 * x).toFixed(1);
 const ci = (e: Est) => `${pct(e.mean)} [${pct(e.lo)}, ${pct(e.hi)}]`;
 
 /** CSV: one line per config × split (metrics in %, CIs, per-training-seed accuracy, Δ vs references). */
-export function aggregateCsv(rows: readonly AggRow[], refs = ["greedy", "regular sampling"]): string {
+export function aggregateCsv(rows: readonly AggRow[], refs = [...new Set(rows.flatMap((r) => Object.keys(r.delta)))]): string {
   const seeds = [...new Set(rows.flatMap((r) => r.trainSeeds))].sort((a, b) => a - b);
   const head = ["config", "split", "runs", "questions", "deterministic", ...METRICS.flatMap((k) => [k, `${k}_lo`, `${k}_hi`]), ...seeds.map((s) => `accuracy_train${s}`),
     ...refs.flatMap((r) => [`dacc_vs_${r}`, "lo", "hi", `dfalseyes_vs_${r}`, "lo", "hi"].map((h) => h.replace(/ /g, "_")))];

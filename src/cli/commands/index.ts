@@ -13,8 +13,9 @@ import { recordCommand } from "./record.js";
 import { heatmapCommand } from "./heatmap.js";
 import { exploreCommand } from "./explore.js";
 import { sweepCommand } from "./sweep.js";
+import { replicateCommand } from "./replicate.js";
 
-export const COMMANDS: CommandSpec[] = [demoCommand, askCommand, inspectCommand, evalCommand, scoreCommand, labCommand, trainCommand, recordCommand, heatmapCommand, sweepCommand, exploreCommand];
+export const COMMANDS: CommandSpec[] = [demoCommand, askCommand, inspectCommand, evalCommand, scoreCommand, labCommand, trainCommand, recordCommand, heatmapCommand, sweepCommand, exploreCommand, replicateCommand];
 
 // `causalmm eval` answers with the real model (tests may swap in a fake through $CAUSALMM_TEST_ANSWERER).
 setAnswererFactory(createModelAnswerer, EVAL_MODEL_OPTIONS);
