@@ -124,7 +124,9 @@ export class AttentionRecorder {
     if (module !== "text" || !this.options.taps?.includes(which) || !this.options.text?.layers.includes(layer)) return;
     const [, T, D] = t.shape; // [B,T,D]
     const row = this.options.row ?? 0;
-    const data = tf.tidy(() => t.slice([row, T - 1, 0], [1, 1, D]).dataSync() as Float32Array);
+    const last = t.slice([row, T - 1, 0], [1, 1, D]);
+    const data = last.dataSync() as Float32Array; // copied out (typed arrays are not returned through tf.tidy)
+    last.dispose();
     // taps run before the attention of their layer, so the step is counted per (layer, projection):
     // the n-th forward that reaches it is step n (the prefill is step 0)
     const key = `${layer}.${which}`;

@@ -78,7 +78,13 @@ export function trainableModel(cfg: LlavaConfig, seed: number, source?: TensorSo
 /** A parameter's values in checkpoint layout. */
 export function checkpointData(p: TrainParam): Float32Array {
   if (p.kind !== "linear" && p.kind !== "conv") return p.variable.dataSync() as Float32Array;
-  return tf.tidy(() => tf.transpose(p.variable).dataSync() as Float32Array);
+  // not returned through tf.tidy, which would walk every element of the typed array
+  const t = tf.transpose(p.variable);
+  try {
+    return t.dataSync() as Float32Array;
+  } finally {
+    t.dispose();
+  }
 }
 
 export function disposeParams(params: TrainParam[]): void {
