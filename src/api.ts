@@ -17,7 +17,7 @@ import { loadGenerationDefaults, type GenerationDefaults } from "./generate/defa
 import { ModelSource, type LogitsSource } from "./generate/source.js";
 import type { LogitsProcessor } from "./generate/processors.js";
 import { checkSamplingOptions, type SamplingOptions } from "./generate/sampling.js";
-import { buildPlan, describePlan, ICD_DISTURBANCE, presetSampling, type CausalOptions } from "./causal/presets.js";
+import { buildPlan, describePlan, ICD_DISTURBANCE, withPresetSampling, type CausalOptions } from "./causal/presets.js";
 import { CausalSource } from "./causal/source.js";
 import { promptKey, type DecodingPlan } from "./causal/plan.js";
 
@@ -166,7 +166,7 @@ export class Llava {
 
   private async prepare(inputs: AskInput[], opts: AskOptions): Promise<Job> {
     if (inputs.length === 0) throw new Error("no prompts given");
-    if (opts.causal) opts = { ...presetSampling(opts.causal), ...definedOnly(opts) };
+    opts = withPresetSampling(opts);
     checkSamplingOptions(opts); // before any image work
     const settings = this.settings(opts);
     const t0 = performance.now();
@@ -226,11 +226,6 @@ export class Llava {
     const timings = { ...res.timings, loadMs: this.loadMs, imageMs: job.imageMs };
     return { ...res, text: res.text ?? res.tokens.map(() => ""), timings, settings: job.settings };
   }
-}
-
-/** Options without keys set to undefined, so preset defaults are not overwritten by absent flags. */
-function definedOnly<T extends object>(o: T): T {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
 }
 
 function checkBatch(prompt: number[][]): void {

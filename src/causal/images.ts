@@ -8,7 +8,7 @@ import { clipForward } from "../model/clip.js";
 import { makeInterventionHook } from "./counterfactual.js";
 import { officialReweightMap, reweightFeatures } from "./official.js";
 import { addDiffusionNoise } from "./noise.js";
-import { firstLayer, variantKey, type VisionVariant } from "./plan.js";
+import { firstLayer, variantKey, type DecodingPlan, type VisionVariant } from "./plan.js";
 import type { AttentionHook } from "../model/hooks.js";
 
 /** Hooks applied in turn; each touches only its own rows. */
@@ -79,6 +79,18 @@ export function encodeVariants(model: LlavaModel, pixels: tf.Tensor4D, variants:
     const noised = tf.tensor4d(addDiffusionNoise(pixels.dataSync() as Float32Array, v.noiseStep, v.seed), pixels.shape);
     out.set(variantKey(v), model.encodeImages(noised).features);
   }
+  return out;
+}
+
+/** Features of every vision variant a plan's branches read, kept outside tf.tidy; the caller disposes them. */
+export function encodePlanFeatures(model: LlavaModel, pixels: tf.Tensor4D, plan: DecodingPlan): Map<string, tf.Tensor3D> {
+  const variants = plan.branches.map((b) => b.vision).filter((v): v is VisionVariant => v !== null);
+  let out = new Map<string, tf.Tensor3D>();
+  if (variants.length === 0) return out;
+  tf.tidy(() => {
+    out = encodeVariants(model, pixels, variants);
+    out.forEach((t) => tf.keep(t));
+  });
   return out;
 }
 

@@ -131,6 +131,16 @@ export function presetSampling(o: CausalOptions): { temperature?: number; topP?:
   return o.preset === "official" ? { temperature: 1, topP: 1, seed: o.seed ?? 55 } : {};
 }
 
+/**
+ * Sampling options with the preset's defaults filled in where the caller left them undefined (an
+ * absent CLI flag must not override the released code's T = 1, top-p 1, seed 55).
+ */
+export function withPresetSampling<T extends { causal?: CausalOptions; temperature?: number; topP?: number; seed?: number }>(opts: T): T {
+  if (!opts.causal) return opts;
+  const given = Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined));
+  return { ...presetSampling(opts.causal), ...given } as T;
+}
+
 /** A JSON-safe description of a plan, for settings files and `--json`. */
 export function describePlan(p: DecodingPlan): Record<string, unknown> {
   return {

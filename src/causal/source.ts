@@ -8,7 +8,7 @@ import { KVCache } from "../model/kv-cache.js";
 import type { LogitsSource, SourceStats } from "../generate/source.js";
 import { makeInterventionHook } from "./counterfactual.js";
 import { averageDraws, contrastLogits } from "./contrast.js";
-import { composeHooks, encodeVariants, tileRows } from "./images.js";
+import { composeHooks, encodePlanFeatures, tileRows } from "./images.js";
 import { firstLayer, promptKey, variantKey, type DecodingPlan } from "./plan.js";
 import type { AttentionHook } from "../model/hooks.js";
 
@@ -139,14 +139,9 @@ export class CausalSource implements LogitsSource {
 
   private encode(): Map<string, tf.Tensor3D> {
     const pixels = this.opts.pixels;
-    const variants = this.opts.plan.branches.map((b) => b.vision).filter((v) => v !== null);
-    if (!pixels || variants.length === 0) return new Map();
+    if (!pixels) return new Map();
     const t0 = performance.now();
-    let out = new Map<string, tf.Tensor3D>();
-    tf.tidy(() => {
-      out = encodeVariants(this.model, pixels, variants);
-      out.forEach((t) => tf.keep(t));
-    });
+    const out = encodePlanFeatures(this.model, pixels, this.opts.plan);
     this.stats.visionEncodeMs = performance.now() - t0;
     return out;
   }

@@ -6,28 +6,27 @@ import { formatBytes, ProgressBar } from "./progress.js";
 import { loadLlava, type Llava } from "../api.js";
 import { resolveModelDir } from "../paths.js";
 import { str, type ParsedArgs } from "./args.js";
+import type { LoadProgress } from "../weights/params.js";
+
+/** Runs `load` with a weights progress bar on stderr (hidden when stderr is not a terminal). */
+async function withLoadBar<T>(load: (onProgress: (p: LoadProgress) => void) => Promise<T>): Promise<T> {
+  const bar = new ProgressBar("loading weights");
+  try {
+    return await load((p) => bar.update(p.loadedBytes, p.totalBytes, `${formatBytes(p.loadedBytes)}/${formatBytes(p.totalBytes)}`));
+  } finally {
+    bar.done();
+  }
+}
 
 export async function loadModelWithProgress(dir: string, backend: string | undefined, verbose = false): Promise<LlavaModel> {
   const info = await initBackend(backend);
   if (verbose || info.skipped.length) process.stderr.write(`backend: ${info.name} (${info.package})\n`);
-  const bar = new ProgressBar("loading weights");
-  const model = await loadModel(dir, {
-    onProgress: (p) => bar.update(p.loadedBytes, p.totalBytes, `${formatBytes(p.loadedBytes)}/${formatBytes(p.totalBytes)}`),
-  });
-  bar.done();
-  return model;
+  return withLoadBar((onProgress) => loadModel(dir, { onProgress }));
 }
 
 /** loadLlava for a command's --model/--backend/--tokenizer, with a progress bar on stderr. */
 export async function loadLlavaWithProgress(args: ParsedArgs): Promise<Llava> {
-  const bar = new ProgressBar("loading weights");
-  try {
-    return await loadLlava(resolveModelDir(str(args, "model")), {
-      backend: str(args, "backend"),
-      tokenizerDir: str(args, "tokenizer"),
-      onProgress: (p) => bar.update(p.loadedBytes, p.totalBytes, `${formatBytes(p.loadedBytes)}/${formatBytes(p.totalBytes)}`),
-    });
-  } finally {
-    bar.done();
-  }
+  return withLoadBar((onProgress) =>
+    loadLlava(resolveModelDir(str(args, "model")), { backend: str(args, "backend"), tokenizerDir: str(args, "tokenizer"), onProgress }),
+  );
 }

@@ -11,8 +11,8 @@ import type { OptionSpec, ParsedArgs } from "../cli/args.js";
 import { str } from "../cli/args.js";
 import { loadLlava, type AskOptions, type Llava } from "../api.js";
 import { CausalSource, type PrefixState } from "../causal/source.js";
-import { buildPlan, describePlan, presetSampling } from "../causal/presets.js";
-import { encodeVariants } from "../causal/images.js";
+import { buildPlan, describePlan, withPresetSampling } from "../causal/presets.js";
+import { encodePlanFeatures } from "../causal/images.js";
 import { FACTUAL, type DecodingPlan } from "../causal/plan.js";
 import { generate } from "../generate/generate.js";
 import { checkSamplingOptions } from "../generate/sampling.js";
@@ -93,12 +93,7 @@ export class ModelAnswerer implements Answerer {
   }
 
   private encode(pixels: tf.Tensor4D, prefixIds: Record<string, number[]>): { features: Map<string, tf.Tensor3D>; prefix: PrefixState } {
-    const variants = this.plan.branches.map((b) => b.vision).filter((v) => v !== null);
-    let features = new Map<string, tf.Tensor3D>();
-    tf.tidy(() => {
-      features = encodeVariants(this.llava.model, pixels, variants);
-      features.forEach((t) => tf.keep(t));
-    });
+    const features = encodePlanFeatures(this.llava.model, pixels, this.plan);
     const prefix = CausalSource.buildPrefix(this.llava.model, this.plan, prefixIds, { features });
     return { features, prefix };
   }
@@ -128,7 +123,7 @@ function dispose(s: { features: Map<string, tf.Tensor3D>; prefix: PrefixState })
 /** The CLI factory: loads the model named by --model (default: the embedded one). */
 export async function createModelAnswerer(args: ParsedArgs): Promise<Answerer> {
   let opts = buildAskOptions(args);
-  if (opts.causal) opts = { ...presetSampling(opts.causal), ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) };
+  opts = withPresetSampling(opts);
   if (opts.maxNewTokens === undefined) opts.maxNewTokens = 128;
   // sampling needs a fixed seed: answers must not depend on when (or whether) a run was resumed
   if ((opts.temperature ?? 0) > 0 && opts.seed === undefined) opts.seed = 0;
