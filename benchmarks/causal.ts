@@ -1,6 +1,6 @@
 // Per-token decode cost of CausalMM branches (batched rows of one forward vs one forward per branch),
 // and POPE questions/s with and without image + prompt-prefix caching, on the tiny-336 fixture model.
-// Run: npm run build && node dist/benchmarks/causal.js [--backends wasm,cpu] [--questions 12]
+// Run: npm run build && node dist/benchmarks/causal.js [--backends wasm,cpu] [--questions 12]  (0: decode only)
 import * as tf from "@tensorflow/tfjs-core";
 import { copyFileSync, mkdtempSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -100,7 +100,7 @@ async function main(): Promise<void> {
       decodeRows.push([backend, name, ...r]);
     }
     const n = Number(opt("--questions", backend === "cpu" ? "6" : "24"));
-    for (const [name, causal] of [["plain", undefined], ["CausalMM multimodal", { cf: ["both"] }]] as const) {
+    for (const [name, causal] of n > 0 ? ([["plain", undefined], ["CausalMM multimodal", { cf: ["both"] }]] as const) : []) {
       const cached = await popeRate(llava, fixtures, causal, true, n);
       const fresh = await popeRate(llava, fixtures, causal, false, n);
       popeRows.push([backend, name, fresh, cached, cached / fresh]);

@@ -34,11 +34,7 @@ export function contrastLogits(factual: Float32Array, cfs: CfLogits[], opts: Con
   }
   const g = opts.gamma;
   const a = 1 + g * cfs.reduce((acc, cf) => acc + cf.weight, 0);
-  let max = -Infinity;
-  for (let k = 0; k < v; k++) if (factual[k] > max) max = factual[k];
-  // float32 like the reference (torch.log(torch.tensor(eps)) + max in float32), so borderline tokens
-  // are cut the same way.
-  const cutoff = opts.epsilon > 0 ? Math.fround(Math.fround(Math.log(opts.epsilon)) + max) : -Infinity;
+  const cutoff = plausibilityCutoff(factual, opts.epsilon);
   // Hot path (every step, every row): indexed loops, weights folded once; same arithmetic order as
   // s = a·ℓ − Σ (γ·wᵢ)·ℓᵢ, so results do not depend on the number of branches' code path.
   const out = new Float32Array(v);
@@ -61,6 +57,36 @@ export function contrastLogits(factual: Float32Array, cfs: CfLogits[], opts: Con
     out[k] = s;
   }
   return out;
+}
+
+/**
+ * `log ε + max ℓ` (−∞ for ε = 0), in float32 like the reference (torch.log(torch.tensor(eps)) + max),
+ * so borderline tokens are cut the same way.
+ */
+export function plausibilityCutoff(factual: Float32Array, epsilon: number): number {
+  if (!(epsilon > 0)) return -Infinity;
+  let max = -Infinity;
+  for (let k = 0; k < factual.length; k++) if (factual[k] > max) max = factual[k];
+  return Math.fround(Math.fround(Math.log(epsilon)) + max);
+}
+
+/** Ascending indices of the tokens the cutoff keeps (`!(ℓ_k < cutoff)`, as `contrastLogits` decides). */
+export function plausibleTokens(factual: Float32Array, epsilon: number): Int32Array {
+  if (!(epsilon > 0)) return Int32Array.from(factual.keys());
+  // One pass over the vocabulary (this runs every decode step): candidates are the tokens at or above
+  // the cutoff of the running max, a superset of the final set since that cutoff only grows.
+  const logEps = Math.fround(Math.log(epsilon));
+  let max = -Infinity;
+  let cutoff = -Infinity;
+  const candidates: number[] = [];
+  for (let k = 0; k < factual.length; k++) {
+    const x = factual[k];
+    if (x >= cutoff) {
+      candidates.push(k);
+      if (x > max) (max = x), (cutoff = Math.fround(logEps + max));
+    } else if (x !== x) candidates.push(k); // NaN is never "below the cutoff"
+  }
+  return Int32Array.from(candidates.filter((k) => !(factual[k] < cutoff)));
 }
 
 /** log Σ exp(x), stable. */

@@ -7,7 +7,7 @@ import type { LlavaModel } from "../model/llava.js";
 import { KVCache } from "../model/kv-cache.js";
 import type { LogitsSource, SourceStats } from "../generate/source.js";
 import { makeInterventionHook } from "./counterfactual.js";
-import { averageDraws, contrastLogits } from "./contrast.js";
+import { stepScores } from "./scores.js";
 import { composeHooks, encodePlanFeatures, tileRows } from "./images.js";
 import { firstLayer, promptKey, variantKey, type DecodingPlan } from "./plan.js";
 import type { AttentionHook } from "../model/hooks.js";
@@ -70,7 +70,7 @@ export class CausalSource implements LogitsSource {
   static buildPrefix(model: LlavaModel, plan: DecodingPlan, prefixIds: Record<string, number[]>, images: { pixels?: tf.Tensor4D | null; features?: Map<string, tf.Tensor3D> }): PrefixState {
     const prompts = Object.fromEntries(Object.entries(prefixIds).map(([k, ids]) => [k, [ids]]));
     const src = new CausalSource(model, { plan, prompts, ...images });
-    src.runGroups();
+    src.runGroups().forEach((h) => h.dispose());
     const caches = new Map(src.groups.map((g) => [g.key, g.cache]));
     return { ids: prefixIds, caches, dispose: () => caches.forEach((c) => c.dispose()) };
   }
@@ -108,13 +108,13 @@ export class CausalSource implements LogitsSource {
   }
 
   prefill(): Float32Array[] {
-    const scores = this.combine(this.runGroups());
+    const scores = this.score(this.runGroups());
     if (this.opts.plan.sharedCache) this.shareFactualCache();
     return scores;
   }
 
   /** Every group's prompt through the model (features are only needed when the prompt holds the image). */
-  private runGroups(): Float32Array[][][] {
+  private runGroups(): tf.Tensor2D[] {
     const features = this.opts.prefix ? new Map<string, tf.Tensor3D>() : (this.opts.features ?? this.encode());
     try {
       return this.groups.map((g) => {
@@ -129,8 +129,7 @@ export class CausalSource implements LogitsSource {
 
   step(tokens: number[]): Float32Array[] {
     if (tokens.length !== this.batchSize) throw new Error(`CausalSource: step() got ${tokens.length} tokens for ${this.batchSize} rows`);
-    const perBranch = this.groups.map((g) => this.forward(g, () => this.model.embedStep(tokens)));
-    return this.combine(perBranch);
+    return this.score(this.groups.map((g) => this.forward(g, () => this.model.embedStep(tokens))));
   }
 
   dispose(): void {
@@ -156,12 +155,11 @@ export class CausalSource implements LogitsSource {
   }
 
   /**
-   * One forward of a group on `[B,S,D]` (shared or step input) or `[k·B,S,D]`; logits per branch, each
-   * `[B][V]`. The typed arrays are sliced outside tf.tidy, which would otherwise walk them element-wise.
+   * One forward of a group on `[B,S,D]` (shared or step input) or `[k·B,S,D]`: the last position's
+   * pre-norm output `[k·B,D]`, branch-major, kept for the caller to dispose.
    */
-  private forward(g: Group, input: () => tf.Tensor3D): Float32Array[][] {
-    let data: Float32Array | null = null;
-    tf.tidy(() => {
+  private forward(g: Group, input: () => tf.Tensor3D): tf.Tensor2D {
+    return tf.tidy(() => {
       const x = input();
       const position = g.cache.length;
       let h = x;
@@ -171,36 +169,32 @@ export class CausalSource implements LogitsSource {
       } else if (x.shape[0] === this.batchSize) {
         h = tileRows(x, g.k); // a decode step: every branch receives the same token
       }
-      const out = this.model.decode(h, { cache: g.cache, hook: g.hook, startLayer: g.sharedInput ? g.split : 0, positionOffset: position, logits: "last" });
-      data = out.logits!.dataSync() as Float32Array; // [k·B,1,V]
-    });
-    const V = this.vocabSize;
-    const B = this.batchSize;
-    const all = data!;
-    return g.branches.map((_, j) => {
-      const r = Math.min(j, g.k - 1);
-      return Array.from({ length: B }, (_, b) => all.slice((r * B + b) * V, (r * B + b + 1) * V));
+      const last = this.model.decode(h, { cache: g.cache, hook: g.hook, startLayer: g.sharedInput ? g.split : 0, positionOffset: position, logits: "none" }).last;
+      const [R, S, D] = last.shape;
+      return last.slice([0, S - 1, 0], [R, 1, D]).reshape([R, D]) as tf.Tensor2D; // [k·B,D]
     });
   }
 
-  private combine(perGroup: Float32Array[][][]): Float32Array[] {
-    const { plan } = this.opts;
-    const branchLogits: Float32Array[][] = new Array(plan.branches.length);
-    this.groups.forEach((g, gi) => g.branches.forEach((bi, j) => (branchLogits[bi] = perGroup[gi][j])));
-    for (const bi of this.frozen) branchLogits[bi] = branchLogits[0];
-    const step = this.stepIndex++;
-    const scores = Array.from({ length: this.batchSize }, (_, b) =>
-      contrastLogits(
-        branchLogits[0][b],
-        plan.terms.map((t) => ({
-          logits: averageDraws(t.branches.map((i) => branchLogits[i][b])),
-          weight: typeof t.weight === "function" ? t.weight(step) : t.weight,
-        })),
-        { gamma: plan.gamma, epsilon: plan.epsilon },
-      ),
-    );
-    this.opts.onStep?.(step, branchLogits, scores);
-    return scores;
+  /** Contrast scores from each group's rows (disposed here); branch logits go to onStep if set. */
+  private score(perGroup: tf.Tensor2D[]): Float32Array[] {
+    const B = this.batchSize;
+    const rowOf: number[][] = new Array(this.opts.plan.branches.length);
+    let offset = 0;
+    for (const g of this.groups) {
+      g.branches.forEach((bi, j) => (rowOf[bi] = Array.from({ length: B }, (_, b) => offset + Math.min(j, g.k - 1) * B + b)));
+      offset += g.k * B;
+    }
+    for (const bi of this.frozen) rowOf[bi] = rowOf[0];
+    const hidden = perGroup.length === 1 ? perGroup[0] : (tf.concat(perGroup, 0) as tf.Tensor2D); // [R,D]
+    try {
+      const step = this.stepIndex++;
+      const { scores, branchLogits } = stepScores(this.model, this.opts.plan, step, { hidden, rowOf }, this.opts.onStep !== undefined);
+      this.opts.onStep?.(step, branchLogits!, scores);
+      return scores;
+    } finally {
+      hidden.dispose();
+      perGroup.forEach((h) => h.dispose());
+    }
   }
 
   /** Keep only the factual rows; every other branch reads the factual logits from now on. */

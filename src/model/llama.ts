@@ -136,13 +136,18 @@ export function llamaForward(P: LlamaParams, cfg: TextConfig, embeds: tf.Tensor3
   rope.cos.dispose();
   rope.sin.dispose();
   mask?.dispose();
-  if (stop < cfg.numLayers) return { hidden, last: x };
+  const mode = opts.logits ?? "last";
+  if (stop < cfg.numLayers || (mode === "none" && !opts.allHidden)) return { hidden, last: x };
   const normed = rmsNorm(x, P.norm, cfg.rmsNormEps) as tf.Tensor3D;
   if (opts.allHidden) hidden.push(normed);
-  const mode = opts.logits ?? "last";
   if (mode === "none") return { hidden, last: x };
   const rows = mode === "last" ? (normed.slice([0, S - 1, 0], [-1, 1, -1]) as tf.Tensor3D) : normed; // [B,S|1,D]
   return { logits: linear(rows, { w: P.lmHead }) as tf.Tensor3D, hidden, last: x };
+}
+
+/** The final RMSNorm alone (row-wise), for callers that apply lm_head themselves. */
+export function finalNorm(P: LlamaParams, cfg: TextConfig, rows: tf.Tensor2D): tf.Tensor2D {
+  return rmsNorm(rows, P.norm, cfg.rmsNormEps) as tf.Tensor2D;
 }
 
 export function embedTokens(P: LlamaParams, ids: tf.Tensor2D): tf.Tensor3D {

@@ -4,7 +4,7 @@ import { numImageTokens, selectedHiddenIndex, type LlavaConfig } from "./config.
 import type { AttentionHook, Tap } from "./hooks.js";
 import { clipForward, clipParams, type ClipParams } from "./clip.js";
 import { projectorForward, projectorParams, type ProjectorParams } from "./projector.js";
-import { embedTokens, llamaForward, llamaParams, type LlamaOutput, type LlamaParams, type LlamaRunOptions } from "./llama.js";
+import { embedTokens, finalNorm, llamaForward, llamaParams, type LlamaOutput, type LlamaParams, type LlamaRunOptions } from "./llama.js";
 import type { Take } from "../weights/params.js";
 
 export interface LlavaParams {
@@ -44,6 +44,9 @@ export interface ImageEncoding {
 }
 
 export class LlavaModel {
+  /** lm_head token-major in JS memory (see lmHeadByToken); weights are fixed once a model decodes. */
+  private headRows: Float32Array | null = null;
+
   constructor(
     readonly config: LlavaConfig,
     readonly params: LlavaParams,
@@ -97,6 +100,37 @@ export class LlavaModel {
     return llamaForward(this.params.text, this.config.text, embeds, opts);
   }
 
+  /** Pre-norm last-layer rows `[N,D]` → logits `[N,V]`. */
+  logitsOf(rows: tf.Tensor2D): tf.Tensor2D {
+    return this.headOf(this.normOf(rows));
+  }
+
+  /** Pre-norm last-layer rows `[N,D]` → the rows lm_head multiplies (after the final norm). */
+  normOf(rows: tf.Tensor2D): tf.Tensor2D {
+    return finalNorm(this.params.text, this.config.text, rows);
+  }
+
+  /** Normed rows `[N,D]` → logits `[N,V]` (lm_head alone). */
+  headOf(normed: tf.Tensor2D): tf.Tensor2D {
+    return tf.matMul(normed, this.params.text.lmHead);
+  }
+
+  /**
+   * lm_head as one contiguous `[D]` row per token (`[V·D]`, token-major) in JS memory, made on first
+   * use (V·D·4 bytes): a few logits are then dot products, without a gather on the backend (slow on
+   * wasm) or a full matMul.
+   */
+  lmHeadByToken(): Float32Array {
+    if (!this.headRows) {
+      const [D, V] = this.params.text.lmHead.shape;
+      const w = this.params.text.lmHead.dataSync() as Float32Array; // [D,V]
+      const out = new Float32Array(V * D);
+      for (let d = 0; d < D; d++) for (let v = 0, src = d * V; v < V; v++) out[v * D + d] = w[src + v];
+      this.headRows = out;
+    }
+    return this.headRows;
+  }
+
   /** Token ids `[B]` (one per row) → embeddings `[B,1,D]` for a cached decode step. */
   embedStep(tokens: number[]): tf.Tensor3D {
     return embedTokens(this.params.text, tf.tensor2d(tokens, [tokens.length, 1], "int32"));
@@ -106,6 +140,7 @@ export class LlavaModel {
     const all: tf.Tensor[] = [];
     collectTensors(this.params, all);
     for (const t of new Set(all)) t.dispose();
+    this.headRows = null;
   }
 }
 

@@ -1,0 +1,123 @@
+// One step's contrast scores from the branches' last hidden rows.
+//
+// A token the plausibility cutoff removes scores −∞ whatever the counterfactual logits say, and each
+// logit is a dot product of one (normed) hidden row with one lm_head column. So the factual rows go
+// through the full lm_head (as in plain decoding: they decide the cutoff), and each counterfactual row
+// only through the columns of the tokens that survive it, usually a handful instead of the whole
+// vocabulary: dot products in JS against a token-major copy of lm_head (a gather of lm_head columns on
+// wasm costs more than the full matMul). The scores are the same function as `contrastLogits` on full
+// rows. Every branch gets full logits when a caller wants to see them (`onStep`), when ε = 0 (nothing
+// is cut) or when the cutoff keeps so many tokens that the full matMul is cheaper.
+import * as tf from "@tensorflow/tfjs-core";
+import type { LlavaModel } from "../model/llava.js";
+import { averageDraws, contrastLogits, plausibleTokens } from "./contrast.js";
+import type { DecodingPlan } from "./plan.js";
+
+/** Above this fraction of the vocabulary kept, counterfactual rows get full logits from the backend. */
+export const MAX_DOT_FRACTION = 1 / 32;
+
+export interface StepRows {
+  /** Pre-norm last-layer output of every computed row `[R,D]`. Not owned. */
+  hidden: tf.Tensor2D;
+  /** rowOf[branch][b]: the row of `hidden` holding that branch for batch row b. */
+  rowOf: number[][];
+}
+
+export interface StepScores {
+  scores: Float32Array[];
+  /** Full logits per branch and batch row, only when asked for. */
+  branchLogits?: Float32Array[][];
+}
+
+/** Scores for step `step` (0 = the prefill's next token); `full` asks for every branch's logits. */
+export function stepScores(model: LlavaModel, plan: DecodingPlan, step: number, rows: StepRows, full: boolean): StepScores {
+  return full || !(plan.epsilon > 0) ? fullScores(model, plan, step, rows) : cutoffScores(model, plan, step, rows);
+}
+
+function fullScores(model: LlavaModel, plan: DecodingPlan, step: number, { hidden, rowOf }: StepRows): StepScores {
+  const needed = [...new Set(rowOf.flat())];
+  const logits = readLogits(model, hidden, needed);
+  const V = model.config.text.vocabSize;
+  const at = new Map(needed.map((r, i) => [r, i]));
+  const branchLogits = rowOf.map((byRow) => byRow.map((r) => logits.subarray(at.get(r)! * V, (at.get(r)! + 1) * V)));
+  const scores = rowOf[0].map((_, b) => contrastRow(plan, step, plan.epsilon, branchLogits[0][b], (i) => branchLogits[i][b]));
+  return { scores, branchLogits };
+}
+
+function cutoffScores(model: LlavaModel, plan: DecodingPlan, step: number, { hidden, rowOf }: StepRows): StepScores {
+  const V = model.config.text.vocabSize;
+  const D = model.config.text.hiddenSize;
+  const factualRows = new Set(rowOf[0]);
+  const cfRows = [...new Set(rowOf.flat())].filter((r) => !factualRows.has(r));
+  // the factual rows' full logits [B,V] and every row after the final norm [R,D], in one tidy
+  let factual: Float32Array = new Float32Array(0);
+  let normed: Float32Array = new Float32Array(0);
+  tf.tidy(() => {
+    const n = model.normOf(hidden); // [R,D]
+    factual = model.headOf(pickRows(n, rowOf[0])).dataSync() as Float32Array; // [B,V]
+    if (cfRows.length) normed = n.dataSync() as Float32Array;
+  });
+  const factualRow = (b: number) => factual.subarray(b * V, (b + 1) * V);
+  const kept = rowOf[0].map((_, b) => plausibleTokens(factualRow(b), plan.epsilon));
+  const dots = Math.max(...kept.map((k) => k.length)) <= V * MAX_DOT_FRACTION;
+  const head = dots && cfRows.length ? model.lmHeadByToken() : null;
+  const cfFull = dots || !cfRows.length ? null : readLogits(model, hidden, cfRows); // [n,V]
+  const cfAt = new Map(cfRows.map((r, i) => [r, i]));
+  const scores = rowOf[0].map((factualRowIndex, b) => {
+    const keep = kept[b];
+    const compact = (r: number) => {
+      if (r === factualRowIndex) return pick(factualRow(b), keep);
+      if (head) return tokenLogits(normed.subarray(r * D, (r + 1) * D), head, keep);
+      return pick(cfFull!.subarray(cfAt.get(r)! * V, (cfAt.get(r)! + 1) * V), keep);
+    };
+    const s = contrastRow(plan, step, 0, compact(factualRowIndex), (i) => compact(rowOf[i][b]));
+    const out = new Float32Array(V).fill(-Infinity);
+    for (let j = 0; j < keep.length; j++) out[keep[j]] = s[j];
+    return out;
+  });
+  return { scores };
+}
+
+/** The plan's contrast for one batch row; `branch(i)` gives branch i's logits over the same tokens. */
+function contrastRow(plan: DecodingPlan, step: number, epsilon: number, factual: Float32Array, branch: (i: number) => Float32Array): Float32Array {
+  const terms = plan.terms.map((t) => ({
+    logits: averageDraws(t.branches.map(branch)),
+    weight: typeof t.weight === "function" ? t.weight(step) : t.weight,
+  }));
+  return contrastLogits(factual, terms, { gamma: plan.gamma, epsilon });
+}
+
+/** Logits `[rows.length, V]` of the given rows of `hidden`, downloaded. */
+function readLogits(model: LlavaModel, hidden: tf.Tensor2D, rows: number[]): Float32Array {
+  let data: Float32Array = new Float32Array(0);
+  tf.tidy(() => {
+    data = model.logitsOf(pickRows(hidden, rows)).dataSync() as Float32Array;
+  });
+  return data; // assigned, not returned from tidy: tidy would walk a returned typed array
+}
+
+
+/** Rows of `[R,D]`: a slice when they are consecutive, else a gather. */
+function pickRows(hidden: tf.Tensor2D, rows: number[]): tf.Tensor2D {
+  const consecutive = rows.every((r, i) => r === rows[0] + i);
+  if (!consecutive) return tf.gather(hidden, tf.tensor1d(rows, "int32")) as tf.Tensor2D; // [n,D]
+  return rows.length === hidden.shape[0] ? hidden : hidden.slice([rows[0], 0], [rows.length, -1]); // [n,D]
+}
+
+/** logits of `tokens` for one normed row `[D]`: dot products with lm_head's token rows. */
+function tokenLogits(row: Float32Array, head: Float32Array, tokens: Int32Array): Float32Array {
+  const D = row.length;
+  const out = new Float32Array(tokens.length);
+  for (let j = 0; j < tokens.length; j++) {
+    let s = 0;
+    for (let d = 0, o = tokens[j] * D; d < D; d++) s += row[d] * head[o + d];
+    out[j] = s;
+  }
+  return out;
+}
+
+function pick(row: Float32Array, idx: Int32Array): Float32Array {
+  const out = new Float32Array(idx.length);
+  for (let j = 0; j < idx.length; j++) out[j] = row[idx[j]];
+  return out;
+}
