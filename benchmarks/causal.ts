@@ -1,6 +1,7 @@
 // Per-token decode cost of CausalMM branches (batched rows of one forward vs one forward per branch),
 // and POPE questions/s with and without image + prompt-prefix caching, on the tiny-336 fixture model.
 // Run: npm run build && node dist/benchmarks/causal.js [--backends wasm,cpu] [--questions 12]  (0: decode only)
+//      [--mid]  (also a random 0.16 B-parameter model on wasm, where weight reads dominate as in 7B)
 import * as tf from "@tensorflow/tfjs-core";
 import { copyFileSync, mkdtempSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -16,6 +17,10 @@ import type { DecodingPlan } from "../src/causal/plan.js";
 import type { LogitsSource } from "../src/generate/source.js";
 import { readNpy } from "../src/weights/npy.js";
 import { fixturesDir, median, table } from "./common.js";
+import { buildModel } from "../src/model/load.js";
+import { parseLlavaConfig } from "../src/model/config.js";
+import { randomSource, tinyConfigJson } from "../src/lab/random-model.js";
+import type { LlavaModel } from "../src/model/llava.js";
 
 const STEPS = 16;
 const ROUNDS = 7;
@@ -50,11 +55,37 @@ function compare(plain: () => LogitsSource[], batched: () => LogitsSource[], seq
 }
 
 /** The same branches as independent sources, one forward each (what the released code does). */
-function sequential(llava: Llava, plan: DecodingPlan, ids: number[][], pixels: tf.Tensor4D): LogitsSource[] {
+function sequential(model: LlavaModel, plan: DecodingPlan, ids: number[][], pixels: tf.Tensor4D): LogitsSource[] {
   return plan.branches.map((b) => {
     const vision = b.vision?.kind === "clip" ? b.vision.interventions : [];
-    return new ModelSource(llava.model, ids, { pixels, hook: makeInterventionHook([...vision, ...b.text]) });
+    return new ModelSource(model, ids, { pixels, hook: makeInterventionHook([...vision, ...b.text]) });
   });
+}
+
+/** Rows [backend, decoding, batched ms, × plain, sequential ms, × plain] for the standard plans. */
+function decodeTable(backend: string, model: LlavaModel, ids: number[][], pixels: tf.Tensor4D): (string | number)[][] {
+  const plans: [string, DecodingPlan][] = [
+    ["vision CF (1 branch)", buildPlan({ cf: ["vision:uniform@sel"] }, model.config)],
+    ["text CF @last (1 branch)", buildPlan({ cf: ["text:uniform@last"] }, model.config)],
+    ["multimodal (2 branches)", buildPlan({ cf: ["both"] }, model.config)],
+  ];
+  const plain = () => [new ModelSource(model, ids, { pixels })];
+  return plans.map(([name, plan]) => {
+    const r = compare(plain, () => [new CausalSource(model, { plan, prompts: { main: ids }, pixels })], () => sequential(model, plan, ids, pixels));
+    return [backend, name, ...r];
+  });
+}
+
+/**
+ * A random model of mid size (0.16 B parameters, LLaMA-7B's vocabulary) where, as in the real model,
+ * reading the weights dominates a decode step; a 600-token prompt. Random weights give flat logits,
+ * so the plausibility cutoff keeps more tokens than a trained model would (reported).
+ */
+function midModel(): { model: LlavaModel; ids: number[][]; pixels: tf.Tensor4D } {
+  const raw = tinyConfigJson({ textHidden: 1024, textLayers: 8, textHeads: 16, vocabSize: 32000, visionHidden: 64, imageSize: 56, seed: 1 });
+  const model = buildModel(parseLlavaConfig(raw), randomSource(raw, 1));
+  const ids = [[1, ...Array.from({ length: 40 }, (_, i) => 100 + i), model.config.imageTokenIndex, ...Array.from({ length: 543 }, (_, i) => 200 + ((i * 37) % 30000))]];
+  return { model, ids, pixels: tf.randomNormal([1, 3, 56, 56], 0, 1, "float32", 1) as tf.Tensor4D };
 }
 
 function modelDir(fixtures: string): string {
@@ -88,17 +119,7 @@ async function main(): Promise<void> {
     await initBackend(backend);
     const llava = await loadLlava(dir);
     const pixels = tf.tensor4d(pv.data as Float32Array, pv.shape as [number, number, number, number]);
-    const plans: [string, DecodingPlan][] = [
-      ["plain", PLAIN_PLAN],
-      ["vision CF (1 branch)", buildPlan({ cf: ["vision:uniform@sel"] }, llava.model.config)],
-      ["text CF @last (1 branch)", buildPlan({ cf: ["text:uniform@last"] }, llava.model.config)],
-      ["multimodal (2 branches)", buildPlan({ cf: ["both"] }, llava.model.config)],
-    ];
-    const plain = () => [new ModelSource(llava.model, ids, { pixels })];
-    for (const [name, plan] of plans) {
-      const r = compare(plain, () => [new CausalSource(llava.model, { plan, prompts: { main: ids }, pixels })], () => sequential(llava, plan, ids, pixels));
-      decodeRows.push([backend, name, ...r]);
-    }
+    decodeRows.push(...decodeTable(backend, llava.model, ids, pixels));
     const n = Number(opt("--questions", backend === "cpu" ? "6" : "24"));
     for (const [name, causal] of n > 0 ? ([["plain", undefined], ["CausalMM multimodal", { cf: ["both"] }]] as const) : []) {
       const cached = await popeRate(llava, fixtures, causal, true, n);
@@ -108,8 +129,20 @@ async function main(): Promise<void> {
     pixels.dispose();
     llava.dispose();
   }
+  const midRows: (string | number)[][] = [];
+  if (argv.includes("--mid")) {
+    await initBackend("wasm");
+    const mid = midModel();
+    midRows.push(...decodeTable("wasm", mid.model, mid.ids, mid.pixels));
+    mid.model.dispose();
+    mid.pixels.dispose();
+  }
   console.log(`per-token decode, tiny-336 fixture model (595-position prompt), medians over ${ROUNDS} interleaved rounds of ${STEPS} steps; × plain = total time over all rounds relative to a plain ModelSource decode timed in the same rounds\n`);
   console.log(table(["backend", "decoding", "batched ms/token", "× plain", "sequential ms/token", "× plain"], decodeRows));
+  if (midRows.length) {
+    console.log(`\nthe same on a random mid-size model (D 1024, 8 layers, 16 heads, V 32000; 0.16 B parameters, 600-position prompt)\n`);
+    console.log(table(["backend", "decoding", "batched ms/token", "× plain", "sequential ms/token", "× plain"], midRows));
+  }
   console.log("\nPOPE answering (6 questions per image, ≤ 4 new tokens), questions/s\n");
   console.log(table(["backend", "decoding", "no caching q/s", "image+prefix caching q/s", "speed-up"], popeRows));
 }

@@ -49,7 +49,8 @@ function runClipVariants(model: LlavaModel, pixels: tf.Tensor4D, sets: { interve
   const hooks = sets.map((s, k) => makeInterventionHook(s.interventions.interventions, { rows: Array.from({ length: N }, (_, b) => k * N + b) }));
   let selAttention: tf.Tensor4D | undefined;
   const record: AttentionHook = (p, site) => {
-    if (wantAttention && site.layer === sel - 1) selAttention = p.slice([0], [N]) as tf.Tensor4D; // factual rows come first
+    // factual rows come first; kept past the layer's tidy, disposed by encodeVariants
+    if (wantAttention && site.layer === sel - 1) selAttention = tf.keep(p.slice([0], [N]) as tf.Tensor4D);
     return undefined;
   };
   const hook = composeHooks([...hooks, record]);
@@ -74,6 +75,7 @@ export function encodeVariants(model: LlavaModel, pixels: tf.Tensor4D, variants:
     const run = runClipVariants(model, pixels, clipSets.map((interventions) => ({ interventions })), reweights.length > 0);
     clipSets.forEach((v, k) => out.set(variantKey(v), model.project(run.selected[k])));
     for (const r of reweights) out.set(variantKey(r), reweightedFeatures(model, run.selected[0], run.selAttention!, r));
+    run.selAttention?.dispose();
   }
   for (const v of unique.filter((v): v is VisionVariant & { kind: "noised" } => v.kind === "noised")) {
     const noised = tf.tensor4d(addDiffusionNoise(pixels.dataSync() as Float32Array, v.noiseStep, v.seed), pixels.shape);

@@ -128,8 +128,12 @@ export function clipForward(P: ClipParams, cfg: VisionConfig, pixels: tf.Tensor4
     start = 0;
   }
   const hidden: tf.Tensor3D[] = opts.allHidden ? [x] : [];
+  const first = x;
   for (let i = start; i < upTo; i++) {
-    x = clipLayer(P.layers[i], cfg, x, i, opts.hook, opts.tap);
+    const input = x;
+    // each layer in its own scope: attention intermediates are freed layer by layer
+    x = tf.tidy(() => clipLayer(P.layers[i], cfg, input, i, opts.hook, opts.tap));
+    if (input !== first && !opts.allHidden) input.dispose();
     guardWasmHeap(`vision layer ${i}`);
     if (opts.allHidden) hidden.push(x);
   }

@@ -129,7 +129,10 @@ export function llamaForward(P: LlamaParams, cfg: TextConfig, embeds: tf.Tensor3
   let x = embeds;
   const hidden: tf.Tensor3D[] = opts.allHidden ? [x] : [];
   for (let i = first; i < stop; i++) {
-    x = llamaLayer(P.layers[i], cfg, x, i, rope, start, mask, opts.cache, opts.hook, opts.tap);
+    const input = x;
+    // each layer in its own scope: a long prompt's attention intermediates are freed layer by layer
+    x = tf.tidy(() => llamaLayer(P.layers[i], cfg, input, i, rope, start, mask, opts.cache, opts.hook, opts.tap));
+    if (input !== embeds && !opts.allHidden) input.dispose();
     guardWasmHeap(`text layer ${i}`);
     if (opts.allHidden && i < cfg.numLayers - 1) hidden.push(x);
   }
