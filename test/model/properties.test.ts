@@ -110,6 +110,18 @@ for (const backend of ["cpu", "wasm"] as const) {
       expect(maxAbsDiff(uniform, base)).toBeGreaterThan(1e-3);
     });
 
+    test("each layer's intermediates are freed before the next layer runs (CLIP and LLM)", () => {
+      const live: Record<string, number> = {};
+      const hook: AttentionHook = (_p, s) => void (live[`${s.module}${s.layer}`] = tf.memory().numTensors);
+      const deep = makeModel({ ...spec, visionLayers: 5, textLayers: 5 });
+      tf.tidy(() => void deep.decode(deep.embed([prompt()], deep.encodeImages(px, { hook }).features), { logits: "last", hook }).logits!.dataSync());
+      // from layer 1 on (layer 0 reads the stack's input), the same number of live tensors at every
+      // layer's attention; without the per-layer scopes it grew by each layer's intermediates
+      expect([2, 3].map((l) => live[`vision${l}`] - live.vision1)).toEqual([0, 0]);
+      expect([2, 3, 4].map((l) => live[`text${l}`] - live.text1)).toEqual([0, 0, 0]);
+      deep.dispose();
+    });
+
     test("no tensor leaks across 50 cached decode steps", () => {
       const cache = new KVCache(m.config.text.numLayers);
       tf.tidy(() => void m.decode(m.embed([prompt()], m.encodeImages(px).features), { cache, logits: "last" }).logits!.dataSync());
