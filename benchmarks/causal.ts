@@ -22,8 +22,8 @@ import { parseLlavaConfig } from "../src/model/config.js";
 import { randomSource, tinyConfigJson } from "../src/lab/random-model.js";
 import type { LlavaModel } from "../src/model/llava.js";
 
-const STEPS = 16;
-const ROUNDS = 7;
+const STEPS = 24;
+const ROUNDS = 15;
 
 /** Prefilled sources stepped together; each call times STEPS steps and returns ms per token. */
 function stepper(make: () => LogitsSource[]): { time(): number; dispose(): void } {
