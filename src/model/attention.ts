@@ -3,6 +3,7 @@
 // single line is where counterfactual attention (src/causal) and recording (src/introspect) plug in.
 import * as tf from "@tensorflow/tfjs-core";
 import type { AttentionHook, AttentionSite } from "./hooks.js";
+import { decodeAttention } from "./kernels/decode-attention.js";
 
 export interface AttentionInputs {
   /** `[B,H,Tq,D]` */
@@ -23,13 +24,22 @@ export interface AttentionInputs {
 export function attention({ q, k, v, scale, mask, site, hook }: AttentionInputs): tf.Tensor4D {
   const [, H, Tq] = q.shape;
   const Tk = k.shape[2];
-  const kk = repeatKvHeads(k, H);
-  const vv = repeatKvHeads(v, H);
-  let scores = headMatMul(tf.mul(q, scale) as tf.Tensor4D, kk, true); // [B,H,Tq,Tk]
+  const products = attentionProducts(Tq, H);
+  let scores = products.qk(tf.mul(q, scale) as tf.Tensor4D, k); // [B,H,Tq,Tk]
   if (site.causalOffset !== null && site.causalOffset < Tk - 1) scores = tf.add(scores, mask ?? causalBias(Tq, Tk, site.causalOffset));
   let probs = tf.softmax(scores) as tf.Tensor4D; // [B,H,Tq,Tk]
   if (hook) probs = hook(probs, site) ?? probs; // ← the intervention point
-  return headMatMul(probs, vv, false); // [B,H,Tq,D]
+  return products.pv(probs, v); // [B,H,Tq,D]
+}
+
+/** q·Kᵀ and P·V for `[B,Hkv,Tk,D]` keys/values: wasm's SIMD kernels for one-row decode, else matMuls. */
+function attentionProducts(Tq: number, H: number): { qk(q: tf.Tensor4D, k: tf.Tensor4D): tf.Tensor4D; pv(p: tf.Tensor4D, v: tf.Tensor4D): tf.Tensor4D } {
+  const kernels = Tq === 1 ? decodeAttention() : null;
+  if (kernels) return kernels;
+  return {
+    qk: (q, k) => headMatMul(q, repeatKvHeads(k, H), true),
+    pv: (p, v) => headMatMul(p, repeatKvHeads(v, H), false),
+  };
 }
 
 /** `[Tq,Tk]` additive mask: 0 where key j ≤ q + offset, −∞ after it. */

@@ -1,0 +1,103 @@
+;; Decode-attention products for one query row per (batch row, head), in WebAssembly SIMD, reading and
+;; writing tfjs-wasm's own memory (imported). tfjs-wasm runs batched products in a scalar loop; these two
+;; are the whole per-row cost of a decode step's attention. Layouts (float32, contiguous, byte offsets):
+;;   q [C,hd]   k, v [C/H·Hkv, T, hd]   p [C,T]   with C = B·H query rows, head h of batch row b
+;;   reading kv head b·Hkv + h/(H/Hkv) (grouped-query attention, HF repeat_kv order).
+;; Build: npm run build:kernels (assembles this file into decode-attention-wasm.ts).
+(module
+  (import "env" "memory" (memory 1))
+
+  ;; byte offset of the kv head serving query row c
+  (func $kvRow (param $c i32) (param $H i32) (param $Hkv i32) (result i32)
+    (i32.add
+      (i32.mul (i32.div_u (local.get $c) (local.get $H)) (local.get $Hkv))
+      (i32.div_u (i32.rem_u (local.get $c) (local.get $H)) (i32.div_u (local.get $H) (local.get $Hkv)))))
+
+  ;; out[c,t] = Σ_d q[c,d]·k[kv(c),t,d]
+  (func (export "qk") (param $q i32) (param $k i32) (param $out i32) (param $C i32) (param $T i32)
+        (param $hd i32) (param $H i32) (param $Hkv i32)
+    (local $c i32) (local $t i32) (local $d i32) (local $qrow i32) (local $krow i32) (local $hd4 i32)
+    (local $acc v128) (local $s f32) (local $rowBytes i32)
+    (local.set $hd4 (i32.and (local.get $hd) (i32.const -4)))
+    (local.set $rowBytes (i32.shl (local.get $hd) (i32.const 2)))
+    (block $cdone (loop $cloop
+      (br_if $cdone (i32.ge_u (local.get $c) (local.get $C)))
+      (local.set $qrow (i32.add (local.get $q) (i32.mul (local.get $c) (local.get $rowBytes))))
+      (local.set $krow (i32.add (local.get $k)
+        (i32.mul (i32.mul (call $kvRow (local.get $c) (local.get $H) (local.get $Hkv)) (local.get $T)) (local.get $rowBytes))))
+      (local.set $t (i32.const 0))
+      (block $tdone (loop $tloop
+        (br_if $tdone (i32.ge_u (local.get $t) (local.get $T)))
+        (local.set $acc (v128.const f32x4 0 0 0 0))
+        (local.set $d (i32.const 0))
+        (block $vdone (loop $vloop
+          (br_if $vdone (i32.ge_u (local.get $d) (local.get $hd4)))
+          (local.set $acc (f32x4.add (local.get $acc)
+            (f32x4.mul
+              (v128.load (i32.add (local.get $qrow) (i32.shl (local.get $d) (i32.const 2))))
+              (v128.load (i32.add (local.get $krow) (i32.shl (local.get $d) (i32.const 2)))))))
+          (local.set $d (i32.add (local.get $d) (i32.const 4)))
+          (br $vloop)))
+        (local.set $s (f32.add
+          (f32.add (f32x4.extract_lane 0 (local.get $acc)) (f32x4.extract_lane 1 (local.get $acc)))
+          (f32.add (f32x4.extract_lane 2 (local.get $acc)) (f32x4.extract_lane 3 (local.get $acc)))))
+        (block $sdone (loop $sloop
+          (br_if $sdone (i32.ge_u (local.get $d) (local.get $hd)))
+          (local.set $s (f32.add (local.get $s)
+            (f32.mul
+              (f32.load (i32.add (local.get $qrow) (i32.shl (local.get $d) (i32.const 2))))
+              (f32.load (i32.add (local.get $krow) (i32.shl (local.get $d) (i32.const 2)))))))
+          (local.set $d (i32.add (local.get $d) (i32.const 1)))
+          (br $sloop)))
+        (f32.store (i32.add (local.get $out) (i32.shl (i32.add (i32.mul (local.get $c) (local.get $T)) (local.get $t)) (i32.const 2)))
+          (local.get $s))
+        (local.set $krow (i32.add (local.get $krow) (local.get $rowBytes)))
+        (local.set $t (i32.add (local.get $t) (i32.const 1)))
+        (br $tloop)))
+      (local.set $c (i32.add (local.get $c) (i32.const 1)))
+      (br $cloop))))
+
+  ;; out[c,d] = Σ_t p[c,t]·v[kv(c),t,d]
+  (func (export "pv") (param $p i32) (param $v i32) (param $out i32) (param $C i32) (param $T i32)
+        (param $hd i32) (param $H i32) (param $Hkv i32)
+    (local $c i32) (local $t i32) (local $d i32) (local $prow i32) (local $vrow i32) (local $orow i32)
+    (local $hd4 i32) (local $w f32) (local $wv v128) (local $rowBytes i32) (local $at i32)
+    (local.set $hd4 (i32.and (local.get $hd) (i32.const -4)))
+    (local.set $rowBytes (i32.shl (local.get $hd) (i32.const 2)))
+    (block $cdone (loop $cloop
+      (br_if $cdone (i32.ge_u (local.get $c) (local.get $C)))
+      (local.set $prow (i32.add (local.get $p) (i32.shl (i32.mul (local.get $c) (local.get $T)) (i32.const 2))))
+      (local.set $orow (i32.add (local.get $out) (i32.mul (local.get $c) (local.get $rowBytes))))
+      (local.set $vrow (i32.add (local.get $v)
+        (i32.mul (i32.mul (call $kvRow (local.get $c) (local.get $H) (local.get $Hkv)) (local.get $T)) (local.get $rowBytes))))
+      (memory.fill (local.get $orow) (i32.const 0) (local.get $rowBytes))
+      (local.set $t (i32.const 0))
+      (block $tdone (loop $tloop
+        (br_if $tdone (i32.ge_u (local.get $t) (local.get $T)))
+        (local.set $w (f32.load (i32.add (local.get $prow) (i32.shl (local.get $t) (i32.const 2)))))
+        (local.set $wv (f32x4.splat (local.get $w)))
+        (local.set $d (i32.const 0))
+        (block $vdone (loop $vloop
+          (br_if $vdone (i32.ge_u (local.get $d) (local.get $hd4)))
+          (local.set $at (i32.shl (local.get $d) (i32.const 2)))
+          (v128.store (i32.add (local.get $orow) (local.get $at))
+            (f32x4.add
+              (v128.load (i32.add (local.get $orow) (local.get $at)))
+              (f32x4.mul (local.get $wv) (v128.load (i32.add (local.get $vrow) (local.get $at))))))
+          (local.set $d (i32.add (local.get $d) (i32.const 4)))
+          (br $vloop)))
+        (block $sdone (loop $sloop
+          (br_if $sdone (i32.ge_u (local.get $d) (local.get $hd)))
+          (local.set $at (i32.shl (local.get $d) (i32.const 2)))
+          (f32.store (i32.add (local.get $orow) (local.get $at))
+            (f32.add
+              (f32.load (i32.add (local.get $orow) (local.get $at)))
+              (f32.mul (local.get $w) (f32.load (i32.add (local.get $vrow) (local.get $at))))))
+          (local.set $d (i32.add (local.get $d) (i32.const 1)))
+          (br $sloop)))
+        (local.set $vrow (i32.add (local.get $vrow) (local.get $rowBytes)))
+        (local.set $t (i32.add (local.get $t) (i32.const 1)))
+        (br $tloop)))
+      (local.set $c (i32.add (local.get $c) (i32.const 1)))
+      (br $cloop))))
+)

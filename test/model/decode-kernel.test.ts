@@ -1,0 +1,87 @@
+// The wasm SIMD decode-attention kernels: shipped bytes = the assembled .wat, products equal tfjs's
+// batched matMuls (GQA, head sizes not a multiple of 4, batch rows, long and short caches), cached
+// decode with the kernels equals decode without them, and they are really in use on wasm.
+import { createRequire } from "node:module";
+import { readFileSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import * as tf from "@tensorflow/tfjs-core";
+import { initBackend } from "../../src/backend.js";
+import { decodeAttention, setDecodeKernel } from "../../src/model/kernels/decode-attention.js";
+import { buildModel } from "../../src/model/load.js";
+import { parseLlavaConfig } from "../../src/model/config.js";
+import { randomSource, tinyConfigJson } from "../../src/lab/random-model.js";
+import { ModelSource } from "../../src/generate/source.js";
+import { maxAbsDiff } from "../helpers/compare.js";
+
+const require = createRequire(import.meta.url);
+const builder = require("../helpers/build-kernels.cjs") as { assemble(): Promise<string>; source(b64: string): string; target: string };
+
+function repeatHeads(x: tf.Tensor4D, H: number): tf.Tensor4D {
+  const rep = H / x.shape[1];
+  return tf.gather(x, Array.from({ length: H }, (_, h) => Math.floor(h / rep)), 1) as tf.Tensor4D;
+}
+
+describe("wasm decode-attention kernels", () => {
+  beforeAll(() => initBackend("wasm"));
+  afterAll(() => setDecodeKernel("auto"));
+
+  test("the shipped module is the assembly of decode-attention.wat", async () => {
+    expect(readFileSync(builder.target, "utf8")).toBe(builder.source(await builder.assemble()));
+  });
+
+  test("available on wasm, not on cpu", async () => {
+    expect(decodeAttention()).not.toBeNull();
+    await initBackend("cpu");
+    expect(decodeAttention()).toBeNull();
+    await initBackend("wasm");
+  });
+
+  const shapes: [number, number, number, number, number][] = [
+    // B, H, Hkv, T, hd
+    [1, 4, 4, 600, 16],
+    [3, 4, 2, 37, 16],
+    [2, 6, 3, 5, 10],
+    [1, 8, 1, 129, 7],
+    [2, 2, 2, 1, 64],
+  ];
+  test.each(shapes)("B %i, H %i, Hkv %i, T %i, hd %i: equal to batched matMuls", (B, H, Hkv, T, hd) => {
+    const kernels = decodeAttention()!;
+    tf.tidy(() => {
+      const q = tf.randomNormal([B, H, 1, hd], 0, 1, "float32", 1) as tf.Tensor4D;
+      const k = tf.randomNormal([B, Hkv, T, hd], 0, 1, "float32", 2) as tf.Tensor4D;
+      const v = tf.randomNormal([B, Hkv, T, hd], 0, 1, "float32", 3) as tf.Tensor4D;
+      const p = tf.softmax(tf.randomNormal([B, H, 1, T], 0, 3, "float32", 4)) as tf.Tensor4D;
+      const qk = kernels.qk(q, k);
+      const pv = kernels.pv(p, v);
+      expect(qk.shape).toEqual([B, H, 1, T]);
+      expect(pv.shape).toEqual([B, H, 1, hd]);
+      const refQk = tf.matMul(q, repeatHeads(k, H), false, true);
+      const refPv = tf.matMul(p, repeatHeads(v, H));
+      expect(maxAbsDiff(qk.dataSync() as Float32Array, refQk.dataSync() as Float32Array)).toBeLessThan(1e-5 * Math.sqrt(hd));
+      expect(maxAbsDiff(pv.dataSync() as Float32Array, refPv.dataSync() as Float32Array)).toBeLessThan(1e-6);
+    });
+  });
+
+  test("cached decode with the kernels equals decode with batched matMuls (GQA model, 2 rows)", () => {
+    const raw = tinyConfigJson({ imageSize: 28, visionLayers: 2, textLayers: 3, textHeads: 4, kvHeads: 2, seed: 4 });
+    const m = buildModel(parseLlavaConfig(raw), randomSource(raw, 4));
+    const px = tf.randomNormal([2, 3, 28, 28], 0, 1, "float32", 6) as tf.Tensor4D;
+    const img = m.config.imageTokenIndex;
+    const ids = [[1, 5, img, 9, 10], [1, 6, img, 11, 12]];
+    const run = (mode: "auto" | "never") => {
+      setDecodeKernel(mode);
+      const src = new ModelSource(m, ids, { pixels: px });
+      const rows = [src.prefill()];
+      for (let i = 0; i < 6; i++) rows.push(src.step([20 + i, 30 + i]));
+      src.dispose();
+      return rows.flat();
+    };
+    const before = tf.memory().numTensors;
+    const fast = run("auto");
+    expect(tf.memory().numTensors).toBe(before);
+    const slow = run("never");
+    fast.forEach((row, i) => expect(maxAbsDiff(row, slow[i]), `row ${i}`).toBeLessThan(1e-5));
+    px.dispose();
+    m.dispose();
+  });
+});
