@@ -129,7 +129,9 @@ export class CausalSource implements LogitsSource {
 
   step(tokens: number[]): Float32Array[] {
     if (tokens.length !== this.batchSize) throw new Error(`CausalSource: step() got ${tokens.length} tokens for ${this.batchSize} rows`);
-    return this.score(this.groups.map((g) => this.forward(g, () => this.model.embedStep(tokens))));
+    // groups without a shared trunk take every branch's copy of the token as its own row: [k·B,1,D]
+    const rows = (g: Group) => (g.sharedInput ? tokens : Array.from({ length: g.k }, () => tokens).flat());
+    return this.score(this.groups.map((g) => this.forward(g, () => this.model.embedStep(rows(g)))));
   }
 
   dispose(): void {
@@ -166,12 +168,11 @@ export class CausalSource implements LogitsSource {
       if (g.sharedInput) {
         if (g.split > 0) h = this.model.decode(x, { cache: g.cache, stopLayer: g.split, positionOffset: position, logits: "none" }).last;
         h = tileRows(h, g.k);
-      } else if (x.shape[0] === this.batchSize) {
-        h = tileRows(x, g.k); // a decode step: every branch receives the same token
       }
       const last = this.model.decode(h, { cache: g.cache, hook: g.hook, startLayer: g.sharedInput ? g.split : 0, positionOffset: position, logits: "none" }).last;
       const [R, S, D] = last.shape;
-      return last.slice([0, S - 1, 0], [R, 1, D]).reshape([R, D]) as tf.Tensor2D; // [k·B,D]
+      const final = S === 1 ? last : last.slice([0, S - 1, 0], [R, 1, D]); // [k·B,1,D]
+      return final.reshape([R, D]) as tf.Tensor2D; // [k·B,D]
     });
   }
 
