@@ -167,7 +167,8 @@ function causalPatterns(site: AttentionSite, tq: number, tk: number) {
 }
 
 function uniformCf(shape: Shape4, site: AttentionSite): tf.Tensor4D {
-  if (site.causalOffset === null) return tf.fill(shape, 1 / shape[3], "float32") as tf.Tensor4D;
+  // no key masked (CLIP, or one query row after the whole cache: a decode step): a constant
+  if (site.causalOffset === null || site.causalOffset >= shape[3] - 1) return tf.fill(shape, 1 / shape[3], "float32") as tf.Tensor4D;
   return repeatPattern(causalPatterns(site, shape[2], shape[3]).uniform, shape);
 }
 
