@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import { initBackend } from "../src/backend.js";
 import { loadModel } from "../src/model/load.js";
 import { setPerHeadMatMul } from "../src/model/attention.js";
+import { setDecodeKernel } from "../src/model/kernels/decode-attention.js";
 import { KVCache } from "../src/model/kv-cache.js";
 import type { LlavaModel } from "../src/model/llava.js";
 import { readNpy } from "../src/weights/npy.js";
@@ -75,12 +76,17 @@ async function main(): Promise<void> {
     const pixels = tf.tensor4d(pv.data as Float32Array, pv.shape as [number, number, number, number]);
     const modes = backend === "wasm" ? (["always", "never"] as const) : (["never"] as const);
     for (const mode of modes) {
+      // "always": per-head 2-D matMuls for multi-row queries and the SIMD kernels for decode (= auto);
+      // "never": tfjs's batched matMul everywhere
       setPerHeadMatMul(mode);
+      setDecodeKernel(mode === "always" ? "auto" : "never");
       const r = phases(model, ids, pixels, backend === "cpu" ? 10 : 30);
       const seq = ids[0].length - 1 + model.numImageTokens;
-      rows.push([backend, mode === "always" ? "per-head 2-D" : "batched", r.clip, r.prefill, seq / (r.prefill / 1000), r.decode, 1000 / r.decode]);
+      const label = mode === "always" ? (backend === "wasm" ? "per-head 2-D; decode: SIMD kernels" : "per-head 2-D") : "batched";
+      rows.push([backend, label, r.clip, r.prefill, seq / (r.prefill / 1000), r.decode, 1000 / r.decode]);
     }
     setPerHeadMatMul("auto");
+    setDecodeKernel("auto");
     pixels.dispose();
     model.dispose();
   }
@@ -91,7 +97,7 @@ async function main(): Promise<void> {
     rows.push([`pytorch ${torch.torch} eager, ${torch.threads} thread(s)`, "batched", clip, prefill, seq / (prefill / 1000), decode, 1000 / decode]);
   } else rows.push(["pytorch eager", "not available (apt-get install python3-torch)", "", "", "", "", ""]);
   console.log(`model: ${modelDir}\n`);
-  console.log(table(["backend", "attention matMul", "CLIP ms", "prefill ms", "prefill tok/s", "decode ms/token", "decode tok/s"], rows));
+  console.log(table(["backend", "attention products", "CLIP ms", "prefill ms", "prefill tok/s", "decode ms/token", "decode tok/s"], rows));
   const f32 = loadRss(join(base, "model-f32"));
   const f16 = loadRss(join(base, "model-f16"));
   console.log("\n" + table(["weights", "on disk MiB", "load peak RSS increase MiB"], [["F32 (1 file)", f32.weightMiB, f32.rssMiB], ["F16 (2 shards)", f16.weightMiB, f16.rssMiB]]));
