@@ -12,6 +12,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { LlavaModel } from "../model/llava.js";
 import { averageDraws, contrastLogits, plausibleTokens } from "./contrast.js";
 import type { DecodingPlan } from "./plan.js";
+import { cutoffKernel } from "../model/kernels/wasm-kernels.js";
 
 /** Above this fraction of the vocabulary kept, counterfactual rows get full logits from the backend. */
 export const MAX_DOT_FRACTION = 1 / 32;
@@ -47,19 +48,28 @@ function fullScores(model: LlavaModel, plan: DecodingPlan, step: number, { hidde
 function cutoffScores(model: LlavaModel, plan: DecodingPlan, step: number, { hidden, rowOf }: StepRows): StepScores {
   const V = model.config.text.vocabSize;
   const D = model.config.text.hiddenSize;
+  const maxKept = Math.floor(V * MAX_DOT_FRACTION);
   const factualRows = new Set(rowOf[0]);
   const cfRows = [...new Set(rowOf.flat())].filter((r) => !factualRows.has(r));
-  // the factual rows' full logits [B,V] and every row after the final norm [R,D], in one tidy
+  const onDevice = cutoffKernel();
+  // the factual rows' logits [B,V] (on wasm already cut: −∞ below the cutoff, with the kept indices)
+  // and every row after the final norm [R,D], in one tidy
   let factual: Float32Array = new Float32Array(0);
+  let keptOnDevice: Int32Array | null = null;
   let normed: Float32Array = new Float32Array(0);
   tf.tidy(() => {
     const n = model.normOf(hidden); // [R,D]
-    factual = model.headOf(pickRows(n, rowOf[0])).dataSync() as Float32Array; // [B,V]
+    const logits = model.headOf(pickRows(n, rowOf[0])); // [B,V]
+    if (onDevice) {
+      const cut = onDevice(logits, plan.epsilon, maxKept);
+      factual = cut.masked.dataSync() as Float32Array;
+      keptOnDevice = cut.kept.dataSync() as Int32Array; // [B, maxKept+1]
+    } else factual = logits.dataSync() as Float32Array;
     if (cfRows.length) normed = n.dataSync() as Float32Array;
   });
   const factualRow = (b: number) => factual.subarray(b * V, (b + 1) * V);
-  const kept = rowOf[0].map((_, b) => plausibleTokens(factualRow(b), plan.epsilon));
-  const dots = Math.max(...kept.map((k) => k.length)) <= V * MAX_DOT_FRACTION;
+  const kept = rowOf[0].map((_, b) => deviceKept(keptOnDevice, b, maxKept) ?? plausibleTokens(factualRow(b), plan.epsilon));
+  const dots = Math.max(...kept.map((k) => k.length)) <= maxKept;
   const head = dots && cfRows.length ? model.lmHeadByToken() : null;
   const cfFull = dots || !cfRows.length ? null : readLogits(model, hidden, cfRows); // [n,V]
   const cfAt = new Map(cfRows.map((r, i) => [r, i]));
@@ -71,11 +81,20 @@ function cutoffScores(model: LlavaModel, plan: DecodingPlan, step: number, { hid
       return pick(cfFull!.subarray(cfAt.get(r)! * V, (cfAt.get(r)! + 1) * V), keep);
     };
     const s = contrastRow(plan, step, 0, compact(factualRowIndex), (i) => compact(rowOf[i][b]));
-    const out = new Float32Array(V).fill(-Infinity);
+    // the device's row is already −∞ where cut (and ours to return); else start from an empty row
+    const out = onDevice ? factualRow(b) : new Float32Array(V).fill(-Infinity);
     for (let j = 0; j < keep.length; j++) out[keep[j]] = s[j];
     return out;
   });
   return { scores };
+}
+
+/** Row b's kept indices from the cutoff kernel's `[B, maxKept+1]` output, or null (none, or too many). */
+function deviceKept(kept: Int32Array | null, b: number, maxKept: number): Int32Array | null {
+  if (!kept) return null;
+  const start = b * (maxKept + 1);
+  const count = kept[start];
+  return count <= maxKept ? kept.subarray(start + 1, start + 1 + count) : null;
 }
 
 /** The plan's contrast for one batch row; `branch(i)` gives branch i's logits over the same tokens. */

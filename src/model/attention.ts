@@ -3,7 +3,7 @@
 // single line is where counterfactual attention (src/causal) and recording (src/introspect) plug in.
 import * as tf from "@tensorflow/tfjs-core";
 import type { AttentionHook, AttentionSite } from "./hooks.js";
-import { decodeAttention } from "./kernels/decode-attention.js";
+import { decodeAttention } from "./kernels/wasm-kernels.js";
 
 export interface AttentionInputs {
   /** `[B,H,Tq,D]` */

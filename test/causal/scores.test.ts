@@ -37,16 +37,17 @@ function expectSameScores(fast: Rows[], full: Rows[]): void {
   );
 }
 
-describe("cutoff-restricted contrast scores (random model)", () => {
+const backends = ["cpu", "wasm"] as const;
+
+// on wasm the cutoff runs in the SIMD kernel (src/model/kernels/wasm-kernels.ts), on cpu in JS
+describe.each(backends)("cutoff-restricted contrast scores (random model, %s)", (backend) => {
   let m: LlavaModel;
   let px: tf.Tensor4D;
-  const backends = ["cpu", "wasm"] as const;
-  beforeAll(() => {
+  beforeAll(async () => {
+    await initBackend(backend);
     const raw = tinyConfigJson({ imageSize: 28, visionLayers: 3, textLayers: 4, textHeads: 4, kvHeads: 2, vocabSize: 2048, seed: 11 });
-    return initBackend("cpu").then(() => {
-      m = buildModel(parseLlavaConfig(raw), randomSource(raw, 11));
-      px = tf.randomNormal([2, 3, 28, 28], 0, 1, "float32", 9) as tf.Tensor4D;
-    });
+    m = buildModel(parseLlavaConfig(raw), randomSource(raw, 11));
+    px = tf.randomNormal([2, 3, 28, 28], 0, 1, "float32", 9) as tf.Tensor4D;
   });
   afterAll(() => (m.dispose(), px.dispose()));
 
@@ -76,7 +77,9 @@ describe("cutoff-restricted contrast scores (random model)", () => {
       else expect(Math.max(...kept)).toBeLessThanOrEqual(m.config.text.vocabSize * MAX_DOT_FRACTION);
     });
   }
+});
 
+describe("cutoff-restricted contrast scores: helpers and a longer run", () => {
   test("plausibleTokens keeps exactly the tokens contrastLogits does not cut", () => {
     const f = Float32Array.from([0, -3, 2, 1.9, NaN, 2]);
     expect([...plausibleTokens(f, 0.5)]).toEqual([2, 3, 4, 5]);

@@ -3,7 +3,7 @@
 ;; are the whole per-row cost of a decode step's attention. Layouts (float32, contiguous, byte offsets):
 ;;   q [C,hd]   k, v [C/H·Hkv, T, hd]   p [C,T]   with C = B·H query rows, head h of batch row b
 ;;   reading kv head b·Hkv + h/(H/Hkv) (grouped-query attention, HF repeat_kv order).
-;; Build: npm run build:kernels (assembles this file into decode-attention-wasm.ts).
+;; Build: npm run build:kernels (assembles this file into wasm-kernels-module.ts).
 (module
   (import "env" "memory" (memory 1))
 
@@ -100,4 +100,58 @@
         (br $tloop)))
       (local.set $c (i32.add (local.get $c) (i32.const 1)))
       (br $cloop))))
+;; The plausibility cutoff of B rows of V logits, without leaving wasm memory: per row, the max
+;; (NaN ignored, as JS `x > max`), cut = logEps + max in float32, masked[v] = logits[v] unless
+;; logits[v] < cut (then −∞; NaN is never below the cut), and kept = [count, indices…] (at most maxKept
+;; indices are written; a count above maxKept tells the caller to scan the masked row itself).
+(func (export "cutoff") (param $logits i32) (param $B i32) (param $V i32) (param $logEps f32)
+      (param $masked i32) (param $kept i32) (param $maxKept i32)
+  (local $b i32) (local $i i32) (local $n i32) (local $row i32) (local $out i32) (local $idx i32)
+  (local $acc v128) (local $m f32) (local $xs f32) (local $cut f32) (local $V4 i32)
+  (local.set $V4 (i32.and (local.get $V) (i32.const -4)))
+  (block $bdone (loop $bloop
+    (br_if $bdone (i32.ge_u (local.get $b) (local.get $B)))
+    (local.set $row (i32.add (local.get $logits) (i32.shl (i32.mul (local.get $b) (local.get $V)) (i32.const 2))))
+    (local.set $out (i32.add (local.get $masked) (i32.shl (i32.mul (local.get $b) (local.get $V)) (i32.const 2))))
+    (local.set $idx (i32.add (local.get $kept) (i32.shl (i32.mul (local.get $b) (i32.add (local.get $maxKept) (i32.const 1))) (i32.const 2))))
+    ;; pass 1: max
+    (local.set $acc (v128.const f32x4 -inf -inf -inf -inf))
+    (local.set $i (i32.const 0))
+    (block $d1 (loop $l1
+      (br_if $d1 (i32.ge_u (local.get $i) (local.get $V4)))
+      (local.set $acc (f32x4.pmax (local.get $acc) (v128.load (i32.add (local.get $row) (i32.shl (local.get $i) (i32.const 2))))))
+      (local.set $i (i32.add (local.get $i) (i32.const 4)))
+      (br $l1)))
+    (local.set $m (f32x4.extract_lane 0 (local.get $acc)))
+    (local.set $xs (f32x4.extract_lane 1 (local.get $acc)))
+    (if (f32.lt (local.get $m) (local.get $xs)) (then (local.set $m (local.get $xs))))
+    (local.set $xs (f32x4.extract_lane 2 (local.get $acc)))
+    (if (f32.lt (local.get $m) (local.get $xs)) (then (local.set $m (local.get $xs))))
+    (local.set $xs (f32x4.extract_lane 3 (local.get $acc)))
+    (if (f32.lt (local.get $m) (local.get $xs)) (then (local.set $m (local.get $xs))))
+    (block $d3 (loop $l3
+      (br_if $d3 (i32.ge_u (local.get $i) (local.get $V)))
+      (local.set $xs (f32.load (i32.add (local.get $row) (i32.shl (local.get $i) (i32.const 2)))))
+      (if (f32.lt (local.get $m) (local.get $xs)) (then (local.set $m (local.get $xs))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $l3)))
+    (local.set $cut (f32.add (local.get $logEps) (local.get $m)))
+    ;; pass 2: mask four at a time; collect indices only where a group keeps something
+    (local.set $n (i32.const 0))
+    (local.set $i (i32.const 0))
+    (block $d4 (loop $l4
+      (br_if $d4 (i32.ge_u (local.get $i) (local.get $V)))
+      (local.set $xs (f32.load (i32.add (local.get $row) (i32.shl (local.get $i) (i32.const 2)))))
+      (if (f32.lt (local.get $xs) (local.get $cut))
+        (then (f32.store (i32.add (local.get $out) (i32.shl (local.get $i) (i32.const 2))) (f32.const -inf)))
+        (else
+          (f32.store (i32.add (local.get $out) (i32.shl (local.get $i) (i32.const 2))) (local.get $xs))
+          (if (i32.lt_u (local.get $n) (local.get $maxKept))
+            (then (i32.store (i32.add (local.get $idx) (i32.shl (i32.add (local.get $n) (i32.const 1)) (i32.const 2))) (local.get $i))))
+          (local.set $n (i32.add (local.get $n) (i32.const 1)))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $l4)))
+    (i32.store (local.get $idx) (local.get $n))
+    (local.set $b (i32.add (local.get $b) (i32.const 1)))
+    (br $bloop))))
 )

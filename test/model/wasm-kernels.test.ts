@@ -1,12 +1,14 @@
-// The wasm SIMD decode-attention kernels: shipped bytes = the assembled .wat, products equal tfjs's
+// The wasm SIMD kernels: shipped bytes = the assembled .wat; decode-attention products equal tfjs's
 // batched matMuls (GQA, head sizes not a multiple of 4, batch rows, long and short caches), cached
-// decode with the kernels equals decode without them, and they are really in use on wasm.
+// decode with the kernels equals decode without them, they are really in use on wasm; the cutoff
+// kernel keeps exactly the tokens `plausibleTokens` keeps.
 import { createRequire } from "node:module";
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../../src/backend.js";
-import { decodeAttention, setDecodeKernel } from "../../src/model/kernels/decode-attention.js";
+import { cutoffKernel, decodeAttention, setDecodeKernel } from "../../src/model/kernels/wasm-kernels.js";
+import { plausibleTokens } from "../../src/causal/contrast.js";
 import { buildModel } from "../../src/model/load.js";
 import { parseLlavaConfig } from "../../src/model/config.js";
 import { randomSource, tinyConfigJson } from "../../src/lab/random-model.js";
@@ -25,7 +27,7 @@ describe("wasm decode-attention kernels", () => {
   beforeAll(() => initBackend("wasm"));
   afterAll(() => setDecodeKernel("auto"));
 
-  test("the shipped module is the assembly of decode-attention.wat", async () => {
+  test("the shipped module is the assembly of wasm-kernels.wat", async () => {
     expect(readFileSync(builder.target, "utf8")).toBe(builder.source(await builder.assemble()));
   });
 
@@ -60,6 +62,43 @@ describe("wasm decode-attention kernels", () => {
       expect(maxAbsDiff(qk.dataSync() as Float32Array, refQk.dataSync() as Float32Array)).toBeLessThan(1e-5 * Math.sqrt(hd));
       expect(maxAbsDiff(pv.dataSync() as Float32Array, refPv.dataSync() as Float32Array)).toBeLessThan(1e-6);
     });
+  });
+
+  test("the cutoff kernel: masked rows and kept indices as plausibleTokens decides", () => {
+    const cut = cutoffKernel()!;
+    let seed = 3;
+    const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    for (let trial = 0; trial < 60; trial++) {
+      const V = [1, 3, 4, 37, 1000, 4099][trial % 6];
+      const B = 1 + (trial % 3);
+      const eps = [0.1, 0.5, 1e-3, 0.9, 1][trial % 5];
+      const rows = Array.from({ length: B }, (_, b) => {
+        const r = Float32Array.from({ length: V }, (_, k) => (trial % 4 === 0 ? k / 7 : Math.round(rand() * 60) / 4 - b));
+        if (trial % 7 === 1) r[Math.floor(rand() * V)] = NaN;
+        if (trial % 5 === 2) r[Math.floor(rand() * V)] = -Infinity;
+        if (trial % 11 === 3) r.fill(-Infinity);
+        return r;
+      });
+      const maxKept = trial % 2 ? 5 : V;
+      const flat = new Float32Array(B * V);
+      rows.forEach((r, b) => flat.set(r, b * V));
+      const out = tf.tidy(() => {
+        const { masked, kept } = cut(tf.tensor2d(flat, [B, V]), eps, maxKept);
+        return { masked: Float32Array.from(masked.dataSync()), kept: Int32Array.from(kept.dataSync()) };
+      });
+      rows.forEach((r, b) => {
+        const want = [...plausibleTokens(r, eps)];
+        const count = out.kept[b * (maxKept + 1)];
+        expect(count, `trial ${trial} row ${b}`).toBe(want.length);
+        if (count <= maxKept) expect([...out.kept.subarray(b * (maxKept + 1) + 1, b * (maxKept + 1) + 1 + count)]).toEqual(want);
+        const keep = new Set(want);
+        for (let k = 0; k < V; k++) {
+          const got = out.masked[b * V + k];
+          if (keep.has(k)) expect(Object.is(got, r[k]) || (Number.isNaN(got) && Number.isNaN(r[k])), `trial ${trial} token ${k}`).toBe(true);
+          else expect(got).toBe(-Infinity);
+        }
+      });
+    }
   });
 
   test("cached decode with the kernels equals decode with batched matMuls (GQA model, 2 rows)", () => {
