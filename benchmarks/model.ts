@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import { initBackend } from "../src/backend.js";
 import { loadModel } from "../src/model/load.js";
 import { setPerHeadMatMul } from "../src/model/attention.js";
-import { setDecodeKernel } from "../src/model/kernels/decode-attention.js";
+import { setDecodeKernel } from "../src/model/kernels/wasm-kernels.js";
 import { KVCache } from "../src/model/kv-cache.js";
 import type { LlavaModel } from "../src/model/llava.js";
 import { readNpy } from "../src/weights/npy.js";

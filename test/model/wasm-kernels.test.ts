@@ -23,7 +23,7 @@ function repeatHeads(x: tf.Tensor4D, H: number): tf.Tensor4D {
   return tf.gather(x, Array.from({ length: H }, (_, h) => Math.floor(h / rep)), 1) as tf.Tensor4D;
 }
 
-describe("wasm decode-attention kernels", () => {
+describe("wasm kernels", () => {
   beforeAll(() => initBackend("wasm"));
   afterAll(() => setDecodeKernel("auto"));
 
