@@ -28,7 +28,7 @@ const CUTOFF = "CausalmmCutoff";
 const instances = new WeakMap<object, Exports | null>();
 let mode: "auto" | "never" = "auto";
 
-/** For tests and benchmarks: "never" keeps tfjs's batched matMul for decode attention too. */
+/** For tests and benchmarks: "never" turns the kernels off (tfjs batched matMuls, the JS cutoff). */
 export function setDecodeKernel(m: "auto" | "never"): void {
   mode = m;
 }
