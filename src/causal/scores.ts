@@ -7,7 +7,8 @@
 // vocabulary: dot products in JS against a token-major copy of lm_head (a gather of lm_head columns on
 // wasm costs more than the full matMul). The scores are the same function as `contrastLogits` on full
 // rows. Every branch gets full logits when a caller wants to see them (`onStep`), when ε = 0 (nothing
-// is cut) or when the cutoff keeps so many tokens that the full matMul is cheaper.
+// is cut) or when the cutoff keeps so many tokens that the full matMul is cheaper. On wasm the cutoff
+// itself (max, −∞ mask, kept indices) runs in a SIMD kernel before the factual row is downloaded.
 import * as tf from "@tensorflow/tfjs-core";
 import type { LlavaModel } from "../model/llava.js";
 import { averageDraws, contrastLogits, plausibleTokens } from "./contrast.js";
@@ -114,7 +115,6 @@ function readLogits(model: LlavaModel, hidden: tf.Tensor2D, rows: number[]): Flo
   });
   return data; // assigned, not returned from tidy: tidy would walk a returned typed array
 }
-
 
 /** Rows of `[R,D]`: a slice when they are consecutive, else a gather. */
 function pickRows(hidden: tf.Tensor2D, rows: number[]): tf.Tensor2D {
