@@ -2,6 +2,8 @@
 // and POPE questions/s with and without image + prompt-prefix caching, on the tiny-336 fixture model.
 // Run: npm run build && node dist/benchmarks/causal.js [--backends wasm,cpu] [--questions 12]  (0: decode only)
 //      [--mid]  (also a random 0.16 B-parameter model on wasm, where weight reads dominate as in 7B)
+//      [--in-place never]  (KV cache reallocated every step, as before in-place writes)
+//      [--kernels never]  (tfjs ops instead of the project's kernels: wasm SIMD, cpu JS)
 import * as tf from "@tensorflow/tfjs-core";
 import { copyFileSync, mkdtempSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -21,6 +23,8 @@ import { buildModel } from "../src/model/load.js";
 import { parseLlavaConfig } from "../src/model/config.js";
 import { randomSource, tinyConfigJson } from "../src/lab/random-model.js";
 import type { LlavaModel } from "../src/model/llava.js";
+import { setInPlaceWrites } from "../src/model/kernels/in-place.js";
+import { setDecodeKernel } from "../src/model/kernels/kernels.js";
 
 const STEPS = 24;
 const ROUNDS = 15;
@@ -109,6 +113,8 @@ async function popeRate(llava: Llava, fixtures: string, causal: object | undefin
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   const opt = (name: string, d: string) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : d);
+  setInPlaceWrites(opt("--in-place", "auto") === "never" ? "never" : "auto");
+  setDecodeKernel(opt("--kernels", "auto") === "never" ? "never" : "auto");
   const fixtures = fixturesDir();
   const dir = modelDir(fixtures);
   const ids = [Array.from(readNpy(join(fixtures, "llava-tiny", "golden", "input_ids.npy")).data)];
@@ -137,7 +143,8 @@ async function main(): Promise<void> {
     mid.model.dispose();
     mid.pixels.dispose();
   }
-  console.log(`per-token decode, tiny-336 fixture model (595-position prompt), medians over ${ROUNDS} interleaved rounds of ${STEPS} steps; × plain = total time over all rounds relative to a plain ModelSource decode timed in the same rounds\n`);
+  console.log(`per-token decode, tiny-336 fixture model (595-position prompt), medians over ${ROUNDS} interleaved rounds of ${STEPS} steps; × plain = total time over all rounds relative to a plain ModelSource decode timed in the same rounds`);
+  console.log(`KV cache writes: ${opt("--in-place", "auto") === "never" ? "reallocated every step" : "in place"}; kernels: ${opt("--kernels", "auto") === "never" ? "off" : "on"}\n`);
   console.log(table(["backend", "decoding", "batched ms/token", "× plain", "sequential ms/token", "× plain"], decodeRows));
   if (midRows.length) {
     console.log(`\nthe same on a random mid-size model (D 1024, 8 layers, 16 heads, V 32000; 0.16 B parameters, 600-position prompt)\n`);

@@ -13,7 +13,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { LlavaModel } from "../model/llava.js";
 import { averageDraws, contrastLogits, plausibleTokens } from "./contrast.js";
 import type { DecodingPlan } from "./plan.js";
-import { cutoffKernel } from "../model/kernels/wasm-kernels.js";
+import { cutoffKernel } from "../model/kernels/kernels.js";
 
 /** Above this fraction of the vocabulary kept, counterfactual rows get full logits from the backend. */
 export const MAX_DOT_FRACTION = 1 / 32;

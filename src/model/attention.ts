@@ -3,15 +3,17 @@
 // single line is where counterfactual attention (src/causal) and recording (src/introspect) plug in.
 import * as tf from "@tensorflow/tfjs-core";
 import type { AttentionHook, AttentionSite } from "./hooks.js";
-import { decodeAttention } from "./kernels/wasm-kernels.js";
+import { decodeAttention, rowSoftmax } from "./kernels/kernels.js";
 
 export interface AttentionInputs {
   /** `[B,H,Tq,D]` */
   q: tf.Tensor4D;
-  /** `[B,Hkv,Tk,D]`; Hkv divides H (grouped-query attention). */
+  /** `[B,Hkv,S,D]`; Hkv divides H (grouped-query attention). */
   k: tf.Tensor4D;
-  /** `[B,Hkv,Tk,D]` */
+  /** `[B,Hkv,S,D]` */
   v: tf.Tensor4D;
+  /** Keys used: the first `kvLength` of the S positions (KV cache storage has spare ones). Default S. */
+  kvLength?: number;
   /** Multiplies the scores `q·kᵀ` (applied to q, which is Tk/D times smaller than the scores). */
   scale: number;
   /** `[Tq,Tk]` additive causal mask, when `site.causalOffset` masks anything (see causalBias). */
@@ -21,24 +23,30 @@ export interface AttentionInputs {
 }
 
 /** Returns the attention output `[B,H,Tq,D]`. */
-export function attention({ q, k, v, scale, mask, site, hook }: AttentionInputs): tf.Tensor4D {
+export function attention({ q, k, v, kvLength, scale, mask, site, hook }: AttentionInputs): tf.Tensor4D {
   const [, H, Tq] = q.shape;
-  const Tk = k.shape[2];
-  const products = attentionProducts(Tq, H);
+  const Tk = kvLength ?? k.shape[2];
+  const products = attentionProducts(Tq, H, Tk);
   let scores = products.qk(tf.mul(q, scale) as tf.Tensor4D, k); // [B,H,Tq,Tk]
   if (site.causalOffset !== null && site.causalOffset < Tk - 1) scores = tf.add(scores, mask ?? causalBias(Tq, Tk, site.causalOffset));
-  let probs = tf.softmax(scores) as tf.Tensor4D; // [B,H,Tq,Tk]
+  let probs = (rowSoftmax() ?? tf.softmax)(scores) as tf.Tensor4D; // [B,H,Tq,Tk]
   if (hook) probs = hook(probs, site) ?? probs; // ← the intervention point
   return products.pv(probs, v); // [B,H,Tq,D]
 }
 
-/** q·Kᵀ and P·V for `[B,Hkv,Tk,D]` keys/values: wasm's SIMD kernels for one-row decode, else matMuls. */
-function attentionProducts(Tq: number, H: number): { qk(q: tf.Tensor4D, k: tf.Tensor4D): tf.Tensor4D; pv(p: tf.Tensor4D, v: tf.Tensor4D): tf.Tensor4D } {
+type Products = { qk(q: tf.Tensor4D, k: tf.Tensor4D): tf.Tensor4D; pv(p: tf.Tensor4D, v: tf.Tensor4D): tf.Tensor4D };
+
+/**
+ * q·Kᵀ and P·V over the first Tk positions of `[B,Hkv,S,D]` keys/values: the backend's own kernels for
+ * one-row decode (kernels/), else matMuls on those positions copied out.
+ */
+function attentionProducts(Tq: number, H: number, Tk: number): Products {
   const kernels = Tq === 1 ? decodeAttention() : null;
-  if (kernels) return kernels;
+  if (kernels) return { qk: (q, k) => kernels.qk(q, k, Tk), pv: kernels.pv };
+  const used = (x: tf.Tensor4D) => repeatKvHeads(Tk === x.shape[2] ? x : x.slice([0, 0, 0, 0], [-1, -1, Tk, -1]), H); // [B,H,Tk,D]
   return {
-    qk: (q, k) => headMatMul(q, repeatKvHeads(k, H), true),
-    pv: (p, v) => headMatMul(p, repeatKvHeads(v, H), false),
+    qk: (q, k) => headMatMul(q, used(k), true),
+    pv: (p, v) => headMatMul(p, used(v), false),
   };
 }
 

@@ -75,11 +75,13 @@ function llamaLayer(L: LlamaLayer, cfg: TextConfig, x: tf.Tensor3D, i: number, r
   const qh = applyRope(heads(q, cfg.numHeads), rope);
   let kh = applyRope(heads(k, cfg.numKvHeads), rope);
   let vh = heads(v, cfg.numKvHeads);
-  if (cache) ({ k: kh, v: vh } = cache.append(i, kh, vh));
+  let kvLength: number | undefined;
+  if (cache) ({ k: kh, v: vh, length: kvLength } = cache.append(i, kh, vh)); // storage [B,Hkv,S,hd]
   const ctx = attention({
     q: qh,
     k: kh,
     v: vh,
+    kvLength,
     scale: 1 / Math.sqrt(hd),
     mask,
     site: { module: "text", layer: i, numLayers: cfg.numLayers, causalOffset: past },

@@ -1,17 +1,17 @@
-// Decoding kernels for the wasm backend, as tfjs kernels backed by a small WebAssembly SIMD module
-// (wasm-kernels.wat) that works in tfjs-wasm's own memory:
+// The wasm backend's implementations of the project's kernels (names in kernels.ts), backed by a small
+// WebAssembly SIMD module (wasm-kernels.wat) that works in tfjs-wasm's own memory:
 // - q·Kᵀ and P·V for one query row per (batch row, head). tfjs-wasm runs batched matMuls in a scalar
 //   loop; these products are what every extra decode row (a CausalMM branch, a batch row) pays for its
 //   KV cache, 4–7× faster here (docs/benchmarks.md). Grouped-query attention reads the shared kv head
-//   directly (no repeat copy).
+//   directly (no repeat copy), and only the cache's filled positions are read.
 // - the plausibility cutoff of a logits row (max, mask, kept indices) before anything is downloaded.
-// Available only on the wasm backend; elsewhere the getters return null and callers keep tfjs ops / JS.
 import * as tf from "@tensorflow/tfjs-core";
 import { WASM_KERNELS } from "./wasm-kernels-module.js";
+import { KERNEL_NAMES, type DecodeAttrs } from "./names.js";
 
 interface Exports {
-  qk(q: number, k: number, out: number, C: number, T: number, hd: number, H: number, Hkv: number): void;
-  pv(p: number, v: number, out: number, C: number, T: number, hd: number, H: number, Hkv: number): void;
+  qk(q: number, k: number, out: number, C: number, T: number, S: number, hd: number, H: number, Hkv: number): void;
+  pv(p: number, v: number, out: number, C: number, T: number, S: number, hd: number, H: number, Hkv: number): void;
   cutoff(logits: number, B: number, V: number, logEps: number, masked: number, kept: number, maxKept: number): void;
 }
 
@@ -22,16 +22,7 @@ interface WasmBackend {
   makeOutput(shape: number[], dtype: "float32" | "int32"): tf.TensorInfo;
 }
 
-const QK = "CausalmmDecodeQK";
-const PV = "CausalmmDecodePV";
-const CUTOFF = "CausalmmCutoff";
 const instances = new WeakMap<object, Exports | null>();
-let mode: "auto" | "never" = "auto";
-
-/** For tests and benchmarks: "never" turns the kernels off (tfjs batched matMuls, the JS cutoff). */
-export function setDecodeKernel(m: "auto" | "never"): void {
-  mode = m;
-}
 
 function kernelsFor(backend: WasmBackend): Exports | null {
   if (!instances.has(backend)) {
@@ -46,19 +37,23 @@ function kernelsFor(backend: WasmBackend): Exports | null {
   return instances.get(backend)!;
 }
 
-/** One kernel: out `[B,H,1,width]` from a `[B,H,1,·]` row tensor and a `[B,Hkv,T,hd]` cache tensor. */
-function register(name: string, run: (k: Exports) => Exports["qk"], width: (row: tf.TensorInfo, cache: tf.TensorInfo) => number): void {
+/**
+ * One decode product: out `[B,H,1,width]` from a `[B,H,1,·]` row tensor and `[B,Hkv,S,hd]` cache
+ * storage of which the first `length` positions are read.
+ */
+function registerProduct(name: string, run: (k: Exports) => Exports["qk"], width: (length: number, hd: number) => number): void {
   tf.registerKernel({
     kernelName: name,
     backendName: "wasm",
-    kernelFunc: ({ inputs, backend }) => {
+    kernelFunc: ({ inputs, backend, attrs }) => {
       const be = backend as unknown as WasmBackend;
       const { row, cache } = inputs as { row: tf.TensorInfo; cache: tf.TensorInfo };
+      const { length } = attrs as unknown as DecodeAttrs;
       const [B, H] = row.shape;
-      const [, Hkv, T, hd] = cache.shape;
-      const out = be.makeOutput([B, H, 1, width(row, cache)], "float32");
+      const [, Hkv, S, hd] = cache.shape;
+      const out = be.makeOutput([B, H, 1, width(length, hd)], "float32");
       const at = (t: tf.TensorInfo) => be.dataIdMap.get(t.dataId).memoryOffset;
-      run(kernelsFor(be)!)(at(row), at(cache), at(out), B * H, T, hd, H, Hkv);
+      run(kernelsFor(be)!)(at(row), at(cache), at(out), B * H, length, S, hd, H, Hkv);
       return out;
     },
   });
@@ -66,7 +61,7 @@ function register(name: string, run: (k: Exports) => Exports["qk"], width: (row:
 
 function registerCutoff(): void {
   tf.registerKernel({
-    kernelName: CUTOFF,
+    kernelName: KERNEL_NAMES.cutoff,
     backendName: "wasm",
     kernelFunc: ({ inputs, backend, attrs }) => {
       const be = backend as unknown as WasmBackend;
@@ -82,39 +77,13 @@ function registerCutoff(): void {
   });
 }
 
-let registered = false;
-
-function ready(): boolean {
-  if (mode === "never" || tf.getBackend() !== "wasm" || !kernelsFor(tf.backend() as unknown as WasmBackend)) return false;
-  if (!registered) {
-    register(QK, (k) => k.qk, (_row, cache) => cache.shape[2]);
-    register(PV, (k) => k.pv, (_row, cache) => cache.shape[3]);
+/** Registers the wasm kernels once; false when the active wasm backend's memory is out of reach. */
+export function registerWasmKernels(): boolean {
+  if (!kernelsFor(tf.backend() as unknown as WasmBackend)) return false;
+  if (!tf.getKernel(KERNEL_NAMES.qk, "wasm")) {
+    registerProduct(KERNEL_NAMES.qk, (k) => k.qk, (length) => length);
+    registerProduct(KERNEL_NAMES.pv, (k) => k.pv, (_length, hd) => hd);
     registerCutoff();
-    registered = true;
   }
   return true;
-}
-
-/**
- * q·Kᵀ (`[B,H,1,hd]` × `[B,Hkv,T,hd]` → `[B,H,1,T]`) and P·V (`[B,H,1,T]` × `[B,Hkv,T,hd]` →
- * `[B,H,1,hd]`), or null when the active backend cannot run them.
- */
-export function decodeAttention(): { qk(q: tf.Tensor4D, k: tf.Tensor4D): tf.Tensor4D; pv(p: tf.Tensor4D, v: tf.Tensor4D): tf.Tensor4D } | null {
-  if (!ready()) return null;
-  const run = (name: string, row: tf.Tensor4D, cache: tf.Tensor4D) => tf.engine().runKernel(name, { row, cache }, {}) as tf.Tensor4D;
-  return { qk: (q, k) => run(QK, q, k), pv: (p, v) => run(PV, p, v) };
-}
-
-/**
- * The plausibility cutoff of logits `[B,V]` on the device: `masked` = the logits with −∞ where
- * ℓ < fround(log ε) + max ℓ, and `kept` `[B, maxKept+1]` = per row the count of kept tokens followed by
- * their ascending indices (only the first maxKept are written). Null off wasm.
- */
-export function cutoffKernel(): ((logits: tf.Tensor2D, epsilon: number, maxKept: number) => { masked: tf.Tensor2D; kept: tf.Tensor2D }) | null {
-  if (!ready()) return null;
-  return (logits, epsilon, maxKept) => {
-    const attrs = { logEps: Math.fround(Math.log(epsilon)), maxKept };
-    const [masked, kept] = tf.engine().runKernel(CUTOFF, { logits }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor2D[];
-    return { masked, kept };
-  };
 }

@@ -1,8 +1,9 @@
 ;; Decode-attention products for one query row per (batch row, head), in WebAssembly SIMD, reading and
 ;; writing tfjs-wasm's own memory (imported). tfjs-wasm runs batched products in a scalar loop; these two
 ;; are the whole per-row cost of a decode step's attention. Layouts (float32, contiguous, byte offsets):
-;;   q [C,hd]   k, v [C/H·Hkv, T, hd]   p [C,T]   with C = B·H query rows, head h of batch row b
-;;   reading kv head b·Hkv + h/(H/Hkv) (grouped-query attention, HF repeat_kv order).
+;;   q [C,hd]   k, v [C/H·Hkv, S, hd]   p [C,T]   with C = B·H query rows, head h of batch row b
+;;   reading kv head b·Hkv + h/(H/Hkv) (grouped-query attention, HF repeat_kv order). Only the first T
+;;   of each kv head's S rows are read: the KV cache keeps spare rows to grow into (kv-cache.ts).
 ;; Build: npm run build:kernels (assembles this file into wasm-kernels-module.ts).
 (module
   (import "env" "memory" (memory 1))
@@ -13,8 +14,8 @@
       (i32.mul (i32.div_u (local.get $c) (local.get $H)) (local.get $Hkv))
       (i32.div_u (i32.rem_u (local.get $c) (local.get $H)) (i32.div_u (local.get $H) (local.get $Hkv)))))
 
-  ;; out[c,t] = Σ_d q[c,d]·k[kv(c),t,d]
-  (func (export "qk") (param $q i32) (param $k i32) (param $out i32) (param $C i32) (param $T i32)
+  ;; out[c,t] = Σ_d q[c,d]·k[kv(c),t,d]  (t < T)
+  (func (export "qk") (param $q i32) (param $k i32) (param $out i32) (param $C i32) (param $T i32) (param $S i32)
         (param $hd i32) (param $H i32) (param $Hkv i32)
     (local $c i32) (local $t i32) (local $d i32) (local $qrow i32) (local $krow i32) (local $hd4 i32)
     (local $acc v128) (local $s f32) (local $rowBytes i32)
@@ -24,7 +25,7 @@
       (br_if $cdone (i32.ge_u (local.get $c) (local.get $C)))
       (local.set $qrow (i32.add (local.get $q) (i32.mul (local.get $c) (local.get $rowBytes))))
       (local.set $krow (i32.add (local.get $k)
-        (i32.mul (i32.mul (call $kvRow (local.get $c) (local.get $H) (local.get $Hkv)) (local.get $T)) (local.get $rowBytes))))
+        (i32.mul (i32.mul (call $kvRow (local.get $c) (local.get $H) (local.get $Hkv)) (local.get $S)) (local.get $rowBytes))))
       (local.set $t (i32.const 0))
       (block $tdone (loop $tloop
         (br_if $tdone (i32.ge_u (local.get $t) (local.get $T)))
@@ -58,7 +59,7 @@
       (br $cloop))))
 
   ;; out[c,d] = Σ_t p[c,t]·v[kv(c),t,d]
-  (func (export "pv") (param $p i32) (param $v i32) (param $out i32) (param $C i32) (param $T i32)
+  (func (export "pv") (param $p i32) (param $v i32) (param $out i32) (param $C i32) (param $T i32) (param $S i32)
         (param $hd i32) (param $H i32) (param $Hkv i32)
     (local $c i32) (local $t i32) (local $d i32) (local $prow i32) (local $vrow i32) (local $orow i32)
     (local $hd4 i32) (local $w f32) (local $wv v128) (local $rowBytes i32) (local $at i32)
@@ -69,7 +70,7 @@
       (local.set $prow (i32.add (local.get $p) (i32.shl (i32.mul (local.get $c) (local.get $T)) (i32.const 2))))
       (local.set $orow (i32.add (local.get $out) (i32.mul (local.get $c) (local.get $rowBytes))))
       (local.set $vrow (i32.add (local.get $v)
-        (i32.mul (i32.mul (call $kvRow (local.get $c) (local.get $H) (local.get $Hkv)) (local.get $T)) (local.get $rowBytes))))
+        (i32.mul (i32.mul (call $kvRow (local.get $c) (local.get $H) (local.get $Hkv)) (local.get $S)) (local.get $rowBytes))))
       (memory.fill (local.get $orow) (i32.const 0) (local.get $rowBytes))
       (local.set $t (i32.const 0))
       (block $tdone (loop $tloop

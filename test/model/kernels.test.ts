@@ -1,13 +1,14 @@
-// The wasm SIMD kernels: shipped bytes = the assembled .wat; decode-attention products equal tfjs's
-// batched matMuls (GQA, head sizes not a multiple of 4, batch rows, long and short caches), cached
-// decode with the kernels equals decode without them, they are really in use on wasm; the cutoff
-// kernel keeps exactly the tokens `plausibleTokens` keeps.
+// The project's kernels (wasm: the SIMD module; cpu: JS): shipped bytes = the assembled .wat;
+// decode-attention products equal tfjs's batched matMuls on both backends (GQA, head sizes not a
+// multiple of 4, batch rows, long and short caches, storage with spare positions); cached decode with
+// the kernels equals decode without them; the cpu softmax equals tfjs's (values and gradient); the
+// cutoff kernel keeps exactly the tokens `plausibleTokens` keeps.
 import { createRequire } from "node:module";
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../../src/backend.js";
-import { cutoffKernel, decodeAttention, setDecodeKernel } from "../../src/model/kernels/wasm-kernels.js";
+import { cutoffKernel, decodeAttention, rowSoftmax, setDecodeKernel } from "../../src/model/kernels/kernels.js";
 import { plausibleTokens } from "../../src/causal/contrast.js";
 import { buildModel } from "../../src/model/load.js";
 import { parseLlavaConfig } from "../../src/model/config.js";
@@ -31,10 +32,13 @@ describe("wasm kernels", () => {
     expect(readFileSync(builder.target, "utf8")).toBe(builder.source(await builder.assemble()));
   });
 
-  test("available on wasm, not on cpu", async () => {
-    expect(decodeAttention()).not.toBeNull();
+  test("decode products on wasm and cpu, the cutoff on wasm, the softmax on cpu", async () => {
+    expect([decodeAttention() !== null, cutoffKernel() !== null, rowSoftmax() !== null]).toEqual([true, true, false]);
     await initBackend("cpu");
-    expect(decodeAttention()).toBeNull();
+    expect([decodeAttention() !== null, cutoffKernel() !== null, rowSoftmax() !== null]).toEqual([true, false, true]);
+    setDecodeKernel("never");
+    expect([decodeAttention(), cutoffKernel(), rowSoftmax()]).toEqual([null, null, null]);
+    setDecodeKernel("auto");
     await initBackend("wasm");
   });
 
@@ -46,15 +50,19 @@ describe("wasm kernels", () => {
     [1, 8, 1, 129, 7],
     [2, 2, 2, 1, 64],
   ];
-  test.each(shapes)("B %i, H %i, Hkv %i, T %i, hd %i: equal to batched matMuls", (B, H, Hkv, T, hd) => {
+  const cases = shapes.flatMap(([B, H, Hkv, T, hd], i) => (["wasm", "cpu"] as const).map((backend) => [backend, B, H, Hkv, T, hd, i % 2 ? 3 : 0] as const));
+  test.each(cases)("%s: B %i, H %i, Hkv %i, T %i, hd %i, %i spare positions: equal to batched matMuls", async (backend, B, H, Hkv, T, hd, spare) => {
+    await initBackend(backend);
     const kernels = decodeAttention()!;
     tf.tidy(() => {
       const q = tf.randomNormal([B, H, 1, hd], 0, 1, "float32", 1) as tf.Tensor4D;
       const k = tf.randomNormal([B, Hkv, T, hd], 0, 1, "float32", 2) as tf.Tensor4D;
       const v = tf.randomNormal([B, Hkv, T, hd], 0, 1, "float32", 3) as tf.Tensor4D;
       const p = tf.softmax(tf.randomNormal([B, H, 1, T], 0, 3, "float32", 4)) as tf.Tensor4D;
-      const qk = kernels.qk(q, k);
-      const pv = kernels.pv(p, v);
+      // storage with spare positions after the T filled ones (as in the KV cache); NaN must not be read
+      const withSpare = (x: tf.Tensor4D) => (spare ? tf.concat([x, tf.fill([B, Hkv, spare, hd], NaN)], 2) : x) as tf.Tensor4D;
+      const qk = kernels.qk(q, withSpare(k), T);
+      const pv = kernels.pv(p, withSpare(v));
       expect(qk.shape).toEqual([B, H, 1, T]);
       expect(pv.shape).toEqual([B, H, 1, hd]);
       const refQk = tf.matMul(q, repeatHeads(k, H), false, true);
@@ -64,7 +72,22 @@ describe("wasm kernels", () => {
     });
   });
 
-  test("the cutoff kernel: masked rows and kept indices as plausibleTokens decides", () => {
+  test("cpu softmax: equal to tfjs's, with −∞ keys, and the same gradient", async () => {
+    await initBackend("cpu");
+    tf.tidy(() => {
+      const x = tf.add(tf.randomNormal([2, 3, 5, 40], 0, 4, "float32", 8), tf.concat([tf.zeros([5, 30]), tf.fill([5, 10], -Infinity)], 1)) as tf.Tensor4D;
+      const ours = rowSoftmax()!;
+      expect(maxAbsDiff(ours(x).dataSync() as Float32Array, tf.softmax(x).dataSync() as Float32Array)).toBeLessThan(1e-7);
+      expect(ours(x).slice([0, 0, 0, 30], [-1, -1, -1, -1]).max().dataSync()[0]).toBe(0);
+      const w = tf.randomNormal(x.shape, 0, 1, "float32", 9);
+      const gradOf = (f: (t: tf.Tensor) => tf.Tensor) => tf.grad((t: tf.Tensor) => tf.sum(tf.mul(f(t), w)))(x).dataSync() as Float32Array;
+      expect(maxAbsDiff(gradOf(ours), gradOf((t) => tf.softmax(t)))).toBeLessThan(1e-6);
+    });
+    await initBackend("wasm");
+  });
+
+  test("the cutoff kernel: masked rows and kept indices as plausibleTokens decides", async () => {
+    await initBackend("wasm");
     const cut = cutoffKernel()!;
     let seed = 3;
     const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
@@ -101,7 +124,8 @@ describe("wasm kernels", () => {
     }
   });
 
-  test("cached decode with the kernels equals decode with batched matMuls (GQA model, 2 rows)", () => {
+  test.each(["wasm", "cpu"] as const)("%s: cached decode with the kernels equals decode with tfjs ops (GQA model, 2 rows)", async (backend) => {
+    await initBackend(backend);
     const raw = tinyConfigJson({ imageSize: 28, visionLayers: 2, textLayers: 3, textHeads: 4, kvHeads: 2, seed: 4 });
     const m = buildModel(parseLlavaConfig(raw), randomSource(raw, 4));
     const px = tf.randomNormal([2, 3, 28, 28], 0, 1, "float32", 6) as tf.Tensor4D;

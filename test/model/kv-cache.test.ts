@@ -1,0 +1,124 @@
+// The KV cache's in-place storage (wasm, cpu): appends across capacity growth equal a plain concat; the
+// steps really write in place; nothing handed out earlier changes (slices of filled positions, a tensor
+// sharing the storage); clones and row selections are independent; in-place writes on or off give the
+// same decode; no tensor growth.
+import { afterEach, describe, expect, test } from "vitest";
+import * as tf from "@tensorflow/tfjs-core";
+import { initBackend } from "../../src/backend.js";
+import { KVCache } from "../../src/model/kv-cache.js";
+import { setInPlaceWrites } from "../../src/model/kernels/in-place.js";
+import { buildModel } from "../../src/model/load.js";
+import { parseLlavaConfig } from "../../src/model/config.js";
+import { randomSource, tinyConfigJson } from "../../src/lab/random-model.js";
+import { ModelSource } from "../../src/generate/source.js";
+
+const rows = (B: number, T: number, seed: number) => tf.randomNormal([B, 2, T, 3], 0, 1, "float32", seed) as tf.Tensor4D;
+const values = (t: tf.Tensor | null) => Array.from(t!.dataSync());
+
+/** Appends blocks of `sizes` positions to layer 0 of `cache` and to a concat reference; returns the reference. */
+function appendAll(cache: KVCache, sizes: number[], B: number, seed: number): tf.Tensor4D {
+  let ref: tf.Tensor4D | null = null;
+  sizes.forEach((T, i) => {
+    const k = rows(B, T, seed + i);
+    tf.tidy(() => {
+      cache.append(0, k, tf.neg(k));
+    });
+    const next = tf.keep(ref ? (tf.concat([ref, k], 2) as tf.Tensor4D) : k.clone());
+    ref?.dispose();
+    ref = next;
+    k.dispose();
+  });
+  return ref!;
+}
+
+describe.each(["wasm", "cpu"] as const)("KV cache (%s)", (backend) => {
+  afterEach(() => setInPlaceWrites("auto"));
+
+  test("appends across capacity growth equal a concat, and the steps write in place", async () => {
+    await initBackend(backend);
+    const before = tf.memory().numTensors;
+    const cache = new KVCache(1);
+    const ref = appendAll(cache, [5], 2, 1);
+    const storage = tf.tidy(() => cache.append(0, rows(2, 1, 50), rows(2, 1, 51)).k);
+    const sameStorage = tf.tidy(() => cache.append(0, rows(2, 1, 52), rows(2, 1, 53)).k);
+    expect(sameStorage).toBe(storage); // written in place: the same tensor, not a new one
+    expect(storage.shape[2]).toBeGreaterThan(cache.length);
+    cache.dispose();
+    ref.dispose();
+
+    const grown = new KVCache(1);
+    const sizes = [7, ...Array(300).fill(1), 4, ...Array(200).fill(1)];
+    const want = appendAll(grown, sizes, 2, 100);
+    expect(grown.length).toBe(sizes.reduce((a, b) => a + b));
+    tf.tidy(() => {
+      const { k, v } = grown.layer(0);
+      expect(k!.shape).toEqual(want.shape);
+      expect(values(k)).toEqual(values(want));
+      expect(values(v)).toEqual(values(tf.neg(want)));
+    });
+    grown.dispose();
+    want.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  test("tensors handed out earlier never change: filled slices, and a tensor sharing the storage", async () => {
+    await initBackend(backend);
+    const cache = new KVCache(1);
+    tf.dispose(appendAll(cache, [4], 1, 7));
+    const early = tf.keep(tf.tidy(() => cache.layer(0).k!));
+    const shared = tf.keep(tf.tidy(() => cache.append(0, rows(1, 1, 8), rows(1, 1, 9)).k.reshape([-1]))); // same memory, spare rows included
+    const [earlyBefore, sharedBefore] = [values(early), values(shared)];
+    for (let i = 0; i < 5; i++) {
+      tf.tidy(() => {
+        cache.append(0, rows(1, 1, 10 + i), rows(1, 1, 20 + i));
+      });
+    }
+    expect(values(early)).toEqual(earlyBefore);
+    expect(values(shared)).toEqual(sharedBefore);
+    expect(cache.length).toBe(10);
+    tf.dispose([early, shared]);
+    cache.dispose();
+  });
+
+  test("clone and selectRows are independent of the original", async () => {
+    await initBackend(backend);
+    const a = new KVCache(1);
+    const common = appendAll(a, [6, 1], 3, 30);
+    const b = a.clone();
+    const c = a.selectRows([2, 0]);
+    const stepA = rows(3, 1, 40), stepB = rows(3, 1, 41), stepC = rows(2, 1, 42);
+    for (const [cache, step] of [[a, stepA], [b, stepB], [c, stepC]] as const) {
+      tf.tidy(() => {
+        cache.append(0, step, step);
+      });
+    }
+    tf.tidy(() => {
+      const picked = tf.gather(common, [2, 0], 0);
+      expect(values(a.layer(0).k)).toEqual(values(tf.concat([common, stepA], 2)));
+      expect(values(b.layer(0).k)).toEqual(values(tf.concat([common, stepB], 2)));
+      expect(values(c.layer(0).k)).toEqual(values(tf.concat([picked, stepC], 2)));
+    });
+    tf.dispose([common, stepA, stepB, stepC]);
+    [a, b, c].forEach((x) => x.dispose());
+  });
+
+  test("decoding with in-place writes equals decoding with reallocation, without tensor growth", async () => {
+    await initBackend(backend);
+    const raw = tinyConfigJson({ imageSize: 28, visionLayers: 1, textLayers: 2, textHeads: 4, kvHeads: 2, seed: 5 });
+    const m = buildModel(parseLlavaConfig(raw), randomSource(raw, 5));
+    const ids = [[1, 5, 9, 10], [1, 6, 11, 12]];
+    const run = () => {
+      const src = new ModelSource(m, ids, {});
+      const out = [src.prefill()];
+      const before = tf.memory().numTensors;
+      for (let i = 0; i < 140; i++) out.push(src.step([20 + (i % 50), 30 + (i % 40)]));
+      expect(tf.memory().numTensors).toBe(before);
+      src.dispose();
+      return out.flat().map((r) => Array.from(r));
+    };
+    const inPlace = run();
+    setInPlaceWrites("never");
+    expect(run()).toEqual(inPlace);
+    m.dispose();
+  });
+});
