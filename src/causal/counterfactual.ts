@@ -127,7 +127,7 @@ function replaceSlices<T extends tf.Tensor>(base: T, repl: T, idx: number[], axi
   let next = 0;
   for (const [start, len, k] of runsOf(idx)) {
     if (start > next) parts.push(sliceAxis(base, next, start - next, axis));
-    parts.push(sliceAxis(repl, k, len, axis));
+    parts.push(len === repl.shape[axis] ? repl : sliceAxis(repl, k, len, axis));
     next = start + len;
   }
   if (next < n) parts.push(sliceAxis(base, next, n - next, axis));
@@ -251,13 +251,23 @@ function givenCf(shape: Shape4, site: AttentionSite, iv: Intervention): tf.Tenso
 function counterfactualFor(sel: tf.Tensor4D, site: AttentionSite, iv: Intervention, heads: number[]): tf.Tensor4D {
   const seed = iv.seed ?? 0;
   switch (iv.type) {
-    case "uniform": return uniformCf(sel.shape, site);
+    case "uniform":
+    case "random": return shapeOnlyCf(sel.shape, site, iv, heads);
     case "reversed": return reversedCf(sel, site);
-    case "random": return randomCf(sel.shape, site, heads, seed);
     case "shuffle": return shuffleCf(sel, site, heads, seed);
     case "given": return givenCf(sel.shape, site, iv);
     default: throw new Error(`unknown counterfactual type '${String(iv.type)}' (valid: ${CF_TYPES.join(", ")})`);
   }
+}
+
+/** The counterfactuals that depend on P's shape only (uniform, random). */
+function shapeOnlyCf(shape: Shape4, site: AttentionSite, iv: Intervention, heads: number[]): tf.Tensor4D {
+  return iv.type === "uniform" ? uniformCf(shape, site) : randomCf(shape, site, heads, iv.seed ?? 0);
+}
+
+/** Whether `iv` replaces every head without reading P, so the result does not depend on P at all. */
+function ignoresP(iv: Intervention, numHeads: number): boolean {
+  return (iv.type === "uniform" || iv.type === "random") && isIdentity(selectedHeads(iv, numHeads), numHeads);
 }
 
 /**
@@ -289,11 +299,18 @@ export function makeInterventionHook(ivs: Intervention[], opts: HookOptions = {}
     const matching = ivs.filter((iv) => iv.module === site.module && iv.layers.includes(site.layer));
     if (matching.length === 0) return undefined;
     return tf.tidy(() => {
-      const b = probs.shape[0];
+      const [b, h, tq, tk] = probs.shape;
       if (rows !== undefined) checkIndices("batch row", rows, b);
       const rowsAll = rows === undefined || isIdentity(rows, b);
-      let sub = rowsAll ? probs : takeSlices(probs, rows, 0);
-      for (const iv of matching) sub = counterfactualProbs(sub, site, iv);
+      const last = matching[matching.length - 1];
+      let sub: tf.Tensor4D;
+      // the last intervention rewrites every head of these rows without reading P (a decode step's
+      // text CF, usually): the rows' own P, and earlier interventions, cannot show in the result
+      if (ignoresP(last, h)) sub = shapeOnlyCf([rowsAll ? b : rows!.length, h, tq, tk], site, last, selectedHeads(last, h));
+      else {
+        sub = rowsAll ? probs : takeSlices(probs, rows, 0);
+        for (const iv of matching) sub = counterfactualProbs(sub, site, iv);
+      }
       return rowsAll ? sub : replaceSlices(probs, sub, rows, 0);
     });
   };

@@ -115,6 +115,25 @@ describe.each(BACKENDS)("counterfactual attention (%s)", (backend) => {
     }
   });
 
+  it("hook on some batch rows = counterfactualProbs on those rows, other rows untouched (every head, chained)", async () => {
+    await tf.setBackend(backend);
+    for (const [site, shape] of [[textSite(1, 4), [3, 4, 5, 9]], [textSite(1, 8), [3, 4, 1, 9]], [visionSite(1), [3, 4, 6, 6]]] as const) {
+      const P = probsData([...shape], site.causalOffset);
+      for (const chain of [["uniform"], ["random"], ["reversed", "uniform"], ["shuffle", "random"], ["uniform", "reversed"]] as CfType[][]) {
+        const ivs: Intervention[] = chain.map((type) => ({ module: site.module, layers: [1], type, seed: 4 }));
+        const got = tf.tidy(() => makeInterventionHook(ivs, { rows: [2, 0] })(tf.tensor4d(P, [...shape]), site)!.dataSync() as Float32Array);
+        const want = tf.tidy(() => {
+          const all = tf.tensor4d(P, [...shape]);
+          let sub = tf.gather(all, [0, 2], 0) as tf.Tensor4D;
+          for (const iv of ivs) sub = counterfactualProbs(sub, site, iv);
+          const [r0, r2] = tf.split(sub, 2, 0);
+          return tf.concat([r0, tf.slice(all, [1, 0, 0, 0], [1, -1, -1, -1]), r2], 0).dataSync() as Float32Array;
+        });
+        expect(Array.from(got), `${site.module} ${chain.join("+")}`).toEqual(Array.from(want));
+      }
+    }
+  });
+
   it("a text row at absolute position p gets the same random/shuffle CF in a prefill and a decode step", async () => {
     await tf.setBackend(backend);
     const T = 7;
