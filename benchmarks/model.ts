@@ -18,17 +18,17 @@ import { fixturesDir, table, timeMs } from "./common.js";
 import { PACKAGE_ROOT } from "../src/paths.js";
 
 function phases(model: LlavaModel, ids: number[][], pixels: tf.Tensor4D, decodeSteps: number) {
-  const clip = timeMs(() => tf.tidy(() => void model.encodeImages(pixels).features.dataSync()), 5);
+  const clip = timeMs(() => tf.tidy(() => void model.encodeImages(pixels).features.dataSync()), 5, 2);
   const feats = tf.keep(tf.tidy(() => model.encodeImages(pixels).features));
   const prefill = timeMs(() => {
     const cache = new KVCache(model.config.text.numLayers);
     tf.tidy(() => void model.decode(model.embed(ids, feats), { cache, logits: "last" }).logits!.dataSync());
     cache.dispose();
-  }, 5);
+  }, 5, 2);
   const cache = new KVCache(model.config.text.numLayers);
   tf.tidy(() => void model.decode(model.embed(ids, feats), { cache, logits: "last" }).logits!.dataSync());
   let t = 0;
-  const decode = timeMs(() => tf.tidy(() => void model.decode(model.embedStep([(t++ % 1000) + 3]), { cache, logits: "last" }).logits!.dataSync()), decodeSteps, 2);
+  const decode = timeMs(() => tf.tidy(() => void model.decode(model.embedStep([(t++ % 1000) + 3]), { cache, logits: "last" }).logits!.dataSync()), decodeSteps, 5);
   cache.dispose();
   feats.dispose();
   return { clip, prefill, decode };
@@ -75,6 +75,9 @@ async function main(): Promise<void> {
     await initBackend(backend);
     const model = await loadModel(modelDir);
     const pixels = tf.tensor4d(pv.data as Float32Array, pv.shape as [number, number, number, number]);
+    // warm-up pass, untimed: V8 first runs wasm from its baseline compiler and tiers up in the background,
+    // which made whichever mode ran first 1.5–2× slower
+    phases(model, ids, pixels, 5);
     for (const mode of ["auto", "never"] as const) {
       // "auto": what the project runs (wasm: per-head 2-D matMuls for multi-row queries and the SIMD
       // kernels for decode; cpu: the JS softmax and decode kernels; both: KV cache written in place);

@@ -3,7 +3,7 @@
 // single line is where counterfactual attention (src/causal) and recording (src/introspect) plug in.
 import * as tf from "@tensorflow/tfjs-core";
 import type { AttentionHook, AttentionSite } from "./hooks.js";
-import { decodeAttention, rowSoftmax } from "./kernels/kernels.js";
+import { attentionKernels, rowSoftmax } from "./kernels/kernels.js";
 
 export interface AttentionInputs {
   /** `[B,H,Tq,D]` */
@@ -37,11 +37,12 @@ export function attention({ q, k, v, kvLength, scale, mask, site, hook }: Attent
 type Products = { qk(q: tf.Tensor4D, k: tf.Tensor4D): tf.Tensor4D; pv(p: tf.Tensor4D, v: tf.Tensor4D): tf.Tensor4D };
 
 /**
- * q·Kᵀ and P·V over the first Tk positions of `[B,Hkv,S,D]` keys/values: the backend's own kernels for
- * one-row decode (kernels/), else matMuls on those positions copied out.
+ * q·Kᵀ and P·V over the first Tk positions of `[B,Hkv,S,D]` keys/values: the backend's own kernels
+ * where it has them for Tq query rows (kernels/: wasm decode steps, cpu always), else matMuls on those
+ * positions copied out.
  */
 function attentionProducts(Tq: number, H: number, Tk: number): Products {
-  const kernels = Tq === 1 ? decodeAttention() : null;
+  const kernels = attentionKernels(Tq);
   if (kernels) return { qk: (q, k) => kernels.qk(q, k, Tk), pv: kernels.pv };
   const used = (x: tf.Tensor4D) => repeatKvHeads(Tk === x.shape[2] ? x : x.slice([0, 0, 0, 0], [-1, -1, Tk, -1]), H); // [B,H,Tk,D]
   return {

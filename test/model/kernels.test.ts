@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../../src/backend.js";
-import { cutoffKernel, decodeAttention, rowSoftmax, setDecodeKernel } from "../../src/model/kernels/kernels.js";
+import { cutoffKernel, attentionKernels, rowSoftmax, setDecodeKernel } from "../../src/model/kernels/kernels.js";
 import { plausibleTokens } from "../../src/causal/contrast.js";
 import { buildModel } from "../../src/model/load.js";
 import { parseLlavaConfig } from "../../src/model/config.js";
@@ -32,12 +32,13 @@ describe("wasm kernels", () => {
     expect(readFileSync(builder.target, "utf8")).toBe(builder.source(await builder.assemble()));
   });
 
-  test("decode products on wasm and cpu, the cutoff on wasm, the softmax on cpu", async () => {
-    expect([decodeAttention() !== null, cutoffKernel() !== null, rowSoftmax() !== null]).toEqual([true, true, false]);
+  test("attention products on wasm (one query row) and cpu (any), the cutoff on wasm, the softmax on cpu", async () => {
+    const available = () => [attentionKernels(1), attentionKernels(7), cutoffKernel(), rowSoftmax()].map((k) => k !== null);
+    expect(available()).toEqual([true, false, true, false]);
     await initBackend("cpu");
-    expect([decodeAttention() !== null, cutoffKernel() !== null, rowSoftmax() !== null]).toEqual([true, false, true]);
+    expect(available()).toEqual([true, true, false, true]);
     setDecodeKernel("never");
-    expect([decodeAttention(), cutoffKernel(), rowSoftmax()]).toEqual([null, null, null]);
+    expect(available()).toEqual([false, false, false, false]);
     setDecodeKernel("auto");
     await initBackend("wasm");
   });
@@ -50,21 +51,23 @@ describe("wasm kernels", () => {
     [1, 8, 1, 129, 7],
     [2, 2, 2, 1, 64],
   ];
-  const cases = shapes.flatMap(([B, H, Hkv, T, hd], i) => (["wasm", "cpu"] as const).map((backend) => [backend, B, H, Hkv, T, hd, i % 2 ? 3 : 0] as const));
-  test.each(cases)("%s: B %i, H %i, Hkv %i, T %i, hd %i, %i spare positions: equal to batched matMuls", async (backend, B, H, Hkv, T, hd, spare) => {
+  // wasm: one query row per head (decode); cpu: also several (prefill, CLIP), with some P exactly 0
+  const cases = shapes.flatMap(([B, H, Hkv, T, hd], i) => [["wasm", 1], ["cpu", 1], ["cpu", 1 + (i % 3) * 4]].map(([backend, R]) => [backend as "wasm" | "cpu", R as number, B, H, Hkv, T, hd, i % 2 ? 3 : 0] as const));
+  test.each(cases)("%s: %i query rows, B %i, H %i, Hkv %i, T %i, hd %i, %i spare positions: equal to batched matMuls", async (backend, R, B, H, Hkv, T, hd, spare) => {
     await initBackend(backend);
-    const kernels = decodeAttention()!;
+    const kernels = attentionKernels(R)!;
     tf.tidy(() => {
-      const q = tf.randomNormal([B, H, 1, hd], 0, 1, "float32", 1) as tf.Tensor4D;
+      const q = tf.randomNormal([B, H, R, hd], 0, 1, "float32", 1) as tf.Tensor4D;
       const k = tf.randomNormal([B, Hkv, T, hd], 0, 1, "float32", 2) as tf.Tensor4D;
       const v = tf.randomNormal([B, Hkv, T, hd], 0, 1, "float32", 3) as tf.Tensor4D;
-      const p = tf.softmax(tf.randomNormal([B, H, 1, T], 0, 3, "float32", 4)) as tf.Tensor4D;
+      const zeros = tf.cast(tf.greater(tf.randomUniform([B, H, R, T], 0, 1, "float32", 5), 0.7), "float32");
+      const p = tf.mul(tf.softmax(tf.randomNormal([B, H, R, T], 0, 3, "float32", 4)), zeros) as tf.Tensor4D;
       // storage with spare positions after the T filled ones (as in the KV cache); NaN must not be read
       const withSpare = (x: tf.Tensor4D) => (spare ? tf.concat([x, tf.fill([B, Hkv, spare, hd], NaN)], 2) : x) as tf.Tensor4D;
       const qk = kernels.qk(q, withSpare(k), T);
       const pv = kernels.pv(p, withSpare(v));
-      expect(qk.shape).toEqual([B, H, 1, T]);
-      expect(pv.shape).toEqual([B, H, 1, hd]);
+      expect(qk.shape).toEqual([B, H, R, T]);
+      expect(pv.shape).toEqual([B, H, R, hd]);
       const refQk = tf.matMul(q, repeatHeads(k, H), false, true);
       const refPv = tf.matMul(p, repeatHeads(v, H));
       expect(maxAbsDiff(qk.dataSync() as Float32Array, refQk.dataSync() as Float32Array)).toBeLessThan(1e-5 * Math.sqrt(hd));

@@ -21,16 +21,23 @@ function has(name: string): boolean {
   return tf.getKernel(name, backend) !== undefined;
 }
 
-export interface DecodeProducts {
-  /** `[B,H,1,hd]` × the first `length` positions of `[B,Hkv,S,hd]` → `[B,H,1,length]`. */
+export interface AttentionProducts {
+  /** `[B,H,R,hd]` × the first `length` positions of `[B,Hkv,S,hd]` → `[B,H,R,length]`. */
   qk(q: tf.Tensor4D, k: tf.Tensor4D, length: number): tf.Tensor4D;
-  /** `[B,H,1,length]` × the first `length` positions of `[B,Hkv,S,hd]` → `[B,H,1,hd]`. */
+  /** `[B,H,R,length]` × the first `length` positions of `[B,Hkv,S,hd]` → `[B,H,R,hd]`. */
   pv(p: tf.Tensor4D, v: tf.Tensor4D): tf.Tensor4D;
 }
 
-/** One-row decode attention products over KV cache storage (grouped-query heads read in place). */
-export function decodeAttention(): DecodeProducts | null {
-  if (!has(KERNEL_NAMES.qk)) return null;
+/** Query rows per head each backend's product kernels take (wasm: decode steps only). */
+const MAX_QUERY_ROWS: Record<string, number> = { wasm: 1, cpu: Infinity };
+
+/**
+ * Attention products over keys/values or KV cache storage (grouped-query heads read in place) for
+ * `queryRows` query rows per head, or null where the backend's kernels do not take that many, or while a
+ * gradient tape records (the lab's training): they have no gradients, matMuls do.
+ */
+export function attentionKernels(queryRows: number): AttentionProducts | null {
+  if (queryRows > (MAX_QUERY_ROWS[tf.getBackend()] ?? 0) || tf.engine().isTapeOn() || !has(KERNEL_NAMES.qk)) return null;
   const run = (name: string, row: tf.Tensor4D, cache: tf.Tensor4D, length: number) =>
     tf.engine().runKernel(name, { row, cache }, { length } as unknown as tf.NamedAttrMap) as tf.Tensor4D;
   return { qk: (q, k, length) => run(KERNEL_NAMES.qk, q, k, length), pv: (p, v) => run(KERNEL_NAMES.pv, p, v, p.shape[3]) };

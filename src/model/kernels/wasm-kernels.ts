@@ -49,8 +49,9 @@ function registerProduct(name: string, run: (k: Exports) => Exports["qk"], width
       const be = backend as unknown as WasmBackend;
       const { row, cache } = inputs as { row: tf.TensorInfo; cache: tf.TensorInfo };
       const { length } = attrs as unknown as DecodeAttrs;
-      const [B, H] = row.shape;
+      const [B, H, R] = row.shape;
       const [, Hkv, S, hd] = cache.shape;
+      if (R !== 1) throw new Error(`${name}: the wasm kernel takes one query row per head, got ${R}`);
       const out = be.makeOutput([B, H, 1, width(length, hd)], "float32");
       const at = (t: tf.TensorInfo) => be.dataIdMap.get(t.dataId).memoryOffset;
       run(kernelsFor(be)!)(at(row), at(cache), at(out), B * H, length, S, hd, H, Hkv);
