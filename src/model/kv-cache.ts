@@ -2,13 +2,14 @@
 // `dispose()` frees everything.
 //
 // Each layer's storage is `[B,Hkv,capacity,hd]`, of which the first `length` positions are filled. On
-// wasm and cpu a step writes its new positions into the spare ones in place (kernels/in-place.ts), so a
+// wasm and cpu a step copies its new positions into the spare ones in place (kernels/in-place.ts), so a
 // decode step no longer copies the whole cache into a new tensor (a concat that was the largest cost of
 // every extra decode row: docs/benchmarks.md). Readers only ever see filled positions, and only spare
-// positions are written, so no tensor anyone holds changes. When the spare room runs out (or on other
-// backends) the storage is reallocated, with new spare room where in-place writes work.
+// positions are written, so no tensor anyone holds changes. When the spare room runs out the storage
+// is reallocated with new spare room, by block copies too (tfjs-cpu's slices and gathers of such
+// blocks walk element by element). Other backends (tfjs-node, webgl) concatenate every step.
 import * as tf from "@tensorflow/tfjs-core";
-import { canWriteInPlace, inPlaceAvailable, writeRows } from "./kernels/in-place.js";
+import { canWriteInPlace, copyInPlace, inPlaceAvailable, type Block } from "./kernels/in-place.js";
 
 /** One layer's cached keys and values: storage `[B,Hkv,capacity,hd]`, the first `length` positions filled. */
 export interface CachedLayer {
@@ -29,19 +30,15 @@ function filled(t: tf.Tensor4D, length: number): tf.Tensor4D {
 }
 
 /**
- * New storage holding `parts()` along the positions plus `spare` zero positions; fresh memory whenever
- * there is spare room (without it, a lone part may share memory: nothing writes to such storage).
+ * Blocks copying positions [0, n) of each of `heads` (batch row, kv head) pairs from storage with S
+ * positions per head into storage with S2 per head, at position `at`.
  */
-function allocate(parts: () => tf.Tensor4D[], spare: number): tf.Tensor4D {
-  return tf.keep(
-    tf.tidy(() => {
-      const all = parts();
-      const [B, H, , hd] = all[0].shape;
-      if (spare > 0) all.push(tf.zeros([B, H, spare, hd]));
-      return (all.length === 1 ? all[0].clone() : tf.concat(all, 2)) as tf.Tensor4D; // [B,H,Σ,hd]
-    }),
-  );
+function positionBlocks(heads: number, n: number, S: number, S2: number, at: number, hd: number): Block[] {
+  return Array.from({ length: heads }, (_, h) => ({ from: h * S * hd, to: (h * S2 + at) * hd, count: n * hd }));
 }
+
+/** Fresh zero storage `[B,Hkv,S,hd]`, kept. */
+const zeros = (B: number, Hkv: number, S: number, hd: number) => tf.keep(tf.zeros([B, Hkv, S, hd]) as tf.Tensor4D);
 
 export class KVCache {
   private keys: (tf.Tensor4D | null)[];
@@ -65,25 +62,39 @@ export class KVCache {
 
   /** Appends `[B,Hkv,T,hd]` keys (after RoPE) and values; returns the layer's storage and new length. */
   append(layer: number, k: tf.Tensor4D, v: tf.Tensor4D): CachedLayer {
-    const [B, Hkv, T] = k.shape;
     const at = this.lengths[layer];
-    const oldK = this.keys[layer];
-    const oldV = this.values[layer];
-    const fits = oldK && oldV && at + T <= oldK.shape[2] && canWriteInPlace(oldK) && canWriteInPlace(oldV);
-    if (fits && writeRows(oldK, k, B * Hkv, T, at) && writeRows(oldV, v, B * Hkv, T, at)) {
-      this.lengths[layer] = at + T;
-      return { k: oldK, v: oldV, length: at + T };
-    }
-    const spare = inPlaceAvailable() ? spareFor(at + T) : 0;
-    const grow = (old: tf.Tensor4D | null, rows: tf.Tensor4D) => allocate(() => (old ? [filled(old, at), rows] : [rows]), spare);
-    const newK = grow(oldK, k);
-    const newV = grow(oldV, v);
-    oldK?.dispose();
-    oldV?.dispose();
+    const T = k.shape[2];
+    const [newK, newV] = inPlaceAvailable()
+      ? [this.writeAt(this.keys[layer], k, at), this.writeAt(this.values[layer], v, at)]
+      : [this.concatAt(this.keys[layer], k, at), this.concatAt(this.values[layer], v, at)];
     this.keys[layer] = newK;
     this.values[layer] = newV;
     this.lengths[layer] = at + T;
     return { k: newK, v: newV, length: at + T };
+  }
+
+  /** `rows` written into `store` at position `at`, in place; a larger fresh storage when it does not fit. */
+  private writeAt(store: tf.Tensor4D | null, rows: tf.Tensor4D, at: number): tf.Tensor4D {
+    const [B, Hkv, T, hd] = rows.shape;
+    let target = store;
+    if (!store || at + T > store.shape[2] || !canWriteInPlace(store)) {
+      target = zeros(B, Hkv, at + T + spareFor(at + T), hd);
+      if (store && at > 0) this.copyOrThrow(target, store, positionBlocks(B * Hkv, at, store.shape[2], target.shape[2], 0, hd));
+      store?.dispose();
+    }
+    this.copyOrThrow(target!, rows, positionBlocks(B * Hkv, T, T, target!.shape[2], at, hd));
+    return target!;
+  }
+
+  private copyOrThrow(dst: tf.Tensor, src: tf.Tensor, blocks: Block[]): void {
+    if (!copyInPlace(dst, src, blocks)) throw new Error("KVCache: fresh storage could not be written in place");
+  }
+
+  /** Storage of exactly `at + T` positions: the filled ones of `store` and `rows` (immutable backends). */
+  private concatAt(store: tf.Tensor4D | null, rows: tf.Tensor4D, at: number): tf.Tensor4D {
+    const out = tf.keep(tf.tidy(() => (store ? tf.concat([filled(store, at), rows], 2) : rows.clone()) as tf.Tensor4D));
+    store?.dispose();
+    return out;
   }
 
   /** Layer i's filled positions `[B,Hkv,length,hd]`, as new tensors (call inside a tf.tidy). */
@@ -98,21 +109,26 @@ export class KVCache {
    * whole (they may hold fewer rows when branches share a trunk of early layers).
    */
   selectRows(rows: number[], fromLayer = 0): KVCache {
-    return this.copy((t, layer) => (layer >= fromLayer ? (tf.gather(t, rows, 0) as tf.Tensor4D) : t));
+    return this.copy((t, layer) => (layer >= fromLayer ? rows : Array.from({ length: t.shape[0] }, (_, b) => b)));
   }
 
   /** A deep copy (for reusing a shared prompt prefix across several continuations). */
   clone(): KVCache {
-    return this.copy((t) => t);
+    return this.copy((t) => Array.from({ length: t.shape[0] }, (_, b) => b));
   }
 
-  /** A cache whose layer i holds fresh storage made from `pick(filled positions, i)`. */
-  private copy(pick: (t: tf.Tensor4D, layer: number) => tf.Tensor4D): KVCache {
+  /** A cache whose layer i holds fresh storage with the batch rows `pick(storage, i)` of this one. */
+  private copy(pick: (t: tf.Tensor4D, layer: number) => number[]): KVCache {
     const out = new KVCache(this.numLayers);
-    const each = (t: tf.Tensor4D | null, i: number) => {
+    const each = (t: tf.Tensor4D | null, i: number): tf.Tensor4D | null => {
       if (!t) return null;
-      const n = this.lengths[i];
-      return allocate(() => [pick(filled(t, n), i)], inPlaceAvailable() ? spareFor(n) : 0);
+      const rows = pick(t, i);
+      if (!inPlaceAvailable()) return tf.keep(tf.tidy(() => tf.gather(filled(t, this.lengths[i]), rows, 0) as tf.Tensor4D));
+      const [, Hkv, S, hd] = t.shape;
+      const block = Hkv * S * hd; // one batch row of storage, spare positions (zeros) included
+      const fresh = zeros(rows.length, Hkv, S, hd);
+      this.copyOrThrow(fresh, t, rows.map((r, j) => ({ from: r * block, to: j * block, count: block })));
+      return fresh;
     };
     out.keys = this.keys.map(each);
     out.values = this.values.map(each);

@@ -1,8 +1,7 @@
 // Writing into a tensor's memory in place, on the backends whose memory JS can reach: wasm (its heap)
 // and cpu (its typed arrays). tfjs treats tensors as immutable; the one user here is the KV cache,
-// which writes only into spare positions of storage it allocated itself, past everything any reader
-// has been handed (see kv-cache.ts). A destination shared with another tensor (refCount > 1) is
-// refused, so the caller falls back to a copy.
+// which writes only into storage it allocated itself, at positions past everything any reader has been
+// handed (see kv-cache.ts). A destination shared with another tensor (refCount > 1) is refused.
 import * as tf from "@tensorflow/tfjs-core";
 
 interface Backends {
@@ -12,9 +11,14 @@ interface Backends {
 
 let mode: "auto" | "never" = "auto";
 
-/** For tests and benchmarks: "never" makes every write refuse (the KV cache then reallocates). */
+/** For tests and benchmarks: "never" turns in-place writes off (the KV cache then reallocates). */
 export function setInPlaceWrites(m: "auto" | "never"): void {
   mode = m;
+}
+
+/** Whether in-place writes are on and the active backend allows them. */
+export function inPlaceAvailable(): boolean {
+  return mode === "auto" && (tf.getBackend() === "wasm" || tf.getBackend() === "cpu");
 }
 
 /** A float32 view of `t`'s memory on the active backend, or null where there is none. */
@@ -34,27 +38,26 @@ function viewOf(t: tf.Tensor): Float32Array | null {
   return null;
 }
 
-/** Whether in-place writes are on and the active backend allows them. */
-export function inPlaceAvailable(): boolean {
-  return mode === "auto" && (tf.getBackend() === "wasm" || tf.getBackend() === "cpu");
-}
-
 /** Whether `t` can be written in place: writes are available and no other tensor shares its memory. */
 export function canWriteInPlace(t: tf.Tensor): boolean {
   return inPlaceAvailable() && tf.backend().refCount(t.dataId) === 1 && viewOf(t) !== null;
 }
 
-/**
- * Copies `src` `[N,n,W]` into `dst` `[N,S,W]` at rows `at…at+n` of every block (S ≥ at + n), in place.
- * Returns false (nothing written) when `dst` cannot be written in place.
- */
-export function writeRows(dst: tf.Tensor, src: tf.Tensor, blocks: number, rows: number, at: number): boolean {
+/** A run of floats to copy: `count` from offset `from` of the source to offset `to` of the destination. */
+export interface Block {
+  from: number;
+  to: number;
+  count: number;
+}
+
+/** Copies each block of `src`'s floats into `dst`, in place. False (nothing written) when `dst` cannot be written. */
+export function copyInPlace(dst: tf.Tensor, src: tf.Tensor, blocks: Block[]): boolean {
   if (!canWriteInPlace(dst)) return false;
   const to = viewOf(dst)!;
   const from = viewOf(src) ?? (src.dataSync() as Float32Array);
-  const width = src.size / (blocks * rows); // W floats per row
-  const stride = dst.size / blocks; // S·W floats per block
-  if (!Number.isInteger(width) || at * width + rows * width > stride) throw new Error("writeRows: rows do not fit the destination");
-  for (let b = 0; b < blocks; b++) to.set(from.subarray(b * rows * width, (b + 1) * rows * width), b * stride + at * width);
+  for (const b of blocks) {
+    if (b.from + b.count > from.length || b.to + b.count > to.length) throw new Error("copyInPlace: block out of range");
+    to.set(from.subarray(b.from, b.from + b.count), b.to);
+  }
   return true;
 }

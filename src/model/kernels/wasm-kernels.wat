@@ -14,11 +14,15 @@
       (i32.mul (i32.div_u (local.get $c) (local.get $H)) (local.get $Hkv))
       (i32.div_u (i32.rem_u (local.get $c) (local.get $H)) (i32.div_u (local.get $H) (local.get $Hkv)))))
 
-  ;; out[c,t] = Σ_d q[c,d]·k[kv(c),t,d]  (t < T)
+  ;; out[c,t] = Σ_d q[c,d]·k[kv(c),t,d]  (t < T). Four positions at a time, each in its own accumulator
+  ;; (one position's chain of dependent adds alone leaves the core waiting on each add), their lane sums
+  ;; formed together by shuffles; then the last T mod 4 positions one at a time. Lane sums are
+  ;; (l0+l2)+(l1+l3) on both paths; dims past the last multiple of 4 are added after them.
   (func (export "qk") (param $q i32) (param $k i32) (param $out i32) (param $C i32) (param $T i32) (param $S i32)
         (param $hd i32) (param $H i32) (param $Hkv i32)
-    (local $c i32) (local $t i32) (local $d i32) (local $qrow i32) (local $krow i32) (local $hd4 i32)
-    (local $acc v128) (local $s f32) (local $rowBytes i32)
+    (local $c i32) (local $t i32) (local $d i32) (local $i i32) (local $qrow i32) (local $krow i32) (local $o i32)
+    (local $hd4 i32) (local $rowBytes i32) (local $at i32) (local $s f32)
+    (local $qv v128) (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
     (local.set $hd4 (i32.and (local.get $hd) (i32.const -4)))
     (local.set $rowBytes (i32.shl (local.get $hd) (i32.const 2)))
     (block $cdone (loop $cloop
@@ -26,44 +30,94 @@
       (local.set $qrow (i32.add (local.get $q) (i32.mul (local.get $c) (local.get $rowBytes))))
       (local.set $krow (i32.add (local.get $k)
         (i32.mul (i32.mul (call $kvRow (local.get $c) (local.get $H) (local.get $Hkv)) (local.get $S)) (local.get $rowBytes))))
+      (local.set $o (i32.add (local.get $out) (i32.shl (i32.mul (local.get $c) (local.get $T)) (i32.const 2))))
       (local.set $t (i32.const 0))
-      (block $tdone (loop $tloop
-        (br_if $tdone (i32.ge_u (local.get $t) (local.get $T)))
-        (local.set $acc (v128.const f32x4 0 0 0 0))
+      (block $t4done (loop $t4loop
+        (br_if $t4done (i32.gt_u (i32.add (local.get $t) (i32.const 4)) (local.get $T)))
+        (local.set $a0 (v128.const f32x4 0 0 0 0))
+        (local.set $a1 (v128.const f32x4 0 0 0 0))
+        (local.set $a2 (v128.const f32x4 0 0 0 0))
+        (local.set $a3 (v128.const f32x4 0 0 0 0))
         (local.set $d (i32.const 0))
         (block $vdone (loop $vloop
           (br_if $vdone (i32.ge_u (local.get $d) (local.get $hd4)))
-          (local.set $acc (f32x4.add (local.get $acc)
+          (local.set $qv (v128.load (i32.add (local.get $qrow) (i32.shl (local.get $d) (i32.const 2)))))
+          (local.set $at (i32.add (local.get $krow) (i32.shl (local.get $d) (i32.const 2))))
+          (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $qv) (v128.load (local.get $at)))))
+          (local.set $at (i32.add (local.get $at) (local.get $rowBytes)))
+          (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (local.get $qv) (v128.load (local.get $at)))))
+          (local.set $at (i32.add (local.get $at) (local.get $rowBytes)))
+          (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (local.get $qv) (v128.load (local.get $at)))))
+          (local.set $at (i32.add (local.get $at) (local.get $rowBytes)))
+          (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (local.get $qv) (v128.load (local.get $at)))))
+          (local.set $d (i32.add (local.get $d) (i32.const 4)))
+          (br $vloop)))
+        ;; [a0 lanes 0+2, a0 1+3, a1 0+2, a1 1+3] and the same for a2, a3; then the four sums
+        (local.set $a0 (f32x4.add
+          (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $a0) (local.get $a1))
+          (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $a0) (local.get $a1))))
+        (local.set $a2 (f32x4.add
+          (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $a2) (local.get $a3))
+          (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $a2) (local.get $a3))))
+        (v128.store (i32.add (local.get $o) (i32.shl (local.get $t) (i32.const 2)))
+          (f32x4.add
+            (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27 (local.get $a0) (local.get $a2))
+            (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31 (local.get $a0) (local.get $a2))))
+        (if (i32.lt_u (local.get $hd4) (local.get $hd)) (then
+          (local.set $i (i32.const 0))
+          (block $idone (loop $iloop
+            (br_if $idone (i32.ge_u (local.get $i) (i32.const 4)))
+            (local.set $at (i32.add (local.get $o) (i32.shl (i32.add (local.get $t) (local.get $i)) (i32.const 2))))
+            (f32.store (local.get $at) (f32.add (f32.load (local.get $at))
+              (call $tail (local.get $qrow) (i32.add (local.get $krow) (i32.mul (local.get $i) (local.get $rowBytes))) (local.get $hd4) (local.get $hd))))
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (br $iloop)))))
+        (local.set $krow (i32.add (local.get $krow) (i32.shl (local.get $rowBytes) (i32.const 2))))
+        (local.set $t (i32.add (local.get $t) (i32.const 4)))
+        (br $t4loop)))
+      (block $tdone (loop $tloop
+        (br_if $tdone (i32.ge_u (local.get $t) (local.get $T)))
+        (local.set $a0 (v128.const f32x4 0 0 0 0))
+        (local.set $d (i32.const 0))
+        (block $vdone (loop $vloop
+          (br_if $vdone (i32.ge_u (local.get $d) (local.get $hd4)))
+          (local.set $a0 (f32x4.add (local.get $a0)
             (f32x4.mul
               (v128.load (i32.add (local.get $qrow) (i32.shl (local.get $d) (i32.const 2))))
               (v128.load (i32.add (local.get $krow) (i32.shl (local.get $d) (i32.const 2)))))))
           (local.set $d (i32.add (local.get $d) (i32.const 4)))
           (br $vloop)))
         (local.set $s (f32.add
-          (f32.add (f32x4.extract_lane 0 (local.get $acc)) (f32x4.extract_lane 1 (local.get $acc)))
-          (f32.add (f32x4.extract_lane 2 (local.get $acc)) (f32x4.extract_lane 3 (local.get $acc)))))
-        (block $sdone (loop $sloop
-          (br_if $sdone (i32.ge_u (local.get $d) (local.get $hd)))
-          (local.set $s (f32.add (local.get $s)
-            (f32.mul
-              (f32.load (i32.add (local.get $qrow) (i32.shl (local.get $d) (i32.const 2))))
-              (f32.load (i32.add (local.get $krow) (i32.shl (local.get $d) (i32.const 2)))))))
-          (local.set $d (i32.add (local.get $d) (i32.const 1)))
-          (br $sloop)))
-        (f32.store (i32.add (local.get $out) (i32.shl (i32.add (i32.mul (local.get $c) (local.get $T)) (local.get $t)) (i32.const 2)))
-          (local.get $s))
+          (f32.add (f32x4.extract_lane 0 (local.get $a0)) (f32x4.extract_lane 2 (local.get $a0)))
+          (f32.add (f32x4.extract_lane 1 (local.get $a0)) (f32x4.extract_lane 3 (local.get $a0)))))
+        (f32.store (i32.add (local.get $o) (i32.shl (local.get $t) (i32.const 2)))
+          (f32.add (local.get $s) (call $tail (local.get $qrow) (local.get $krow) (local.get $hd4) (local.get $hd))))
         (local.set $krow (i32.add (local.get $krow) (local.get $rowBytes)))
         (local.set $t (i32.add (local.get $t) (i32.const 1)))
         (br $tloop)))
       (local.set $c (i32.add (local.get $c) (i32.const 1)))
       (br $cloop))))
 
-  ;; out[c,d] = Σ_t p[c,t]·v[kv(c),t,d]
+  ;; Σ_{from ≤ d < to} a[d]·b[d], one dim at a time (head sizes that are not a multiple of 4)
+  (func $tail (param $a i32) (param $b i32) (param $from i32) (param $to i32) (result f32)
+    (local $s f32)
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $from) (local.get $to)))
+      (local.set $s (f32.add (local.get $s) (f32.mul
+        (f32.load (i32.add (local.get $a) (i32.shl (local.get $from) (i32.const 2))))
+        (f32.load (i32.add (local.get $b) (i32.shl (local.get $from) (i32.const 2)))))))
+      (local.set $from (i32.add (local.get $from) (i32.const 1)))
+      (br $next)))
+    (local.get $s))
+
+  ;; out[c,d] = Σ_t p[c,t]·v[kv(c),t,d]. Sixteen dims at a time in four accumulators held in locals over
+  ;; all positions (adding into memory at every position chains each add to the previous store), then
+  ;; four dims, then single dims. Every output is the same ordered sum over t on all three paths.
   (func (export "pv") (param $p i32) (param $v i32) (param $out i32) (param $C i32) (param $T i32) (param $S i32)
         (param $hd i32) (param $H i32) (param $Hkv i32)
     (local $c i32) (local $t i32) (local $d i32) (local $prow i32) (local $vrow i32) (local $orow i32)
-    (local $hd4 i32) (local $w f32) (local $wv v128) (local $rowBytes i32) (local $at i32)
-    (local.set $hd4 (i32.and (local.get $hd) (i32.const -4)))
+    (local $rowBytes i32) (local $at i32) (local $s f32)
+    (local $w v128) (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
     (local.set $rowBytes (i32.shl (local.get $hd) (i32.const 2)))
     (block $cdone (loop $cloop
       (br_if $cdone (i32.ge_u (local.get $c) (local.get $C)))
@@ -71,34 +125,64 @@
       (local.set $orow (i32.add (local.get $out) (i32.mul (local.get $c) (local.get $rowBytes))))
       (local.set $vrow (i32.add (local.get $v)
         (i32.mul (i32.mul (call $kvRow (local.get $c) (local.get $H) (local.get $Hkv)) (local.get $S)) (local.get $rowBytes))))
-      (memory.fill (local.get $orow) (i32.const 0) (local.get $rowBytes))
-      (local.set $t (i32.const 0))
-      (block $tdone (loop $tloop
-        (br_if $tdone (i32.ge_u (local.get $t) (local.get $T)))
-        (local.set $w (f32.load (i32.add (local.get $prow) (i32.shl (local.get $t) (i32.const 2)))))
-        (local.set $wv (f32x4.splat (local.get $w)))
-        (local.set $d (i32.const 0))
-        (block $vdone (loop $vloop
-          (br_if $vdone (i32.ge_u (local.get $d) (local.get $hd4)))
-          (local.set $at (i32.shl (local.get $d) (i32.const 2)))
-          (v128.store (i32.add (local.get $orow) (local.get $at))
-            (f32x4.add
-              (v128.load (i32.add (local.get $orow) (local.get $at)))
-              (f32x4.mul (local.get $wv) (v128.load (i32.add (local.get $vrow) (local.get $at))))))
-          (local.set $d (i32.add (local.get $d) (i32.const 4)))
-          (br $vloop)))
-        (block $sdone (loop $sloop
-          (br_if $sdone (i32.ge_u (local.get $d) (local.get $hd)))
-          (local.set $at (i32.shl (local.get $d) (i32.const 2)))
-          (f32.store (i32.add (local.get $orow) (local.get $at))
-            (f32.add
-              (f32.load (i32.add (local.get $orow) (local.get $at)))
-              (f32.mul (local.get $w) (f32.load (i32.add (local.get $vrow) (local.get $at))))))
-          (local.set $d (i32.add (local.get $d) (i32.const 1)))
-          (br $sloop)))
-        (local.set $vrow (i32.add (local.get $vrow) (local.get $rowBytes)))
-        (local.set $t (i32.add (local.get $t) (i32.const 1)))
-        (br $tloop)))
+      (local.set $d (i32.const 0))
+      (block $d16done (loop $d16loop
+        (br_if $d16done (i32.gt_u (i32.add (local.get $d) (i32.const 16)) (local.get $hd)))
+        (local.set $a0 (v128.const f32x4 0 0 0 0))
+        (local.set $a1 (v128.const f32x4 0 0 0 0))
+        (local.set $a2 (v128.const f32x4 0 0 0 0))
+        (local.set $a3 (v128.const f32x4 0 0 0 0))
+        (local.set $at (i32.add (local.get $vrow) (i32.shl (local.get $d) (i32.const 2))))
+        (local.set $t (i32.const 0))
+        (block $tdone (loop $tloop
+          (br_if $tdone (i32.ge_u (local.get $t) (local.get $T)))
+          (local.set $w (f32x4.splat (f32.load (i32.add (local.get $prow) (i32.shl (local.get $t) (i32.const 2))))))
+          (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $w) (v128.load (local.get $at)))))
+          (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (local.get $w) (v128.load offset=16 (local.get $at)))))
+          (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (local.get $w) (v128.load offset=32 (local.get $at)))))
+          (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (local.get $w) (v128.load offset=48 (local.get $at)))))
+          (local.set $at (i32.add (local.get $at) (local.get $rowBytes)))
+          (local.set $t (i32.add (local.get $t) (i32.const 1)))
+          (br $tloop)))
+        (local.set $at (i32.add (local.get $orow) (i32.shl (local.get $d) (i32.const 2))))
+        (v128.store (local.get $at) (local.get $a0))
+        (v128.store offset=16 (local.get $at) (local.get $a1))
+        (v128.store offset=32 (local.get $at) (local.get $a2))
+        (v128.store offset=48 (local.get $at) (local.get $a3))
+        (local.set $d (i32.add (local.get $d) (i32.const 16)))
+        (br $d16loop)))
+      (block $d4done (loop $d4loop
+        (br_if $d4done (i32.gt_u (i32.add (local.get $d) (i32.const 4)) (local.get $hd)))
+        (local.set $a0 (v128.const f32x4 0 0 0 0))
+        (local.set $at (i32.add (local.get $vrow) (i32.shl (local.get $d) (i32.const 2))))
+        (local.set $t (i32.const 0))
+        (block $tdone (loop $tloop
+          (br_if $tdone (i32.ge_u (local.get $t) (local.get $T)))
+          (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul
+            (f32x4.splat (f32.load (i32.add (local.get $prow) (i32.shl (local.get $t) (i32.const 2)))))
+            (v128.load (local.get $at)))))
+          (local.set $at (i32.add (local.get $at) (local.get $rowBytes)))
+          (local.set $t (i32.add (local.get $t) (i32.const 1)))
+          (br $tloop)))
+        (v128.store (i32.add (local.get $orow) (i32.shl (local.get $d) (i32.const 2))) (local.get $a0))
+        (local.set $d (i32.add (local.get $d) (i32.const 4)))
+        (br $d4loop)))
+      (block $d1done (loop $d1loop
+        (br_if $d1done (i32.ge_u (local.get $d) (local.get $hd)))
+        (local.set $s (f32.const 0))
+        (local.set $at (i32.add (local.get $vrow) (i32.shl (local.get $d) (i32.const 2))))
+        (local.set $t (i32.const 0))
+        (block $tdone (loop $tloop
+          (br_if $tdone (i32.ge_u (local.get $t) (local.get $T)))
+          (local.set $s (f32.add (local.get $s) (f32.mul
+            (f32.load (i32.add (local.get $prow) (i32.shl (local.get $t) (i32.const 2))))
+            (f32.load (local.get $at)))))
+          (local.set $at (i32.add (local.get $at) (local.get $rowBytes)))
+          (local.set $t (i32.add (local.get $t) (i32.const 1)))
+          (br $tloop)))
+        (f32.store (i32.add (local.get $orow) (i32.shl (local.get $d) (i32.const 2))) (local.get $s))
+        (local.set $d (i32.add (local.get $d) (i32.const 1)))
+        (br $d1loop)))
       (local.set $c (i32.add (local.get $c) (i32.const 1)))
       (br $cloop))))
 ;; The plausibility cutoff of B rows of V logits, without leaving wasm memory: per row, the max
