@@ -51,6 +51,7 @@ function stepper(make: () => LogitsSource[]): { time(): number; dispose(): void 
  */
 function compare(plain: () => LogitsSource[], batched: () => LogitsSource[], seq: () => LogitsSource[]): number[] {
   const s = [stepper(plain), stepper(batched), stepper(seq)];
+  s.forEach((x) => x.time()); // untimed round: V8 tiers wasm and JS up during the first calls
   const rounds = Array.from({ length: ROUNDS }, () => s.map((x) => x.time()));
   s.forEach((x) => x.dispose());
   const col = (i: number) => median(rounds.map((r) => r[i]));
