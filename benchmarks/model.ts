@@ -14,24 +14,61 @@ import { KVCache } from "../src/model/kv-cache.js";
 import type { LlavaModel } from "../src/model/llava.js";
 import { readNpy } from "../src/weights/npy.js";
 import { Checkpoint } from "../src/weights/checkpoint.js";
-import { fixturesDir, table, timeMs } from "./common.js";
+import { fixturesDir, median, table } from "./common.js";
 import { PACKAGE_ROOT } from "../src/paths.js";
 
-function phases(model: LlavaModel, ids: number[][], pixels: tf.Tensor4D, decodeSteps: number) {
-  const clip = timeMs(() => tf.tidy(() => void model.encodeImages(pixels).features.dataSync()), 5, 2);
+type Mode = "auto" | "never";
+
+/**
+ * "auto": what the project runs (wasm: per-head 2-D matMuls for multi-row queries and the SIMD kernels
+ * for decode; cpu: the JS softmax and attention products; both: the KV cache written in place).
+ * "never": tfjs ops only (batched matMuls, tfjs's softmax, the KV cache reallocated every step).
+ */
+function setMode(mode: Mode): void {
+  setPerHeadMatMul(mode);
+  setDecodeKernel(mode);
+  setInPlaceWrites(mode);
+}
+
+/**
+ * CLIP, prefill and decode times per mode, the modes interleaved round by round (this machine's speed
+ * drifts within seconds; timing one mode after the other once made either look 1.5–2× slower).
+ * Medians over rounds; decode = `steps` cached steps per round on one growing cache per mode.
+ */
+function phases(model: LlavaModel, ids: number[][], pixels: tf.Tensor4D, rounds: number, steps: number) {
+  const modes: Mode[] = ["auto", "never"];
   const feats = tf.keep(tf.tidy(() => model.encodeImages(pixels).features));
-  const prefill = timeMs(() => {
-    const cache = new KVCache(model.config.text.numLayers);
-    tf.tidy(() => void model.decode(model.embed(ids, feats), { cache, logits: "last" }).logits!.dataSync());
-    cache.dispose();
-  }, 5, 2);
-  const cache = new KVCache(model.config.text.numLayers);
-  tf.tidy(() => void model.decode(model.embed(ids, feats), { cache, logits: "last" }).logits!.dataSync());
-  let t = 0;
-  const decode = timeMs(() => tf.tidy(() => void model.decode(model.embedStep([(t++ % 1000) + 3]), { cache, logits: "last" }).logits!.dataSync()), decodeSteps, 5);
-  cache.dispose();
+  const prefill = (cache: KVCache) => tf.tidy(() => void model.decode(model.embed(ids, feats), { cache, logits: "last" }).logits!.dataSync());
+  const caches = modes.map((m) => {
+    setMode(m);
+    const c = new KVCache(model.config.text.numLayers);
+    prefill(c);
+    return c;
+  });
+  const times = modes.map(() => ({ clip: [] as number[], prefill: [] as number[], decode: [] as number[] }));
+  let token = 0;
+  for (let r = -1; r < rounds; r++) {
+    modes.forEach((m, i) => {
+      setMode(m);
+      const t = [performance.now()];
+      tf.tidy(() => void model.encodeImages(pixels).features.dataSync());
+      t.push(performance.now());
+      const c = new KVCache(model.config.text.numLayers);
+      prefill(c);
+      c.dispose();
+      t.push(performance.now());
+      for (let s = 0; s < steps; s++) tf.tidy(() => void model.decode(model.embedStep([(token++ % 1000) + 3]), { cache: caches[i], logits: "last" }).logits!.dataSync());
+      t.push(performance.now());
+      if (r < 0) return; // untimed warm-up round: V8 tiers wasm and JS up during the first calls
+      times[i].clip.push(t[1] - t[0]);
+      times[i].prefill.push(t[2] - t[1]);
+      times[i].decode.push((t[3] - t[2]) / steps);
+    });
+  }
+  setMode("auto");
+  caches.forEach((c) => c.dispose());
   feats.dispose();
-  return { clip, prefill, decode };
+  return modes.map((mode, i) => ({ mode, clip: median(times[i].clip), prefill: median(times[i].prefill), decode: median(times[i].decode) }));
 }
 
 /** The same model in PyTorch eager (benchmarks/torch_reference.py), when Debian's python3-torch is installed. */
@@ -75,24 +112,11 @@ async function main(): Promise<void> {
     await initBackend(backend);
     const model = await loadModel(modelDir);
     const pixels = tf.tensor4d(pv.data as Float32Array, pv.shape as [number, number, number, number]);
-    // warm-up pass, untimed: V8 first runs wasm from its baseline compiler and tiers up in the background,
-    // which made whichever mode ran first 1.5–2× slower
-    phases(model, ids, pixels, 5);
-    for (const mode of ["auto", "never"] as const) {
-      // "auto": what the project runs (wasm: per-head 2-D matMuls for multi-row queries and the SIMD
-      // kernels for decode; cpu: the JS softmax and decode kernels; both: KV cache written in place);
-      // "never": tfjs ops only (batched matMuls, tfjs softmax, the KV cache reallocated every step)
-      setPerHeadMatMul(mode);
-      setDecodeKernel(mode);
-      setInPlaceWrites(mode);
-      const r = phases(model, ids, pixels, backend === "cpu" ? 10 : 30);
-      const seq = ids[0].length - 1 + model.numImageTokens;
-      const label = mode === "never" ? "tfjs ops only" : backend === "wasm" ? "per-head 2-D; decode: SIMD kernels; in-place KV" : "JS softmax; decode: JS kernels; in-place KV";
+    const seq = ids[0].length - 1 + model.numImageTokens;
+    for (const r of phases(model, ids, pixels, backend === "cpu" ? 5 : 15, backend === "cpu" ? 5 : 20)) {
+      const label = r.mode === "never" ? "tfjs ops only" : backend === "wasm" ? "per-head 2-D; decode: SIMD kernels; in-place KV" : "JS softmax and products; in-place KV";
       rows.push([backend, label, r.clip, r.prefill, seq / (r.prefill / 1000), r.decode, 1000 / r.decode]);
     }
-    setPerHeadMatMul("auto");
-    setDecodeKernel("auto");
-    setInPlaceWrites("auto");
     pixels.dispose();
     model.dispose();
   }

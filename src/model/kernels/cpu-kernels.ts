@@ -7,7 +7,7 @@
 //   tfjs-cpu's slice of a non-contiguous block walks index by index (22 ms for [1,4,595,16]); these
 //   loops are also faster than tfjs-cpu's matMul (43 vs 58 ms for q·Kᵀ at [1,4,595,16]).
 import * as tf from "@tensorflow/tfjs-core";
-import { KERNEL_NAMES, type DecodeAttrs } from "./names.js";
+import { KERNEL_NAMES, productArgs } from "./names.js";
 
 interface CpuBackend {
   data: { get(id: object): { values: Float32Array } };
@@ -91,10 +91,7 @@ function registerProduct(name: string, run: typeof qk, width: (length: number, h
     backendName: "cpu",
     kernelFunc: ({ inputs, backend, attrs }) => {
       const be = backend as unknown as CpuBackend;
-      const { row, cache } = inputs as { row: tf.TensorInfo; cache: tf.TensorInfo };
-      const { length } = attrs as unknown as DecodeAttrs;
-      const [B, H, R] = row.shape;
-      const [, Hkv, S, hd] = cache.shape;
+      const { row, cache, length, B, H, R, Hkv, S, hd } = productArgs(inputs, attrs);
       const out = run(valuesOf(be, row), valuesOf(be, cache), { C: B * H, R, T: length, S, hd, H, Hkv });
       return be.makeTensorInfo([B, H, R, width(length, hd)], "float32", out);
     },

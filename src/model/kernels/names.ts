@@ -1,5 +1,6 @@
 // Names and attributes of the project's own tfjs kernels (implemented per backend in wasm-kernels.ts
 // and cpu-kernels.ts; kernels.ts decides which are used).
+import type * as tf from "@tensorflow/tfjs-core";
 export const KERNEL_NAMES = {
   /** q·Kᵀ per (batch row, head) over the first `length` positions of K (wasm: one query row). */
   qk: "CausalmmAttendQK",
@@ -14,4 +15,13 @@ export const KERNEL_NAMES = {
 export interface DecodeAttrs {
   /** Positions used of the `[B,Hkv,S,hd]` keys/values (≤ S; S > length in KV cache storage). */
   length: number;
+}
+
+/** An attention-product kernel call's inputs and sizes: rows `[B,H,R,·]`, keys or values `[B,Hkv,S,hd]`. */
+export function productArgs(inputs: tf.NamedTensorInfoMap, attrs: tf.NamedAttrMap | undefined) {
+  const { row, cache } = inputs as { row: tf.TensorInfo; cache: tf.TensorInfo };
+  const { length } = attrs as unknown as DecodeAttrs;
+  const [B, H, R] = row.shape;
+  const [, Hkv, S, hd] = cache.shape;
+  return { row, cache, length, B, H, R, Hkv, S, hd };
 }

@@ -7,7 +7,7 @@
 // - the plausibility cutoff of a logits row (max, mask, kept indices) before anything is downloaded.
 import * as tf from "@tensorflow/tfjs-core";
 import { WASM_KERNELS } from "./wasm-kernels-module.js";
-import { KERNEL_NAMES, type DecodeAttrs } from "./names.js";
+import { KERNEL_NAMES, productArgs } from "./names.js";
 
 interface Exports {
   qk(q: number, k: number, out: number, C: number, T: number, S: number, hd: number, H: number, Hkv: number): void;
@@ -47,10 +47,7 @@ function registerProduct(name: string, run: (k: Exports) => Exports["qk"], width
     backendName: "wasm",
     kernelFunc: ({ inputs, backend, attrs }) => {
       const be = backend as unknown as WasmBackend;
-      const { row, cache } = inputs as { row: tf.TensorInfo; cache: tf.TensorInfo };
-      const { length } = attrs as unknown as DecodeAttrs;
-      const [B, H, R] = row.shape;
-      const [, Hkv, S, hd] = cache.shape;
+      const { row, cache, length, B, H, R, Hkv, S, hd } = productArgs(inputs, attrs);
       if (R !== 1) throw new Error(`${name}: the wasm kernel takes one query row per head, got ${R}`);
       const out = be.makeOutput([B, H, 1, width(length, hd)], "float32");
       const at = (t: tf.TensorInfo) => be.dataIdMap.get(t.dataId).memoryOffset;
