@@ -2,7 +2,7 @@
 // WebAssembly SIMD module (wasm-kernels.wat) that works in tfjs-wasm's own memory:
 // - q·Kᵀ and P·V for one query row per (batch row, head). tfjs-wasm runs batched matMuls in a scalar
 //   loop; these products are what every extra decode row (a CausalMM branch, a batch row) pays for its
-//   KV cache, 4–7× faster here (docs/benchmarks.md). Grouped-query attention reads the shared kv head
+//   KV cache, 5–10× faster here (docs/benchmarks.md). Grouped-query attention reads the shared kv head
 //   directly (no repeat copy), and only the cache's filled positions are read.
 // - the plausibility cutoff of a logits row (max, mask, kept indices) before anything is downloaded.
 import * as tf from "@tensorflow/tfjs-core";
