@@ -1,6 +1,6 @@
 // Assembles src/model/kernels/wasm-kernels.wat (WebAssembly text) into the base64 module that
 // src/model/kernels/wasm-kernels-module.ts ships. `npm run build:kernels` writes that file;
-// test/model/wasm-kernels.test.ts checks that the shipped bytes are this assembly of the .wat.
+// test/model/kernels.test.ts checks that the shipped bytes are this assembly of the .wat.
 const { readFileSync, writeFileSync } = require("node:fs");
 const { join } = require("node:path");
 
