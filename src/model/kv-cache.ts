@@ -123,7 +123,11 @@ export class KVCache {
     const each = (t: tf.Tensor4D | null, i: number): tf.Tensor4D | null => {
       if (!t) return null;
       const rows = pick(t, i);
-      if (!inPlaceAvailable()) return tf.keep(tf.tidy(() => tf.gather(filled(t, this.lengths[i]), rows, 0) as tf.Tensor4D));
+      if (!inPlaceAvailable()) {
+        // storage nobody writes: every row may share it, as before in-place writes existed
+        const all = rows.length === t.shape[0] && rows.every((r, j) => r === j);
+        return tf.keep(tf.tidy(() => (all ? t.clone() : (tf.gather(filled(t, this.lengths[i]), rows, 0) as tf.Tensor4D))));
+      }
       const [, Hkv, S, hd] = t.shape;
       const block = Hkv * S * hd; // one batch row of storage, spare positions (zeros) included
       const fresh = zeros(rows.length, Hkv, S, hd);

@@ -80,8 +80,9 @@ describe.each(["wasm", "cpu"] as const)("KV cache (%s)", (backend) => {
     cache.dispose();
   });
 
-  test("clone and selectRows are independent of the original", async () => {
+  test.each(["auto", "never"] as const)("clone and selectRows are independent of the original (in-place writes %s)", async (mode) => {
     await initBackend(backend);
+    setInPlaceWrites(mode);
     const a = new KVCache(1);
     const common = appendAll(a, [6, 1], 3, 30);
     const b = a.clone();

@@ -38,9 +38,14 @@ function viewOf(t: tf.Tensor): Float32Array | null {
   return null;
 }
 
+/** `t`'s memory if it can be written in place (writes available, no other tensor shares it), else null. */
+function writableView(t: tf.Tensor): Float32Array | null {
+  return inPlaceAvailable() && tf.backend().refCount(t.dataId) === 1 ? viewOf(t) : null;
+}
+
 /** Whether `t` can be written in place: writes are available and no other tensor shares its memory. */
 export function canWriteInPlace(t: tf.Tensor): boolean {
-  return inPlaceAvailable() && tf.backend().refCount(t.dataId) === 1 && viewOf(t) !== null;
+  return writableView(t) !== null;
 }
 
 /** A run of floats to copy: `count` from offset `from` of the source to offset `to` of the destination. */
@@ -52,8 +57,8 @@ export interface Block {
 
 /** Copies each block of `src`'s floats into `dst`, in place. False (nothing written) when `dst` cannot be written. */
 export function copyInPlace(dst: tf.Tensor, src: tf.Tensor, blocks: Block[]): boolean {
-  if (!canWriteInPlace(dst)) return false;
-  const to = viewOf(dst)!;
+  const to = writableView(dst);
+  if (!to) return false;
   const from = viewOf(src) ?? (src.dataSync() as Float32Array);
   for (const b of blocks) {
     if (b.from + b.count > from.length || b.to + b.count > to.length) throw new Error("copyInPlace: block out of range");
