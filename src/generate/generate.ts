@@ -152,8 +152,30 @@ export function* run(source: LogitsSource, opts: GenerateOptions = {}): Generato
   return result(rows, clock, source, seed);
 }
 
+/** Scores with a NaN or +Infinity, or with nothing above −Infinity: decoding them would be silent garbage. */
+export class NonFiniteLogitsError extends Error {
+  override name = "NonFiniteLogitsError";
+  constructor(readonly step: number, readonly row: number, readonly what: string) {
+    super(`non-finite logits at decoding step ${step} (row ${row}): ${what}; ` +
+      "the weights or config.json values (rms_norm_eps, rope_theta, ...) are likely corrupt, or the contrast settings leave no token");
+  }
+}
+
+/** One pass over the row (≈V comparisons, nothing next to a forward pass). */
+export function checkFiniteScores(scores: Float32Array, step: number, row: number): void {
+  let above = false;
+  for (let i = 0; i < scores.length; i++) {
+    const v = scores[i];
+    if (v !== v) throw new NonFiniteLogitsError(step, row, `token ${i} scores NaN`);
+    if (v === Infinity) throw new NonFiniteLogitsError(step, row, `token ${i} scores +Infinity`);
+    if (v > -Infinity) above = true;
+  }
+  if (!above) throw new NonFiniteLogitsError(step, row, `every one of the ${scores.length} tokens scores −Infinity`);
+}
+
 function choose(row: Row, r: number, step: number, scores: Float32Array | undefined, select: Selector, processors: readonly LogitsProcessor[]): number {
   if (!scores) throw new Error(`logits source returned no scores for row ${r}`);
+  checkFiniteScores(scores, step, r);
   const processed = processors.length ? applyProcessors(scores, processors, { step, tokens: row.tokens, row: r }) : scores;
   const id = select(processed, r);
   row.tokens.push(id);

@@ -62,9 +62,44 @@ function oneOf<T extends string>(obj: Json, key: string, dflt: T, allowed: reado
   return v as T;
 }
 
+/** Sizes above this are certainly a corrupt config (Llama-2-70B's largest is 28672). */
+const MAX_SIZE = 1 << 24;
+
 function positiveInt(n: number, key: string, where: string): number {
   if (!Number.isInteger(n) || n <= 0) throw new Error(`${where}: '${key}' must be a positive integer, got ${n}`);
+  if (n > MAX_SIZE) throw new Error(`${where}: '${key}' ${n} is implausibly large (limit ${MAX_SIZE})`);
   return n;
+}
+
+/** eps, rope_theta: a zero or negative value gives NaN/Inf activations, not an error, so catch it here. */
+function positiveNum(obj: Json, key: string, dflt: number, where: string): number {
+  const v = num(obj, key, dflt, where);
+  if (!(v > 0)) throw new Error(`${where}: '${key}' must be a positive number, got ${v}`);
+  return v;
+}
+
+/** Token ids: a non-negative integer (or null/absent where the key is optional). */
+function tokenId(obj: Json, key: string, dflt: number, where: string): number;
+function tokenId(obj: Json, key: string, dflt: null, where: string): number | null;
+function tokenId(obj: Json, key: string, dflt: number | null, where: string): number | null {
+  const v = obj[key];
+  if (v === undefined || v === null) return dflt;
+  if (typeof v !== "number" || !Number.isInteger(v) || v < 0) throw new Error(`${where}: '${key}' must be a non-negative integer token id, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+function bool(obj: Json, key: string, dflt: boolean, where: string): boolean {
+  const v = obj[key];
+  if (v === undefined || v === null) return dflt;
+  if (typeof v !== "boolean") throw new Error(`${where}: '${key}' must be true or false, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+function section(raw: Json, key: string, where: string): Json | undefined {
+  const v = raw[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== "object" || Array.isArray(v)) throw new Error(`${where}: '${key}' must be a JSON object, got ${JSON.stringify(v)}`);
+  return v as Json;
 }
 
 /** CLIPVisionConfig; when `vision_config` is absent LlavaConfig uses the ViT-L/14-336 values. */
@@ -91,7 +126,7 @@ export function parseVisionConfig(raw: Json | undefined, where: string): VisionC
     imageSize,
     patchSize,
     numChannels: positiveInt(num(c, "num_channels", 3, w), "num_channels", w),
-    layerNormEps: num(c, "layer_norm_eps", 1e-5, w),
+    layerNormEps: positiveNum(c, "layer_norm_eps", 1e-5, w),
     hiddenAct: oneOf(c, "hidden_act", "quick_gelu", ["quick_gelu", "gelu"] as const, w),
   };
 }
@@ -116,25 +151,28 @@ export function parseTextConfig(raw: Json | undefined, where: string): TextConfi
     numHeads,
     numKvHeads,
     headDim,
-    rmsNormEps: num(c, "rms_norm_eps", 1e-6, w),
-    ropeTheta: num(c, "rope_theta", 10000, w),
-    maxPositionEmbeddings: num(c, "max_position_embeddings", 2048, w),
-    attentionBias: c.attention_bias === true,
-    mlpBias: c.mlp_bias === true,
+    rmsNormEps: positiveNum(c, "rms_norm_eps", 1e-6, w),
+    ropeTheta: positiveNum(c, "rope_theta", 10000, w),
+    maxPositionEmbeddings: positiveInt(num(c, "max_position_embeddings", 2048, w), "max_position_embeddings", w),
+    attentionBias: bool(c, "attention_bias", false, w),
+    mlpBias: bool(c, "mlp_bias", false, w),
     hiddenAct: oneOf(c, "hidden_act", "silu", ["silu"] as const, w),
-    tieWordEmbeddings: c.tie_word_embeddings === true,
+    tieWordEmbeddings: bool(c, "tie_word_embeddings", false, w),
   };
 }
 
 export function parseLlavaConfig(raw: Json, where = "config.json"): LlavaConfig {
   const archs = raw.architectures as unknown;
   const arch = Array.isArray(archs) ? archs[0] : undefined;
+  if (raw.model_type === undefined) {
+    throw new Error(`${where}: missing "model_type" (a LLaVA-1.5 checkpoint's config.json has "model_type": "llava")`);
+  }
   if (raw.model_type !== "llava" || (arch !== undefined && arch !== "LlavaForConditionalGeneration")) {
     throw new Error(`${where}: unsupported architecture ${JSON.stringify(arch ?? raw.model_type)} (supported: LlavaForConditionalGeneration, model_type "llava")`);
   }
-  const vision = parseVisionConfig(raw.vision_config as Json | undefined, where);
-  const text = parseTextConfig(raw.text_config as Json | undefined, where);
-  if (raw.tie_word_embeddings === true) text.tieWordEmbeddings = true;
+  const vision = parseVisionConfig(section(raw, "vision_config", where), where);
+  const text = parseTextConfig(section(raw, "text_config", where), where);
+  if (bool(raw, "tie_word_embeddings", false, where)) text.tieWordEmbeddings = true;
   const featureLayer = raw.vision_feature_layer ?? -2;
   if (typeof featureLayer !== "number" || !Number.isInteger(featureLayer)) {
     throw new Error(`${where}: vision_feature_layer must be one integer, got ${JSON.stringify(featureLayer)} (lists of layers are not supported)`);
@@ -143,18 +181,18 @@ export function parseLlavaConfig(raw: Json, where = "config.json"): LlavaConfig 
   if (featureLayer < -hiddenStates || featureLayer >= hiddenStates) {
     throw new Error(`${where}: vision_feature_layer ${featureLayer} is out of range for ${vision.numLayers} vision layers`);
   }
-  const tc = (raw.text_config ?? {}) as Json;
+  const tc = section(raw, "text_config", where) ?? {};
   return {
     vision,
     text,
-    imageTokenIndex: num(raw, "image_token_index", 32000, where),
+    imageTokenIndex: tokenId(raw, "image_token_index", 32000, where),
     visionFeatureLayer: featureLayer,
     visionFeatureSelectStrategy: oneOf(raw, "vision_feature_select_strategy", "default", ["default", "full"] as const, where),
     projectorHiddenAct: oneOf(raw, "projector_hidden_act", "gelu", ["gelu"] as const, where),
-    projectorBias: raw.multimodal_projector_bias !== false,
-    bosTokenId: num(tc, "bos_token_id", 1, where),
-    eosTokenId: num(tc, "eos_token_id", 2, where),
-    padTokenId: (raw.pad_token_id ?? tc.pad_token_id ?? null) as number | null,
+    projectorBias: bool(raw, "multimodal_projector_bias", true, where),
+    bosTokenId: tokenId(tc, "bos_token_id", 1, where),
+    eosTokenId: tokenId(tc, "eos_token_id", 2, where),
+    padTokenId: tokenId(raw, "pad_token_id", null, where) ?? tokenId(tc, "pad_token_id", null, where),
   };
 }
 

@@ -46,8 +46,12 @@ export class Tokenizer {
   /** Ids of added tokens flagged `special`; these are what skipSpecialTokens removes. */
   private readonly specialIds: ReadonlySet<number>;
 
-  private constructor(hf: HFTokenizer, config: Json, opts: TokenizerOptions) {
+  /** The file this was built from (or a label); named in error messages. */
+  readonly source: string;
+
+  private constructor(hf: HFTokenizer, config: Json, opts: TokenizerOptions, source: string) {
     this.hf = hf;
+    this.source = source;
     const added = hf.get_added_tokens_decoder();
     this.specialIds = new Set([...added.values()].filter((t) => t.special).map((t) => t.id));
     this.vocabSize = maxId(hf.get_vocab(true).values()) + 1;
@@ -85,7 +89,7 @@ export class Tokenizer {
     } catch (e) {
       throw new Error(`cannot build a tokenizer from ${source}: ${(e as Error).message}`);
     }
-    return new Tokenizer(hf, cfg, opts);
+    return new Tokenizer(hf, cfg, opts, source);
   }
 
   encode(text: string, opts: EncodeOptions = {}): number[] {
@@ -119,7 +123,7 @@ export class Tokenizer {
   private requireId(config: Json, key: string, fallback: string): number {
     const name = tokenName(config[key]) ?? fallback;
     const id = this.hf.token_to_id(name);
-    if (id === undefined) throw new Error(`tokenizer has no ${key} "${name}" in its vocabulary`);
+    if (id === undefined) throw new Error(`${this.source}: tokenizer has no ${key} "${name}" in its vocabulary`);
     return id;
   }
 
@@ -131,8 +135,11 @@ export class Tokenizer {
     if (given !== undefined) {
       const text = this.idToToken(given);
       if (text === undefined) {
-        throw new Error(`imageTokenId ${given} has no token in this vocabulary (size ${this.vocabSize}); ` +
-          "original-LLaVA placeholders like -200 belong in encodePromptOriginal, not here");
+        const named = this.hf.token_to_id("<image>");
+        throw new Error(`${this.source}: the image token id ${given} (the model config's image_token_index) is not in this ` +
+          `tokenizer's vocabulary (size ${this.vocabSize})` + (named === undefined
+            ? `, and it has no "<image>" token: use the tokenizer that ships with the LLaVA checkpoint`
+            : `; its "<image>" token has id ${named}: the tokenizer and config.json belong to different checkpoints`));
       }
       this.checkSingleToken(text, given);
       return { id: given, text };
@@ -148,7 +155,7 @@ export class Tokenizer {
   private checkSingleToken(text: string, id: number): void {
     const ids = this.encode(text, { addBos: false });
     if (ids.length !== 1 || ids[0] !== id) {
-      throw new Error(`image token "${text}" (id ${id}) does not encode as a single token ` +
+      throw new Error(`${this.source}: image token "${text}" (id ${id}) does not encode as a single token ` +
         `(got [${ids.join(", ")}]); it must be an added token in tokenizer.json`);
     }
   }

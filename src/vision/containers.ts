@@ -35,11 +35,23 @@ export interface JpegInfo {
   withoutExif: Uint8Array;
   /** False when no end-of-image marker follows the first scan: the file was cut short. */
   complete: boolean;
+  /** From the first SOFn frame header; 0 when the file has none (or a DNL-defined height). */
+  width: number;
+  height: number;
+  /** Components of the frame (1 grey, 3 YCbCr/RGB, 4 CMYK/YCCK); 0 without a frame header. */
+  components: number;
+  /** Adobe APP14 colour transform (0 none/CMYK, 1 YCbCr, 2 YCCK), or -1 without an Adobe segment. */
+  adobeTransform: number;
 }
+
+/** SOF0..SOF15 except DHT (C4), JPG (C8) and DAC (CC). */
+const isSof = (m: number): boolean => m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc;
+const ADOBE = [0x41, 0x64, 0x6f, 0x62, 0x65] as const;
 
 export function inspectJpeg(b: Uint8Array): JpegInfo {
   let orientation = 0;
   const drop: Array<[number, number]> = [];
+  const frame = { width: 0, height: 0, components: 0, adobeTransform: -1 };
   let sos = -1;
   let pos = 2;
   while (pos + 4 <= b.length && b[pos] === 0xff) {
@@ -54,9 +66,15 @@ export function inspectJpeg(b: Uint8Array): JpegInfo {
       if (orientation === 0) orientation = exifPayloadOrientation(b, pos + 4, end);
       drop.push([pos, end]);
     }
+    if (isSof(marker) && frame.components === 0 && end - pos >= 10) {
+      frame.height = u16be(b, pos + 5);
+      frame.width = u16be(b, pos + 7);
+      frame.components = b[pos + 9];
+    }
+    if (marker === 0xee && frame.adobeTransform < 0 && end - pos >= 16 && startsWith(b, pos + 4, ADOBE)) frame.adobeTransform = b[pos + 15];
     pos = end;
   }
-  return { orientation: orientation || 1, withoutExif: without(b, drop), complete: sos >= 0 && hasEoiAfter(b, sos) };
+  return { orientation: orientation || 1, withoutExif: without(b, drop), complete: sos >= 0 && hasEoiAfter(b, sos), ...frame };
 }
 
 /** In entropy-coded data 0xFF is always followed by 0x00 or RSTn, so any FF D9 after SOS is an EOI. */

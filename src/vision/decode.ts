@@ -17,6 +17,46 @@ export interface DecodeOptions {
    * PIL's libjpeg-turbo on our fixtures), else jimp's jpeg-js. Or force one of them.
    */
   jpegDecoder?: JpegDecoderChoice;
+  /**
+   * Refuse images with more pixels than this, read from the file header before any pixel is
+   * decoded (a decompression-bomb guard). Default: `maxImagePixels()`, which starts at Pillow's
+   * limit (2 × `Image.MAX_IMAGE_PIXELS` = 178 956 970). `Infinity` turns the check off.
+   */
+  maxPixels?: number;
+}
+
+/** Pillow raises DecompressionBombError above 2 × MAX_IMAGE_PIXELS = 2 × ⌊2^30 / 4 / 3⌋ pixels. */
+export const DEFAULT_MAX_IMAGE_PIXELS = 2 * Math.floor(1024 * 1024 * 1024 / 4 / 3);
+let processMaxPixels = DEFAULT_MAX_IMAGE_PIXELS;
+
+/** The default pixel limit of this process (like Pillow's module-level `Image.MAX_IMAGE_PIXELS`). */
+export function maxImagePixels(): number {
+  return processMaxPixels;
+}
+
+/** Sets the process-wide default pixel limit (the CLI's `--max-image-pixels`); `Infinity` disables it. */
+export function setMaxImagePixels(n: number): void {
+  if (!(n > 0)) throw new Error(`the image pixel limit must be a positive number, got ${n}`);
+  processMaxPixels = n;
+}
+
+/** An image the decoders refuse: unreadable, unsupported, corrupt, truncated or too large. */
+export class ImageDecodeError extends Error {
+  override name = "ImageDecodeError";
+}
+
+/** Thrown before decoding when the header declares more pixels than the limit. */
+export class ImageTooLargeError extends ImageDecodeError {
+  override name = "ImageTooLargeError";
+}
+
+function checkPixels(name: string, fmt: string, width: number, height: number, limit: number): void {
+  if (width === 0 || height === 0) throw new ImageDecodeError(`${name}: cannot decode ${fmt}: the header declares an empty image (${width} × ${height})`);
+  const pixels = width * height;
+  if (pixels > limit) {
+    throw new ImageTooLargeError(`${name}: image is ${width} × ${height} = ${pixels} pixels, above the limit of ${limit} ` +
+      `(a possible decompression bomb; raise it with --max-image-pixels or the maxPixels option)`);
+  }
 }
 
 type RawBitmap = { width: number; height: number; data: ArrayLike<number> };
@@ -33,18 +73,19 @@ export async function loadImage(path: string, opts: DecodeOptions = {}): Promise
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     const why = err.code === "ENOENT" ? "no such file" : err.code === "EISDIR" ? "is a directory" : err.message;
-    throw new Error(`${path}: cannot read image file (${why})`);
+    throw new ImageDecodeError(`${path}: cannot read image file (${why})`);
   }
   return decodeImage(bytes, path, opts);
 }
 
 /** Decodes PNG or JPEG bytes; `name` (usually the path) is used in error messages. */
 export async function decodeImage(bytes: Uint8Array, name: string, opts: DecodeOptions = {}): Promise<RgbImage> {
-  if (bytes.length === 0) throw new Error(`${name}: cannot decode image: the file is empty (0 bytes)`);
+  if (bytes.length === 0) throw new ImageDecodeError(`${name}: cannot decode image: the file is empty (0 bytes)`);
+  const limit = opts.maxPixels ?? processMaxPixels;
   let decoded: { img: RgbImage; orientation: number };
-  if (startsWith(bytes, 0, PNG_SIGNATURE)) decoded = await decodePng(bytes, name);
-  else if (startsWith(bytes, 0, JPEG_SOI)) decoded = await decodeJpeg(bytes, name, opts.jpegDecoder ?? "auto");
-  else throw new Error(`${name}: cannot decode image: ${describeUnknown(bytes)}`);
+  if (startsWith(bytes, 0, PNG_SIGNATURE)) decoded = await decodePng(bytes, name, limit);
+  else if (startsWith(bytes, 0, JPEG_SOI)) decoded = await decodeJpeg(bytes, name, opts.jpegDecoder ?? "auto", limit);
+  else throw new ImageDecodeError(`${name}: cannot decode image: ${describeUnknown(bytes)}`);
   return opts.applyExifOrientation ? applyOrientation(decoded.img, decoded.orientation) : decoded.img;
 }
 
@@ -68,13 +109,14 @@ async function jimpBitmap(bytes: Uint8Array, options?: Record<string, unknown>):
   return img.bitmap as RawBitmap;
 }
 
-async function decodePng(bytes: Uint8Array, name: string): Promise<{ img: RgbImage; orientation: number }> {
+async function decodePng(bytes: Uint8Array, name: string, limit: number): Promise<{ img: RgbImage; orientation: number }> {
   let info: PngInfo;
   try {
     info = inspectPng(bytes);
   } catch (e) {
-    throw new Error(`${name}: cannot decode PNG: ${(e as Error).message}`);
+    throw new ImageDecodeError(`${name}: cannot decode PNG: ${(e as Error).message}`);
   }
+  checkPixels(name, "PNG", info.width, info.height, limit);
   let raw: RawBitmap;
   try {
     // skipRescale: keep 16-bit and 1/2/4-bit samples raw so we can scale them as PIL does.
@@ -82,7 +124,7 @@ async function decodePng(bytes: Uint8Array, name: string): Promise<{ img: RgbIma
   } catch (e) {
     // pngjs' own message for a short file is cryptic ("read requests waiting on finished stream").
     const why = info.complete ? `corrupt PNG (${(e as Error).message})` : "file is truncated (it ends before the IEND chunk)";
-    throw new Error(`${name}: cannot decode PNG: ${why}`);
+    throw new ImageDecodeError(`${name}: cannot decode PNG: ${why}`);
   }
   return { img: pngToRgb(raw, info.bitDepth, info.colorType), orientation: info.orientation };
 }
@@ -107,19 +149,39 @@ function pngToRgb(raw: RawBitmap, depth: number, colorType: number): RgbImage {
   return { width, height, data: out };
 }
 
-async function decodeJpeg(bytes: Uint8Array, name: string, choice: JpegDecoderChoice): Promise<{ img: RgbImage; orientation: number }> {
+/**
+ * jimp's jpeg-js, with its own resolution/memory caps lifted to our pixel limit (already checked).
+ * For Adobe CMYK/YCCK files it inverts the stored samples (Adobe writes them inverted, which is why
+ * Pillow opens them with rawmode "CMYK;I") and computes R = (255−K) − C·(255−K)/255, Pillow's
+ * cmyk2rgb formula; jpeg-js truncates where Pillow rounds, so channels may differ by 1 level.
+ */
+function decodeWithJpegJs(bytes: Uint8Array, limit: number): Promise<RawBitmap> {
+  const mp = Number.isFinite(limit) ? Math.ceil(limit / 1e6) + 1 : 1e9;
+  return jimpBitmap(bytes, { "image/jpeg": { maxResolutionInMP: mp, maxMemoryUsageInMB: Math.ceil(mp * 16) } });
+}
+
+async function decodeJpeg(bytes: Uint8Array, name: string, choice: JpegDecoderChoice, limit: number): Promise<{ img: RgbImage; orientation: number }> {
   const info = inspectJpeg(bytes);
+  if (info.components === 0) throw new ImageDecodeError(`${name}: cannot decode JPEG: no frame header (SOF marker) before the image data (corrupt or truncated file)`);
+  checkPixels(name, "JPEG", info.width, info.height, limit);
   // PIL raises "image file is truncated" here; tolerant decoders would return grey-filled rows.
-  if (!info.complete) throw new Error(`${name}: cannot decode JPEG: file is truncated (no end-of-image marker after the image data)`);
-  const wasm = choice === "jpeg-js" ? null : await wasmJpegDecoder();
-  if (choice === "mozjpeg" && !wasm) {
-    throw new Error(`${name}: jpegDecoder "mozjpeg" needs the optional package @jsquash/jpeg, which is not installed`);
+  if (!info.complete) throw new ImageDecodeError(`${name}: cannot decode JPEG: file is truncated (no end-of-image marker after the image data)`);
+  const cmyk = info.components === 4;
+  if (cmyk && info.adobeTransform < 0) {
+    throw new ImageDecodeError(`${name}: cannot decode JPEG: 4-component (CMYK) JPEG without an Adobe APP14 segment is not supported`);
+  }
+  // libjpeg cannot convert CMYK/YCCK to RGB, so mozjpeg refuses them; jpeg-js applies the same
+  // formula as Pillow's cmyk2rgb (see decodeWithJpegJs).
+  const wasm = choice === "jpeg-js" || cmyk ? null : await wasmJpegDecoder();
+  if (choice === "mozjpeg" && !wasm && !cmyk) {
+    throw new ImageDecodeError(`${name}: jpegDecoder "mozjpeg" needs the optional package @jsquash/jpeg, which is not installed`);
   }
   let raw: RawBitmap;
   try {
-    raw = wasm ? await wasm(info.withoutExif) : await jimpBitmap(info.withoutExif);
+    raw = wasm ? await wasm(info.withoutExif) : await decodeWithJpegJs(info.withoutExif, limit);
   } catch (e) {
-    throw new Error(`${name}: cannot decode JPEG (corrupt or truncated: ${(e as Error).message})`);
+    const why = (e as Error).message || "the decoder gave no reason";
+    throw new ImageDecodeError(`${name}: cannot decode JPEG (corrupt or truncated: ${why})`);
   }
   return { img: rgbaToRgb(raw.data, raw.width, raw.height), orientation: info.orientation };
 }

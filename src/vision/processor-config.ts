@@ -62,12 +62,25 @@ function parseTriple(v: unknown, file: string, key: string): [number, number, nu
   return fail(file, `"${key}" must be a number or 3 numbers, got ${JSON.stringify(v)}`);
 }
 
-function bool(v: unknown, dflt: boolean): boolean {
-  return typeof v === "boolean" ? v : dflt;
+function bool(json: Json, key: string, file: string): boolean {
+  const v = json[key];
+  if (v === undefined || v === null) return true;
+  if (typeof v !== "boolean") fail(file, `"${key}" must be true or false, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+function positive(json: Json, key: string, file: string, dflt: number): number {
+  const v = json[key];
+  if (v === undefined || v === null) return dflt;
+  if (typeof v !== "number" || !Number.isFinite(v) || v <= 0) fail(file, `"${key}" must be a positive number, got ${JSON.stringify(v)}`);
+  return v;
 }
 
 /** Builds a config from parsed preprocessor_config.json contents (`file` names it in errors). */
 export function parseProcessorConfig(json: Json, file = "preprocessor_config.json"): ProcessorConfig {
+  if (json === null || typeof json !== "object" || Array.isArray(json)) {
+    fail(file, `expected a JSON object with the image processor's settings, got ${Array.isArray(json) ? "an array" : JSON.stringify(json)}`);
+  }
   const d = defaultProcessorConfig();
   const size = parseSize(json.size, file);
   const crop = parseCrop(json.crop_size, file);
@@ -76,16 +89,22 @@ export function parseProcessorConfig(json: Json, file = "preprocessor_config.jso
     cropSize: crop ?? size?.size ?? d.cropSize,
     mean: parseTriple(json.image_mean, file, "image_mean") ?? d.mean,
     std: parseTriple(json.image_std, file, "image_std") ?? d.std,
-    doResize: bool(json.do_resize, true),
-    doCenterCrop: bool(json.do_center_crop, true),
-    doNormalize: bool(json.do_normalize, true),
-    doRescale: bool(json.do_rescale, true),
-    rescaleFactor: typeof json.rescale_factor === "number" ? json.rescale_factor : d.rescaleFactor,
+    doResize: bool(json, "do_resize", file),
+    doCenterCrop: bool(json, "do_center_crop", file),
+    doNormalize: bool(json, "do_normalize", file),
+    doRescale: bool(json, "do_rescale", file),
+    rescaleFactor: positive(json, "rescale_factor", file, d.rescaleFactor),
     resample: typeof json.resample === "number" ? json.resample : 3,
     squareResize: size?.squareResize ?? false,
   };
   if (!(cfg.size > 0 && cfg.cropSize > 0)) fail(file, `size and crop_size must be positive (got ${cfg.size}, ${cfg.cropSize})`);
+  if (!(Number.isInteger(cfg.size) && Number.isInteger(cfg.cropSize))) fail(file, `size and crop_size must be integers (got ${cfg.size}, ${cfg.cropSize})`);
   if (cfg.std.some((s) => s === 0)) fail(file, `"image_std" must not contain 0`);
+  if ([...cfg.mean, ...cfg.std].some((v) => !Number.isFinite(v))) fail(file, `"image_mean" and "image_std" must be finite numbers`);
+  if (!cfg.doResize && !cfg.doCenterCrop) {
+    fail(file, `"do_resize" and "do_center_crop" are both false, so images would reach the vision tower at their own size; ` +
+      `it needs ${cfg.cropSize} × ${cfg.cropSize} (set one of them to true)`);
+  }
   return cfg;
 }
 

@@ -6,7 +6,7 @@ import { need, str } from "../args.js";
 import type { AskOptions, AskResult, Llava } from "../../api.js";
 import { currentBackend } from "../../backend.js";
 import { ONE_WORD_SUFFIX, TEMPLATE_NAMES, type TemplateName } from "../../text/index.js";
-import { loadImage, type PreprocessMode } from "../../vision/index.js";
+import { loadImage, setMaxImagePixels, type PreprocessMode } from "../../vision/index.js";
 import type { Timings } from "../../generate/generate.js";
 import { checkSamplingOptions } from "../../generate/sampling.js";
 import type { CausalOptions } from "../../causal/presets.js";
@@ -41,6 +41,7 @@ export const ASK_FLAGS: AskFlag[] = [
   { name: "tokenizer", type: "string", help: "directory with tokenizer.json (default: the model directory)" },
   { name: "template", type: "string", help: "prompt template", choices: TEMPLATE_NAMES, default: "llava_v1", apply: (v, o) => (o.template = v as TemplateName) },
   { name: "mode", type: "string", help: "image preprocessing: crop (llava-hf) or pad (original LLaVA)", choices: ["crop", "pad"], default: "crop", apply: (v, o) => (o.mode = v as PreprocessMode) },
+  { name: "max-image-pixels", type: "number", help: "refuse images with more pixels than this (default 178956970, Pillow's limit; see docs/preprocessing.md)", apply: (v) => setMaxImagePixels(Number(v)) },
   { name: "suffix", type: "string", help: "text appended to the question verbatim", apply: (v, o) => (o.suffix = String(v)) },
   { name: "one-word", type: "boolean", help: `append "${ONE_WORD_SUFFIX.trim()}" (CausalMM/VCD eval prompt)`, apply: (v, o) => { if (v) o.suffix = ONE_WORD_SUFFIX; } },
   { name: "max-new-tokens", type: "number", help: "stop after this many new tokens", default: 512, apply: (v, o) => (o.maxNewTokens = Number(v)) },
