@@ -135,6 +135,7 @@ export class Tokenizer {
     if (given !== undefined) {
       const text = this.idToToken(given);
       if (text === undefined) {
+        if (given < 0) throw new Error(`imageTokenId ${given} is not a vocabulary id (original-LLaVA placeholders like -200 belong in encodePromptOriginal)`);
         const named = this.hf.token_to_id("<image>");
         throw new Error(`${this.source}: the image token id ${given} (the model config's image_token_index) is not in this ` +
           `tokenizer's vocabulary (size ${this.vocabSize})` + (named === undefined

@@ -40,4 +40,32 @@ describe("config.json parsing", () => {
     writeFileSync(join(dir, "config.json"), "{ not json");
     expect(() => loadLlavaConfig(dir)).toThrow(/config.json: invalid JSON/);
   });
+
+  test("values that would silently give NaN or empty answers are refused, naming config.json and the key", () => {
+    const dir = mkdtempSync(join(tmpdir(), "cfg-"));
+    const bad: Array<[Record<string, unknown>, RegExp]> = [
+      [{ text_config: { rms_norm_eps: -1 } }, /'rms_norm_eps' must be a positive number, got -1/],
+      [{ text_config: { rms_norm_eps: 0 } }, /'rms_norm_eps' must be a positive number/],
+      [{ text_config: { rope_theta: 0 } }, /'rope_theta' must be a positive number, got 0/],
+      [{ vision_config: { layer_norm_eps: -1e-5 } }, /'layer_norm_eps' must be a positive number/],
+      [{ text_config: { max_position_embeddings: 0 } }, /'max_position_embeddings' must be a positive integer/],
+      [{ text_config: { max_position_embeddings: 1.5 } }, /'max_position_embeddings' must be a positive integer/],
+      [{ text_config: { hidden_size: 2 ** 40 } }, /'hidden_size' \d+ is implausibly large/],
+      [{ pad_token_id: "0" }, /'pad_token_id' must be a non-negative integer token id, got "0"/],
+      [{ text_config: { pad_token_id: -1 } }, /'pad_token_id' must be a non-negative integer/],
+      [{ image_token_index: 3.5 }, /'image_token_index' must be a non-negative integer/],
+      [{ text_config: { attention_bias: "false" } }, /'attention_bias' must be true or false/],
+      [{ text_config: [] }, /'text_config' must be a JSON object/],
+    ];
+    for (const [patch, msg] of bad) {
+      writeFileSync(join(dir, "config.json"), JSON.stringify({ model_type: "llava", ...patch }));
+      expect(() => loadLlavaConfig(dir), JSON.stringify(patch)).toThrow(new RegExp(`^${dir}/config.json.*` + msg.source));
+    }
+    expect(parseLlavaConfig({ model_type: "llava", pad_token_id: 32001 }).padTokenId).toBe(32001);
+    expect(parseLlavaConfig({ model_type: "llava", pad_token_id: null }).padTokenId).toBe(null);
+  });
+
+  test("a config without model_type says so", () => {
+    expect(() => parseLlavaConfig({ architectures: ["LlavaForConditionalGeneration"] }, "m/config.json")).toThrow(/^m\/config\.json: missing "model_type"/);
+  });
 });

@@ -67,8 +67,17 @@ describeFixtures("Tokenizer on the llava-hf fixture", (fixtures) => {
   it("accepts the image id from the model config", () => {
     const t = Tokenizer.fromJson(readJson(join(dir, "tokenizer.json")), readJson(join(dir, "tokenizer_config.json")), { imageTokenId: 32000 });
     expect(t.imageTokenId).toBe(32000);
-    expect(() => Tokenizer.fromJson(readJson(join(dir, "tokenizer.json")), {}, { imageTokenId: -200 })).toThrow(/-200 has no token/);
+    expect(() => Tokenizer.fromJson(readJson(join(dir, "tokenizer.json")), {}, { imageTokenId: -200 })).toThrow(/-200 is not a vocabulary id/);
     expect(() => Tokenizer.fromJson(readJson(join(dir, "tokenizer.json")), {}, { imageTokenId: 3186 })).toThrow(/single token/);
+  });
+
+  it("a tokenizer without <image> is named, with the problem, not an internal API", async () => {
+    const d = mkdtempSync(join(tmpdir(), "tok-"));
+    const tj = readJson(join(dir, "tokenizer.json")) as { added_tokens: Array<{ content: string }> };
+    tj.added_tokens = tj.added_tokens.filter((a) => a.content !== "<image>");
+    writeFileSync(join(d, "tokenizer.json"), JSON.stringify(tj));
+    const msg = new RegExp(`^${d}/tokenizer\\.json: the image token id 32000 .* is not in this tokenizer's vocabulary .*no "<image>" token`);
+    await expect(Tokenizer.fromDir(d, { imageTokenId: 32000 })).rejects.toThrow(msg);
   });
 
   it("falls back to <s>/</s> and special_tokens_map.json without tokenizer_config.json", async () => {
