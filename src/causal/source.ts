@@ -11,6 +11,7 @@ import { stepScores } from "./scores.js";
 import { composeHooks, encodePlanFeatures, tileRows } from "./images.js";
 import { firstLayer, promptKey, variantKey, type DecodingPlan } from "./plan.js";
 import type { AttentionHook } from "../model/hooks.js";
+import { assertCachesFit, branchesPerChunk } from "./budget.js";
 
 export interface CausalSourceOptions {
   plan: DecodingPlan;
@@ -24,6 +25,12 @@ export interface CausalSourceOptions {
   onStep?: (step: number, branchLogits: Float32Array[][], scores: Float32Array[]) => void;
   /** A shared prompt prefix already run through every branch (see buildPrefix); not owned. */
   prefix?: PrefixState;
+  /**
+   * Most branches of one prompt run in one batched forward; more run in chunks, each with its own
+   * cache, with the same results row for row. Default: as many as fit FORWARD_BUDGET_BYTES of
+   * activations for the longest prompt (a prefix's own choice when starting from one).
+   */
+  branchesPerForward?: number;
 }
 
 /** KV caches of every branch group after a common prompt prefix (system prompt + image tokens). */
@@ -31,11 +38,16 @@ export interface PrefixState {
   /** The prefix ids per prompt key. */
   ids: Record<string, number[]>;
   caches: Map<string, KVCache>;
+  /** The chunking the caches were built with; a source started from this prefix keeps it. */
+  branchesPerForward: number;
   dispose(): void;
 }
 
 interface Group {
+  /** The prompt key ("main", ...). */
   key: string;
+  /** Unique per group: the prompt key, plus "#n" for the n-th chunk after the first. */
+  cacheKey: string;
   branches: number[];
   ids: number[][];
   /** All branches read identical input embeddings, so early layers can be shared. */
@@ -56,13 +68,23 @@ export class CausalSource implements LogitsSource {
   private stepIndex = 0;
   /** Branches whose logits are the factual ones after prefill (the released code's shared cache). */
   private frozen = new Set<number>();
+  readonly branchesPerForward: number;
 
   constructor(private readonly model: LlavaModel, private readonly opts: CausalSourceOptions) {
     const main = opts.prompts.main;
     if (!main?.length) throw new Error("CausalSource: prompts.main is required");
     this.batchSize = main.length;
     this.vocabSize = model.config.text.vocabSize;
+    const cfg = model.config.text;
+    const s = Math.max(...Object.values(opts.prompts).flatMap((rows) => rows.map((r) => r.length)));
+    const past = opts.prefix ? Math.max(...Object.values(opts.prefix.ids).map((r) => r.length)) : 0;
+    this.branchesPerForward = opts.branchesPerForward ?? opts.prefix?.branchesPerForward ?? branchesPerChunk(cfg, this.batchSize, s, s + past);
+    if (!(Number.isInteger(this.branchesPerForward) && this.branchesPerForward >= 1)) {
+      throw new Error(`CausalSource: branchesPerForward must be a positive integer, got ${this.branchesPerForward}`);
+    }
     this.groups = this.makeGroups();
+    const rows = this.groups.reduce((n, g) => n + g.k * this.batchSize, 0);
+    assertCachesFit(cfg, rows, opts.plan.branches.length, s + past);
     if (opts.prefix) this.startFromPrefix(opts.prefix);
   }
 
@@ -71,15 +93,15 @@ export class CausalSource implements LogitsSource {
     const prompts = Object.fromEntries(Object.entries(prefixIds).map(([k, ids]) => [k, [ids]]));
     const src = new CausalSource(model, { plan, prompts, ...images });
     src.runGroups().forEach((h) => h.dispose());
-    const caches = new Map(src.groups.map((g) => [g.key, g.cache]));
-    return { ids: prefixIds, caches, dispose: () => caches.forEach((c) => c.dispose()) };
+    const caches = new Map(src.groups.map((g) => [g.cacheKey, g.cache]));
+    return { ids: prefixIds, caches, branchesPerForward: src.branchesPerForward, dispose: () => caches.forEach((c) => c.dispose()) };
   }
 
   private startFromPrefix(prefix: PrefixState): void {
     for (const g of this.groups) {
       const pre = prefix.ids[g.key];
-      const cache = prefix.caches.get(g.key);
-      if (!pre || !cache) throw new Error(`CausalSource: the prefix has no state for prompt '${g.key}'`);
+      const cache = prefix.caches.get(g.cacheKey);
+      if (!pre || !cache) throw new Error(`CausalSource: the prefix has no state for prompt '${g.cacheKey}'`);
       g.ids = g.ids.map((row) => {
         if (row.length <= pre.length || pre.some((t, i) => row[i] !== t)) throw new Error(`CausalSource: prompt '${g.key}' does not start with the cached prefix`);
         return row.slice(pre.length);
@@ -94,17 +116,27 @@ export class CausalSource implements LogitsSource {
     const L = this.model.config.text.numLayers;
     const byPrompt = new Map<string, number[]>();
     branches.forEach((b, i) => byPrompt.set(promptKey(b), [...(byPrompt.get(promptKey(b)) ?? []), i]));
-    return [...byPrompt].map(([key, idx]) => {
+    return [...byPrompt].flatMap(([key, all]) => {
       const ids = this.opts.prompts[key];
       if (!ids || ids.length !== this.batchSize) throw new Error(`CausalSource: prompt '${key}' needs ${this.batchSize} rows`);
-      const sharedInput = new Set(idx.map((i) => variantKey(branches[i].vision))).size === 1;
-      const first = Math.min(...idx.map((i) => firstLayer(branches[i].text)));
-      const identical = sharedInput && first >= L;
-      const k = identical ? 1 : idx.length;
-      const B = this.batchSize;
-      const hooks = idx.map((i, j) => makeInterventionHook(branches[i].text, { rows: Array.from({ length: B }, (_, b) => j * B + b) }));
-      return { key, branches: idx, ids, sharedInput, split: sharedInput ? Math.min(first, L) : 0, k, hook: identical ? undefined : composeHooks(hooks), cache: new KVCache(L) };
+      const chunks = this.isIdentical(all) ? [all] : chunk(all, this.branchesPerForward);
+      return chunks.map((idx, n): Group => {
+        const sharedInput = new Set(idx.map((i) => variantKey(branches[i].vision))).size === 1;
+        const first = Math.min(...idx.map((i) => firstLayer(branches[i].text)));
+        const identical = sharedInput && first >= L;
+        const k = identical ? 1 : idx.length;
+        const B = this.batchSize;
+        const hooks = idx.map((i, j) => makeInterventionHook(branches[i].text, { rows: Array.from({ length: B }, (_, b) => j * B + b) }));
+        const cacheKey = n === 0 ? key : `${key}#${n}`;
+        return { key, cacheKey, branches: idx, ids, sharedInput, split: sharedInput ? Math.min(first, L) : 0, k, hook: identical ? undefined : composeHooks(hooks), cache: new KVCache(L) };
+      });
     });
+  }
+
+  /** Branches that all read the same input and intervene nowhere compute one row: never chunked. */
+  private isIdentical(idx: number[]): boolean {
+    const { branches } = this.opts.plan;
+    return new Set(idx.map((i) => variantKey(branches[i].vision))).size === 1 && Math.min(...idx.map((i) => firstLayer(branches[i].text))) >= this.model.config.text.numLayers;
   }
 
   prefill(): Float32Array[] {
@@ -218,4 +250,10 @@ export class CausalSource implements LogitsSource {
       return true;
     });
   }
+}
+
+function chunk<T>(xs: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < xs.length; i += size) out.push(xs.slice(i, i + size));
+  return out;
 }

@@ -18,7 +18,7 @@ function source(badStep: number, bad: (v: number) => Float32Array): LogitsSource
     r[1] = 5;
     return r;
   };
-  return { batchSize: 1, prefill: () => [row()], step: () => (step++, [row()]), dispose: () => {} };
+  return { batchSize: 1, vocabSize: 8, prefill: () => [row()], step: () => (step++, [row()]), dispose: () => {} };
 }
 
 describe("finite-logit check in the decoding loop", () => {
