@@ -27,7 +27,7 @@ export const PLAIN_PLAN: DecodingPlan = { branches: [FACTUAL], terms: [], gamma:
 
 const SKIP = new Set(["image", "json", "verbose", "save-settings"]);
 export const EVAL_MODEL_OPTIONS: OptionSpec[] = [
-  ...ASK_FLAGS.filter((f) => !SKIP.has(f.name)).map((f) => (f.name === "max-new-tokens" ? { ...f, default: 128 } : f)),
+  ...ASK_FLAGS.filter((f) => !SKIP.has(f.name)).map((f) => (f.name === "max-new-tokens" ? { ...f, default: undefined, help: "maximum new tokens (default: 128; eval chair: 512)" } : f)),
   { name: "no-cache", type: "boolean", help: "re-encode the image and re-run the prompt prefix for every question (same answers, slower)" },
 ];
 

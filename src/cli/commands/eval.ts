@@ -9,9 +9,12 @@ import { mergeChunks } from "../../eval/merge.js";
 import { loadMmeQuestions, mmeRows, writeMmeResults } from "../../eval/mme-data.js";
 import { loadPopeQuestions } from "../../eval/pope-data.js";
 import { runEval, type RunSummary } from "../../eval/runner.js";
+import { CHAIR_MAX_NEW_TOKENS } from "../../eval/chair-data.js";
+import { CHAIR_OPTIONS, loadChairRun } from "./eval-chair.js";
 
 const USAGE = [
   "causalmm eval pope --questions FILE --image-folder DIR --answers OUT.jsonl [--num-chunks N --chunk-idx I] [--batch B] [model options]",
+  "       causalmm eval chair --image-folder DIR --annotations FILE [--annotations FILE2] --answers OUT.jsonl [--synonyms FILE] [...]",
   "       causalmm eval mme --mme-root DIR --answers OUT.jsonl [--results-dir DIR] [...]",
   "       causalmm eval pope|mme <questions options> --answers MERGED.jsonl --merge CHUNK0.jsonl CHUNK1.jsonl ...",
 ].join("\n");
@@ -22,7 +25,7 @@ const BASE_OPTIONS: OptionSpec[] = [
   { name: "mme-root", type: "string", help: "MME: the MME_Benchmark_release_version folder" },
   { name: "subtasks", type: "string", help: "MME: comma-separated subtasks to run (default: all found)" },
   { name: "results-dir", type: "string", help: "MME: where the eval_tool <subtask>.txt files go (default: <answers>.mme/)" },
-  { name: "answers", type: "string", help: "answers JSONL; resumed when it exists (settings in <answers>.settings.json)" },
+  { name: "answers", type: "string", alias: "answers-file", help: "answers JSONL; resumed when it exists (settings in <answers>.settings.json)" },
   { name: "num-chunks", type: "number", help: "split the questions into N contiguous chunks (LLaVA get_chunk rule)", default: 1 },
   { name: "chunk-idx", type: "number", help: "which chunk this run answers (0-based)", default: 0 },
   { name: "batch", type: "number", help: "at most this many questions on one image per answerer call", default: 8 },
@@ -32,6 +35,7 @@ const BASE_OPTIONS: OptionSpec[] = [
 ];
 
 function loadItems(bench: string, args: ParsedArgs, checkImages: boolean): { items: EvalItem[]; source: string } {
+  if (bench === "chair") return loadChairRun(args);
   if (bench === "pope") {
     const source = need(args, "questions", "eval pope");
     return { items: loadPopeQuestions(source, { imageFolder: str(args, "image-folder"), checkImages }), source };
@@ -73,10 +77,11 @@ async function runMerge(bench: string, args: ParsedArgs, parts: string[]): Promi
 
 async function run(args: ParsedArgs): Promise<number> {
   const [bench, ...rest] = args.positional;
-  if (bench !== "pope" && bench !== "mme") throw new Error(`eval: first argument must be pope or mme (got ${bench ?? "nothing"})\nusage: ${USAGE}`);
+  if (bench !== "pope" && bench !== "mme" && bench !== "chair") throw new Error(`eval: first argument must be pope, mme or chair (got ${bench ?? "nothing"})\nusage: ${USAGE}`);
   if (args.opts.merge) return runMerge(bench, args, rest);
   if (rest.length) throw new Error(`eval: unexpected arguments ${rest.join(" ")} (chunk files go with --merge)`);
   const { items, source } = loadItems(bench, args, true);
+  if (bench === "chair" && args.opts["max-new-tokens"] === undefined) args.opts["max-new-tokens"] = CHAIR_MAX_NEW_TOKENS;
   const answersFile = need(args, "answers", `eval ${bench}`);
   const answerer = await (await resolveAnswererFactory())(args);
   try {
@@ -107,11 +112,11 @@ async function run(args: ParsedArgs): Promise<number> {
 
 export const evalCommand: CommandSpec = {
   name: "eval",
-  summary: "answer POPE or MME questions into a resumable answers file (chunks, merge)",
+  summary: "answer POPE, MME or CHAIR questions into a resumable answers file (chunks, merge)",
   usage: USAGE,
   // A getter, so options registered with setAnswererFactory after this module loads are included.
   get options(): OptionSpec[] {
-    return [...BASE_OPTIONS, ...registeredAnswererOptions()];
+    return [...BASE_OPTIONS, ...CHAIR_OPTIONS, ...registeredAnswererOptions()];
   },
   run,
 };
