@@ -4,6 +4,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import "./tf-setup.js";
 import { createRequire } from "node:module";
+import { wasmThreadsSupported, withWasmThreads } from "./model/kernels/wasm-threads.js";
 
 export type BackendName = "auto" | "cuda" | "node" | "wasm" | "cpu";
 export const BACKENDS: readonly BackendName[] = ["auto", "cuda", "node", "wasm", "cpu"];
@@ -35,6 +36,26 @@ export interface BackendInfo {
   package: string;
   /** Present when `auto` skipped backends: why each one was not used. */
   skipped: string[];
+  /** wasm: XNNPACK's thread count (1 = the single-threaded SIMD build). */
+  threads?: number;
+}
+
+export interface BackendOptions {
+  /**
+   * wasm: threads for XNNPACK's matMuls and convolutions (tfjs-wasm's threaded SIMD build over
+   * worker_threads; experimental, opt-in). Default: $CAUSALMM_WASM_THREADS, else 1 = the single-threaded
+   * SIMD build. At most 8. Fixed once the backend is initialised. With threads the project's own wasm
+   * decode kernels are off (their module imports a non-shared memory).
+   */
+  wasmThreads?: number;
+}
+
+/** The wasm thread count asked for: the option, else $CAUSALMM_WASM_THREADS, else 1 (at most 8). */
+export function wasmThreadsWanted(opts: BackendOptions = {}): number {
+  const env = process.env.CAUSALMM_WASM_THREADS;
+  const n = opts.wasmThreads ?? (env ? Number(env) : 1);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`wasm threads must be a positive integer, got '${opts.wasmThreads ?? env}' (option wasmThreads or $CAUSALMM_WASM_THREADS)`);
+  return Math.min(8, n);
 }
 
 let current: BackendInfo | null = null;
@@ -49,7 +70,7 @@ export function parseBackendName(s: string | undefined): BackendName {
   return v as BackendName;
 }
 
-async function tryLoad(name: Exclude<BackendName, "auto">): Promise<string | null> {
+async function tryLoad(name: Exclude<BackendName, "auto">, opts: BackendOptions, notes: string[]): Promise<string | null> {
   const pkg = PACKAGE[name];
   try {
     // The native packages are CommonJS and optional: resolve them at run time only.
@@ -62,7 +83,7 @@ async function tryLoad(name: Exclude<BackendName, "auto">): Promise<string | nul
   try {
     // PROD silences tfjs's "install the node backend" banner and skips debug-only checks.
     tf.env().set("PROD", true);
-    const ok = await tf.setBackend(TF_NAME[name]);
+    const ok = name === "wasm" ? await setWasmBackend(opts, notes) : await tf.setBackend(TF_NAME[name]);
     if (!ok) return `${pkg} loaded but tfjs could not initialise backend '${TF_NAME[name]}'`;
     await tf.ready();
   } catch (e) {
@@ -71,16 +92,41 @@ async function tryLoad(name: Exclude<BackendName, "auto">): Promise<string | nul
   return null;
 }
 
+/** tfjs-wasm with the threads asked for; the single-threaded SIMD build when they cannot start. */
+async function setWasmBackend(opts: BackendOptions, notes: string[]): Promise<boolean> {
+  const threads = wasmThreadsWanted(opts);
+  const wasmApi = (await import("@tensorflow/tfjs-backend-wasm")) as unknown as { setThreadsCount(n: number): void; getThreadsCount(): number };
+  if (threads > 1 && wasmThreadsSupported()) {
+    try {
+      const r = await withWasmThreads(threads, wasmApi, () => tf.setBackend("wasm"));
+      if (r.ok) return true;
+    } catch (e) {
+      notes.push(`wasm threads: ${(e as Error).message}`);
+    }
+    notes.push("wasm: the threaded build did not start; using the single-threaded SIMD build");
+    tf.env().set("WASM_HAS_MULTITHREAD_SUPPORT", false);
+  }
+  return tf.setBackend("wasm");
+}
+
+function wasmThreadCount(): number {
+  try {
+    return (tf.backend() as unknown as { wasm: { tfjs: { getThreadsCount(): number } } }).wasm.tfjs.getThreadsCount();
+  } catch {
+    return 1;
+  }
+}
+
 /** Initialise a backend; resolves to what was chosen. Throws with the reason when it cannot. */
-export async function initBackend(requested?: BackendName | string): Promise<BackendInfo> {
+export async function initBackend(requested?: BackendName | string, opts: BackendOptions = {}): Promise<BackendInfo> {
   const want = parseBackendName(requested);
   if (current && (want === "auto" || want === current.name)) return current;
   const order = want === "auto" ? AUTO_ORDER : [want];
   const skipped: string[] = [];
   for (const name of order) {
-    const err = await tryLoad(name);
+    const err = await tryLoad(name, opts, skipped);
     if (err === null) {
-      current = { name, tfName: TF_NAME[name], package: PACKAGE[name], skipped };
+      current = { name, tfName: TF_NAME[name], package: PACKAGE[name], skipped, ...(name === "wasm" ? { threads: wasmThreadCount() } : {}) };
       return current;
     }
     skipped.push(`${name}: ${err}`);

@@ -28,7 +28,9 @@ function kernelsFor(backend: WasmBackend): Exports | null {
   if (!instances.has(backend)) {
     const memory = backend.wasm?.asm?.memory;
     let exports: Exports | null = null;
-    if (memory instanceof WebAssembly.Memory) {
+    // The threaded build's memory is shared and an imported memory must match in sharedness; the module
+    // has no shared-memory build yet, so there the kernels are off and tfjs ops run instead.
+    if (memory instanceof WebAssembly.Memory && !(memory.buffer instanceof SharedArrayBuffer)) {
       const module = new WebAssembly.Module(Uint8Array.from(atob(WASM_KERNELS), (ch) => ch.charCodeAt(0)));
       exports = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as Exports;
     }
