@@ -119,11 +119,9 @@ export class CausalSource implements LogitsSource {
     return [...byPrompt].flatMap(([key, all]) => {
       const ids = this.opts.prompts[key];
       if (!ids || ids.length !== this.batchSize) throw new Error(`CausalSource: prompt '${key}' needs ${this.batchSize} rows`);
-      const chunks = this.isIdentical(all) ? [all] : chunk(all, this.branchesPerForward);
+      const chunks = this.shape(all).identical ? [all] : chunk(all, this.branchesPerForward);
       return chunks.map((idx, n): Group => {
-        const sharedInput = new Set(idx.map((i) => variantKey(branches[i].vision))).size === 1;
-        const first = Math.min(...idx.map((i) => firstLayer(branches[i].text)));
-        const identical = sharedInput && first >= L;
+        const { sharedInput, first, identical } = this.shape(idx);
         const k = identical ? 1 : idx.length;
         const B = this.batchSize;
         const hooks = idx.map((i, j) => makeInterventionHook(branches[i].text, { rows: Array.from({ length: B }, (_, b) => j * B + b) }));
@@ -133,10 +131,15 @@ export class CausalSource implements LogitsSource {
     });
   }
 
-  /** Branches that all read the same input and intervene nowhere compute one row: never chunked. */
-  private isIdentical(idx: number[]): boolean {
+  /**
+   * Whether branches read one input embedding, the first layer any of them intervenes in, and whether
+   * they are identical (same input, no intervention): identical branches compute one row, never chunked.
+   */
+  private shape(idx: number[]): { sharedInput: boolean; first: number; identical: boolean } {
     const { branches } = this.opts.plan;
-    return new Set(idx.map((i) => variantKey(branches[i].vision))).size === 1 && Math.min(...idx.map((i) => firstLayer(branches[i].text))) >= this.model.config.text.numLayers;
+    const sharedInput = new Set(idx.map((i) => variantKey(branches[i].vision))).size === 1;
+    const first = Math.min(...idx.map((i) => firstLayer(branches[i].text)));
+    return { sharedInput, first, identical: sharedInput && first >= this.model.config.text.numLayers };
   }
 
   prefill(): Float32Array[] {
