@@ -59,6 +59,23 @@ function checkPixels(name: string, fmt: string, width: number, height: number, l
   }
 }
 
+/**
+ * Every 8 × 8 block of a Huffman-coded JPEG costs at least one bit (its DC code), so a file smaller
+ * than blocks / 8 bytes cannot hold the frame its header declares: a damaged header or a truncated
+ * file. Refusing it here spares decoding a mostly missing image of up to the pixel limit (jpeg-js
+ * takes minutes and gigabytes on a 1 KB file declaring 4096 × 16384). Pillow would return the
+ * missing blocks grey; this file was damaged either way.
+ */
+function checkJpegDataSize(name: string, info: { width: number; height: number; huffman: boolean }, fileBytes: number): void {
+  if (!info.huffman) return;
+  const blocks = Math.ceil(info.width / 8) * Math.ceil(info.height / 8);
+  const minBytes = Math.ceil(blocks / 8);
+  if (fileBytes < minBytes) {
+    throw new ImageDecodeError(`${name}: cannot decode JPEG: the header declares ${info.width} × ${info.height} pixels, which needs at least ` +
+      `${minBytes} bytes of image data, but the file has ${fileBytes} bytes (damaged header or truncated file)`);
+  }
+}
+
 type RawBitmap = { width: number; height: number; data: ArrayLike<number> };
 
 /** Which JPEG decoder "auto" resolves to in this installation. */
@@ -164,6 +181,7 @@ async function decodeJpeg(bytes: Uint8Array, name: string, choice: JpegDecoderCh
   const info = inspectJpeg(bytes);
   if (info.components === 0) throw new ImageDecodeError(`${name}: cannot decode JPEG: no frame header (SOF marker) before the image data (corrupt or truncated file)`);
   checkPixels(name, "JPEG", info.width, info.height, limit);
+  checkJpegDataSize(name, info, bytes.length);
   // PIL raises "image file is truncated" here; tolerant decoders would return grey-filled rows.
   if (!info.complete) throw new ImageDecodeError(`${name}: cannot decode JPEG: file is truncated (no end-of-image marker after the image data)`);
   const cmyk = info.components === 4;

@@ -62,6 +62,13 @@ function parseTriple(v: unknown, file: string, key: string): [number, number, nu
   return fail(file, `"${key}" must be a number or 3 numbers, got ${JSON.stringify(v)}`);
 }
 
+/** PIL resample codes the resizer implements (1 LANCZOS, 2 BILINEAR, 3 BICUBIC, 4 BOX, 5 HAMMING). */
+function parseResample(v: unknown, file: string): number {
+  if (v === undefined || v === null) return 3;
+  if (v === 1 || v === 2 || v === 3 || v === 4 || v === 5) return v;
+  return fail(file, `unsupported "resample" ${JSON.stringify(v)} (PIL codes 1-5 are supported: 1 LANCZOS, 2 BILINEAR, 3 BICUBIC, 4 BOX, 5 HAMMING)`);
+}
+
 function bool(json: Json, key: string, file: string): boolean {
   const v = json[key];
   if (v === undefined || v === null) return true;
@@ -94,7 +101,7 @@ export function parseProcessorConfig(json: Json, file = "preprocessor_config.jso
     doNormalize: bool(json, "do_normalize", file),
     doRescale: bool(json, "do_rescale", file),
     rescaleFactor: positive(json, "rescale_factor", file, d.rescaleFactor),
-    resample: typeof json.resample === "number" ? json.resample : 3,
+    resample: parseResample(json.resample, file),
     squareResize: size?.squareResize ?? false,
   };
   if (!(cfg.size > 0 && cfg.cropSize > 0)) fail(file, `size and crop_size must be positive (got ${cfg.size}, ${cfg.cropSize})`);
