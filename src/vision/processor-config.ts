@@ -33,6 +33,9 @@ export function defaultProcessorConfig(imageSize = 336): ProcessorConfig {
 
 type Json = Record<string, unknown>;
 
+/** Far above any CLIP input (224-448); a larger size is a corrupt file, and its resize would not fit in memory. */
+const MAX_SIDE = 16384;
+
 function fail(file: string, msg: string): never {
   throw new Error(`${file}: ${msg}`);
 }
@@ -106,6 +109,7 @@ export function parseProcessorConfig(json: Json, file = "preprocessor_config.jso
   };
   if (!(cfg.size > 0 && cfg.cropSize > 0)) fail(file, `size and crop_size must be positive (got ${cfg.size}, ${cfg.cropSize})`);
   if (!(Number.isInteger(cfg.size) && Number.isInteger(cfg.cropSize))) fail(file, `size and crop_size must be integers (got ${cfg.size}, ${cfg.cropSize})`);
+  if (cfg.size > MAX_SIDE || cfg.cropSize > MAX_SIDE) fail(file, `size and crop_size must be at most ${MAX_SIDE} (got ${cfg.size}, ${cfg.cropSize})`);
   if (cfg.std.some((s) => s === 0)) fail(file, `"image_std" must not contain 0`);
   if ([...cfg.mean, ...cfg.std].some((v) => !Number.isFinite(v))) fail(file, `"image_mean" and "image_std" must be finite numbers`);
   if (!cfg.doResize && !cfg.doCenterCrop) {
@@ -132,6 +136,10 @@ export function loadProcessorConfig(modelDir: string | undefined, imageSize?: nu
   const cfg = parseProcessorConfig(json, file);
   if (imageSize !== undefined && cfg.doCenterCrop && cfg.cropSize !== imageSize) {
     fail(file, `crop_size ${cfg.cropSize} does not match the model's image size ${imageSize}`);
+  }
+  if (imageSize !== undefined && !cfg.doCenterCrop && !(cfg.squareResize && cfg.size === imageSize)) {
+    fail(file, `"do_center_crop" is false, so the resize alone must give the model's ${imageSize} × ${imageSize} input ` +
+      `(size {"height": ${imageSize}, "width": ${imageSize}}), but "size" is ${cfg.squareResize ? `${cfg.size} × ${cfg.size}` : `a shortest edge of ${cfg.size}`}`);
   }
   return cfg;
 }

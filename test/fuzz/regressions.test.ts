@@ -81,3 +81,38 @@ describeFixtures("tokenizer.json with a corrupt token id", (fixtures) => {
     }
   });
 });
+
+describe("resize + centre crop of an extreme aspect ratio", () => {
+  it("computes only the crop window, bit-identical to resizing everything then cropping", async () => {
+    const { createImage, resizeImage, centerCrop, preprocess, defaultProcessorConfig } = await import("../../src/vision/index.js");
+    let s = 7;
+    const rnd = () => ((s = (s * 1103515245 + 12345) >>> 0) >>> 16) & 255;
+    for (const [w, h, ow, oh] of [[40, 30, 90, 70], [33, 50, 20, 61], [64, 64, 64, 30], [17, 9, 17, 20], [9, 17, 40, 17], [20, 16, 20, 16]]) {
+      const img = createImage(w, h);
+      for (let i = 0; i < img.data.length; i++) img.data[i] = rnd();
+      for (const f of ["bicubic", "bilinear", "lanczos", "box", "hamming"] as const) {
+        const full = centerCrop(resizeImage(img, ow, oh, f), 16, 16);
+        const win = resizeImage(img, ow, oh, f, { x: Math.floor((ow - 16) / 2), y: Math.floor((oh - 16) / 2), width: 16, height: 16 });
+        expect(Buffer.from(win.data).equals(Buffer.from(full.data)), `${w}x${h} -> ${ow}x${oh} ${f}`).toBe(true);
+      }
+    }
+    // image #79 of seed 13: a JPEG declaring 3 × 16384 became a 336 × 1 835 008 intermediate (1.8 GB, > 30 s).
+    const tall = createImage(3, 16384, [10, 20, 30]);
+    const out = preprocess(tall, defaultProcessorConfig(336));
+    expect(out.length).toBe(3 * 336 * 336);
+  });
+});
+
+describe("preprocessor_config.json sizes that cannot produce the model's input", () => {
+  it("a huge size is refused (shortest_edge 344064 crashed the resizer with a RangeError)", async () => {
+    const { mkdtempSync, writeFileSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const { loadProcessorConfig } = await import("../../src/vision/index.js");
+    expect(() => parseProcessorConfig({ size: { shortest_edge: 344064 }, crop_size: 336 }, "p.json")).toThrow(/^p\.json: size and crop_size must be at most 16384/);
+    const dir = mkdtempSync(join(tmpdir(), "pp-"));
+    writeFileSync(join(dir, "preprocessor_config.json"), JSON.stringify({ do_center_crop: false, size: { shortest_edge: 336 } }));
+    expect(() => loadProcessorConfig(dir, 336)).toThrow(/preprocessor_config\.json: "do_center_crop" is false, so the resize alone must give the model's 336 × 336 input/);
+    writeFileSync(join(dir, "preprocessor_config.json"), JSON.stringify({ do_center_crop: false, size: { height: 336, width: 336 } }));
+    expect(loadProcessorConfig(dir, 336).squareResize).toBe(true);
+  });
+});
