@@ -116,3 +116,12 @@ describe("preprocessor_config.json sizes that cannot produce the model's input",
     expect(loadProcessorConfig(dir, 336).squareResize).toBe(true);
   });
 });
+
+describeFixtures("tokenizer.json with a damaged post-processor", (fixtures) => {
+  it("fails at load naming the file (was a bare TypeError from the library at the first encode)", () => {
+    // tokenizer.json #1196 of seed 3
+    const tj = JSON.parse(readFileSync(join(fixtures, "tokenizer", "tokenizer.json"), "utf8"));
+    tj.post_processor.single = null;
+    expect(() => Tokenizer.fromJson(tj, {}, {}, "pp.json")).toThrow(/^pp\.json: the tokenizer failed to encode \(.*\); is tokenizer\.json damaged\?/);
+  });
+});
