@@ -105,6 +105,9 @@ export function buildPlan(o: CausalOptions, cfg: LlavaConfig): DecodingPlan {
   const official = preset === "official";
   const seed = o.seed ?? (official ? 55 : 0);
   const base = { gamma: o.gamma ?? 1, epsilon: o.epsilon ?? (official ? 0.6 : 0.1), sharedCache: o.sharedCache ?? official };
+  if (!(base.epsilon >= 0 && base.epsilon <= 1)) throw new Error(`epsilon must be in [0, 1], got ${base.epsilon}`);
+  if (!Number.isFinite(base.gamma)) throw new Error(`gamma must be a finite number, got ${base.gamma}`);
+  if (o.draws !== undefined && !(Number.isInteger(o.draws) && o.draws >= 1)) throw new Error(`draws must be an integer ≥ 1, got ${o.draws}`);
   if (o.baseline) {
     if (official || o.cf || o.vision || o.text) throw new Error("a baseline replaces the counterfactual branches: don't combine --baseline with --cf or --preset official");
     const b = baselinePlan(o, seed);
@@ -124,6 +127,16 @@ export function buildPlan(o: CausalOptions, cfg: LlavaConfig): DecodingPlan {
     terms.push({ branches: Array.from({ length: branches.length - first }, (_, i) => first + i), weight: 1 });
   }
   return { ...base, branches, terms };
+}
+
+/**
+ * The options (dotted AskOptions paths) a preset fills in when the caller leaves them undefined:
+ * what settings files report as coming from the preset rather than from a flag or a default.
+ */
+export function presetFills(o: CausalOptions): string[] {
+  if (o.preset !== "official") return [];
+  const sampling = Object.keys(presetSampling(o));
+  return [...sampling, "causal.epsilon", "causal.seed", "causal.sharedCache", "causal.officialType"];
 }
 
 /** Sampling defaults that come with a preset (the released code samples at T = 1, top-p 1, seed 55). */

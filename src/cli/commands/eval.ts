@@ -20,16 +20,16 @@ const USAGE = [
 ].join("\n");
 
 const BASE_OPTIONS: OptionSpec[] = [
-  { name: "questions", type: "string", help: "POPE question file: VCD/CausalMM *_pope_<split>.json or LLaVA llava_pope_test.jsonl" },
-  { name: "image-folder", type: "string", help: "POPE: folder the image names are relative to (e.g. coco/val2014)" },
+  { name: "questions", type: "string", aliases: ["question-file"], help: "question file: POPE *_pope_<split>.json (VCD/CausalMM) or llava_pope_test.jsonl; MME: LLaVA's llava_mme.jsonl (with --mme-root or --image-folder = the MME folder)" },
+  { name: "image-folder", type: "string", help: "POPE: folder the image names are relative to (e.g. coco/val2014); MME with --questions: the MME_Benchmark_release_version folder" },
   { name: "mme-root", type: "string", help: "MME: the MME_Benchmark_release_version folder" },
   { name: "subtasks", type: "string", help: "MME: comma-separated subtasks to run (default: all found)" },
   { name: "results-dir", type: "string", help: "MME: where the eval_tool <subtask>.txt files go (default: <answers>.mme/)" },
-  { name: "answers", type: "string", alias: "answers-file", help: "answers JSONL; resumed when it exists (settings in <answers>.settings.json)" },
-  { name: "num-chunks", type: "number", help: "split the questions into N contiguous chunks (LLaVA get_chunk rule)", default: 1 },
-  { name: "chunk-idx", type: "number", help: "which chunk this run answers (0-based)", default: 0 },
-  { name: "batch", type: "number", help: "at most this many questions on one image per answerer call", default: 8 },
-  { name: "limit", type: "number", help: "only the first N questions (before chunking)" },
+  { name: "answers", type: "string", aliases: ["answers-file"], help: "answers JSONL; resumed when it exists (settings in <answers>.settings.json)" },
+  { name: "num-chunks", type: "number", integer: true, min: 1, help: "split the questions into N contiguous chunks (LLaVA get_chunk rule)", default: 1 },
+  { name: "chunk-idx", type: "number", integer: true, min: 0, help: "which chunk this run answers (0-based)", default: 0 },
+  { name: "batch", type: "number", integer: true, min: 1, help: "at most this many questions on one image per answerer call", default: 8 },
+  { name: "limit", type: "number", integer: true, min: 1, help: "only the first N questions (before chunking)" },
   { name: "overwrite", type: "boolean", help: "discard an existing answers file instead of resuming it" },
   { name: "merge", type: "boolean", help: "merge the chunk answers files given as arguments into --answers" },
 ];
