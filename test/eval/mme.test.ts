@@ -69,6 +69,16 @@ describe("MME pred parsing (calculation.py parse_pred_ans)", () => {
     expect(["yes", "No", "Yes, it is", "YES.", " no", "no, yes", "Nope", "yesno"].map(mmeParsePred)).toEqual(["yes", "no", "yes", "yes", "no", "no", "no", "yes"]);
     expect(["", "There is", "I think yes", "n", "maybe no"].map(mmeParsePred)).toEqual(["other", "other", "other", "other", "other"]);
   });
+
+  it("counts code points like Python's pred_ans[:4], not UTF-16 units", () => {
+    // "😀 no": code points 😀, space, n, o → "no" in the prefix (Python: "no"); UTF-16 units cut "o" off.
+    expect(mmeParsePred("😀 no")).toBe("no");
+    expect(mmeParsePred("𝒜 yes")).toBe("other"); // 𝒜 + " ye": "yes" does not fit in four code points
+    expect(mmeParsePred("😀yes, it is")).toBe("yes");
+    expect(mmeParsePred("😀😀no")).toBe("no");
+    expect(mmeParsePred("😀😀😀no")).toBe("other");
+    expect(mmeParsePred("é no")).toBe("no"); // a BMP letter counts one either way
+  });
 });
 
 describe("MME layout", () => {
