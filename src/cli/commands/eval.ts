@@ -7,6 +7,7 @@ import { answersById, readAnswers } from "../../eval/answers-file.js";
 import { idKey } from "../../eval/jsonl.js";
 import { mergeChunks } from "../../eval/merge.js";
 import { loadMmeQuestions, mmeRows, writeMmeResults } from "../../eval/mme-data.js";
+import { loadLlavaMmeQuestions } from "../../eval/mme-llava.js";
 import { loadPopeQuestions } from "../../eval/pope-data.js";
 import { runEval, type RunSummary } from "../../eval/runner.js";
 import { CHAIR_MAX_NEW_TOKENS } from "../../eval/chair-data.js";
@@ -16,6 +17,7 @@ const USAGE = [
   "causalmm eval pope --questions FILE --image-folder DIR --answers OUT.jsonl [--num-chunks N --chunk-idx I] [--batch B] [model options]",
   "       causalmm eval chair --image-folder DIR --annotations FILE [--annotations FILE2] --answers OUT.jsonl [--synonyms FILE] [...]",
   "       causalmm eval mme --mme-root DIR --answers OUT.jsonl [--results-dir DIR] [...]",
+  "       causalmm eval mme --question-file llava_mme.jsonl --image-folder MME_DIR --answers-file OUT.jsonl [...]",
   "       causalmm eval pope|mme <questions options> --answers MERGED.jsonl --merge CHUNK0.jsonl CHUNK1.jsonl ...",
 ].join("\n");
 
@@ -40,8 +42,15 @@ function loadItems(bench: string, args: ParsedArgs, checkImages: boolean): { ite
     const source = need(args, "questions", "eval pope");
     return { items: loadPopeQuestions(source, { imageFolder: str(args, "image-folder"), checkImages }), source };
   }
-  const source = need(args, "mme-root", "eval mme");
   const subtasks = str(args, "subtasks")?.split(",").map((s) => s.trim()).filter(Boolean);
+  const questions = str(args, "questions");
+  if (questions) {
+    // LLaVA's llava_mme.jsonl; its --image-folder is the MME folder, which also holds the ground truth
+    const root = str(args, "mme-root") ?? str(args, "image-folder");
+    if (!root) throw new Error("eval mme: --questions (llava_mme.jsonl) needs the MME folder as --mme-root or --image-folder");
+    return { items: loadLlavaMmeQuestions(questions, root, { subtasks }), source: questions };
+  }
+  const source = need(args, "mme-root", "eval mme");
   return { items: loadMmeQuestions(source, { subtasks }), source };
 }
 
