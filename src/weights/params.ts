@@ -72,6 +72,8 @@ export interface TensorSource {
   names(): string[];
   shapeOf(name: string): number[];
   fileOf(name: string): string;
+  /** Dtype in the file (default F32). */
+  dtypeOf?(name: string): string;
   readFloat32(name: string): Float32Array;
   /** The tensor's values in their file dtype, without widening (16-bit host copies); absent: float32. */
   readRaw?(name: string): RawTensor;
