@@ -236,8 +236,9 @@ function problemsOf(p: MemoryPlan): string[] {
   return out;
 }
 
+/** Bytes for people: GiB from 1 GiB up, else MiB. */
 export function gib(bytes: number): string {
-  return `${(bytes / 1024 ** 3).toFixed(2)} GiB`;
+  return bytes >= 1024 ** 3 ? `${(bytes / 1024 ** 3).toFixed(2)} GiB` : `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
 }
 
 /** Fixed units plus as many others (in priority order) as fit `budget` bytes of resident weights. */

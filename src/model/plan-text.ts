@@ -41,7 +41,7 @@ export function alternatives(ctx: PlanContext, req: PlanRequest = {}): string[] 
     const c = t.backend === ctx.backend ? ctx : { ...ctx, backend: t.backend, backendLimitBytes: null };
     const p = choosePlan(c, { ...req, policy: t.policy, residentBytes: t.policy === "budget" ? undefined : req.residentBytes });
     if (p.problems.length) continue;
-    const flag = t.policy === "budget" ? `--residency budget --resident ${gib(p.residentBytes).replace(" ", "")}` : `--residency ${t.policy}`;
+    const flag = t.policy === "budget" ? `--residency budget --resident ${Math.floor(p.residentBytes / 1024 ** 2)}MiB` : `--residency ${t.policy}`;
     out.push(`${t.backend === ctx.backend ? "" : `--backend ${t.backend} `}${flag} (peak ${gib(p.processPeakBytes)} process, ${gib(p.backendPeakBytes)} backend)`);
     if (out.length >= 2) break;
   }

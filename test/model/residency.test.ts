@@ -61,7 +61,7 @@ for (const backend of ["cpu", "wasm"] as const) {
     });
     afterAll(() => pixels?.dispose());
 
-    for (const dtype of ["f16", "bf16"]) {
+    for (const dtype of backend === "cpu" ? ["f16"] : ["f16", "bf16"]) {
       test(`all, budget and stream agree bit for bit (${dtype})`, async () => {
         const results: Record<string, Outputs> = {};
         for (const [policy, req] of Object.entries(POLICIES)) {
