@@ -21,6 +21,11 @@ export function setWasmHeapLimit(bytes: number): number {
   return prev;
 }
 
+/** The wasm memory budget in effect. */
+export function wasmHeapLimit(): number {
+  return heapLimit;
+}
+
 const PACKAGE: Record<Exclude<BackendName, "auto">, string> = {
   cuda: "@tensorflow/tfjs-node-gpu",
   node: "@tensorflow/tfjs-node",

@@ -11,6 +11,7 @@ import type { Timings } from "../../generate/generate.js";
 import { checkSamplingOptions } from "../../generate/sampling.js";
 import type { CausalOptions } from "../../causal/presets.js";
 import { writeFileSync } from "node:fs";
+import { RESIDENCY_FLAGS } from "../residency.js";
 
 type Value = string | number | boolean | string[];
 
@@ -51,6 +52,7 @@ export const ASK_FLAGS: AskFlag[] = [
   { name: "seed", type: "number", help: "sampling seed (default: random, printed by --verbose/--json)", apply: (v, o) => (o.seed = Number(v)) },
   { name: "stop", type: "list", help: "stop when the answer contains this text (cut before it)", apply: (v, o) => (o.stop = v as string[]) },
   ...CAUSAL_FLAGS,
+  ...RESIDENCY_FLAGS,
   { name: "save-settings", type: "string", help: "write the full settings of the run as JSON to this file" },
   { name: "verbose", type: "boolean", help: "per-phase timings on stderr" },
   { name: "json", type: "boolean", help: "print {ids, text, timings, settings} as one JSON object instead of streaming" },
