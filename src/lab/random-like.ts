@@ -2,7 +2,7 @@
 // llava-hf checkpoint's layout — config.json, generation_config.json, preprocessor_config.json, the
 // tokenizer files, sharded safetensors and model.safetensors.index.json — with any number of layers.
 // Tensors are generated and written chunk by chunk, so a 14 GB model needs a few MB of memory.
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { dtypeSize, type SafetensorsDtype } from "../weights/dtype.js";
 import { INDEX_FILE, SINGLE_FILE } from "../weights/checkpoint.js";
@@ -124,7 +124,8 @@ function writeIndex(out: string, entries: [string, string][], totalBytes: number
 /** config.json last: a directory cut short by a crash has no config and cannot be mistaken for a model. */
 function writeSidecars(opts: RandomLikeOptions, cfg: Record<string, unknown>): void {
   for (const f of TOKENIZER_FILES) {
-    if (existsSync(join(opts.tokenizerDir, f))) copyFileSync(join(opts.tokenizerDir, f), join(opts.out, f));
+    // Contents only: a read-only source must not make the copy read-only (a later --overwrite rewrites it).
+    if (existsSync(join(opts.tokenizerDir, f))) writeFileSync(join(opts.out, f), readFileSync(join(opts.tokenizerDir, f)));
   }
   writeJson(join(opts.out, "preprocessor_config.json"), LLAVA_PREPROCESSOR_CONFIG);
   writeJson(join(opts.out, "generation_config.json"), {
