@@ -104,7 +104,9 @@ export function mmeRows(items: EvalItem[], answerText: (it: EvalItem) => string 
     if (pred === undefined) continue;
     const rows = bySub.get(it.category!) ?? [];
     const gt = typeof it.meta?.gt === "string" ? it.meta.gt : it.label!;
-    rows.push({ img: basename(it.imageFile ?? it.image), question: it.question, gt, pred: sanitizeField(pred), where: String(it.questionId) });
+    // LLaVA's question file asks its own wording; the eval_tool files carry MME's question
+    const question = typeof it.meta?.mmeQuestion === "string" ? it.meta.mmeQuestion : it.question;
+    rows.push({ img: basename(it.imageFile ?? it.image), question, gt, pred: sanitizeField(pred), where: String(it.questionId) });
     bySub.set(it.category!, rows);
   }
   return bySub;

@@ -1,5 +1,5 @@
 // MME scoring as the official eval_tool/calculation.py does it:
-//   - pred parsing: lowercase; exactly "yes"/"no" is itself; otherwise look at the first 4 characters:
+//   - pred parsing: lowercase; exactly "yes"/"no" is itself; otherwise look at the first 4 code points:
 //     "yes" in them → yes, else "no" in them → no, else "other". (calculation.py reads lines with their
 //     "\n", which never changes the outcome of this test.) "other" is wrong for every question.
 //   - per subtask: lines are taken two by two (one image, two questions); acc = correct / questions,
@@ -18,7 +18,8 @@ export type MmePred = "yes" | "no" | "other";
 export function mmeParsePred(pred: string): MmePred {
   const p = pred.toLowerCase();
   if (p === "yes" || p === "no") return p;
-  const prefix = p.slice(0, 4);
+  // Python's pred_ans[:4] counts code points; String#slice counts UTF-16 units (an emoji is two).
+  const prefix = [...p].slice(0, 4).join("");
   if (prefix.includes("yes")) return "yes";
   if (prefix.includes("no")) return "no";
   return "other";

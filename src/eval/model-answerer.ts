@@ -20,7 +20,7 @@ import { hashKey } from "../causal/rng.js";
 import { encodePrompt } from "../text/index.js";
 import { loadImage, preprocessWithShape } from "../vision/index.js";
 import { resolveModelDir, PACKAGE_VERSION } from "../paths.js";
-import { ASK_FLAGS, buildAskOptions } from "../cli/commands/ask.js";
+import { ASK_FLAGS, buildAskOptions, settingSources } from "../cli/commands/ask.js";
 import type { Answer, Answerer, EvalItem } from "./answerer.js";
 
 export const PLAIN_PLAN: DecodingPlan = { branches: [FACTUAL], terms: [], gamma: 0, epsilon: 0, sharedCache: false };
@@ -129,5 +129,7 @@ export async function createModelAnswerer(args: ParsedArgs): Promise<Answerer> {
   if ((opts.temperature ?? 0) > 0 && opts.seed === undefined) opts.seed = 0;
   checkSamplingOptions(opts);
   const llava = await loadLlava(resolveModelDir(str(args, "model")), { backend: str(args, "backend"), tokenizerDir: str(args, "tokenizer") });
-  return new ModelAnswerer(llava, opts, !args.opts["no-cache"]);
+  const answerer = new ModelAnswerer(llava, opts, !args.opts["no-cache"]);
+  answerer.settings.sources = settingSources(args, opts); // informational: resume compares the values, not this
+  return answerer;
 }
