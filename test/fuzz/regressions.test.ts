@@ -125,3 +125,17 @@ describeFixtures("tokenizer.json with a damaged post-processor", (fixtures) => {
     expect(() => Tokenizer.fromJson(tj, {}, {}, "pp.json")).toThrow(/^pp\.json: the tokenizer failed to encode \(.*\); is tokenizer\.json damaged\?/);
   });
 });
+
+describe("MME eval_tool results with a broken pairing", () => {
+  it("an odd number of lines names the results file (mme-questions #2111 of seed 4)", async () => {
+    const { mkdtempSync, writeFileSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const { readMmeResults } = await import("../../src/eval/mme-data.js");
+    const { scoreMme } = await import("../../src/eval/mme-score.js");
+    const dir = mkdtempSync(join(tmpdir(), "mme-"));
+    writeFileSync(join(dir, "existence.txt"), "a.jpg\tIs there a dog?\tYes\tyes\nb.jpg\tIs there a cat?\tNo\tno\nb.jpg\tIs there a cat?\tNo\tno\n");
+    expect(() => scoreMme(readMmeResults(dir))).toThrow(new RegExp(`^${join(dir, "existence.txt")}: existence: 3 lines; MME needs two questions per image`));
+    writeFileSync(join(dir, "existence.txt"), "\n");
+    expect(() => readMmeResults(dir)).toThrow(new RegExp(`^${join(dir, "existence.txt")}: no result lines`));
+  });
+});
