@@ -98,6 +98,8 @@ export interface PngInfo {
   withoutTrns: Uint8Array;
   /** An IEND chunk was reached with every chunk complete; used to explain decoder errors. */
   complete: boolean;
+  /** Bytes of compressed image data (all IDAT chunk payloads) present in the file. */
+  idatBytes: number;
 }
 
 export function inspectPng(b: Uint8Array): PngInfo {
@@ -107,15 +109,17 @@ export function inspectPng(b: Uint8Array): PngInfo {
   const info = { width: u32be(b, 16), height: u32be(b, 20), bitDepth: b[24], colorType: b[25], orientation: 1 };
   const drop: Array<[number, number]> = [];
   let complete = false;
+  let idatBytes = 0;
   let pos = 8;
   while (pos + 12 <= b.length) {
     const end = pos + 12 + u32be(b, pos);
     if (end > b.length) break; // the decoder reports the truncation
     const type = String.fromCharCode(b[pos + 4], b[pos + 5], b[pos + 6], b[pos + 7]);
     if (type === "tRNS") drop.push([pos, end]);
+    if (type === "IDAT") idatBytes += end - pos - 12;
     if (type === "eXIf") info.orientation = tiffOrientation(b, pos + 8, end - 4);
     pos = end;
     if (type === "IEND") { complete = true; break; }
   }
-  return { ...info, withoutTrns: without(b, drop), complete };
+  return { ...info, withoutTrns: without(b, drop), complete, idatBytes };
 }
