@@ -8,7 +8,8 @@ import { need, numOpt, str } from "../args.js";
 import { loadImage } from "../../vision/index.js";
 import { loadRecording } from "../../introspect/store.js";
 import { explorerPage, exploreAnswer, readSweepPng } from "../../introspect/explore.js";
-import { parseList, promptFlags, PROMPT_OPTIONS, question, runningVisionLayers } from "../../introspect/options.js";
+import { promptFlags, PROMPT_OPTIONS, question, runningVisionLayers } from "../../introspect/options.js";
+import { parseIndexList } from "../../util/index-list.js";
 import type { Recording } from "../../introspect/session.js";
 import type { ExplorerData } from "../../introspect/explore.js";
 
@@ -20,7 +21,7 @@ async function fresh(args: ParsedArgs): Promise<{ rec: Recording; topk: Explorer
   const llava = await loadLlavaWithProgress(args);
   try {
     const cfg = llava.model.config;
-    const layers = parseList(str(args, "layers") ?? "all", cfg.text.numLayers, "text layer");
+    const layers = parseIndexList(str(args, "layers") ?? "all", cfg.text.numLayers, "text layer");
     const vision = Array.from({ length: runningVisionLayers(cfg) }, (_, i) => i);
     const { rec, topk } = await exploreAnswer(llava, {
       image, question: q, ...prompt, cf, gamma: numOpt(args, "gamma"), maxNewTokens: numOpt(args, "max-new-tokens") ?? 16,

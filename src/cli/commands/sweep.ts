@@ -8,7 +8,8 @@ import type { ModuleName } from "../../model/hooks.js";
 import type { CfType } from "../../causal/counterfactual.js";
 import { runSweep, SWEEP_TYPES, type SweepQuestion, type SweepSettings } from "../../introspect/sweep.js";
 import { summarize, writeSweep, type SweepMetric, type SweepReport } from "../../introspect/sweep-report.js";
-import { parseList, PROMPT_OPTIONS, promptFlags, runningVisionLayers } from "../../introspect/options.js";
+import { PROMPT_OPTIONS, promptFlags, runningVisionLayers } from "../../introspect/options.js";
+import { parseIndexList } from "../../util/index-list.js";
 import type { Llava } from "../../api.js";
 import { ONE_WORD_SUFFIX } from "../../text/index.js";
 
@@ -33,7 +34,7 @@ export function layerGroups(specs: string[], llava: Llava): Partial<Record<Modul
     const m = /^(text|vision)=(.*)$/.exec(spec.trim());
     const modules: ModuleName[] = m ? [m[1] as ModuleName] : ["text", "vision"];
     for (const mod of modules) {
-      const groups = (m ? m[2] : spec).split(";").map((g) => (g.trim() === "none" ? [] : parseList(g, n[mod], `${mod} layer`)));
+      const groups = (m ? m[2] : spec).split(";").map((g) => (g.trim() === "none" ? [] : parseIndexList(g, n[mod], `${mod} layer`)));
       out[mod] = [...(out[mod] ?? []), ...groups];
     }
   }
