@@ -1,6 +1,6 @@
 // `causalmm heatmap`: pictures of where generated tokens look in the image (per layer / head or
 // averaged), CLIP's CLS attention and the modality split, from a recording or from a fresh run.
-import { loadLlavaWithProgress } from "../load.js";
+import { withLlava } from "../load.js";
 import type { CommandSpec, ParsedArgs } from "../args.js";
 import { need, numOpt, str } from "../args.js";
 import { loadImage } from "../../vision/index.js";
@@ -16,17 +16,14 @@ async function fresh(args: ParsedArgs): Promise<Recording> {
   const q = question(args, "heatmap");
   const image = await loadImage(need(args, "image", "heatmap"));
   const prompt = promptFlags(args);
-  const llava = await loadLlavaWithProgress(args);
-  try {
+  return withLlava(args, async (llava) => {
     const cfg = llava.model.config;
     const all = (n: number) => Array.from({ length: n }, (_, i) => i);
     return await recordAnswer(llava, {
       image, question: q, ...prompt, maxNewTokens: numOpt(args, "max-new-tokens") ?? 16,
       select: { text: { layers: all(cfg.text.numLayers) }, vision: { layers: all(runningVisionLayers(cfg)) } },
     });
-  } finally {
-    llava.dispose();
-  }
+  });
 }
 
 function heads(text: string | undefined, rec: Recording): HeadChoice[] {
