@@ -5,6 +5,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { existsSync } from "node:fs";
 import { currentBackend, type BackendName } from "./backend.js";
 import { loadModel } from "./model/load.js";
+import type { PlanRequest } from "./model/memory-plan.js";
 import { loadLlavaConfig } from "./model/config.js";
 import type { LlavaModel } from "./model/llava.js";
 import type { LoadProgress } from "./weights/params.js";
@@ -27,6 +28,8 @@ export interface LoadLlavaOptions {
   onProgress?: (p: LoadProgress) => void;
   /** Where tokenizer.json lives, when not in the model directory. */
   tokenizerDir?: string;
+  /** Weight residency policy and the workload the memory plan provisions for (see LoadOptions.residency). */
+  residency?: PlanRequest;
 }
 
 export interface AskOptions extends SamplingOptions {
@@ -255,6 +258,6 @@ export async function loadLlava(dir?: string, opts: LoadLlavaOptions = {}): Prom
   const tokenizer = await Tokenizer.fromDir(opts.tokenizerDir ?? modelDir, { imageTokenId: cfg.imageTokenIndex });
   const processor = loadProcessorConfig(modelDir, cfg.vision.imageSize);
   const generation = loadGenerationDefaults(modelDir, cfg, tokenizer);
-  const model = await loadModel(modelDir, { backend: opts.backend, onProgress: opts.onProgress });
+  const model = await loadModel(modelDir, { backend: opts.backend, onProgress: opts.onProgress, residency: opts.residency });
   return new Llava(modelDir, model, tokenizer, processor, generation, performance.now() - t0);
 }

@@ -21,6 +21,11 @@ export function setWasmHeapLimit(bytes: number): number {
   return prev;
 }
 
+/** The wasm memory budget in effect. */
+export function wasmHeapLimit(): number {
+  return heapLimit;
+}
+
 const PACKAGE: Record<Exclude<BackendName, "auto">, string> = {
   cuda: "@tensorflow/tfjs-node-gpu",
   node: "@tensorflow/tfjs-node",
@@ -44,8 +49,8 @@ export interface BackendOptions {
   /**
    * wasm: threads for XNNPACK's matMuls and convolutions (tfjs-wasm's threaded SIMD build over
    * worker_threads; experimental, opt-in). Default: $CAUSALMM_WASM_THREADS, else 1 = the single-threaded
-   * SIMD build. At most 8. Fixed once the backend is initialised. With threads the project's own wasm
-   * decode kernels are off (their module imports a non-shared memory).
+   * SIMD build. At most 8. Fixed once the backend is initialised. The project's own wasm kernels run on
+   * either build (kernels/shared-memory.ts).
    */
   wasmThreads?: number;
 }

@@ -7,20 +7,12 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { TextConfig } from "../model/config.js";
 import { assertFitsBackend } from "../backend.js";
+import { rowCacheBytes, rowForwardBytes } from "../model/memory-plan.js";
+
+export { rowCacheBytes, rowForwardBytes };
 
 /** Activations one forward may allocate for its rows (per layer, before tidy frees them). */
 export const FORWARD_BUDGET_BYTES = 512 * 1024 ** 2;
-
-/** Peak transient bytes of one row running `s` new positions over `t` cached + new positions. */
-export function rowForwardBytes(cfg: TextConfig, s: number, t: number): number {
-  // scores, mask-added scores and probabilities [H,S,T]; gate/up/act [S,I]; ~8 hidden-size tensors [S,D]
-  return 4 * s * (3 * cfg.numHeads * t + 3 * cfg.intermediateSize + 8 * cfg.hiddenSize);
-}
-
-/** KV-cache bytes of one row holding `t` positions. */
-export function rowCacheBytes(cfg: TextConfig, t: number): number {
-  return 4 * cfg.numLayers * 2 * cfg.numKvHeads * cfg.headDim * t;
-}
 
 /** Branches per forward chunk so that `batch` rows each of them stay under the forward budget (≥ 1). */
 export function branchesPerChunk(cfg: TextConfig, batch: number, s: number, t: number, budget = FORWARD_BUDGET_BYTES): number {

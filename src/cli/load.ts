@@ -7,6 +7,7 @@ import { loadLlava, type Llava } from "../api.js";
 import { resolveModelDir } from "../paths.js";
 import { str, type ParsedArgs } from "./args.js";
 import type { LoadProgress } from "../weights/params.js";
+import { residencyRequest } from "./residency.js";
 
 /** Runs `load` with a weights progress bar on stderr (hidden when stderr is not a terminal). */
 async function withLoadBar<T>(load: (onProgress: (p: LoadProgress) => void) => Promise<T>): Promise<T> {
@@ -27,6 +28,6 @@ export async function loadModelWithProgress(dir: string, backend: string | undef
 /** loadLlava for a command's --model/--backend/--tokenizer, with a progress bar on stderr. */
 export async function loadLlavaWithProgress(args: ParsedArgs): Promise<Llava> {
   return withLoadBar((onProgress) =>
-    loadLlava(resolveModelDir(str(args, "model")), { backend: str(args, "backend"), tokenizerDir: str(args, "tokenizer"), onProgress }),
+    loadLlava(resolveModelDir(str(args, "model")), { backend: str(args, "backend"), tokenizerDir: str(args, "tokenizer"), onProgress, residency: residencyRequest(args) }),
   );
 }

@@ -46,7 +46,7 @@ export function trainEmbed(model: LlavaModel, ids: number[][], features: tf.Tens
   const n = model.numImageTokens;
   // The image id is only a placeholder (its embedding is replaced); id 0 keeps the one-hot in range.
   const flat = ids.flat().map((t) => (t === cfg.imageTokenIndex ? 0 : t));
-  const text = tf.matMul(oneHotF32(flat, V), model.params.text.embed).reshape([B, S0, D]); // [B,S0,D]
+  const text = tf.matMul(oneHotF32(flat, V), model.params.text.embed.tensor!).reshape([B, S0, D]); // [B,S0,D]
   const at = ids.map((row) => row.indexOf(cfg.imageTokenIndex));
   const single = ids.every((row, b) => at[b] === at[0] && at[0] >= 0 && row.lastIndexOf(cfg.imageTokenIndex) === at[0]);
   if (single && n > 1) {

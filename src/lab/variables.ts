@@ -6,7 +6,8 @@ import * as tf from "@tensorflow/tfjs-core";
 import { stream } from "../causal/rng.js";
 import type { LlavaConfig } from "../model/config.js";
 import { LlavaModel, llavaParams } from "../model/llava.js";
-import type { Take, TensorSource } from "../weights/params.js";
+import { residentStack, residentTable, type TableRole, type Take, type TensorSource } from "../weights/params.js";
+import type { LayerStack, TokenTable } from "../weights/stack.js";
 
 export type ParamKind = "vec" | "matrix" | "linear" | "conv";
 
@@ -60,6 +61,12 @@ export class VariableTake implements Take {
   linear(name: string, inDim: number, outDim: number) { return this.make(name, "linear", [outDim, inDim], [inDim, outDim], inDim) as tf.Tensor2D; }
   conv2dAsLinear(name: string, outCh: number, inCh: number, k: number) {
     return this.make(name, "conv", [outCh, inCh, k, k], [inCh * k * k, outCh], inCh * k * k) as tf.Tensor2D;
+  }
+  stack<L>(_unit: string, count: number, declare: (i: number, take: Take) => L): LayerStack<L> {
+    return residentStack(this, count, declare);
+  }
+  table(name: string, rows: number, cols: number, role: TableRole): TokenTable {
+    return residentTable(this, name, rows, cols, role);
   }
 }
 

@@ -1,6 +1,7 @@
 // Explicit scaled-dot-product attention shared by CLIP and LLaMA. The post-softmax probabilities P are
 // a real tensor `[B,H,Tq,Tk]`; the optional hook may read or replace them right before `P @ V`. That
-// single line is where counterfactual attention (src/causal) and recording (src/introspect) plug in.
+// line is where counterfactual attention (src/causal) and recording (src/introspect) plug in; the
+// hook's optional `scores` sees the masked scores right before the softmax (PAI's amplification).
 import * as tf from "@tensorflow/tfjs-core";
 import type { AttentionHook, AttentionSite } from "./hooks.js";
 import { attentionKernels, rowSoftmax } from "./kernels/kernels.js";
@@ -29,6 +30,7 @@ export function attention({ q, k, v, kvLength, scale, mask, site, hook }: Attent
   const products = attentionProducts(Tq, H, Tk);
   let scores = products.qk(tf.mul(q, scale) as tf.Tensor4D, k); // [B,H,Tq,Tk]
   if (site.causalOffset !== null && site.causalOffset < Tk - 1) scores = tf.add(scores, mask ?? causalBias(Tq, Tk, site.causalOffset));
+  if (hook?.scores) scores = hook.scores(scores, site) ?? scores; // ← the pre-softmax point
   let probs = (rowSoftmax() ?? tf.softmax)(scores) as tf.Tensor4D; // [B,H,Tq,Tk]
   if (hook) probs = hook(probs, site) ?? probs; // ← the intervention point
   return products.pv(probs, v); // [B,H,Tq,D]

@@ -6,6 +6,7 @@ import type { AttentionHook, Tap } from "./hooks.js";
 import { attention } from "./attention.js";
 import { layerNorm, linear, quickGelu, gelu, type Linear, type Norm } from "./layers.js";
 import type { Take } from "../weights/params.js";
+import type { LayerStack } from "../weights/stack.js";
 import { guardWasmHeap } from "../backend.js";
 
 export interface ClipLayer {
@@ -26,7 +27,7 @@ export interface ClipParams {
   /** `[N+1, D]` */
   pos: tf.Tensor2D;
   preLn: Norm;
-  layers: ClipLayer[];
+  layers: LayerStack<ClipLayer>;
 }
 
 export function clipParams(cfg: VisionConfig, take: Take, prefix: string): ClipParams {
@@ -34,17 +35,17 @@ export function clipParams(cfg: VisionConfig, take: Take, prefix: string): ClipP
   const I = cfg.intermediateSize;
   const p = cfg.patchSize;
   const n = (cfg.imageSize / p) ** 2;
-  const norm = (name: string): Norm => ({ w: take.vec(`${name}.weight`, D), b: take.vec(`${name}.bias`, D) });
-  const lin = (name: string, i: number, o: number): Linear => ({ w: take.linear(`${name}.weight`, i, o), b: take.vec(`${name}.bias`, o) });
-  const layer = (i: number): ClipLayer => {
+  const norm = (name: string, take: Take): Norm => ({ w: take.vec(`${name}.weight`, D), b: take.vec(`${name}.bias`, D) });
+  const layer = (i: number, take: Take): ClipLayer => {
+    const lin = (name: string, i: number, o: number): Linear => ({ w: take.linear(`${name}.weight`, i, o), b: take.vec(`${name}.bias`, o) });
     const l = `${prefix}.encoder.layers.${i}`;
     return {
-      ln1: norm(`${l}.layer_norm1`),
+      ln1: norm(`${l}.layer_norm1`, take),
       q: lin(`${l}.self_attn.q_proj`, D, D),
       k: lin(`${l}.self_attn.k_proj`, D, D),
       v: lin(`${l}.self_attn.v_proj`, D, D),
       out: lin(`${l}.self_attn.out_proj`, D, D),
-      ln2: norm(`${l}.layer_norm2`),
+      ln2: norm(`${l}.layer_norm2`, take),
       fc1: lin(`${l}.mlp.fc1`, D, I),
       fc2: lin(`${l}.mlp.fc2`, I, D),
     };
@@ -53,8 +54,8 @@ export function clipParams(cfg: VisionConfig, take: Take, prefix: string): ClipP
     patch: take.conv2dAsLinear(`${prefix}.embeddings.patch_embedding.weight`, D, cfg.numChannels, p),
     cls: take.vec(`${prefix}.embeddings.class_embedding`, D),
     pos: take.matrix(`${prefix}.embeddings.position_embedding.weight`, n + 1, D),
-    preLn: norm(`${prefix}.pre_layrnorm`),
-    layers: Array.from({ length: cfg.numLayers }, (_, i) => layer(i)),
+    preLn: norm(`${prefix}.pre_layrnorm`, take),
+    layers: take.stack("vision", cfg.numLayers, layer),
   };
 }
 
@@ -132,7 +133,7 @@ export function clipForward(P: ClipParams, cfg: VisionConfig, pixels: tf.Tensor4
   for (let i = start; i < upTo; i++) {
     const input = x;
     // each layer in its own scope: attention intermediates are freed layer by layer
-    x = tf.tidy(() => clipLayer(P.layers[i], cfg, input, i, opts.hook, opts.tap));
+    x = P.layers.use(i, (L) => tf.tidy(() => clipLayer(L, cfg, input, i, opts.hook, opts.tap)));
     if (input !== first && !opts.allHidden) input.dispose();
     guardWasmHeap(`vision layer ${i}`);
     if (opts.allHidden) hidden.push(x);

@@ -7,6 +7,7 @@ import { KVCache } from "./kv-cache.js";
 import { linear, rmsNorm, silu, type Linear } from "./layers.js";
 import { applyRope, ropeTables, type RopeTables } from "./rope.js";
 import type { Take } from "../weights/params.js";
+import type { LayerStack, TokenTable } from "../weights/stack.js";
 import { guardWasmHeap } from "../backend.js";
 
 export interface LlamaLayer {
@@ -22,23 +23,23 @@ export interface LlamaLayer {
 }
 
 export interface LlamaParams {
-  /** `[V, D]` */
-  embed: tf.Tensor2D;
-  layers: LlamaLayer[];
+  /** `[V, D]` token embeddings */
+  embed: TokenTable;
+  layers: LayerStack<LlamaLayer>;
   norm: tf.Tensor1D;
-  /** `[D, V]` */
-  lmHead: tf.Tensor2D;
+  /** lm_head, `[V, D]` rows (x·Wᵀ gives logits) */
+  lmHead: TokenTable;
 }
 
 export function llamaParams(cfg: TextConfig, take: Take, prefix: string, lmHeadName: string): LlamaParams {
   const D = cfg.hiddenSize;
   const qDim = cfg.numHeads * cfg.headDim;
   const kvDim = cfg.numKvHeads * cfg.headDim;
-  const lin = (name: string, i: number, o: number, bias: boolean): Linear => ({
-    w: take.linear(`${name}.weight`, i, o),
-    b: bias ? take.vec(`${name}.bias`, o) : undefined,
-  });
-  const layer = (i: number): LlamaLayer => {
+  const layer = (i: number, take: Take): LlamaLayer => {
+    const lin = (name: string, i: number, o: number, bias: boolean): Linear => ({
+      w: take.linear(`${name}.weight`, i, o),
+      b: bias ? take.vec(`${name}.bias`, o) : undefined,
+    });
     const l = `${prefix}.layers.${i}`;
     const ab = cfg.attentionBias;
     return {
@@ -55,10 +56,10 @@ export function llamaParams(cfg: TextConfig, take: Take, prefix: string, lmHeadN
   };
   const embedName = `${prefix}.embed_tokens.weight`;
   return {
-    embed: take.matrix(embedName, cfg.vocabSize, D),
-    layers: Array.from({ length: cfg.numLayers }, (_, i) => layer(i)),
+    embed: take.table(embedName, cfg.vocabSize, D, "embed"),
+    layers: take.stack("text", cfg.numLayers, layer),
     norm: take.vec(`${prefix}.norm.weight`, D),
-    lmHead: take.linear(cfg.tieWordEmbeddings ? embedName : lmHeadName, D, cfg.vocabSize),
+    lmHead: take.table(cfg.tieWordEmbeddings ? embedName : lmHeadName, cfg.vocabSize, D, "head"),
   };
 }
 
@@ -133,7 +134,7 @@ export function llamaForward(P: LlamaParams, cfg: TextConfig, embeds: tf.Tensor3
   for (let i = first; i < stop; i++) {
     const input = x;
     // each layer in its own scope: a long prompt's attention intermediates are freed layer by layer
-    x = tf.tidy(() => llamaLayer(P.layers[i], cfg, input, i, rope, start, mask, opts.cache, opts.hook, opts.tap));
+    x = P.layers.use(i, (L) => tf.tidy(() => llamaLayer(L, cfg, input, i, rope, start, mask, opts.cache, opts.hook, opts.tap)));
     if (input !== embeds && !opts.allHidden) input.dispose();
     guardWasmHeap(`text layer ${i}`);
     if (opts.allHidden && i < cfg.numLayers - 1) hidden.push(x);
@@ -147,7 +148,9 @@ export function llamaForward(P: LlamaParams, cfg: TextConfig, embeds: tf.Tensor3
   if (opts.allHidden) hidden.push(normed);
   if (mode === "none") return { hidden, last: x };
   const rows = mode === "last" ? (normed.slice([0, S - 1, 0], [-1, 1, -1]) as tf.Tensor3D) : normed; // [B,S|1,D]
-  return { logits: linear(rows, { w: P.lmHead }) as tf.Tensor3D, hidden, last: x };
+  const [B, R] = rows.shape;
+  const logits = P.lmHead.project(rows.reshape([B * R, rows.shape[2]])).reshape([B, R, P.lmHead.vocab]) as tf.Tensor3D;
+  return { logits, hidden, last: x };
 }
 
 /** The final RMSNorm alone (row-wise), for callers that apply lm_head themselves. */
@@ -155,6 +158,7 @@ export function finalNorm(P: LlamaParams, cfg: TextConfig, rows: tf.Tensor2D): t
   return rmsNorm(rows, P.norm, cfg.rmsNormEps) as tf.Tensor2D;
 }
 
-export function embedTokens(P: LlamaParams, ids: tf.Tensor2D): tf.Tensor3D {
-  return tf.gather(P.embed, ids) as unknown as tf.Tensor3D; // [B,S,D]
+/** Token ids `[B][S]` → embeddings `[B,S,D]`. */
+export function embedTokens(P: LlamaParams, ids: number[][]): tf.Tensor3D {
+  return P.embed.gather(ids);
 }

@@ -6,6 +6,7 @@ import { clipForward, clipParams, type ClipParams } from "./clip.js";
 import { projectorForward, projectorParams, type ProjectorParams } from "./projector.js";
 import { embedTokens, finalNorm, llamaForward, llamaParams, type LlamaOutput, type LlamaParams, type LlamaRunOptions } from "./llama.js";
 import type { Take } from "../weights/params.js";
+import { collectTensors } from "../weights/stack.js";
 
 export interface LlavaParams {
   vision: ClipParams;
@@ -44,12 +45,11 @@ export interface ImageEncoding {
 }
 
 export class LlavaModel {
-  /** lm_head token-major in JS memory (see lmHeadByToken); weights are fixed once a model decodes. */
-  private headRows: Float32Array | null = null;
-
   constructor(
     readonly config: LlavaConfig,
     readonly params: LlavaParams,
+    /** Releases what the weights hold outside the backend (16-bit host copies); set by the loader. */
+    private readonly releaseHost: () => void = () => {},
   ) {}
 
   get numImageTokens(): number {
@@ -87,7 +87,7 @@ export class LlavaModel {
     const B = inputIds.length;
     const S0 = inputIds[0].length;
     const D = this.config.text.hiddenSize;
-    const ids = tf.tensor2d(inputIds.flat().map((t) => (t === this.config.imageTokenIndex ? 0 : t)), [B, S0], "int32");
+    const ids = inputIds.map((row) => row.map((t) => (t === this.config.imageTokenIndex ? 0 : t)));
     const text = embedTokens(this.params.text, ids).reshape([B * S0, D]); // [B·S0, D]
     if (!plan.usesImages) return text.reshape([B, S0, D]) as tf.Tensor3D;
     const table = tf.concat([text, features!.reshape([-1, D])], 0); // [B·S0 + N·n, D]
@@ -112,7 +112,7 @@ export class LlavaModel {
 
   /** Normed rows `[N,D]` → logits `[N,V]` (lm_head alone). */
   headOf(normed: tf.Tensor2D): tf.Tensor2D {
-    return tf.matMul(normed, this.params.text.lmHead);
+    return this.params.text.lmHead.project(normed);
   }
 
   /**
@@ -121,33 +121,18 @@ export class LlavaModel {
    * wasm) or a full matMul.
    */
   lmHeadByToken(): Float32Array {
-    if (!this.headRows) {
-      const [D, V] = this.params.text.lmHead.shape;
-      const w = this.params.text.lmHead.dataSync() as Float32Array; // [D,V]
-      const out = new Float32Array(V * D);
-      for (let d = 0; d < D; d++) for (let v = 0, src = d * V; v < V; v++) out[v * D + d] = w[src + v];
-      this.headRows = out;
-    }
-    return this.headRows;
+    return this.params.text.lmHead.rowsByToken();
   }
 
   /** Token ids `[B]` (one per row) → embeddings `[B,1,D]` for a cached decode step. */
   embedStep(tokens: number[]): tf.Tensor3D {
-    return embedTokens(this.params.text, tf.tensor2d(tokens, [tokens.length, 1], "int32"));
+    return embedTokens(this.params.text, tokens.map((t) => [t]));
   }
 
   dispose(): void {
-    const all: tf.Tensor[] = [];
-    collectTensors(this.params, all);
-    for (const t of new Set(all)) t.dispose();
-    this.headRows = null;
+    for (const t of new Set(collectTensors(this.params))) t.dispose();
+    this.releaseHost();
   }
-}
-
-function collectTensors(x: unknown, out: tf.Tensor[]): void {
-  if (x instanceof tf.Tensor) out.push(x);
-  else if (Array.isArray(x)) x.forEach((v) => collectTensors(v, out));
-  else if (x && typeof x === "object") Object.values(x).forEach((v) => collectTensors(v, out));
 }
 
 /**

@@ -1,14 +1,28 @@
-// Loading a llava-hf model directory: config.json → plan → check against the checkpoint → heap guard
-// → read, convert and upload each tensor once.
-import { assertFitsBackend, currentBackend, initBackend, type BackendName } from "../backend.js";
+// Loading a llava-hf model directory: config.json → plan → check against the checkpoint → memory
+// plan (refused before any read when it cannot fit) → read each tensor once: upload it, or keep its
+// 16-bit bytes on the host for layers that stream (src/model/residency.ts).
+import * as tf from "@tensorflow/tfjs-core";
+import { currentBackend, initBackend, wasmHeapLimit, type BackendName } from "../backend.js";
 import { Checkpoint } from "../weights/checkpoint.js";
-import { checkPlan, ParamLoader, ParamPlanner, plannedBytes, type LoadProgress, type TensorSource } from "../weights/params.js";
-import { loadLlavaConfig, numImageTokens, type LlavaConfig } from "./config.js";
+import { dtypeSize, isSupportedDtype } from "../weights/dtype.js";
+import { checkPlan, ParamLoader, ParamPlanner, plannedBytes, type LoadProgress, type PlannedTensor, type TensorSource } from "../weights/params.js";
+import { loadLlavaConfig, type LlavaConfig } from "./config.js";
 import { LlavaModel, llavaParams, UNUSED_TENSORS } from "./llava.js";
+import { machineMemory, type MachineMemory } from "./machine.js";
+import { choosePlan, type MemoryPlan, type PlanContext, type PlanRequest, type SizedTensor } from "./memory-plan.js";
+import { refusal } from "./plan-text.js";
+import { ResidencyLoader } from "./residency.js";
 
 export interface LoadOptions {
   backend?: BackendName | string;
   onProgress?: (p: LoadProgress) => void;
+  /**
+   * Weight residency ("auto" = the fastest policy whose memory plan fits; "all", "budget" with
+   * `residentBytes`, "stream") and the workload the plan provisions for (docs/architecture.md, Residency).
+   */
+  residency?: PlanRequest;
+  /** The machine's memory as the plan sees it (default: measured now; tests pass their own). */
+  machine?: MachineMemory;
 }
 
 export function checkpointSource(ckpt: Checkpoint): TensorSource {
@@ -17,30 +31,52 @@ export function checkpointSource(ckpt: Checkpoint): TensorSource {
     names: () => ckpt.names(),
     shapeOf: (n) => ckpt.entry(n).shape,
     fileOf: (n) => ckpt.entry(n).file,
+    dtypeOf: (n) => ckpt.entry(n).dtype,
     readFloat32: (n) => ckpt.readFloat32(n),
+    readRaw: (n) => ckpt.readRaw(n),
   };
 }
 
-/** Rough peak of activation memory for one image + a 2k-token prompt, on top of the weights. */
-function activationBytes(cfg: LlavaConfig): number {
-  const v = cfg.vision;
-  const tokens = (v.imageSize / v.patchSize) ** 2 + 1;
-  const visionAttn = v.numHeads * tokens * tokens * 4 * 3;
-  const seq = Math.min(cfg.text.maxPositionEmbeddings, 2048) + numImageTokens(cfg);
-  const textAttn = cfg.text.numHeads * seq * seq * 4 * 3;
-  const kv = 2 * cfg.text.numLayers * cfg.text.numKvHeads * cfg.text.headDim * seq * 4;
-  return Math.max(visionAttn, textAttn) + kv + cfg.text.vocabSize * seq * 4;
+const plans = new WeakMap<LlavaModel, MemoryPlan>();
+
+/** The memory plan a model was loaded under (absent for models built by other means, e.g. training). */
+export function memoryPlanOf(model: LlavaModel): MemoryPlan | undefined {
+  return plans.get(model);
 }
 
-/** Builds a model from any tensor source (a checkpoint, or tensors made in memory). */
-export function buildModel(cfg: LlavaConfig, src: TensorSource, onProgress?: (p: LoadProgress) => void): LlavaModel {
+/** The checkpoint's tensors as the model declares them, with their bytes in the file. */
+export function sizedTensors(cfg: LlavaConfig, src: TensorSource): SizedTensor[] {
   const planner = new ParamPlanner();
   llavaParams(cfg, planner);
   checkPlan(planner.wanted, src, UNUSED_TENSORS);
-  const weightBytes = plannedBytes(planner.wanted, false);
-  assertFitsBackend(plannedBytes(planner.wanted, true) + activationBytes(cfg), `model ${src.dir}`);
-  const loader = new ParamLoader(src, weightBytes, onProgress);
-  return new LlavaModel(cfg, llavaParams(cfg, loader));
+  return planner.wanted.map((p: PlannedTensor) => {
+    const dtype = src.dtypeOf?.(p.name) ?? "F32";
+    const n = p.shape.reduce((a, b) => a * b, 1);
+    return { ...p, dtype, fileBytes: n * (isSupportedDtype(dtype) ? dtypeSize(dtype) : 4) };
+  });
+}
+
+/** The plan context for the active backend and this machine. */
+export function planContext(cfg: LlavaConfig, tensors: SizedTensor[], machine: MachineMemory = machineMemory(), backend = currentBackend()?.name ?? tf.getBackend()): PlanContext {
+  return { cfg, tensors, backend, backendLimitBytes: backend === "wasm" ? wasmHeapLimit() * 0.9 : null, machine };
+}
+
+/** Builds a model from any tensor source (a checkpoint, or tensors made in memory). */
+export function buildModel(cfg: LlavaConfig, src: TensorSource, opts: Omit<LoadOptions, "backend"> | LoadOptions["onProgress"] = {}): LlavaModel {
+  const o = typeof opts === "function" ? { onProgress: opts } : opts;
+  const tensors = sizedTensors(cfg, src);
+  const ctx = planContext(cfg, tensors, o.machine);
+  const plan = choosePlan(ctx, o.residency);
+  if (plan.problems.length) throw new Error(refusal(`model ${src.dir}`, plan, ctx, o.residency));
+  const totalBytes = plannedBytes(tensors, false);
+  let model: LlavaModel;
+  if (plan.policy === "all") model = new LlavaModel(cfg, llavaParams(cfg, new ParamLoader(src, totalBytes, o.onProgress)));
+  else {
+    const loader = new ResidencyLoader(src, plan.residency, totalBytes, o.onProgress);
+    model = new LlavaModel(cfg, llavaParams(cfg, loader), () => loader.host.clear());
+  }
+  plans.set(model, plan);
+  return model;
 }
 
 /** Loads `config.json` and the safetensors weights of a llava-hf directory. */
@@ -49,7 +85,19 @@ export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<Ll
   const cfg = loadLlavaConfig(dir);
   const ckpt = Checkpoint.open(dir);
   try {
-    return buildModel(cfg, checkpointSource(ckpt), opts.onProgress);
+    return buildModel(cfg, checkpointSource(ckpt), opts);
+  } finally {
+    ckpt.close();
+  }
+}
+
+/** The memory plan for a model directory on the active backend, without reading any tensor. */
+export function planModel(dir: string, req: PlanRequest = {}, machine?: MachineMemory): { plan: MemoryPlan; ctx: PlanContext } {
+  const cfg = loadLlavaConfig(dir);
+  const ckpt = Checkpoint.open(dir);
+  try {
+    const ctx = planContext(cfg, sizedTensors(cfg, checkpointSource(ckpt)), machine);
+    return { plan: choosePlan(ctx, req), ctx };
   } finally {
     ckpt.close();
   }

@@ -49,12 +49,12 @@ export class Tokenizer {
   /** The file this was built from (or a label); named in error messages. */
   readonly source: string;
 
-  private constructor(hf: HFTokenizer, config: Json, opts: TokenizerOptions, source: string) {
+  private constructor(hf: HFTokenizer, config: Json, opts: TokenizerOptions, source: string, vocabSize: number) {
     this.hf = hf;
     this.source = source;
     const added = hf.get_added_tokens_decoder();
     this.specialIds = new Set([...added.values()].filter((t) => t.special).map((t) => t.id));
-    this.vocabSize = maxId(hf.get_vocab(true).values()) + 1;
+    this.vocabSize = vocabSize;
     this.bosId = this.requireId(config, "bos_token", "<s>");
     this.eosId = this.requireId(config, "eos_token", "</s>");
     this.padId = this.optionalId(config, "pad_token", "<pad>");
@@ -89,7 +89,7 @@ export class Tokenizer {
     } catch (e) {
       throw new Error(`cannot build a tokenizer from ${source}: ${(e as Error).message}`);
     }
-    return new Tokenizer(hf, cfg, opts, source);
+    return new Tokenizer(hf, cfg, opts, source, maxTokenId(tj, source) + 1);
   }
 
   encode(text: string, opts: EncodeOptions = {}): number[] {
@@ -162,9 +162,26 @@ export class Tokenizer {
   }
 }
 
-function maxId(ids: Iterable<number>): number {
+/** Token ids are u32 in the Rust library; larger or non-integer ids are a corrupt file. */
+const MAX_TOKEN_ID = 2 ** 32 - 1;
+
+/**
+ * Largest id of model.vocab and added_tokens, read from the JSON: the JS library's get_vocab(true)
+ * walks every id up to the largest, which takes minutes for a corrupt id like 1e9.
+ */
+function maxTokenId(tj: Json, source: string): number {
   let m = -1; // a loop, not Math.max(...ids): spreading 250k-entry vocabs overflows the stack
-  for (const id of ids) if (id > m) m = id;
+  const check = (id: unknown, what: string): void => {
+    if (typeof id !== "number" || !Number.isInteger(id) || id < 0 || id > MAX_TOKEN_ID) {
+      throw new Error(`${source}: ${what} has id ${JSON.stringify(id)}, not an integer in 0..${MAX_TOKEN_ID}`);
+    }
+    if (id > m) m = id;
+  };
+  const vocab = (tj.model as Json).vocab;
+  // Unigram vocabularies are [piece, score] lists: ids are positions.
+  if (Array.isArray(vocab)) m = vocab.length - 1;
+  else for (const [tok, id] of Object.entries(vocab as Json)) check(id, `model.vocab entry ${JSON.stringify(tok)}`);
+  for (const t of tj.added_tokens as unknown[]) check((t as Json | null)?.id, `added token ${JSON.stringify((t as Json | null)?.content)}`);
   return m;
 }
 

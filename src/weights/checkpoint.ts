@@ -86,6 +86,14 @@ export class Checkpoint {
     return out;
   }
 
+  /** Reads exactly the tensor's bytes, kept in the file dtype (16-bit patterns for F16/BF16). */
+  readRaw(name: string): { dtype: TensorEntry["dtype"]; data: Float32Array | Uint16Array } {
+    const e = this.entry(name);
+    const data = e.dtype === "F32" ? new Float32Array(e.byteLength / 4) : new Uint16Array(e.byteLength / 2);
+    readExact(this.fd(e.file), e.file, new Uint8Array(data.buffer), e.byteStart, `tensor "${e.sourceName}"`);
+    return { dtype: e.dtype, data };
+  }
+
   /** Bytes of tensor data on disk (excluding headers and skipped tensors). */
   totalBytes(): number {
     let sum = 0;

@@ -3,6 +3,7 @@
 // records names and shapes (so every missing, unexpected or mis-shaped tensor is reported at once,
 // before any byte is read), then against the loader that reads, converts and uploads each tensor.
 import * as tf from "@tensorflow/tfjs-core";
+import { ResidentStack, ResidentTable, type LayerStack, type TokenTable } from "./stack.js";
 
 export interface Take {
   /** 1-D tensor `[n]`. */
@@ -13,7 +14,16 @@ export interface Take {
   linear(name: string, inDim: number, outDim: number): tf.Tensor2D;
   /** Conv2d weight `[out, in, k, k]` (stride k, no bias), returned as `[in·k·k, out]`. */
   conv2dAsLinear(name: string, outCh: number, inCh: number, k: number): tf.Tensor2D;
+  /** `count` layers, layer i declared by `declare(i, take)`; unit names are `${unit}.${i}` (residency units). */
+  stack<L>(unit: string, count: number, declare: (i: number, take: Take) => L): LayerStack<L>;
+  /** A `[rows, cols]` token table: "embed" (gathered by row) or "head" (lm_head: a torch Linear `[V, D]`). */
+  table(name: string, rows: number, cols: number, role: TableRole): TokenTable;
 }
+
+export type TableRole = "embed" | "head";
+
+/** Residency unit of tensors declared outside any stack or table: always resident (norms, projector, patch embedding). */
+export const FIXED_UNIT = "fixed";
 
 export interface PlannedTensor {
   name: string;
@@ -21,14 +31,34 @@ export interface PlannedTensor {
   shape: number[];
   /** Used as the right operand of matMul (XNNPACK keeps a packed copy). */
   matmul: boolean;
+  /** Residency unit: FIXED_UNIT, "embed", "lm_head", or a stack layer such as "text.3". */
+  unit: string;
 }
 
 /** Records what a model wants; returns placeholders that must never be used as tensors. */
 export class ParamPlanner implements Take {
   readonly wanted: PlannedTensor[] = [];
+  private unit = FIXED_UNIT;
   private add(name: string, shape: number[], matmul: boolean): never {
-    this.wanted.push({ name, shape, matmul });
+    this.wanted.push({ name, shape, matmul, unit: this.unit });
     return undefined as never;
+  }
+  private within<T>(unit: string, f: () => T): T {
+    const prev = this.unit;
+    this.unit = unit;
+    try {
+      return f();
+    } finally {
+      this.unit = prev;
+    }
+  }
+  stack<L>(unit: string, count: number, declare: (i: number, take: Take) => L): LayerStack<L> {
+    for (let i = 0; i < count; i++) this.within(`${unit}.${i}`, () => declare(i, this));
+    return undefined as never;
+  }
+  table(name: string, rows: number, cols: number, role: TableRole): TokenTable {
+    // a tied lm_head reads the embedding table: one unit, counted once by the plan
+    return this.within(role === "embed" ? "embed" : "lm_head", () => this.add(name, [rows, cols], role === "head"));
   }
   vec(name: string, n: number) { return this.add(name, [n], false); }
   matrix(name: string, rows: number, cols: number) { return this.add(name, [rows, cols], false); }
@@ -42,7 +72,17 @@ export interface TensorSource {
   names(): string[];
   shapeOf(name: string): number[];
   fileOf(name: string): string;
+  /** Dtype in the file (default F32). */
+  dtypeOf?(name: string): string;
   readFloat32(name: string): Float32Array;
+  /** The tensor's values in their file dtype, without widening (16-bit host copies); absent: float32. */
+  readRaw?(name: string): RawTensor;
+}
+
+/** One tensor's values as stored: 16-bit patterns for F16/BF16, float32 otherwise. */
+export interface RawTensor {
+  dtype: "F32" | "F16" | "BF16";
+  data: Float32Array | Uint16Array;
 }
 
 export interface LoadProgress {
@@ -76,6 +116,16 @@ function sameShape(a: number[], b: number[]): boolean {
   return a.length === b.length && a.every((v, i) => v === b[i]);
 }
 
+/** Every layer of a stack declared now and kept (for takes that hold everything on the backend). */
+export function residentStack<L>(take: Take, count: number, declare: (i: number, take: Take) => L): LayerStack<L> {
+  return new ResidentStack(Array.from({ length: count }, (_, i) => declare(i, take)));
+}
+
+/** A table held as one backend tensor: embeddings `[V,D]`, lm_head transposed to `[D,V]`. */
+export function residentTable(take: Take, name: string, rows: number, cols: number, role: TableRole): TokenTable {
+  return role === "embed" ? new ResidentTable(take.matrix(name, rows, cols), "rows") : new ResidentTable(take.linear(name, cols, rows), "cols");
+}
+
 /** Reads each planned tensor once, converts it to float32 and uploads it in the layout asked for. */
 export class ParamLoader implements Take {
   private loaded = 0;
@@ -87,9 +137,19 @@ export class ParamLoader implements Take {
 
   private read(name: string): Float32Array {
     const data = this.src.readFloat32(name);
-    this.loaded += data.length * 4;
-    this.onProgress?.({ file: this.src.fileOf(name), tensor: name, loadedBytes: this.loaded, totalBytes: this.totalBytes });
+    this.note(name, data.length * 4);
     return data;
+  }
+  /** Reports progress for a tensor read by someone else (kept on the host instead of uploaded). */
+  note(name: string, float32Bytes: number): void {
+    this.loaded += float32Bytes;
+    this.onProgress?.({ file: this.src.fileOf(name), tensor: name, loadedBytes: this.loaded, totalBytes: this.totalBytes });
+  }
+  stack<L>(_unit: string, count: number, declare: (i: number, take: Take) => L): LayerStack<L> {
+    return residentStack(this, count, declare);
+  }
+  table(name: string, rows: number, cols: number, role: TableRole): TokenTable {
+    return residentTable(this, name, rows, cols, role);
   }
   vec(name: string, n: number) { return tf.tensor1d(this.read(name)); }
   matrix(name: string, rows: number, cols: number) { return tf.tensor2d(this.read(name), [rows, cols]); }

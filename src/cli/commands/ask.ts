@@ -9,8 +9,9 @@ import { ONE_WORD_SUFFIX, TEMPLATE_NAMES, type TemplateName } from "../../text/i
 import { loadImage, setMaxImagePixels, type PreprocessMode } from "../../vision/index.js";
 import type { Timings } from "../../generate/generate.js";
 import { checkSamplingOptions } from "../../generate/sampling.js";
-import { presetFills, type CausalOptions } from "../../causal/presets.js";
+import { BASELINES, presetFills, type CausalOptions } from "../../causal/presets.js";
 import { writeFileSync } from "node:fs";
+import { RESIDENCY_FLAGS } from "../residency.js";
 
 type Value = string | number | boolean | string[];
 
@@ -20,13 +21,16 @@ const causal = (o: AskOptions): CausalOptions => (o.causal ??= {});
 export const CAUSAL_FLAGS: AskFlag[] = [
   { name: "cf", type: "list", key: "causal.cf", help: "counterfactual branch: MODULE:TYPE@LAYERS[:hHEADS][:sSEED], e.g. vision:uniform@sel, text:random@8-16:h0,3, both; A+B = one branch with both (see docs/causalmm.md)", apply: (v, o) => (causal(o).cf = v as string[]) },
   { name: "preset", type: "string", key: "causal.preset", help: "paper (interventions inside attention, own caches) or official (the released code)", choices: ["paper", "official"], apply: (v, o) => (causal(o).preset = v as CausalOptions["preset"]) },
-  { name: "baseline", type: "string", key: "causal.baseline", help: "contrast with a noised image (vcd), no image (noimage, M3ID-style) or a disturbance prompt (icd)", choices: ["vcd", "noimage", "icd"], apply: (v, o) => (causal(o).baseline = v as CausalOptions["baseline"]) },
-  { name: "gamma", type: "number", key: "causal.gamma", help: "contrast strength γ in (1+γ)ℓ − γℓ_cf (default 1)", apply: (v, o) => (causal(o).gamma = Number(v)) },
+  { name: "baseline", type: "string", key: "causal.baseline", help: "contrast with a noised image (vcd), no image (noimage, M3ID-style), a disturbance prompt (icd), or PAI: amplified image attention + text-only contrast (pai)", choices: BASELINES, apply: (v, o) => (causal(o).baseline = v as CausalOptions["baseline"]) },
+  { name: "gamma", type: "number", key: "causal.gamma", help: "contrast strength γ in (1+γ)ℓ − γℓ_cf (default 1; PAI: γℓ − (γ−1)ℓ_txt, default 1.1)", apply: (v, o) => (causal(o).gamma = Number(v)) },
   { name: "epsilon", type: "number", key: "causal.epsilon", min: 0, exclusiveMin: true, max: 1, help: "plausibility cutoff ε: tokens below log ε + max ℓ are dropped (default 0.1; official 0.6)", apply: (v, o) => (causal(o).epsilon = Number(v)) },
   { name: "draws", type: "number", key: "causal.draws", integer: true, min: 1, help: "seeded draws averaged for random/shuffle counterfactuals (default 1)", apply: (v, o) => (causal(o).draws = Number(v)) },
   { name: "cf-seed", type: "number", key: "causal.seed", integer: true, help: "seed of random/shuffle counterfactuals and VCD noise (official default 55)", apply: (v, o) => (causal(o).seed = Number(v)) },
   { name: "shared-cache", type: "string", key: "causal.sharedCache", help: "true|false: counterfactual branches reuse the factual KV cache (official default true)", choices: ["true", "false"], apply: (v, o) => (causal(o).sharedCache = v === "true") },
   { name: "official-type", type: "string", key: "causal.officialType", help: "official preset: attention edit (default shuffle)", choices: ["shuffle", "random", "uniform", "reversed"], apply: (v, o) => (causal(o).officialType = v as CausalOptions["officialType"]) },
+  { name: "pai-alpha", type: "number", key: "causal.paiAlpha", help: "PAI: α of a ← a + α·|a| on the image keys' attention scores (default 0.2)", apply: (v, o) => (causal(o).paiAlpha = Number(v)) },
+  { name: "pai-start-layer", type: "number", key: "causal.paiStartLayer", integer: true, min: 0, help: "PAI: first amplified LLM layer (default 2)", apply: (v, o) => (causal(o).paiStartLayer = Number(v)) },
+  { name: "pai-end-layer", type: "number", key: "causal.paiEndLayer", integer: true, min: 1, help: "PAI: amplified layers end before this one (default: the number of layers)", apply: (v, o) => (causal(o).paiEndLayer = Number(v)) },
   { name: "noise-step", type: "number", key: "causal.noiseStep", integer: true, min: 0, max: 999, help: "VCD diffusion noise step (default 500)", apply: (v, o) => (causal(o).noiseStep = Number(v)) },
 ];
 
@@ -53,6 +57,7 @@ export const ASK_FLAGS: AskFlag[] = [
   { name: "seed", type: "number", key: "seed", integer: true, help: "sampling seed (default: random, printed by --verbose/--json)", apply: (v, o) => (o.seed = Number(v)) },
   { name: "stop", type: "list", key: "stop", help: "stop when the answer contains this text (cut before it)", apply: (v, o) => (o.stop = v as string[]) },
   ...CAUSAL_FLAGS,
+  ...RESIDENCY_FLAGS,
   { name: "save-settings", type: "string", help: "write the full settings of the run as JSON to this file" },
   { name: "verbose", type: "boolean", help: "per-phase timings on stderr" },
   { name: "json", type: "boolean", help: "print {ids, text, timings, settings} as one JSON object instead of streaming" },
@@ -166,7 +171,7 @@ async function run(args: ParsedArgs): Promise<number> {
 export const askCommand: CommandSpec = {
   name: "ask",
   summary: "ask the model a question about a picture (answer streamed to stdout)",
-  usage: 'causalmm ask --model DIR --image FILE [--template llava_v1|llava-hf] [--mode crop|pad] [--max-new-tokens N] [--temperature T --top-p P --top-k K --seed S] [--stop S] [--cf SPEC ... | --preset official | --baseline vcd|noimage|icd] [--gamma G --epsilon E --draws K] [--json] [--verbose] "question"',
+  usage: 'causalmm ask --model DIR --image FILE [--template llava_v1|llava-hf] [--mode crop|pad] [--max-new-tokens N] [--temperature T --top-p P --top-k K --seed S] [--stop S] [--cf SPEC ... | --preset official | --baseline vcd|noimage|icd|pai [--pai-alpha A --pai-start-layer S --pai-end-layer E]] [--gamma G --epsilon E --draws K] [--json] [--verbose] "question"',
   options: ASK_FLAGS,
   run,
 };

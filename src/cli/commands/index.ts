@@ -14,8 +14,9 @@ import { heatmapCommand } from "./heatmap.js";
 import { exploreCommand } from "./explore.js";
 import { sweepCommand } from "./sweep.js";
 import { replicateCommand } from "./replicate.js";
+import { planCommand } from "./plan.js";
 
-export const COMMANDS: CommandSpec[] = [demoCommand, askCommand, inspectCommand, evalCommand, scoreCommand, labCommand, trainCommand, recordCommand, heatmapCommand, sweepCommand, exploreCommand, replicateCommand];
+export const COMMANDS: CommandSpec[] = [demoCommand, askCommand, planCommand, inspectCommand, evalCommand, scoreCommand, labCommand, trainCommand, recordCommand, heatmapCommand, sweepCommand, exploreCommand, replicateCommand];
 
 // `causalmm eval` answers with the real model (tests may swap in a fake through $CAUSALMM_TEST_ANSWERER).
 setAnswererFactory(createModelAnswerer, EVAL_MODEL_OPTIONS);

@@ -8,6 +8,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { WASM_KERNELS } from "./wasm-kernels-module.js";
 import { KERNEL_NAMES, productArgs } from "./names.js";
+import { withSharedMemoryImport } from "./shared-memory.js";
 
 interface Exports {
   qk(q: number, k: number, out: number, C: number, T: number, S: number, hd: number, H: number, Hkv: number): void;
@@ -17,7 +18,8 @@ interface Exports {
 
 /** The parts of tfjs-wasm's backend this uses (its kernel API: makeOutput, dataIdMap, the module). */
 interface WasmBackend {
-  wasm: { asm?: { memory?: WebAssembly.Memory } };
+  /** The single-threaded build exports its memory (asm.memory); the threaded one imports it (wasmMemory). */
+  wasm: { asm?: { memory?: WebAssembly.Memory }; wasmMemory?: WebAssembly.Memory };
   dataIdMap: { get(id: object): { memoryOffset: number } };
   makeOutput(shape: number[], dtype: "float32" | "int32"): tf.TensorInfo;
 }
@@ -26,12 +28,13 @@ const instances = new WeakMap<object, Exports | null>();
 
 function kernelsFor(backend: WasmBackend): Exports | null {
   if (!instances.has(backend)) {
-    const memory = backend.wasm?.asm?.memory;
+    const memory = backend.wasm?.asm?.memory ?? backend.wasm?.wasmMemory;
     let exports: Exports | null = null;
-    // The threaded build's memory is shared and an imported memory must match in sharedness; the module
-    // has no shared-memory build yet, so there the kernels are off and tfjs ops run instead.
-    if (memory instanceof WebAssembly.Memory && !(memory.buffer instanceof SharedArrayBuffer)) {
-      const module = new WebAssembly.Module(Uint8Array.from(atob(WASM_KERNELS), (ch) => ch.charCodeAt(0)));
+    if (memory instanceof WebAssembly.Memory) {
+      const bytes = Uint8Array.from(atob(WASM_KERNELS), (ch) => ch.charCodeAt(0));
+      // the threaded build's memory is shared, and an imported memory must match in sharedness
+      const shared = memory.buffer instanceof SharedArrayBuffer;
+      const module = new WebAssembly.Module(shared ? withSharedMemoryImport(bytes) : bytes);
       exports = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as Exports;
     }
     instances.set(backend, exports);

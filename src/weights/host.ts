@@ -1,0 +1,90 @@
+// 16-bit host copies of the weights that are not resident on the backend. Each tensor is read once
+// from its byte range (as the loader always did) and kept in its file dtype in its own ArrayBuffer
+// (Node buffers stop at 4 GiB; the largest LLaVA-7B tensor is 250 MiB). Widening to float32 happens
+// per use, into a fresh array: the values are exactly the ones the resident path uploads.
+import { bf16ToF32, f16ToF32 } from "./dtype.js";
+import type { RawTensor, TensorSource } from "./params.js";
+
+export class HostTensors implements TensorSource {
+  private readonly kept = new Map<string, RawTensor>();
+  private bytes = 0;
+
+  constructor(private readonly src: TensorSource) {}
+
+  get dir(): string {
+    return this.src.dir;
+  }
+  names(): string[] {
+    return [...this.kept.keys()];
+  }
+  shapeOf(name: string): number[] {
+    return this.src.shapeOf(name);
+  }
+  fileOf(name: string): string {
+    return this.src.fileOf(name);
+  }
+
+  /** Reads `name` once and keeps it in its file dtype; returns the float32 bytes it stands for. */
+  keep(name: string): number {
+    let t = this.kept.get(name);
+    if (!t) {
+      t = this.src.readRaw ? this.src.readRaw(name) : { dtype: "F32", data: this.src.readFloat32(name) };
+      this.kept.set(name, t);
+      this.bytes += t.data.byteLength;
+    }
+    return t.data.length * 4;
+  }
+
+  /** Host bytes held. */
+  heldBytes(): number {
+    return this.bytes;
+  }
+
+  readRaw(name: string): RawTensor {
+    const t = this.kept.get(name);
+    if (!t) throw new Error(`${this.dir}: tensor "${name}" is not held on the host`);
+    return t;
+  }
+
+  readFloat32(name: string): Float32Array {
+    const t = this.readRaw(name);
+    return widenRange(t, 0, t.data.length);
+  }
+
+  /** Rows `ids` of a 2-D tensor `[R, C]` → `[ids.length, C]` float32. */
+  readRows(name: string, ids: ArrayLike<number>): Float32Array {
+    const t = this.readRaw(name);
+    const cols = this.src.shapeOf(name)[1];
+    const rows = t.data.length / cols;
+    const out = new Float32Array(ids.length * cols);
+    for (let i = 0; i < ids.length; i++) {
+      const r = ids[i];
+      if (!Number.isInteger(r) || r < 0 || r >= rows) throw new Error(`${name}: row ${r} is out of range [0, ${rows})`);
+      out.set(widenRange(t, r * cols, cols), i * cols);
+    }
+    return out;
+  }
+
+  /** Rows `[from, from + count)` of a 2-D tensor, contiguous, float32. */
+  readRowRange(name: string, from: number, count: number): Float32Array {
+    const t = this.readRaw(name);
+    const cols = this.src.shapeOf(name)[1];
+    return widenRange(t, from * cols, count * cols);
+  }
+
+  /** Drops every host copy. */
+  clear(): void {
+    this.kept.clear();
+    this.bytes = 0;
+  }
+}
+
+/** Elements `[start, start + n)` of a raw tensor as float32 (a fresh array). */
+function widenRange(t: RawTensor, start: number, n: number): Float32Array {
+  if (t.dtype === "F32") return (t.data as Float32Array).slice(start, start + n);
+  const out = new Float32Array(n);
+  const src = (t.data as Uint16Array).subarray(start, start + n);
+  if (t.dtype === "F16") f16ToF32(src, out);
+  else bf16ToF32(src, out);
+  return out;
+}

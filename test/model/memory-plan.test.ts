@@ -1,0 +1,94 @@
+// The memory plan on a LLaVA-1.5-7B-shaped directory (real headers, sparse data): figures from the
+// headers, the policy auto picks per backend, and a plan that cannot fit refused in well under a
+// second with its numbers and what would fit — before any tensor is read.
+import { afterAll, beforeAll, describe, expect, test, vi } from "vitest";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { initBackend } from "../../src/backend.js";
+import { loadModel, planModel } from "../../src/model/load.js";
+import { Checkpoint } from "../../src/weights/checkpoint.js";
+import { formatPlan } from "../../src/model/plan-text.js";
+import type { MachineMemory } from "../../src/model/machine.js";
+import { parseBytes } from "../../src/cli/residency.js";
+import { writeSparse7b } from "../helpers/llava7b.js";
+
+const GiB = 1024 ** 3;
+const laptop: MachineMemory = { totalBytes: 24 * GiB, availableBytes: 22 * GiB, processBytes: 0.2 * GiB, source: "test: 24 GiB laptop" };
+const workstation: MachineMemory = { totalBytes: 64 * GiB, availableBytes: 60 * GiB, processBytes: 0.2 * GiB, source: "test: 64 GiB workstation" };
+
+describe("memory plan (LLaVA-1.5-7B layout, sparse files)", () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), "causalmm-7b-"));
+    writeSparse7b(dir);
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  test("weights by dtype come from the headers: 7.06 B parameters, 14.1 GB of F16", async () => {
+    await initBackend("cpu");
+    const { plan } = planModel(dir, { policy: "all" }, workstation);
+    expect(plan.fileBytes.F16 / 1e9).toBeCloseTo(14.13, 1);
+    expect(plan.residentBytes / 1e9).toBeCloseTo(28.3, 0); // float32, no packed copies on cpu
+  });
+
+  test("auto: wasm streams the 7B through its heap; cpu keeps what fits 24 GiB; all on 64 GiB", async () => {
+    await initBackend("wasm");
+    const wasm = planModel(dir, { workload: { maxNewTokens: 8 } }, laptop).plan;
+    // every decoder layer streams; what is left of the heap keeps a few CLIP layers (budget) or nothing
+    expect(["budget", "stream"]).toContain(wasm.policy);
+    expect([...wasm.residency.resident].filter((u) => u.startsWith("text."))).toEqual([]);
+    expect(wasm.problems).toEqual([]);
+    expect(wasm.backendPeakBytes).toBeLessThan(4 * GiB * 0.9);
+    expect(wasm.processPeakBytes).toBeLessThan(18 * GiB);
+    expect(wasm.hostBytes / 1e9).toBeGreaterThan(13.5);
+    await initBackend("cpu");
+    const cpu = planModel(dir, { workload: { maxNewTokens: 8 } }, laptop).plan;
+    expect(cpu.policy).toBe("budget");
+    expect(cpu.problems).toEqual([]);
+    expect(cpu.units.resident).toBeGreaterThan(3);
+    expect(cpu.processPeakBytes).toBeLessThanOrEqual(laptop.availableBytes + laptop.processBytes);
+    expect(planModel(dir, {}, workstation).plan.policy).toBe("all");
+  });
+
+  test("the budget policy keeps decoder layers first, within the bytes asked for", async () => {
+    await initBackend("cpu");
+    const p = planModel(dir, { policy: "budget", residentBytes: parseBytes("3GiB") }, laptop).plan;
+    expect(p.residentBytes).toBeLessThanOrEqual(3 * GiB);
+    // first fit in priority order: three decoder layers (0.75 GiB each), then smaller units that still fit
+    const kept = [...p.residency.resident];
+    expect(kept.slice(0, 3)).toEqual(["text.0", "text.1", "text.2"]);
+    expect(kept).not.toContain("text.3");
+    expect(formatPlan(p)).toMatch(/policy budget on cpu/);
+  });
+
+  test("CausalMM branches multiply the KV cache", async () => {
+    await initBackend("cpu");
+    const one = planModel(dir, { policy: "stream" }, laptop).plan;
+    const three = planModel(dir, { policy: "stream", workload: { rows: 3 } }, laptop).plan;
+    expect(three.kvBytes).toBe(3 * one.kvBytes);
+  });
+
+  test("an impossible plan is refused in under a second, before any tensor is read, with what would fit", async () => {
+    await initBackend("wasm");
+    const reads = [vi.spyOn(Checkpoint.prototype, "readFloat32"), vi.spyOn(Checkpoint.prototype, "readRaw")];
+    try {
+      const t0 = performance.now();
+      await expect(loadModel(dir, { residency: { policy: "all" }, machine: laptop })).rejects.toThrow(
+        /does not fit: the wasm backend can hold 3\.60 GiB of tensors, the plan needs 5\d\.\d\d GiB[\s\S]*peak backend memory[\s\S]*would fit: (--residency budget --resident \d+MiB|--residency stream)/,
+      );
+      await expect(loadModel(dir, { residency: { policy: "stream", workload: { rows: 2 } }, machine: laptop })).rejects.toThrow(/would fit: --backend cpu/);
+      expect(performance.now() - t0).toBeLessThan(1000);
+      for (const r of reads) expect(r).not.toHaveBeenCalled();
+    } finally {
+      reads.forEach((r) => r.mockRestore());
+    }
+  });
+
+  test("sizes parse as people write them", () => {
+    expect(parseBytes("3GiB")).toBe(3 * GiB);
+    expect(parseBytes("512 MiB")).toBe(512 * 1024 ** 2);
+    expect(parseBytes("2.5G")).toBe(2.5e9);
+    expect(() => parseBytes("lots")).toThrow(/expected a size/);
+  });
+});
