@@ -139,6 +139,7 @@ export function readMmeResults(dir: string): Map<string, MmeRow[]> {
       if (parts.length !== 4) throw new EvalFileError(`${where}: expected "img<TAB>question<TAB>gt<TAB>pred", got ${parts.length} field(s)`);
       rows.push({ img: parts[0], question: parts[1], gt: parts[2], pred: parts[3], where });
     });
+    if (rows.length === 0) throw new EvalFileError(`${path}: no result lines (expected "img<TAB>question<TAB>gt<TAB>pred" lines)`);
     out.set(f.slice(0, -4), rows);
   }
   if (out.size === 0) throw new EvalFileError(`${dir}: no <subtask>.txt result files`);

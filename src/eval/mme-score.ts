@@ -41,7 +41,11 @@ export interface MmeTaskScore {
 }
 
 export function scoreMmeTask(subtask: string, rows: readonly MmeRow[]): MmeTaskScore {
-  if (rows.length === 0 || rows.length % 2 !== 0) throw new EvalFileError(`${subtask}: ${rows.length} lines; MME needs two questions per image on consecutive lines`);
+  if (rows.length === 0 || rows.length % 2 !== 0) {
+    // Rows read from a results file are located "<file>:<line>": name the file.
+    const file = rows.length ? rows[rows.length - 1].where.replace(/:\d+$/, "") + ": " : "";
+    throw new EvalFileError(`${file}${subtask}: ${rows.length} lines; MME needs two questions per image on consecutive lines`);
+  }
   const s: MmeTaskScore = { subtask, questions: rows.length, images: rows.length / 2, acc: 0, accPlus: 0, score: 0, other: 0, tp: 0, fn: 0, tn: 0, fp: 0 };
   let correct = 0;
   let bothRight = 0;

@@ -59,6 +59,9 @@ export class Tokenizer {
     this.eosId = this.requireId(config, "eos_token", "</s>");
     this.padId = this.optionalId(config, "pad_token", "<pad>");
     this.unkId = this.optionalId(config, "unk_token", "<unk>");
+    // Run each pipeline stage once now, so a damaged tokenizer.json fails at load, not mid-evaluation.
+    const probe: number[] = this.library("encode", () => this.hf.encode("Hello world", { add_special_tokens: false }).ids);
+    this.decode(probe.filter((id) => typeof id === "number"));
     const image = this.resolveImage(config, opts.imageTokenId);
     this.imageTokenId = image?.id ?? null;
     this.imageToken = image?.text ?? null;
@@ -94,7 +97,7 @@ export class Tokenizer {
 
   encode(text: string, opts: EncodeOptions = {}): number[] {
     // The post-processor is bypassed on purpose: BOS is added here, uniformly for every vocab.
-    const { ids, tokens }: { ids: number[]; tokens: string[] } = this.hf.encode(text, { add_special_tokens: false });
+    const { ids, tokens }: { ids: number[]; tokens: string[] } = this.library("encode", () => this.hf.encode(text, { add_special_tokens: false }));
     const bad = ids.findIndex((id) => typeof id !== "number");
     if (bad >= 0) throw new Error(`"${tokens[bad]}" is not in the vocabulary and the tokenizer has no unk token`);
     return (opts.addBos ?? true) ? [this.bosId, ...ids] : ids;
@@ -105,7 +108,7 @@ export class Tokenizer {
     // Ids with no token (e.g. the unused embedding rows 32002..32063, or LLaVA's -200) are
     // dropped, as the Rust library does, instead of the JS library's "decode as <unk>".
     const kept = ids.filter((id) => this.idToToken(id) !== undefined && !(skip && this.specialIds.has(id)));
-    return kept.length === 0 ? "" : this.hf.decode(kept, { skip_special_tokens: false });
+    return kept.length === 0 ? "" : this.library("decode", () => this.hf.decode(kept, { skip_special_tokens: false }));
   }
 
   tokenToId(token: string): number | undefined {
@@ -118,6 +121,18 @@ export class Tokenizer {
 
   isSpecial(id: number): boolean {
     return this.specialIds.has(id);
+  }
+
+  /**
+   * A call into the JS library. A malformed normalizer/pre-tokenizer/post-processor/decoder is only
+   * dereferenced when text goes through it, and then fails with a bare TypeError: name the file.
+   */
+  private library<T>(what: string, call: () => T): T {
+    try {
+      return call();
+    } catch (e) {
+      throw new Error(`${this.source}: the tokenizer failed to ${what} (${(e as Error).message}); is tokenizer.json damaged?`);
+    }
   }
 
   private requireId(config: Json, key: string, fallback: string): number {

@@ -1,8 +1,10 @@
 // Eval question files: POPE in the VCD/CausalMM form (one JSON-lines file per split with labels) and
 // in LLaVA's form (llava_pope_test.jsonl + coco_pope_<category>.json label files), and an MME folder
-// (questions_answers_YN/*.txt) plus an eval_tool results folder, scored as calculation.py does.
+// (questions_answers_YN/*.txt) with LLaVA's llava_mme.jsonl over it, plus an eval_tool results folder
+// scored as calculation.py does.
 import { join } from "node:path";
 import { loadMmeQuestions, readMmeResults } from "../../../src/eval/mme-data.js";
+import { loadLlavaMmeQuestions } from "../../../src/eval/mme-llava.js";
 import { scoreMme } from "../../../src/eval/mme-score.js";
 import { loadPopeQuestions } from "../../../src/eval/pope-data.js";
 import { breakJsonText, mutateBytes, mutateJson, type Mutated } from "./mutate.js";
@@ -76,6 +78,13 @@ function mmeBase(): Record<string, string | Uint8Array> {
     files[`MME/artwork/images/${i}.jpg`] = jpg;
     files[`MME/artwork/questions_answers_YN/${i}.txt`] = qa(o);
   }
+  const llava = (sub: string, img: string, o: string) => [o, "cat"].map((x) => JSON.stringify({
+    question_id: `${sub}/${img}`, image: `${sub}/${img}`, text: `Is there a ${x} in this image?${SUFFIX}`, category: sub,
+  }));
+  files["llava_mme.jsonl"] = [
+    ...llava("existence", "000000.jpg", "dog"), ...llava("existence", "000001.jpg", "car"),
+    ...llava("artwork", "0.jpg", "dog"), ...llava("artwork", "1.jpg", "car"),
+  ].join("\n") + "\n";
   files["results/existence.txt"] = ["000000.jpg", "000001.jpg"].flatMap((img) => [
     `${img}\tIs there a dog in this image? Please answer yes or no.\tYes\tYes, there is.`,
     `${img}\tIs there a cat in this image? Please answer yes or no.\tNo\tno`,
@@ -90,10 +99,13 @@ export const mmeQuestions: Target<Record<string, string | Uint8Array>> = {
     return mmeBase();
   },
   make(files, rng): FuzzCase {
-    const name = rng.pick(Object.keys(files).filter((f) => f.endsWith(".txt")));
+    const name = rng.pick(Object.keys(files).filter((f) => f.endsWith(".txt") || f.endsWith(".jsonl")));
     const text = files[name] as string;
     let m: Mutated<Uint8Array>;
-    if (rng.chance(0.5)) m = mutateBytes(enc(text), rng);
+    if (name.endsWith(".jsonl")) {
+      const j = mutateJsonLines(text, rng);
+      m = { value: enc(j.value), what: j.what };
+    } else if (rng.chance(0.5)) m = mutateBytes(enc(text), rng);
     else {
       const rows = text.split("\n");
       const i = rng.int(rows.length);
@@ -108,6 +120,7 @@ export const mmeQuestions: Target<Record<string, string | Uint8Array>> = {
   async run(dir) {
     const items = loadMmeQuestions(join(dir, "MME"));
     if (items.length === 0) throw new Error(`${dir}: MME folder loaded as empty`);
+    if (loadLlavaMmeQuestions(join(dir, "llava_mme.jsonl"), join(dir, "MME")).length === 0) throw new Error(`${dir}: llava_mme.jsonl loaded as empty`);
     scoreMme(readMmeResults(join(dir, "results")));
   },
 };
