@@ -49,8 +49,8 @@ export interface BackendOptions {
   /**
    * wasm: threads for XNNPACK's matMuls and convolutions (tfjs-wasm's threaded SIMD build over
    * worker_threads; experimental, opt-in). Default: $CAUSALMM_WASM_THREADS, else 1 = the single-threaded
-   * SIMD build. At most 8. Fixed once the backend is initialised. With threads the project's own wasm
-   * decode kernels are off (their module imports a non-shared memory).
+   * SIMD build. At most 8. Fixed once the backend is initialised. The project's own wasm kernels run on
+   * either build (kernels/shared-memory.ts).
    */
   wasmThreads?: number;
 }

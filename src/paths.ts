@@ -25,3 +25,10 @@ export function resolveModelDir(given: string | undefined): string {
   if (existsSync(join(EMBEDDED_MODEL_DIR, "config.json"))) return EMBEDDED_MODEL_DIR;
   throw new Error(`no --model given and the embedded model (${EMBEDDED_MODEL_DIR}) is not present`);
 }
+
+/** A llava-1.5 tokenizer directory from the shared test fixtures, if present ($CAUSALMM_FIXTURES or ../shared/fixtures). */
+export function defaultTokenizerDir(): string | undefined {
+  const roots = [process.env.CAUSALMM_FIXTURES, join(PACKAGE_ROOT, "..", "shared", "fixtures")];
+  for (const r of roots) if (r && existsSync(join(r, "tokenizer", "tokenizer.json"))) return resolve(r, "tokenizer");
+  return undefined;
+}

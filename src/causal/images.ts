@@ -9,20 +9,24 @@ import { makeInterventionHook } from "./counterfactual.js";
 import { officialReweightMap, reweightFeatures } from "./official.js";
 import { addDiffusionNoise } from "./noise.js";
 import { firstLayer, variantKey, type DecodingPlan, type VisionVariant } from "./plan.js";
-import type { AttentionHook } from "../model/hooks.js";
+import type { AttentionHook, AttentionSite } from "../model/hooks.js";
 
-/** Hooks applied in turn; each touches only its own rows. */
+/** Hooks applied in turn, at both points (pre-softmax `scores`, then post-softmax); each touches only its own rows. */
 export function composeHooks(hooks: AttentionHook[]): AttentionHook | undefined {
   if (hooks.length === 0) return undefined;
-  return (p, site) => {
-    let cur = p;
+  const inTurn = <T>(fs: ((x: T, site: AttentionSite) => T | undefined)[]) => (x: T, site: AttentionSite): T | undefined => {
+    let cur = x;
     let changed = false;
-    for (const h of hooks) {
-      const next = h(cur, site);
+    for (const f of fs) {
+      const next = f(cur, site);
       if (next) (cur = next), (changed = true);
     }
     return changed ? cur : undefined;
   };
+  const hook: AttentionHook = inTurn(hooks);
+  const scores = hooks.flatMap((h) => (h.scores ? [h.scores] : []));
+  if (scores.length) hook.scores = inTurn(scores);
+  return hook;
 }
 
 /** Rows `[N·K, ...]`: K copies of x stacked variant-major. */

@@ -2,6 +2,7 @@
 // interventions), and how their logits combine into one score row per step.
 import type { Intervention } from "./counterfactual.js";
 import type { OfficialCfType } from "./official.js";
+import type { ImageAmplification } from "./amplify.js";
 
 /** How a branch's image features are made. */
 export type VisionVariant =
@@ -20,6 +21,8 @@ export interface Branch {
   text: Intervention[];
   /** Which prompt this branch reads (e.g. "icd" for a disturbance system prompt); default "main". */
   prompt?: string;
+  /** PAI: pre-softmax amplification of the attention to the image tokens in these LLM layers. */
+  amplify?: ImageAmplification;
 }
 
 /** One counterfactual term: the mean logits of `branches` (K seeded draws), weighted. */
@@ -53,4 +56,9 @@ export function promptKey(b: Branch): string {
 /** Earliest layer a set of interventions touches (Infinity when none). */
 export function firstLayer(ivs: Intervention[]): number {
   return Math.min(Infinity, ...ivs.flatMap((iv) => iv.layers));
+}
+
+/** Earliest LLM layer a branch edits, post-softmax or pre-softmax (Infinity when none). */
+export function firstTextLayer(b: Branch): number {
+  return Math.min(firstLayer(b.text), ...(b.amplify?.layers ?? []));
 }

@@ -1,15 +1,17 @@
 // From user-facing options (library `causal: {...}`, CLI `--cf/--preset/--baseline`) to a DecodingPlan.
 // Paper-faithful by default; `preset: "official"` reproduces the released code; baselines (VCD,
-// no-image, ICD) are other branch recipes in the same machinery.
+// no-image, ICD, PAI) are other branch recipes in the same machinery.
 import type { LlavaConfig } from "../model/config.js";
-import { m3idWeight } from "./contrast.js";
+import { noImageWeight } from "./contrast.js";
 import { validateIntervention, type Intervention } from "./counterfactual.js";
 import type { OfficialCfType } from "./official.js";
 import { FACTUAL, type Branch, type ContrastTerm, type DecodingPlan } from "./plan.js";
 import { formatCfSpec, parseCfSpecs, type SpecDims } from "./spec.js";
+import type { ImageAmplification } from "./amplify.js";
 
 export type Preset = "paper" | "official";
-export type Baseline = "vcd" | "noimage" | "icd";
+export type Baseline = "vcd" | "noimage" | "icd" | "pai";
+export const BASELINES: readonly Baseline[] = ["vcd", "noimage", "icd", "pai"];
 
 export interface CausalOptions {
   /** "paper" (default): interventions inside the attention, own caches. "official": the released code. */
@@ -23,7 +25,7 @@ export interface CausalOptions {
   /** Issue-style shorthand: `{ vision: {...}, text: {...} }` adds one branch per module given. */
   vision?: Omit<Intervention, "module">;
   text?: Omit<Intervention, "module">;
-  /** γ (default 1). */
+  /** γ (default 1; PAI: its own γ in γ·ℓ_mm − (γ−1)·ℓ_txt, default 1.1). */
   gamma?: number;
   /** ε of the plausibility cutoff (default 0.1; official 0.6). */
   epsilon?: number;
@@ -40,6 +42,11 @@ export interface CausalOptions {
   noiseStep?: number;
   /** No-image contrast: M3ID's λ (default 0.02). */
   lambda?: number;
+  /** PAI: α of a ← a + α·|a| (default 0.2). */
+  paiAlpha?: number;
+  /** PAI: amplified LLM layers [paiStartLayer, paiEndLayer) (defaults 2 and the number of layers). */
+  paiStartLayer?: number;
+  paiEndLayer?: number;
 }
 
 /** ICD's disturbance instruction, put before the system prompt of the contrast branch. */
@@ -89,13 +96,15 @@ function baselinePlan(o: CausalOptions, seed: number): { branch: Branch; weight:
       return { branch: { name: "vcd-noise", vision: { kind: "noised", noiseStep: o.noiseStep ?? 500, seed }, text: [] }, weight: 1 };
     case "noimage": {
       const lambda = o.lambda ?? 0.02;
-      // M3ID: t = 1 for the first generated token; the weight w_t/γ makes the term exactly w_t(ℓ − ℓ_u)
-      return { branch: { name: "no-image", vision: null, text: [], prompt: "noimage" }, weight: (step) => m3idWeight(step + 1, lambda) / gamma };
+      noImageWeight(0, gamma, lambda); // checks γ and λ now, not at the first decode step
+      // M3ID: t = 1 for the first generated token
+      const weight = (step: number) => noImageWeight(step + 1, gamma, lambda);
+      return { branch: { name: "no-image", vision: null, text: [], prompt: "noimage" }, weight };
     }
     case "icd":
       return { branch: { name: "icd", vision: FACTUAL.vision, text: [], prompt: "icd" }, weight: 1 };
     default:
-      throw new Error(`unknown baseline '${o.baseline}' (valid: vcd, noimage, icd)`);
+      throw new Error(`unknown baseline '${o.baseline}' (valid: ${BASELINES.join(", ")})`);
   }
 }
 
@@ -105,8 +114,12 @@ export function buildPlan(o: CausalOptions, cfg: LlavaConfig): DecodingPlan {
   const official = preset === "official";
   const seed = o.seed ?? (official ? 55 : 0);
   const base = { gamma: o.gamma ?? 1, epsilon: o.epsilon ?? (official ? 0.6 : 0.1), sharedCache: o.sharedCache ?? official };
+  if (!(base.epsilon >= 0 && base.epsilon <= 1)) throw new Error(`epsilon must be in [0, 1], got ${base.epsilon}`);
+  if (!Number.isFinite(base.gamma)) throw new Error(`gamma must be a finite number, got ${base.gamma}`);
+  if (o.draws !== undefined && !(Number.isInteger(o.draws) && o.draws >= 1)) throw new Error(`draws must be an integer ≥ 1, got ${o.draws}`);
   if (o.baseline) {
     if (official || o.cf || o.vision || o.text) throw new Error("a baseline replaces the counterfactual branches: don't combine --baseline with --cf or --preset official");
+    if (o.baseline === "pai") return paiPlan(o, cfg);
     const b = baselinePlan(o, seed);
     return { ...base, branches: [FACTUAL, b.branch], terms: [{ branches: [1], weight: b.weight }] };
   }
@@ -124,6 +137,46 @@ export function buildPlan(o: CausalOptions, cfg: LlavaConfig): DecodingPlan {
     terms.push({ branches: Array.from({ length: branches.length - first }, (_, i) => first + i), weight: 1 });
   }
   return { ...base, branches, terms };
+}
+
+/**
+ * The options (dotted AskOptions paths) a preset fills in when the caller leaves them undefined:
+ * what settings files report as coming from the preset rather than from a flag or a default.
+ */
+export function presetFills(o: CausalOptions): string[] {
+  if (o.preset !== "official") return [];
+  const sampling = Object.keys(presetSampling(o));
+  return [...sampling, "causal.epsilon", "causal.seed", "causal.sharedCache", "causal.officialType"];
+}
+
+/** PAI's amplification from the options: α and layers [start, end), checked against the model. */
+export function paiAmplification(o: CausalOptions, cfg: LlavaConfig): ImageAmplification {
+  const L = cfg.text.numLayers;
+  const alpha = o.paiAlpha ?? 0.2;
+  const start = o.paiStartLayer ?? 2;
+  const end = o.paiEndLayer ?? L;
+  if (!Number.isFinite(alpha)) throw new Error(`PAI alpha must be finite, got ${alpha}`);
+  if (!(Number.isInteger(start) && Number.isInteger(end) && start >= 0 && start < end && end <= L)) {
+    throw new Error(`PAI layers [${start}, ${end}) are not a non-empty range within this model's ${L} text layers ` +
+      `(valid: 0 ≤ start < end ≤ ${L}; PAI's defaults are 2 and ${L}: set --pai-start-layer/--pai-end-layer)`);
+  }
+  return { alpha, layers: Array.from({ length: end - start }, (_, i) => start + i) };
+}
+
+/**
+ * PAI (LALBJ/PAI): branch 0 reads the image with amplified attention to it; the text-only branch reads
+ * the prompt without the image and no amplification. PAI's CFG step, γ·(log p_mm − log p_txt) + log p_txt
+ * cut where log p_mm < log 0.1 + max, is the contrast (1 + γ'w)ℓ_mm − γ'w·ℓ_txt with γ' = γ and
+ * w = (γ − 1)/γ (log-softmax and raw logits differ by one constant per row, which changes neither the
+ * cutoff nor the ranking). γ = 1 is PAI without CFG: amplification only, no text-only branch, no cutoff.
+ */
+function paiPlan(o: CausalOptions, cfg: LlavaConfig): DecodingPlan {
+  const gamma = o.gamma ?? 1.1;
+  if (!Number.isFinite(gamma) || gamma === 0) throw new Error(`PAI needs a finite non-zero gamma (PAI default 1.1), got ${gamma}`);
+  const amplified: Branch = { name: "pai-amplified", vision: FACTUAL.vision, text: [], amplify: paiAmplification(o, cfg) };
+  if (gamma === 1) return { branches: [amplified], terms: [], gamma, epsilon: o.epsilon ?? 0, sharedCache: o.sharedCache ?? false };
+  const textOnly: Branch = { name: "pai-text-only", vision: null, text: [], prompt: "noimage" };
+  return { branches: [amplified, textOnly], terms: [{ branches: [1], weight: (gamma - 1) / gamma }], gamma, epsilon: o.epsilon ?? 0.1, sharedCache: o.sharedCache ?? false };
 }
 
 /** Sampling defaults that come with a preset (the released code samples at T = 1, top-p 1, seed 55). */
@@ -145,6 +198,7 @@ export function withPresetSampling<T extends { causal?: CausalOptions; temperatu
 export function describePlan(p: DecodingPlan): Record<string, unknown> {
   return {
     branches: p.branches.map((b) => b.name),
+    ...(p.branches.some((b) => b.amplify) ? { amplify: p.branches.map((b) => b.amplify ?? null) } : {}),
     terms: p.terms.map((t) => ({ branches: t.branches, weight: typeof t.weight === "number" ? t.weight : "m3id(step)" })),
     gamma: p.gamma,
     epsilon: p.epsilon,

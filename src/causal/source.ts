@@ -9,7 +9,8 @@ import type { LogitsSource, SourceStats } from "../generate/source.js";
 import { makeInterventionHook } from "./counterfactual.js";
 import { stepScores } from "./scores.js";
 import { composeHooks, encodePlanFeatures, tileRows } from "./images.js";
-import { firstLayer, promptKey, variantKey, type DecodingPlan } from "./plan.js";
+import { firstTextLayer, promptKey, variantKey, type DecodingPlan } from "./plan.js";
+import { amplifyHook } from "./amplify.js";
 import type { AttentionHook } from "../model/hooks.js";
 import { assertCachesFit, branchesPerChunk } from "./budget.js";
 
@@ -31,6 +32,8 @@ export interface CausalSourceOptions {
    * activations for the longest prompt (a prefix's own choice when starting from one).
    */
   branchesPerForward?: number;
+  /** Internal (buildPrefix): the prompts are a prefix of the real ones, which end later. */
+  prefixOnly?: boolean;
 }
 
 /** KV caches of every branch group after a common prompt prefix (system prompt + image tokens). */
@@ -91,7 +94,7 @@ export class CausalSource implements LogitsSource {
   /** Runs `prefixIds` (one row per prompt key) through every branch; the caller owns the result. */
   static buildPrefix(model: LlavaModel, plan: DecodingPlan, prefixIds: Record<string, number[]>, images: { pixels?: tf.Tensor4D | null; features?: Map<string, tf.Tensor3D> }): PrefixState {
     const prompts = Object.fromEntries(Object.entries(prefixIds).map(([k, ids]) => [k, [ids]]));
-    const src = new CausalSource(model, { plan, prompts, ...images });
+    const src = new CausalSource(model, { plan, prompts, ...images, prefixOnly: true });
     src.runGroups().forEach((h) => h.dispose());
     const caches = new Map(src.groups.map((g) => [g.cacheKey, g.cache]));
     return { ids: prefixIds, caches, branchesPerForward: src.branchesPerForward, dispose: () => caches.forEach((c) => c.dispose()) };
@@ -124,11 +127,20 @@ export class CausalSource implements LogitsSource {
         const { sharedInput, first, identical } = this.shape(idx);
         const k = identical ? 1 : idx.length;
         const B = this.batchSize;
-        const hooks = idx.map((i, j) => makeInterventionHook(branches[i].text, { rows: Array.from({ length: B }, (_, b) => j * B + b) }));
+        const hooks = idx.flatMap((i, j) => this.branchHooks(i, ids, Array.from({ length: B }, (_, b) => j * B + b)));
         const cacheKey = n === 0 ? key : `${key}#${n}`;
         return { key, cacheKey, branches: idx, ids, sharedInput, split: sharedInput ? Math.min(first, L) : 0, k, hook: identical ? undefined : composeHooks(hooks), cache: new KVCache(L) };
       });
     });
+  }
+
+  /** Branch i's hooks on batch rows `rows` (row b reads prompt ids[b]): interventions, then PAI's amplification. */
+  private branchHooks(i: number, ids: number[][], rows: number[]): AttentionHook[] {
+    const b = this.opts.plan.branches[i];
+    const hooks = [makeInterventionHook(b.text, { rows })];
+    const cfg = this.model.config;
+    if (b.amplify) hooks.push(amplifyHook(b.amplify, ids, rows, cfg.imageTokenIndex, this.model.numImageTokens, this.opts.prefixOnly));
+    return hooks;
   }
 
   /**
@@ -138,7 +150,7 @@ export class CausalSource implements LogitsSource {
   private shape(idx: number[]): { sharedInput: boolean; first: number; identical: boolean } {
     const { branches } = this.opts.plan;
     const sharedInput = new Set(idx.map((i) => variantKey(branches[i].vision))).size === 1;
-    const first = Math.min(...idx.map((i) => firstLayer(branches[i].text)));
+    const first = Math.min(...idx.map((i) => firstTextLayer(branches[i])));
     return { sharedInput, first, identical: sharedInput && first >= this.model.config.text.numLayers };
   }
 

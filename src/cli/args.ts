@@ -7,9 +7,18 @@ export interface OptionSpec {
   type: OptionType;
   help: string;
   default?: string | number | boolean;
-  /** For `list`: the option may repeat; values accumulate. */
+  /** A one-letter short form (`-h`). */
   alias?: string;
+  /** Other long names accepted for the option (`--question-file` for `--questions`, as LLaVA spells it). */
+  aliases?: readonly string[];
   choices?: readonly string[];
+  /** `number`: the value must be an integer. */
+  integer?: boolean;
+  /** `number`: bounds, inclusive unless `exclusiveMin` / `exclusiveMax`. */
+  min?: number;
+  max?: number;
+  exclusiveMin?: boolean;
+  exclusiveMax?: boolean;
 }
 
 export interface CommandSpec {
@@ -23,6 +32,13 @@ export interface CommandSpec {
 export interface ParsedArgs {
   opts: Record<string, string | number | boolean | string[] | undefined>;
   positional: string[];
+  /** Options the user gave on the command line (the rest of `opts` are parser defaults or set by code). */
+  given?: ReadonlySet<string>;
+}
+
+/** Whether `name` holds its parser default only: declared with a default and not given by the user. */
+export function isParserDefault(a: ParsedArgs, o: OptionSpec): boolean {
+  return a.given !== undefined && !a.given.has(o.name) && o.default !== undefined && a.opts[o.name] === o.default;
 }
 
 export const COMMON_OPTIONS: OptionSpec[] = [
@@ -37,7 +53,9 @@ export function parseArgs(argv: string[], spec: CommandSpec): ParsedArgs {
   for (const o of options) {
     byName.set(o.name, o);
     if (o.alias) byName.set(o.alias, o);
+    for (const al of o.aliases ?? []) byName.set(al, o);
   }
+  const given = new Set<string>();
   const opts: ParsedArgs["opts"] = {};
   for (const o of options) if (o.default !== undefined) opts[o.name] = o.default;
   const positional: string[] = [];
@@ -55,15 +73,45 @@ export function parseArgs(argv: string[], spec: CommandSpec): ParsedArgs {
     const key = a.replace(/^--?/, "").slice(0, eq > 0 ? eq - (a.startsWith("--") ? 2 : 1) : undefined);
     const o = byName.get(key);
     if (!o) throw new Error(`${spec.name}: unknown option '${a}' (see 'causalmm ${spec.name} --help')`);
+    given.add(o.name);
     if (o.type === "boolean") {
-      opts[o.name] = eq > 0 ? a.slice(eq + 1) !== "false" : true;
+      opts[o.name] = eq > 0 ? parseBoolean(spec.name, o, a.slice(eq + 1)) : true;
       continue;
     }
     const value = eq > 0 ? a.slice(eq + 1) : argv[++i];
     if (value === undefined) throw new Error(`${spec.name}: option --${o.name} needs a value`);
     opts[o.name] = convert(spec.name, o, value, opts[o.name]);
   }
-  return { opts, positional };
+  return { opts, positional, given };
+}
+
+const TRUE_WORDS = new Set(["true", "1", "yes"]);
+const FALSE_WORDS = new Set(["false", "0", "no"]);
+
+/** `--flag=VALUE` for a boolean: true/false/1/0/yes/no in any case; anything else is an error (never true). */
+function parseBoolean(cmd: string, o: OptionSpec, value: string): boolean {
+  const v = value.trim().toLowerCase();
+  if (TRUE_WORDS.has(v)) return true;
+  if (FALSE_WORDS.has(v)) return false;
+  throw new Error(`${cmd}: --${o.name} is a switch: give --${o.name}, or --${o.name}=true|false|1|0|yes|no (got '${value}')`);
+}
+
+/** The range an option declares, as text: "an integer ≥ 1", "a number in (0, 1]". */
+export function rangeText(o: OptionSpec): string {
+  const kind = o.integer ? "an integer" : "a number";
+  const lo = o.min !== undefined ? `${o.exclusiveMin ? "(" : "["}${o.min}` : undefined;
+  const hi = o.max !== undefined ? `${o.max}${o.exclusiveMax ? ")" : "]"}` : undefined;
+  if (lo && hi) return `${kind} in ${lo}, ${hi}`;
+  if (lo) return `${kind} ${o.exclusiveMin ? ">" : "≥"} ${o.min}`;
+  if (hi) return `${kind} ${o.exclusiveMax ? "<" : "≤"} ${o.max}`;
+  return kind;
+}
+
+function inRange(o: OptionSpec, n: number): boolean {
+  if (o.integer && !Number.isInteger(n)) return false;
+  if (o.min !== undefined && (o.exclusiveMin ? !(n > o.min) : !(n >= o.min))) return false;
+  if (o.max !== undefined && (o.exclusiveMax ? !(n < o.max) : !(n <= o.max))) return false;
+  return true;
 }
 
 function convert(cmd: string, o: OptionSpec, value: string, prev: ParsedArgs["opts"][string]): ParsedArgs["opts"][string] {
@@ -72,7 +120,8 @@ function convert(cmd: string, o: OptionSpec, value: string, prev: ParsedArgs["op
   }
   if (o.type === "number") {
     const n = Number(value);
-    if (value.trim() === "" || !Number.isFinite(n)) throw new Error(`${cmd}: --${o.name} needs a number (got '${value}')`);
+    if (value.trim() === "" || !Number.isFinite(n)) throw new Error(`${cmd}: --${o.name} needs a finite number (got '${value}')`);
+    if (!inRange(o, n)) throw new Error(`${cmd}: --${o.name} must be ${rangeText(o)} (got '${value}')`);
     return n;
   }
   if (o.type === "list") return [...((Array.isArray(prev) ? prev : []) as string[]), value];
@@ -82,7 +131,8 @@ function convert(cmd: string, o: OptionSpec, value: string, prev: ParsedArgs["op
 export function helpText(spec: CommandSpec): string {
   const lines = [`causalmm ${spec.name} — ${spec.summary}`, "", `usage: ${spec.usage}`, "", "options:"];
   for (const o of [...spec.options, ...COMMON_OPTIONS]) {
-    const flag = `--${o.name}${o.type === "boolean" ? "" : o.type === "number" ? " N" : " VALUE"}${o.alias ? `, -${o.alias}` : ""}`;
+    const other = [...(o.alias ? [`-${o.alias}`] : []), ...(o.aliases ?? []).map((al) => `--${al}`)];
+    const flag = `--${o.name}${o.type === "boolean" ? "" : o.type === "number" ? " N" : " VALUE"}${other.length ? `, ${other.join(", ")}` : ""}`;
     const dflt = o.default !== undefined && o.type !== "boolean" ? ` (default: ${o.default})` : "";
     lines.push(`  ${flag.padEnd(28)} ${o.help}${dflt}${o.type === "list" ? " (repeatable)" : ""}`);
   }

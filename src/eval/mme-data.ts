@@ -104,7 +104,9 @@ export function mmeRows(items: EvalItem[], answerText: (it: EvalItem) => string 
     if (pred === undefined) continue;
     const rows = bySub.get(it.category!) ?? [];
     const gt = typeof it.meta?.gt === "string" ? it.meta.gt : it.label!;
-    rows.push({ img: basename(it.imageFile ?? it.image), question: it.question, gt, pred: sanitizeField(pred), where: String(it.questionId) });
+    // LLaVA's question file asks its own wording; the eval_tool files carry MME's question
+    const question = typeof it.meta?.mmeQuestion === "string" ? it.meta.mmeQuestion : it.question;
+    rows.push({ img: basename(it.imageFile ?? it.image), question, gt, pred: sanitizeField(pred), where: String(it.questionId) });
     bySub.set(it.category!, rows);
   }
   return bySub;
@@ -137,6 +139,7 @@ export function readMmeResults(dir: string): Map<string, MmeRow[]> {
       if (parts.length !== 4) throw new EvalFileError(`${where}: expected "img<TAB>question<TAB>gt<TAB>pred", got ${parts.length} field(s)`);
       rows.push({ img: parts[0], question: parts[1], gt: parts[2], pred: parts[3], where });
     });
+    if (rows.length === 0) throw new EvalFileError(`${path}: no result lines (expected "img<TAB>question<TAB>gt<TAB>pred" lines)`);
     out.set(f.slice(0, -4), rows);
   }
   if (out.size === 0) throw new EvalFileError(`${dir}: no <subtask>.txt result files`);

@@ -1,5 +1,5 @@
 // MME scoring as the official eval_tool/calculation.py does it:
-//   - pred parsing: lowercase; exactly "yes"/"no" is itself; otherwise look at the first 4 characters:
+//   - pred parsing: lowercase; exactly "yes"/"no" is itself; otherwise look at the first 4 code points:
 //     "yes" in them → yes, else "no" in them → no, else "other". (calculation.py reads lines with their
 //     "\n", which never changes the outcome of this test.) "other" is wrong for every question.
 //   - per subtask: lines are taken two by two (one image, two questions); acc = correct / questions,
@@ -18,7 +18,8 @@ export type MmePred = "yes" | "no" | "other";
 export function mmeParsePred(pred: string): MmePred {
   const p = pred.toLowerCase();
   if (p === "yes" || p === "no") return p;
-  const prefix = p.slice(0, 4);
+  // Python's pred_ans[:4] counts code points; String#slice counts UTF-16 units (an emoji is two).
+  const prefix = [...p].slice(0, 4).join("");
   if (prefix.includes("yes")) return "yes";
   if (prefix.includes("no")) return "no";
   return "other";
@@ -40,7 +41,11 @@ export interface MmeTaskScore {
 }
 
 export function scoreMmeTask(subtask: string, rows: readonly MmeRow[]): MmeTaskScore {
-  if (rows.length === 0 || rows.length % 2 !== 0) throw new EvalFileError(`${subtask}: ${rows.length} lines; MME needs two questions per image on consecutive lines`);
+  if (rows.length === 0 || rows.length % 2 !== 0) {
+    // Rows read from a results file are located "<file>:<line>": name the file.
+    const file = rows.length ? rows[rows.length - 1].where.replace(/:\d+$/, "") + ": " : "";
+    throw new EvalFileError(`${file}${subtask}: ${rows.length} lines; MME needs two questions per image on consecutive lines`);
+  }
   const s: MmeTaskScore = { subtask, questions: rows.length, images: rows.length / 2, acc: 0, accPlus: 0, score: 0, other: 0, tp: 0, fn: 0, tn: 0, fp: 0 };
   let correct = 0;
   let bothRight = 0;

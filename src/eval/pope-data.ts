@@ -3,11 +3,14 @@
 //     {"question_id","image","text","label"}; one file per split, the split is in the file name.
 //   - LLaVA-1.5 `llava_pope_test.jsonl`: {"question_id","image","text","category"} for all splits, and
 //     the labels in the original POPE files `coco/coco_pope_<category>.json`. LLaVA's eval_pope.py pairs
-//     them by position: the i-th question of a category with the i-th line of its label file.
+//     them by position: the i-th question of a category with the i-th line of its label file. Its texts
+//     end in "\nAnswer the question using a single word or phrase." and POPE's do not; each pair is
+//     checked by image and by text with that suffix removed (by id instead when both files share ids).
 import { existsSync, readdirSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import type { EvalItem } from "./answerer.js";
-import { checkUniqueIds, EvalFileError, needId, needString, readRecords, type Located } from "./jsonl.js";
+import { checkUniqueIds, EvalFileError, idKey, needId, needString, readRecords, type Located } from "./jsonl.js";
+import { ONE_WORD_SUFFIX, SINGLE_WORD_PHRASE_SUFFIX } from "../text/templates.js";
 
 export interface PopeLoadOptions {
   /** Folder the "image" names are relative to (default: the current directory, as LLaVA's default ""). */
@@ -96,8 +99,35 @@ function attachLabels(items: EvalItem[], records: Located<Record<string, unknown
     if (labels.length !== idx.length) {
       throw new EvalFileError(`${file}: ${labels.length} labels but the question file has ${idx.length} questions of category "${category}" (they are paired by position, as in LLaVA's eval_pope.py)`);
     }
-    idx.forEach((itemIdx, k) => pairLabel(items[itemIdx], records[itemIdx].where, labels[k]));
+    const order = pairByIds(idx.map((i) => items[i].questionId), labels) ?? labels;
+    idx.forEach((itemIdx, k) => pairLabel(items[itemIdx], records[itemIdx].where, order[k]));
   }
+}
+
+/**
+ * Labels in question order when both files use the same question ids; null otherwise. LLaVA's
+ * llava_pope_test.jsonl numbers its questions its own way (not POPE's 1..N per split), and its
+ * eval_pope.py pairs by position: then so do we, and every pair is checked by image and text.
+ */
+function pairByIds(ids: (string | number)[], labels: Located<Record<string, unknown>>[]): Located<Record<string, unknown>>[] | null {
+  const byId = new Map<string, Located<Record<string, unknown>>>();
+  for (const l of labels) {
+    const id = l.value.question_id;
+    if (typeof id !== "string" && typeof id !== "number") return null;
+    byId.set(idKey(id), l);
+  }
+  if (byId.size !== labels.length || !ids.every((id) => byId.has(idKey(id)))) return null;
+  return ids.map((id) => byId.get(idKey(id))!);
+}
+
+/** LLaVA's question files append an answer-format instruction that POPE's own files do not have. */
+const PROMPT_SUFFIXES = [SINGLE_WORD_PHRASE_SUFFIX, ONE_WORD_SUFFIX];
+
+/** The question itself: known prompt suffixes removed, outer whitespace trimmed. */
+export function bareQuestion(text: string): string {
+  let t = text.trimEnd();
+  for (const suffix of PROMPT_SUFFIXES) if (t.endsWith(suffix.trimEnd())) t = t.slice(0, t.length - suffix.trimEnd().length);
+  return t.trim();
 }
 
 function hasCategory(r: Located<Record<string, unknown>>): boolean {
@@ -105,11 +135,12 @@ function hasCategory(r: Located<Record<string, unknown>>): boolean {
 }
 
 function pairLabel(item: EvalItem, qWhere: string, l: Located<Record<string, unknown>>): void {
-  // The pairing is positional, so a mismatch in the question text or image means the files disagree.
+  // A pair whose image or question differs (prompt suffixes aside) means the files disagree.
+  const same = { image: (a: string, b: string) => a === b, text: (a: string, b: string) => bareQuestion(a) === bareQuestion(b) };
   for (const [key, mine] of [["text", item.question], ["image", item.imageFile]] as const) {
     const theirs = l.value[key];
-    if (theirs !== undefined && theirs !== mine) {
-      throw new EvalFileError(`${l.where}: ${key} ${JSON.stringify(theirs)} does not match ${qWhere} (${JSON.stringify(mine)}); label and question files are out of step`);
+    if (theirs !== undefined && (typeof theirs !== "string" || !same[key](theirs, mine ?? ""))) {
+      throw new EvalFileError(`${l.where}: ${key} ${JSON.stringify(theirs)} does not match ${qWhere}: ${JSON.stringify(mine)} (question ${JSON.stringify(item.questionId)}); label and question files are out of step`);
     }
   }
   item.label = normLabel(l.value.label, l.where);

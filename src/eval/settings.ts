@@ -70,11 +70,18 @@ export interface SettingsDiff {
   after: unknown;
 }
 
-/** Differences between two settings objects as dotted keys (arrays compare as a whole). */
+/**
+ * Keys that describe settings without shaping the answers: where each value came from (flag, preset,
+ * default). Files written before they existed stay resumable, and a value given by flag that equals
+ * the preset's is the same run.
+ */
+const INFORMATIONAL_PREFIXES = ["answerer.sources."];
+
+/** Differences between two settings objects as dotted keys (arrays compare as a whole), informational keys aside. */
 export function diffSettings(before: unknown, after: unknown): SettingsDiff[] {
   const a = flatten(before);
   const b = flatten(after);
-  const keys = [...new Set([...a.keys(), ...b.keys()])].sort();
+  const keys = [...new Set([...a.keys(), ...b.keys()])].filter((k) => !INFORMATIONAL_PREFIXES.some((p) => k.startsWith(p))).sort();
   return keys.filter((k) => a.get(k) !== b.get(k)).map((k) => ({ key: k, before: parse(a.get(k)), after: parse(b.get(k)) }));
 }
 

@@ -19,6 +19,12 @@ export interface DemoConfig {
   opts: AskOptions;
 }
 
+/**
+ * PAI with its README's α and γ; its layers 2–32 of LLaVA-7B skip the first two of 32, which on the
+ * lab's two-layer LLM would leave none, so here both layers are amplified.
+ */
+export const LAB_PAI = { baseline: "pai", paiStartLayer: 0, paiAlpha: 0.2, gamma: 1.1 } as const;
+
 /** What the table compares; CausalMM variants decode greedily so differences come from the contrast. */
 export function demoConfigs(seed: number): DemoConfig[] {
   return [
@@ -26,6 +32,7 @@ export function demoConfigs(seed: number): DemoConfig[] {
     { name: "greedy", opts: {} },
     { name: "VCD (noised image)", opts: { causal: { baseline: "vcd", seed } } },
     { name: "no-image contrast", opts: { causal: { baseline: "noimage" } } },
+    { name: "PAI (α 0.2, γ 1.1, layers 0-1)", opts: { causal: LAB_PAI } },
     { name: "cutoff only (γ=0, ε=0.6)", opts: { causal: { cf: ["vision:uniform@sel"], gamma: 0, epsilon: 0.6 } } },
     { name: "CausalMM vision", opts: { causal: { cf: ["vision:uniform@sel"] } } },
     { name: "CausalMM language", opts: { causal: { cf: ["text:uniform@all"] } } },

@@ -6,7 +6,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Jimp } from "jimp";
 import type { RgbImage } from "../vision/image.js";
-import { DEFAULT_KNOBS, neutralKnobs, type WorldKnobs } from "./world.js";
+import { CLASSES, DEFAULT_KNOBS, neutralKnobs, type WorldKnobs } from "./world.js";
 import { caption, sampleScene, sceneClasses, type Scene } from "./scenes.js";
 import { renderScene } from "./render.js";
 import { POPE_SPLITS, popeQuestions, sceneStats, trainingSample, type SceneStats, type TrainSample } from "./pope.js";
@@ -28,6 +28,7 @@ export interface LabSummary {
   testImages: number;
   trainConversations: number;
   popeQuestions: Record<string, number>;
+  chairImages: number;
 }
 
 export async function writePng(path: string, img: RgbImage): Promise<void> {
@@ -78,6 +79,18 @@ function worldJson(o: MakeOptions, knobs: WorldKnobs, stats: SceneStats): object
   return { seed: o.seed, train: o.train, test: o.test, imageSize: o.imageSize ?? 56, knobs, testKnobs: neutralKnobs(knobs), trainStats: stats, plantedPairs: pairs };
 }
 
+/**
+ * The lab CHAIR split (docs/eval.md): every test scene's object classes as CHAIR ground truth
+ * (`{image_id, objects}` lines, image id = file stem) and the lab's vocabulary in chair.py's synonyms
+ * format (one class per line; plurals reach it through the lemmatiser), so `causalmm eval chair` and
+ * `score chair` run on the held-out images unchanged.
+ */
+function writeChairSplit(dir: string, test: Scene[]): void {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, "lab_chair_objects.jsonl"), jsonl(test.map((s) => ({ image_id: s.id, objects: sceneClasses(s) }))));
+  writeFileSync(join(dir, "lab_synonyms.txt"), CLASSES.join("\n") + "\n");
+}
+
 export async function makeLab(o: MakeOptions): Promise<LabSummary> {
   const knobs: WorldKnobs = { ...DEFAULT_KNOBS, ...o.knobs };
   const size = o.imageSize ?? 56;
@@ -102,6 +115,7 @@ export async function makeLab(o: MakeOptions): Promise<LabSummary> {
     writeFileSync(join(o.out, "pope", `lab_pope_${split}.jsonl`), jsonl(qs));
     counts[split] = qs.length;
   }
+  writeChairSplit(join(o.out, "chair"), test);
   writeFileSync(join(o.out, "world.json"), JSON.stringify(worldJson(o, knobs, stats), null, 2) + "\n");
-  return { trainImages: train.length, testImages: test.length, trainConversations: samples.length, popeQuestions: counts };
+  return { trainImages: train.length, testImages: test.length, trainConversations: samples.length, popeQuestions: counts, chairImages: test.length };
 }

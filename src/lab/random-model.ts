@@ -2,10 +2,10 @@
 // don't cover (grouped-query attention, other sizes) and as a stand-in model before training.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { stream } from "../causal/rng.js";
+import { stream } from "../util/rng.js";
 import { parseLlavaConfig } from "../model/config.js";
 import { llavaParams } from "../model/llava.js";
-import { ParamPlanner, type PlannedTensor, type TensorSource } from "../weights/params.js";
+import { ParamPlanner, type TensorSource } from "../weights/params.js";
 import { writeSafetensors } from "../weights/safetensors.js";
 
 export interface TinySpec {
@@ -59,15 +59,21 @@ export function tinyConfigJson(s: TinySpec = {}): Record<string, unknown> {
   };
 }
 
-/** Values for one planned tensor: norms near 1, biases small, matrices scaled by 1/√fan_in. */
-function initValues(p: PlannedTensor, seed: number): Float32Array {
-  const n = p.shape.reduce((a, b) => a * b, 1);
-  const rng = stream(seed, "init", p.name);
+/** Initial distribution of a tensor: norms near 1, biases small, matrices scaled by 1/√fan_in. */
+export function initScale(name: string, shape: number[]): { mean: number; std: number } {
+  const isNorm = /norm|layrnorm/.test(name) && name.endsWith(".weight");
+  const fanIn = shape.length >= 2 ? shape.slice(1).reduce((a, b) => a * b, 1) : 1;
+  const std = isNorm ? 0.1 : shape.length === 1 ? 0.02 : /embed|embedding/.test(name) ? 1 : 1 / Math.sqrt(fanIn);
+  return { mean: isNorm ? 1 : 0, std };
+}
+
+/** Gaussian values for one tensor (deterministic in seed and name). */
+export function initValues(name: string, shape: number[], seed: number): Float32Array {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const rng = stream(seed, "init", name);
   const out = new Float32Array(n);
-  const isNorm = /norm|layrnorm/.test(p.name) && p.name.endsWith(".weight");
-  const fanIn = p.shape.length >= 2 ? p.shape.slice(1).reduce((a, b) => a * b, 1) : 1;
-  const scale = isNorm ? 0.1 : p.shape.length === 1 ? 0.02 : /embed|embedding/.test(p.name) ? 1 : 1 / Math.sqrt(fanIn);
-  for (let i = 0; i < n; i++) out[i] = (isNorm ? 1 : 0) + scale * rng.normal();
+  const { mean, std } = initScale(name, shape);
+  for (let i = 0; i < n; i++) out[i] = mean + std * rng.normal();
   return out;
 }
 
@@ -77,7 +83,7 @@ export function randomTensors(configJson: Record<string, unknown>, seed = 0): { 
   const seen = new Set<string>();
   return planner.wanted
     .filter((p) => !seen.has(p.name) && seen.add(p.name))
-    .map((p) => ({ name: p.name, shape: p.shape, data: initValues(p, seed) }));
+    .map((p) => ({ name: p.name, shape: p.shape, data: initValues(p.name, p.shape, seed) }));
 }
 
 /** An in-memory tensor source (no files). */

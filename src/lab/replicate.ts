@@ -7,8 +7,8 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Llava } from "../api.js";
-import { runDemo, type DemoConfig } from "./demo.js";
-import { stream } from "../causal/rng.js";
+import { LAB_PAI, runDemo, type DemoConfig } from "./demo.js";
+import { stream } from "../util/rng.js";
 import { countOutcomes, outcome, popeMetrics, FP, TN } from "../eval/pope-score.js";
 import { percentileInterval } from "../eval/stats.js";
 import { idKey } from "../eval/jsonl.js";
@@ -31,6 +31,8 @@ export function replicateConfigs(seed: number): ReplicateConfig[] {
     { name: "greedy", opts: {}, seeded: false, group: "baseline" },
     { name: "VCD (noised image)", opts: { causal: { baseline: "vcd", seed } }, seeded: true, group: "baseline" },
     { name: "no-image contrast", opts: { causal: { baseline: "noimage" } }, seeded: false, group: "baseline" },
+    { name: "PAI a=0.2 g=1.1 layers 0-1", opts: { causal: LAB_PAI }, seeded: false, group: "baseline" },
+    { name: "PAI attention only a=0.2 g=1 layers 0-1", opts: { causal: { ...LAB_PAI, gamma: 1 } }, seeded: false, group: "baseline" },
     { name: "cutoff only g=0 e=0.6 (greedy)", opts: { causal: { cf: ["vision:uniform@sel"], gamma: 0, epsilon: 0.6 } }, seeded: false, group: "cutoff" },
     { name: "cutoff only g=0 e=0.6 (sampling)", opts: { ...samp, causal: { cf: ["vision:uniform@sel"], gamma: 0, epsilon: 0.6 } }, seeded: true, group: "cutoff" },
     ...CF_TYPES.map((t): ReplicateConfig => ({ name: `CausalMM vision ${t}@sel`, opts: { causal: { cf: [`vision:${t}@sel`], seed } }, seeded: rnd(t), group: "vision" })),

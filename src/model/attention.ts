@@ -1,9 +1,10 @@
 // Explicit scaled-dot-product attention shared by CLIP and LLaMA. The post-softmax probabilities P are
 // a real tensor `[B,H,Tq,Tk]`; the optional hook may read or replace them right before `P @ V`. That
-// single line is where counterfactual attention (src/causal) and recording (src/introspect) plug in.
+// line is where counterfactual attention (src/causal) and recording (src/introspect) plug in; the
+// hook's optional `scores` sees the masked scores right before the softmax (PAI's amplification).
 import * as tf from "@tensorflow/tfjs-core";
 import type { AttentionHook, AttentionSite } from "./hooks.js";
-import { attentionKernels, rowSoftmax } from "./kernels/kernels.js";
+import { attentionKernels, rowSoftmax, unstackKernel } from "./kernels/kernels.js";
 
 export interface AttentionInputs {
   /** `[B,H,Tq,D]` */
@@ -29,6 +30,7 @@ export function attention({ q, k, v, kvLength, scale, mask, site, hook }: Attent
   const products = attentionProducts(Tq, H, Tk);
   let scores = products.qk(tf.mul(q, scale) as tf.Tensor4D, k); // [B,H,Tq,Tk]
   if (site.causalOffset !== null && site.causalOffset < Tk - 1) scores = tf.add(scores, mask ?? causalBias(Tq, Tk, site.causalOffset));
+  if (hook?.scores) scores = hook.scores(scores, site) ?? scores; // ← the pre-softmax point
   let probs = (rowSoftmax() ?? tf.softmax)(scores) as tf.Tensor4D; // [B,H,Tq,Tk]
   if (hook) probs = hook(probs, site) ?? probs; // ← the intervention point
   return products.pv(probs, v); // [B,H,Tq,D]
@@ -76,8 +78,9 @@ export function headMatMul(a: tf.Tensor4D, b: tf.Tensor4D, transposeB: boolean):
   const [B, H, Ta] = a.shape;
   const outCols = transposeB ? b.shape[2] : b.shape[3];
   if (!usePerHeadMatMul(Ta)) return tf.matMul(a, b, false, transposeB) as tf.Tensor4D;
-  const as = tf.unstack(a.reshape([B * H, Ta, a.shape[3]])); // (B·H) × [Ta, Da]
-  const bs = tf.unstack(b.reshape([B * H, b.shape[2], b.shape[3]])); // (B·H) × [Tb, Db]
+  const unstack = unstackKernel() ?? ((x: tf.Tensor) => tf.unstack(x));
+  const as = unstack(a.reshape([B * H, Ta, a.shape[3]])); // (B·H) × [Ta, Da]
+  const bs = unstack(b.reshape([B * H, b.shape[2], b.shape[3]])); // (B·H) × [Tb, Db]
   const outs = as.map((ai, i) => tf.matMul(ai as tf.Tensor2D, (transposeB ? tf.transpose(bs[i]) : bs[i]) as tf.Tensor2D));
   return tf.stack(outs).reshape([B, H, Ta, outCols]) as tf.Tensor4D; // [B,H,Ta,cols]
 }

@@ -84,7 +84,7 @@ function tokenId(obj: Json, key: string, dflt: null, where: string): number | nu
 function tokenId(obj: Json, key: string, dflt: number | null, where: string): number | null {
   const v = obj[key];
   if (v === undefined || v === null) return dflt;
-  if (typeof v !== "number" || !Number.isInteger(v) || v < 0) throw new Error(`${where}: '${key}' must be a non-negative integer token id, got ${JSON.stringify(v)}`);
+  if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) throw new Error(`${where}: '${key}' must be a non-negative integer token id, got ${JSON.stringify(v)}`);
   return v;
 }
 
@@ -163,6 +163,9 @@ export function parseTextConfig(raw: Json | undefined, where: string): TextConfi
 
 export function parseLlavaConfig(raw: Json, where = "config.json"): LlavaConfig {
   const archs = raw.architectures as unknown;
+  if (archs !== undefined && archs !== null && !(Array.isArray(archs) && archs.every((a) => typeof a === "string"))) {
+    throw new Error(`${where}: "architectures" must be a list of class names, got ${JSON.stringify(archs)}`);
+  }
   const arch = Array.isArray(archs) ? archs[0] : undefined;
   if (raw.model_type === undefined) {
     throw new Error(`${where}: missing "model_type" (a LLaVA-1.5 checkpoint's config.json has "model_type": "llava")`);

@@ -49,16 +49,19 @@ export class Tokenizer {
   /** The file this was built from (or a label); named in error messages. */
   readonly source: string;
 
-  private constructor(hf: HFTokenizer, config: Json, opts: TokenizerOptions, source: string) {
+  private constructor(hf: HFTokenizer, config: Json, opts: TokenizerOptions, source: string, vocabSize: number) {
     this.hf = hf;
     this.source = source;
     const added = hf.get_added_tokens_decoder();
     this.specialIds = new Set([...added.values()].filter((t) => t.special).map((t) => t.id));
-    this.vocabSize = maxId(hf.get_vocab(true).values()) + 1;
+    this.vocabSize = vocabSize;
     this.bosId = this.requireId(config, "bos_token", "<s>");
     this.eosId = this.requireId(config, "eos_token", "</s>");
     this.padId = this.optionalId(config, "pad_token", "<pad>");
     this.unkId = this.optionalId(config, "unk_token", "<unk>");
+    // Run each pipeline stage once now, so a damaged tokenizer.json fails at load, not mid-evaluation.
+    const probe: number[] = this.library("encode", () => this.hf.encode("Hello world", { add_special_tokens: false }).ids);
+    this.decode(probe.filter((id) => typeof id === "number"));
     const image = this.resolveImage(config, opts.imageTokenId);
     this.imageTokenId = image?.id ?? null;
     this.imageToken = image?.text ?? null;
@@ -89,12 +92,12 @@ export class Tokenizer {
     } catch (e) {
       throw new Error(`cannot build a tokenizer from ${source}: ${(e as Error).message}`);
     }
-    return new Tokenizer(hf, cfg, opts, source);
+    return new Tokenizer(hf, cfg, opts, source, maxTokenId(tj, source) + 1);
   }
 
   encode(text: string, opts: EncodeOptions = {}): number[] {
     // The post-processor is bypassed on purpose: BOS is added here, uniformly for every vocab.
-    const { ids, tokens }: { ids: number[]; tokens: string[] } = this.hf.encode(text, { add_special_tokens: false });
+    const { ids, tokens }: { ids: number[]; tokens: string[] } = this.library("encode", () => this.hf.encode(text, { add_special_tokens: false }));
     const bad = ids.findIndex((id) => typeof id !== "number");
     if (bad >= 0) throw new Error(`"${tokens[bad]}" is not in the vocabulary and the tokenizer has no unk token`);
     return (opts.addBos ?? true) ? [this.bosId, ...ids] : ids;
@@ -105,7 +108,7 @@ export class Tokenizer {
     // Ids with no token (e.g. the unused embedding rows 32002..32063, or LLaVA's -200) are
     // dropped, as the Rust library does, instead of the JS library's "decode as <unk>".
     const kept = ids.filter((id) => this.idToToken(id) !== undefined && !(skip && this.specialIds.has(id)));
-    return kept.length === 0 ? "" : this.hf.decode(kept, { skip_special_tokens: false });
+    return kept.length === 0 ? "" : this.library("decode", () => this.hf.decode(kept, { skip_special_tokens: false }));
   }
 
   tokenToId(token: string): number | undefined {
@@ -118,6 +121,18 @@ export class Tokenizer {
 
   isSpecial(id: number): boolean {
     return this.specialIds.has(id);
+  }
+
+  /**
+   * A call into the JS library. A malformed normalizer/pre-tokenizer/post-processor/decoder is only
+   * dereferenced when text goes through it, and then fails with a bare TypeError: name the file.
+   */
+  private library<T>(what: string, call: () => T): T {
+    try {
+      return call();
+    } catch (e) {
+      throw new Error(`${this.source}: the tokenizer failed to ${what} (${(e as Error).message}); is tokenizer.json damaged?`);
+    }
   }
 
   private requireId(config: Json, key: string, fallback: string): number {
@@ -162,9 +177,26 @@ export class Tokenizer {
   }
 }
 
-function maxId(ids: Iterable<number>): number {
+/** Token ids are u32 in the Rust library; larger or non-integer ids are a corrupt file. */
+const MAX_TOKEN_ID = 2 ** 32 - 1;
+
+/**
+ * Largest id of model.vocab and added_tokens, read from the JSON: the JS library's get_vocab(true)
+ * walks every id up to the largest, which takes minutes for a corrupt id like 1e9.
+ */
+function maxTokenId(tj: Json, source: string): number {
   let m = -1; // a loop, not Math.max(...ids): spreading 250k-entry vocabs overflows the stack
-  for (const id of ids) if (id > m) m = id;
+  const check = (id: unknown, what: string): void => {
+    if (typeof id !== "number" || !Number.isInteger(id) || id < 0 || id > MAX_TOKEN_ID) {
+      throw new Error(`${source}: ${what} has id ${JSON.stringify(id)}, not an integer in 0..${MAX_TOKEN_ID}`);
+    }
+    if (id > m) m = id;
+  };
+  const vocab = (tj.model as Json).vocab;
+  // Unigram vocabularies are [piece, score] lists: ids are positions.
+  if (Array.isArray(vocab)) m = vocab.length - 1;
+  else for (const [tok, id] of Object.entries(vocab as Json)) check(id, `model.vocab entry ${JSON.stringify(tok)}`);
+  for (const t of tj.added_tokens as unknown[]) check((t as Json | null)?.id, `added token ${JSON.stringify((t as Json | null)?.content)}`);
   return m;
 }
 

@@ -56,18 +56,19 @@ const FILTERS: Record<ResampleFilter, Filter> = {
 /** Fixed-point weights for one axis: output i reads `count[i]` inputs from `start[i]`. */
 interface Coeffs { ksize: number; start: Int32Array; count: Int32Array; k: Int32Array }
 
-function precompute(inSize: number, outSize: number, filter: Filter): Coeffs {
+/** Weights of outputs `from .. from + n - 1` of an axis resized from inSize to outSize. */
+function precompute(inSize: number, outSize: number, filter: Filter, from = 0, n = outSize): Coeffs {
   const scale = inSize / outSize;
   const filterscale = Math.max(scale, 1);
   const support = filter.support * filterscale;
   const ksize = Math.ceil(support) * 2 + 1;
-  const start = new Int32Array(outSize);
-  const count = new Int32Array(outSize);
-  const k = new Int32Array(outSize * ksize);
+  const start = new Int32Array(n);
+  const count = new Int32Array(n);
+  const k = new Int32Array(n * ksize);
   const w = new Float64Array(ksize);
   const ss = 1 / filterscale;
-  for (let xx = 0; xx < outSize; xx++) {
-    const center = (xx + 0.5) * scale;
+  for (let xx = 0; xx < n; xx++) {
+    const center = (from + xx + 0.5) * scale;
     // C's (int) cast truncates toward zero; clamping fixes the negative side anyway.
     const xmin = Math.max(0, Math.trunc(center - support + 0.5));
     const xmax = Math.min(inSize, Math.trunc(center + support + 0.5)) - xmin;
@@ -161,24 +162,47 @@ function vertical(src: Uint8Array, w: number, ch: number, outH: number, c: Coeff
   return out;
 }
 
-/** Resamples interleaved 8-bit pixels (`ch` channels) like Pillow's ImagingResample. */
+/** A rectangle of the resized image: only these output pixels are computed. */
+export interface ResizeWindow { x: number; y: number; width: number; height: number }
+
+/**
+ * Resamples interleaved 8-bit pixels (`ch` channels) like Pillow's ImagingResample. With `win`,
+ * returns just that rectangle of the outW × outH result, bit-identical to resizing then cropping
+ * (every output pixel depends only on its own position) but without materialising the full
+ * resize: a 3 × 16384 image resized to a shortest edge of 336 would otherwise be 1.8 GB.
+ */
 export function resampleU8(
   src: Uint8Array, width: number, height: number, ch: number,
-  outW: number, outH: number, filter: ResampleFilter = "bicubic",
+  outW: number, outH: number, filter: ResampleFilter = "bicubic", win?: ResizeWindow,
 ): Uint8Array {
   if (![outW, outH].every((v) => Number.isInteger(v) && v > 0)) {
     throw new Error(`resize: target size must be positive integers, got ${outW}x${outH}`);
   }
+  const r = win ?? { x: 0, y: 0, width: outW, height: outH };
+  if (![r.x, r.y].every((v) => Number.isInteger(v) && v >= 0) || ![r.width, r.height].every((v) => Number.isInteger(v) && v > 0) ||
+      r.x + r.width > outW || r.y + r.height > outH) {
+    throw new Error(`resize: window ${JSON.stringify(r)} is not inside the ${outW}x${outH} result`);
+  }
   const f = FILTERS[filter];
   let data = src;
-  if (outW !== width) data = horizontal(data, width, height, ch, outW, precompute(width, outW, f));
-  if (outH !== height) data = vertical(data, outW, ch, outH, precompute(height, outH, f));
-  return data === src ? src.slice() : data;
+  if (outW !== width) data = horizontal(data, width, height, ch, r.width, precompute(width, outW, f, r.x, r.width));
+  else if (r.width !== width) data = cropColumns(data, width, height, ch, r.x, r.width);
+  const w = r.width;
+  if (outH !== height) data = vertical(data, w, ch, r.height, precompute(height, outH, f, r.y, r.height));
+  else if (r.height !== height) data = data.subarray(r.y * w * ch, (r.y + r.height) * w * ch);
+  return data.buffer === src.buffer ? data.slice() : data;
 }
 
-/** PIL-exact `image.resize((width, height), resample)` for RGB images. */
-export function resizeImage(img: RgbImage, width: number, height: number, filter: ResampleFilter = "bicubic"): RgbImage {
-  return { width, height, data: resampleU8(img.data, img.width, img.height, 3, width, height, filter) };
+function cropColumns(src: Uint8Array, width: number, height: number, ch: number, x: number, n: number): Uint8Array {
+  const out = new Uint8Array(n * height * ch);
+  for (let y = 0; y < height; y++) out.set(src.subarray((y * width + x) * ch, (y * width + x + n) * ch), y * n * ch);
+  return out;
+}
+
+/** PIL-exact `image.resize((width, height), resample)` for RGB images; `win` as for resampleU8. */
+export function resizeImage(img: RgbImage, width: number, height: number, filter: ResampleFilter = "bicubic", win?: ResizeWindow): RgbImage {
+  const data = resampleU8(img.data, img.width, img.height, 3, width, height, filter, win);
+  return win ? { width: win.width, height: win.height, data } : { width, height, data };
 }
 
 /** PIL-exact `image.resize((width, height), Image.BICUBIC)`. */

@@ -42,6 +42,8 @@ export interface JpegInfo {
   components: number;
   /** Adobe APP14 colour transform (0 none/CMYK, 1 YCbCr, 2 YCCK), or -1 without an Adobe segment. */
   adobeTransform: number;
+  /** The frame is Huffman-coded (SOF0-3, 5-7), not arithmetic-coded (SOF9-11, 13-15). */
+  huffman: boolean;
 }
 
 /** SOF0..SOF15 except DHT (C4), JPG (C8) and DAC (CC). */
@@ -51,7 +53,7 @@ const ADOBE = [0x41, 0x64, 0x6f, 0x62, 0x65] as const;
 export function inspectJpeg(b: Uint8Array): JpegInfo {
   let orientation = 0;
   const drop: Array<[number, number]> = [];
-  const frame = { width: 0, height: 0, components: 0, adobeTransform: -1 };
+  const frame = { width: 0, height: 0, components: 0, adobeTransform: -1, huffman: true };
   let sos = -1;
   let pos = 2;
   while (pos + 4 <= b.length && b[pos] === 0xff) {
@@ -70,6 +72,7 @@ export function inspectJpeg(b: Uint8Array): JpegInfo {
       frame.height = u16be(b, pos + 5);
       frame.width = u16be(b, pos + 7);
       frame.components = b[pos + 9];
+      frame.huffman = marker < 0xc8;
     }
     if (marker === 0xee && frame.adobeTransform < 0 && end - pos >= 16 && startsWith(b, pos + 4, ADOBE)) frame.adobeTransform = b[pos + 15];
     pos = end;
@@ -95,6 +98,8 @@ export interface PngInfo {
   withoutTrns: Uint8Array;
   /** An IEND chunk was reached with every chunk complete; used to explain decoder errors. */
   complete: boolean;
+  /** Bytes of compressed image data (all IDAT chunk payloads) present in the file. */
+  idatBytes: number;
 }
 
 export function inspectPng(b: Uint8Array): PngInfo {
@@ -104,15 +109,17 @@ export function inspectPng(b: Uint8Array): PngInfo {
   const info = { width: u32be(b, 16), height: u32be(b, 20), bitDepth: b[24], colorType: b[25], orientation: 1 };
   const drop: Array<[number, number]> = [];
   let complete = false;
+  let idatBytes = 0;
   let pos = 8;
   while (pos + 12 <= b.length) {
     const end = pos + 12 + u32be(b, pos);
     if (end > b.length) break; // the decoder reports the truncation
     const type = String.fromCharCode(b[pos + 4], b[pos + 5], b[pos + 6], b[pos + 7]);
     if (type === "tRNS") drop.push([pos, end]);
+    if (type === "IDAT") idatBytes += end - pos - 12;
     if (type === "eXIf") info.orientation = tiffOrientation(b, pos + 8, end - 4);
     pos = end;
     if (type === "IEND") { complete = true; break; }
   }
-  return { ...info, withoutTrns: without(b, drop), complete };
+  return { ...info, withoutTrns: without(b, drop), complete, idatBytes };
 }

@@ -59,6 +59,42 @@ function checkPixels(name: string, fmt: string, width: number, height: number, l
   }
 }
 
+/**
+ * Every 8 × 8 block of a Huffman-coded JPEG costs at least one bit (its DC code), so a file smaller
+ * than blocks / 8 bytes cannot hold the frame its header declares: a damaged header or a truncated
+ * file. Refusing it here spares decoding a mostly missing image of up to the pixel limit (jpeg-js
+ * takes minutes and gigabytes on a 1 KB file declaring 4096 × 16384). Pillow would return the
+ * missing blocks grey; this file was damaged either way.
+ */
+function checkJpegDataSize(name: string, info: { width: number; height: number; huffman: boolean }, fileBytes: number): void {
+  if (!info.huffman) return;
+  const blocks = Math.ceil(info.width / 8) * Math.ceil(info.height / 8);
+  const minBytes = Math.ceil(blocks / 8);
+  if (fileBytes < minBytes) {
+    throw new ImageDecodeError(`${name}: cannot decode JPEG: the header declares ${info.width} × ${info.height} pixels, which needs at least ` +
+      `${minBytes} bytes of image data, but the file has ${fileBytes} bytes (damaged header or truncated file)`);
+  }
+}
+
+/** Deflate cannot compress better than 1032:1 (zlib's documented maximum); a little margin on top. */
+const MAX_DEFLATE_RATIO = 1100;
+const PNG_CHANNELS: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
+
+/**
+ * The pixels a PNG header declares need at least ⌈w·channels·depth/8⌉·h bytes once inflated; when
+ * the file's IDAT data could not inflate to that much, the header is damaged or the file truncated.
+ * pngjs would otherwise return a mostly empty image (19 s and 1.1 GB for a 8 × 8 palette file whose
+ * header was rewritten to 4096 × 40000).
+ */
+function checkPngDataSize(name: string, info: PngInfo): void {
+  const rowBytes = Math.ceil((info.width * (PNG_CHANNELS[info.colorType] ?? 1) * info.bitDepth) / 8);
+  const minRaw = rowBytes * info.height;
+  if (minRaw > MAX_DEFLATE_RATIO * info.idatBytes + 1024) {
+    throw new ImageDecodeError(`${name}: cannot decode PNG: the header declares ${info.width} × ${info.height} pixels (${minRaw} bytes of ` +
+      `image data), more than the file's ${info.idatBytes} bytes of compressed data can hold (damaged header or truncated file)`);
+  }
+}
+
 type RawBitmap = { width: number; height: number; data: ArrayLike<number> };
 
 /** Which JPEG decoder "auto" resolves to in this installation. */
@@ -117,6 +153,7 @@ async function decodePng(bytes: Uint8Array, name: string, limit: number): Promis
     throw new ImageDecodeError(`${name}: cannot decode PNG: ${(e as Error).message}`);
   }
   checkPixels(name, "PNG", info.width, info.height, limit);
+  checkPngDataSize(name, info);
   let raw: RawBitmap;
   try {
     // skipRescale: keep 16-bit and 1/2/4-bit samples raw so we can scale them as PIL does.
@@ -164,6 +201,7 @@ async function decodeJpeg(bytes: Uint8Array, name: string, choice: JpegDecoderCh
   const info = inspectJpeg(bytes);
   if (info.components === 0) throw new ImageDecodeError(`${name}: cannot decode JPEG: no frame header (SOF marker) before the image data (corrupt or truncated file)`);
   checkPixels(name, "JPEG", info.width, info.height, limit);
+  checkJpegDataSize(name, info, bytes.length);
   // PIL raises "image file is truncated" here; tolerant decoders would return grey-filled rows.
   if (!info.complete) throw new ImageDecodeError(`${name}: cannot decode JPEG: file is truncated (no end-of-image marker after the image data)`);
   const cmyk = info.components === 4;

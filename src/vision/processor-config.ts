@@ -33,6 +33,9 @@ export function defaultProcessorConfig(imageSize = 336): ProcessorConfig {
 
 type Json = Record<string, unknown>;
 
+/** Far above any CLIP input (224-448); a larger size is a corrupt file, and its resize would not fit in memory. */
+const MAX_SIDE = 16384;
+
 function fail(file: string, msg: string): never {
   throw new Error(`${file}: ${msg}`);
 }
@@ -60,6 +63,13 @@ function parseTriple(v: unknown, file: string, key: string): [number, number, nu
   if (typeof v === "number") return [v, v, v];
   if (Array.isArray(v) && v.length === 3 && v.every((x) => typeof x === "number")) return [v[0], v[1], v[2]];
   return fail(file, `"${key}" must be a number or 3 numbers, got ${JSON.stringify(v)}`);
+}
+
+/** PIL resample codes the resizer implements (1 LANCZOS, 2 BILINEAR, 3 BICUBIC, 4 BOX, 5 HAMMING). */
+function parseResample(v: unknown, file: string): number {
+  if (v === undefined || v === null) return 3;
+  if (v === 1 || v === 2 || v === 3 || v === 4 || v === 5) return v;
+  return fail(file, `unsupported "resample" ${JSON.stringify(v)} (PIL codes 1-5 are supported: 1 LANCZOS, 2 BILINEAR, 3 BICUBIC, 4 BOX, 5 HAMMING)`);
 }
 
 function bool(json: Json, key: string, file: string): boolean {
@@ -94,11 +104,12 @@ export function parseProcessorConfig(json: Json, file = "preprocessor_config.jso
     doNormalize: bool(json, "do_normalize", file),
     doRescale: bool(json, "do_rescale", file),
     rescaleFactor: positive(json, "rescale_factor", file, d.rescaleFactor),
-    resample: typeof json.resample === "number" ? json.resample : 3,
+    resample: parseResample(json.resample, file),
     squareResize: size?.squareResize ?? false,
   };
   if (!(cfg.size > 0 && cfg.cropSize > 0)) fail(file, `size and crop_size must be positive (got ${cfg.size}, ${cfg.cropSize})`);
   if (!(Number.isInteger(cfg.size) && Number.isInteger(cfg.cropSize))) fail(file, `size and crop_size must be integers (got ${cfg.size}, ${cfg.cropSize})`);
+  if (cfg.size > MAX_SIDE || cfg.cropSize > MAX_SIDE) fail(file, `size and crop_size must be at most ${MAX_SIDE} (got ${cfg.size}, ${cfg.cropSize})`);
   if (cfg.std.some((s) => s === 0)) fail(file, `"image_std" must not contain 0`);
   if ([...cfg.mean, ...cfg.std].some((v) => !Number.isFinite(v))) fail(file, `"image_mean" and "image_std" must be finite numbers`);
   if (!cfg.doResize && !cfg.doCenterCrop) {
@@ -125,6 +136,10 @@ export function loadProcessorConfig(modelDir: string | undefined, imageSize?: nu
   const cfg = parseProcessorConfig(json, file);
   if (imageSize !== undefined && cfg.doCenterCrop && cfg.cropSize !== imageSize) {
     fail(file, `crop_size ${cfg.cropSize} does not match the model's image size ${imageSize}`);
+  }
+  if (imageSize !== undefined && !cfg.doCenterCrop && !(cfg.squareResize && cfg.size === imageSize)) {
+    fail(file, `"do_center_crop" is false, so the resize alone must give the model's ${imageSize} × ${imageSize} input ` +
+      `(size {"height": ${imageSize}, "width": ${imageSize}}), but "size" is ${cfg.squareResize ? `${cfg.size} × ${cfg.size}` : `a shortest edge of ${cfg.size}`}`);
   }
   return cfg;
 }

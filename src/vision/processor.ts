@@ -55,7 +55,13 @@ export function resizeAndCrop(img: RgbImage, cfg: ProcessorConfig): RgbImage {
     const filter = PIL_FILTERS[cfg.resample ?? 3];
     if (!filter) throw new Error(`preprocess: unsupported PIL resample code ${cfg.resample} (supported: 1-5)`);
     const [w, h] = cfg.squareResize ? [cfg.size, cfg.size] : shortestEdgeSize(img.width, img.height, cfg.size);
-    out = resizeImage(out, w, h, filter);
+    // Compute only what the centre crop keeps (same offsets as centerCrop): an extreme aspect
+    // ratio must not build a gigabyte-sized intermediate. Axes shorter than the crop stay whole
+    // and centerCrop pads them as before.
+    const axis = (n: number): [number, number] => (cfg.doCenterCrop && n > cfg.cropSize ? [Math.floor((n - cfg.cropSize) / 2), cfg.cropSize] : [0, n]);
+    const [x, cw] = axis(w);
+    const [y, chh] = axis(h);
+    out = resizeImage(out, w, h, filter, { x, y, width: cw, height: chh });
   }
   if (cfg.doCenterCrop) out = centerCrop(out, cfg.cropSize, cfg.cropSize);
   return out;

@@ -197,10 +197,13 @@ function checkLayout(raws: RawTensor[], path: string, dataLength: number): void 
 
 // --- writer ---------------------------------------------------------------------------------
 
-export interface TensorToWrite {
+export interface TensorSpec {
   name: string;
   dtype: SafetensorsDtype;
   shape: number[];
+}
+
+export interface TensorToWrite extends TensorSpec {
   data: Float32Array;
 }
 
@@ -212,13 +215,38 @@ const WRITE_CHUNK = 1 << 20;
  * written under a temporary name and renamed, so a crash never leaves a half-written checkpoint.
  */
 export function writeSafetensors(path: string, tensors: TensorToWrite[], metadata?: Record<string, string>): void {
+  for (const t of tensors) {
+    const numel = t.shape.reduce((a, b) => a * b, 1);
+    if (numel !== t.data.length) fail(path, `shape ${JSON.stringify(t.shape)} has ${numel} elements but data has ${t.data.length}`, t.name);
+  }
+  const data = new Map(tensors.map((t) => [t.name, t.data]));
+  writeSafetensorsStreaming(path, tensors, (t, write) => writeTensorData(t.dtype, data.get(t.name)!, write), metadata);
+}
+
+/**
+ * Like writeSafetensors, but each tensor's bytes (already in its dtype, little-endian) come from
+ * `fill`, which may call `write` any number of times: a file of any size is written with memory for
+ * one chunk. Writing other than exactly the tensor's byte length is an error.
+ */
+export function writeSafetensorsStreaming(
+  path: string, specs: TensorSpec[], fill: (t: TensorSpec, write: (bytes: Uint8Array) => void) => void,
+  metadata?: Record<string, string>,
+): void {
   assertLittleEndianHost();
-  const header = buildHeader(path, tensors, metadata);
+  const header = buildHeader(path, specs, metadata);
   const tmp = `${path}.tmp-${process.pid}`;
   const fd = openSync(tmp, "w");
   try {
     writeAll(fd, header);
-    for (const t of tensors) writeTensorData(fd, t);
+    for (const t of specs) {
+      let written = 0;
+      fill(t, (bytes) => {
+        writeAll(fd, bytes);
+        written += bytes.byteLength;
+      });
+      const want = t.shape.reduce((a, b) => a * b, 1) * dtypeSize(t.dtype);
+      if (written !== want) fail(path, `writer produced ${written} bytes, shape ${JSON.stringify(t.shape)} of ${t.dtype} needs ${want}`, t.name);
+    }
     closeSync(fd);
     renameSync(tmp, path);
   } catch (e) {
@@ -229,7 +257,7 @@ export function writeSafetensors(path: string, tensors: TensorToWrite[], metadat
 }
 
 /** Length prefix + JSON, padded with spaces so the data section starts 8-byte aligned. */
-function buildHeader(path: string, tensors: TensorToWrite[], metadata?: Record<string, string>): Uint8Array {
+function buildHeader(path: string, tensors: TensorSpec[], metadata?: Record<string, string>): Uint8Array {
   // Null prototype: tensor names such as "__proto__" or "constructor" must be plain keys.
   const json: Record<string, unknown> = Object.create(null);
   if (metadata) json.__metadata__ = parseMetadata(metadata, path);
@@ -238,9 +266,7 @@ function buildHeader(path: string, tensors: TensorToWrite[], metadata?: Record<s
     if (t.name === "__metadata__" || Object.hasOwn(json, t.name)) fail(path, "duplicate or reserved tensor name", t.name);
     if (!isSupportedDtype(t.dtype)) fail(path, `cannot write dtype ${String(t.dtype)} (supported: ${SUPPORTED_DTYPES.join(", ")})`, t.name);
     if (!t.shape.every(isNonNegInt)) fail(path, `shape ${JSON.stringify(t.shape)} is not an array of non-negative integers`, t.name);
-    const numel = t.shape.reduce((a, b) => a * b, 1);
-    if (numel !== t.data.length) fail(path, `shape ${JSON.stringify(t.shape)} has ${numel} elements but data has ${t.data.length}`, t.name);
-    const bytes = numel * dtypeSize(t.dtype);
+    const bytes = t.shape.reduce((a, b) => a * b, 1) * dtypeSize(t.dtype);
     json[t.name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + bytes] };
     offset += bytes;
   }
@@ -252,18 +278,18 @@ function buildHeader(path: string, tensors: TensorToWrite[], metadata?: Record<s
   return out;
 }
 
-function writeTensorData(fd: number, t: TensorToWrite): void {
-  const { data } = t;
-  if (t.dtype === "F32") {
-    writeAll(fd, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+/** Float32 values as bytes of `dtype`, in slices (F16/BF16 through one reused scratch buffer). */
+export function writeTensorData(dtype: SafetensorsDtype, data: Float32Array, write: (bytes: Uint8Array) => void): void {
+  if (dtype === "F32") {
+    write(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
     return;
   }
   const scratch = new Uint16Array(Math.min(WRITE_CHUNK, data.length));
   for (let i = 0; i < data.length; i += WRITE_CHUNK) {
     const src = data.subarray(i, Math.min(i + WRITE_CHUNK, data.length));
     const dst = scratch.subarray(0, src.length);
-    if (t.dtype === "F16") f32ToF16(src, dst);
+    if (dtype === "F16") f32ToF16(src, dst);
     else f32ToBf16(src, dst);
-    writeAll(fd, new Uint8Array(dst.buffer, dst.byteOffset, dst.byteLength));
+    write(new Uint8Array(dst.buffer, dst.byteOffset, dst.byteLength));
   }
 }

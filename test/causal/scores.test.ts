@@ -56,6 +56,7 @@ describe.each(backends)("cutoff-restricted contrast scores (random model, %s)", 
     ["multimodal with draws", { cf: ["vision:shuffle@0", "text:random@1-3"], draws: 3, epsilon: 0.3 }],
     ["no-image (step-dependent weight)", { baseline: "noimage", epsilon: 0.5 }],
     ["ICD (another prompt)", { baseline: "icd", epsilon: 0.5 }],
+    ["PAI (amplified image attention, text-only contrast)", { baseline: "pai", paiStartLayer: 1, epsilon: 0.5 }],
     ["official shared cache", { preset: "official", officialType: "uniform" }],
     ["kept set too large for dot products", { cf: ["both"], epsilon: 1e-30 }],
   ];

@@ -8,6 +8,7 @@ import { evalCommand } from "../../src/cli/commands/eval.js";
 import { scoreCommand } from "../../src/cli/commands/score.js";
 import { resolveAnswererFactory, setAnswererFactory, type EvalItem } from "../../src/eval/answerer.js";
 import { loadMmeQuestions, readMmeResults } from "../../src/eval/mme-data.js";
+import { loadLlavaMmeQuestions } from "../../src/eval/mme-llava.js";
 import { mmeParsePred, scoreMme, scoreMmeTask } from "../../src/eval/mme-score.js";
 import { tmp } from "./helpers.js";
 
@@ -68,6 +69,16 @@ describe("MME pred parsing (calculation.py parse_pred_ans)", () => {
   it("exact yes/no, else the first four characters", () => {
     expect(["yes", "No", "Yes, it is", "YES.", " no", "no, yes", "Nope", "yesno"].map(mmeParsePred)).toEqual(["yes", "no", "yes", "yes", "no", "no", "no", "yes"]);
     expect(["", "There is", "I think yes", "n", "maybe no"].map(mmeParsePred)).toEqual(["other", "other", "other", "other", "other"]);
+  });
+
+  it("counts code points like Python's pred_ans[:4], not UTF-16 units", () => {
+    // "😀 no": code points 😀, space, n, o → "no" in the prefix (Python: "no"); UTF-16 units cut "o" off.
+    expect(mmeParsePred("😀 no")).toBe("no");
+    expect(mmeParsePred("𝒜 yes")).toBe("other"); // 𝒜 + " ye": "yes" does not fit in four code points
+    expect(mmeParsePred("😀yes, it is")).toBe("yes");
+    expect(mmeParsePred("😀😀no")).toBe("no");
+    expect(mmeParsePred("😀😀😀no")).toBe("other");
+    expect(mmeParsePred("é no")).toBe("no"); // a BMP letter counts one either way
   });
 });
 
@@ -145,6 +156,39 @@ describe("MME scoring", () => {
     expect(viaAnswers).toEqual(JSON.parse(JSON.stringify(report)));
     const text = await capture(() => scoreCommand.run(parseArgs(["mme", "--results-dir", resultsDir], scoreCommand)));
     expect(text).toMatch(/Perception: 225\.00 {2}\(missing: count, position/);
+  });
+
+  it("LLaVA's llava_mme.jsonl with LLaVA's flag names: asks LLaVA's text, scores as the MME folder", async () => {
+    const root = mmeFixture();
+    const qfile = join(root, "..", "llava_mme.jsonl");
+    const llavaText = (q: string) => q.replace(" Please answer yes or no.", "\nAnswer the question using a single word or phrase.");
+    // as in LLaVA's file: question_id "<subtask>/<image file>" shared by the image's two questions
+    const lines = Object.entries(LAYOUT).flatMap(([sub, { split, images }]) =>
+      Object.entries(images).flatMap(([img, qs]) => qs.map(([q]) => ({ question_id: `${sub}/${img}`, image: split ? `${sub}/images/${img}` : `${sub}/${img}`, text: llavaText(q), category: sub }))));
+    writeFileSync(qfile, lines.map((l) => JSON.stringify(l)).join("\n") + "\n");
+    const items = loadLlavaMmeQuestions(qfile, root);
+    expect(items.length).toBe(10);
+    expect(items[0]).toMatchObject({ questionId: "existence/1.jpg#1", label: "yes", question: "Is there a dog?\nAnswer the question using a single word or phrase." });
+    const asked: string[] = [];
+    setAnswererFactory(async () => ({
+      modelId: "table",
+      settings: {},
+      answer: async (batch: EvalItem[]) => batch.map((it) => (asked.push(it.question), { text: PRED.get(it.meta!.mmeQuestion as string)!, prompt: it.question })),
+    }), []);
+    const answers = join(root, "..", "llava-answers", "mme.jsonl");
+    const err = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
+    try {
+      await evalCommand.run(parseArgs(["mme", "--question-file", qfile, "--image-folder", root, "--answers-file", answers], evalCommand));
+    } finally {
+      err.mockRestore();
+    }
+    expect(asked.every((q) => q.endsWith("\nAnswer the question using a single word or phrase."))).toBe(true);
+    const resultsDir = join(root, "..", "llava-answers", "mme.mme");
+    expect(readFileSync(join(resultsDir, "artwork.txt"), "utf8").split("\n")[0]).toBe("10002.jpg\tIs this by Monet? Please answer yes or no.\tYes\tYES.");
+    expect(scoreMme(readMmeResults(resultsDir)).tasks.map((t) => [t.subtask, t.score])).toEqual([["artwork", 125], ["code_reasoning", 50], ["existence", 100]]);
+    // a question the MME folder does not have names the line
+    writeFileSync(qfile, JSON.stringify({ question_id: "existence/1.jpg", image: "existence/1.jpg", text: "Is there a yak?", category: "existence" }) + "\n");
+    expect(() => loadLlavaMmeQuestions(qfile, root)).toThrow(/llava_mme.jsonl:1: no MME question "Is there a yak\?" for image 1.jpg of subtask "existence"/);
   });
 
   it("result files with the wrong number of fields name the line", () => {

@@ -1,11 +1,11 @@
 // POPE scoring, rule by rule, on hand-made answers whose expected readings are worked out here.
-import { writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { parseArgs } from "../../src/cli/args.js";
 import { scoreCommand } from "../../src/cli/commands/score.js";
 import { answersById, readAnswers } from "../../src/eval/answers-file.js";
-import { loadPopeQuestions } from "../../src/eval/pope-data.js";
+import { bareQuestion, loadPopeQuestions } from "../../src/eval/pope-data.js";
 import {
   llavaSaysNo, operaSaysNo, pairAnswers, popeMetrics, scorePope, vcdPredictsYes,
 } from "../../src/eval/pope-score.js";
@@ -165,5 +165,40 @@ describe("LLaVA form: llava_pope_test.jsonl + coco/coco_pope_<category>.json", (
     expect(() => loadPopeQuestions(file, { labelsDir: dir })).toThrow(/coco_pope_popular.json:1: text .* does not match .*llava_pope_test.jsonl:2/);
     writeLines(join(dir, "coco_pope_popular.json"), []);
     expect(() => loadPopeQuestions(file, { labelsDir: dir })).toThrow(/0 labels but the question file has 1 questions of category "popular"/);
+  });
+});
+
+describe("LLaVA's real llava_pope_test.jsonl: its own ids, texts with the answer-format suffix", () => {
+  const dir = tmp();
+  const suffix = "\nAnswer the question using a single word or phrase.";
+  const file = join(dir, "llava_pope_test.jsonl");
+  const pope = [
+    { question_id: 1, image: "COCO_val2014_000000310196.jpg", text: "Is there a snowboard in the image?", label: "yes" },
+    { question_id: 2, image: "COCO_val2014_000000310196.jpg", text: "Is there a dog in the image?", label: "no" },
+  ];
+  writeLines(file, pope.map((q, i) => ({ question_id: 20000001 + i, image: q.image, text: q.text + suffix, category: "popular" })));
+  writeLines(join(dir, "coco_pope_popular.json"), pope);
+
+  it("pairs by position and compares texts without LLaVA's suffix", () => {
+    const items = loadPopeQuestions(file, { labelsDir: dir, requireLabels: true });
+    expect(items.map((it) => [it.questionId, it.label])).toEqual([[20000001, "yes"], [20000002, "no"]]);
+    expect(bareQuestion("Is there a dog?" + suffix)).toBe("Is there a dog?");
+    expect(bareQuestion("Is there a dog? Please answer this question with one word.")).toBe("Is there a dog?");
+  });
+
+  it("pairs by question id when both files use the same ids, whatever the order", () => {
+    const f2 = join(dir, "same-ids", "llava_pope_test.jsonl");
+    mkdirSync(join(dir, "same-ids"));
+    writeLines(f2, [...pope].reverse().map((q) => ({ question_id: q.question_id, image: q.image, text: q.text + suffix, category: "popular" })));
+    writeLines(join(dir, "same-ids", "coco_pope_popular.json"), pope);
+    expect(loadPopeQuestions(f2, { labelsDir: join(dir, "same-ids") }).map((it) => [it.questionId, it.label])).toEqual([[2, "no"], [1, "yes"]]);
+  });
+
+  it("a real mismatch names both lines", () => {
+    const f3 = join(dir, "bad", "llava_pope_test.jsonl");
+    mkdirSync(join(dir, "bad"));
+    writeLines(f3, pope.map((q, i) => ({ question_id: 20000001 + i, image: i ? "other.jpg" : q.image, text: q.text + suffix, category: "popular" })));
+    writeLines(join(dir, "bad", "coco_pope_popular.json"), pope);
+    expect(() => loadPopeQuestions(f3, { labelsDir: join(dir, "bad") })).toThrow(/coco_pope_popular.json:2: image "COCO_val2014_000000310196.jpg" does not match .*llava_pope_test.jsonl:2: "other.jpg"/);
   });
 });

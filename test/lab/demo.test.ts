@@ -12,14 +12,14 @@ test("npx causalmm demo writes the table, answers, heatmaps and the explorer", a
   const out = mkdtempSync(join(tmpdir(), "demo-"));
   const r = await run("npx", ["causalmm", "demo", "--out", out, "--questions", "12"], { cwd: REPO_ROOT, timeout: 600_000 });
   expect(r.status, r.stderr).toBe(0);
-  for (const name of ["greedy", "regular sampling", "VCD (noised image)", "CausalMM vision", "CausalMM language", "CausalMM multimodal", "CausalMM official code"]) {
+  for (const name of ["greedy", "regular sampling", "VCD (noised image)", "PAI (α 0.2, γ 1.1, layers 0-1)", "CausalMM vision", "CausalMM language", "CausalMM multimodal", "CausalMM official code"]) {
     expect(r.stdout).toContain(`| ${name}`);
   }
   expect(r.stdout).toMatch(/random acc \/ F1 \/ yes.*popular.*adversarial/);
   const rows = JSON.parse(readFileSync(join(out, "results.json"), "utf8")) as { split: string; metrics: { n: number } }[];
-  expect(rows.length).toBe(9 * 3);
+  expect(rows.length).toBe(10 * 3);
   expect(rows.every((x) => x.metrics.n === 12)).toBe(true);
-  expect(readdirSync(join(out, "answers")).filter((f) => f.endsWith(".jsonl"))).toHaveLength(9);
+  expect(readdirSync(join(out, "answers")).filter((f) => f.endsWith(".jsonl"))).toHaveLength(10);
   if (r.stdout.includes("hallucinated example")) {
     expect(readFileSync(join(out, "explorer.html"), "utf8")).toMatch(/<html/i);
     expect(readdirSync(join(out, "example")).some((f) => f.endsWith(".png"))).toBe(true);

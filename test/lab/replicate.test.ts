@@ -80,6 +80,7 @@ describe("replicate aggregation", () => {
     expect(cut.opts.causal).toMatchObject({ gamma: 0, epsilon: 0.6 });
     expect(cs.find((c) => c.name === "greedy")!.seeded).toBe(false);
     expect(cs.find((c) => c.name === "regular sampling")!.opts.seed).toBe(3);
+    expect(cs.find((c) => c.name.startsWith("PAI"))!.opts.causal).toMatchObject({ baseline: "pai", paiStartLayer: 0, paiAlpha: 0.2, gamma: 1.1 });
     expect(new Set(names).size).toBe(names.length);
   });
 });

@@ -49,8 +49,8 @@ export const demoCommand: CommandSpec = {
   options: [
     { name: "model", type: "string", help: "model directory (default: the embedded lab model)" },
     { name: "out", type: "string", help: "output directory", default: "demo-out" },
-    { name: "questions", type: "number", help: "questions per POPE split", default: 60 },
-    { name: "seed", type: "number", help: "seed of the held-out scenes and of sampling", default: 2026 },
+    { name: "questions", type: "number", integer: true, min: 1, help: "questions per POPE split", default: 60 },
+    { name: "seed", type: "number", integer: true, help: "seed of the held-out scenes and of sampling", default: 2026 },
   ],
   run,
 };

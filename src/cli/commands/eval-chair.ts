@@ -2,7 +2,7 @@
 import type { OptionSpec, ParsedArgs } from "../args.js";
 import { listOpt, need, str } from "../args.js";
 import type { EvalItem } from "../../eval/answerer.js";
-import { chairItems, loadChairVocab } from "../../eval/chair-data.js";
+import { CHAIR_PROMPT, chairItems, loadChairVocab } from "../../eval/chair-data.js";
 import { formatChair, loadChairTruth, readChairCaptions, scoreChair } from "../../eval/chair-score.js";
 import { ChairExtractor } from "../../eval/chair-words.js";
 import { writeFileAtomic } from "../../eval/jsonl.js";
@@ -10,6 +10,7 @@ import { writeFileAtomic } from "../../eval/jsonl.js";
 export const CHAIR_OPTIONS: OptionSpec[] = [
   { name: "annotations", type: "list", help: "chair: COCO instances_*.json / captions_*.json, or JSONL {image_id, objects|caption} (repeatable)" },
   { name: "synonyms", type: "string", help: "chair: vocabulary file in chair.py's synonyms.txt format (default: the 80 COCO classes)" },
+  { name: "chair-prompt", type: "string", help: `chair: the captioning instruction (default "${CHAIR_PROMPT}", OPERA's)` },
 ];
 
 function extractor(args: ParsedArgs): ChairExtractor {
@@ -22,7 +23,7 @@ export function loadChairRun(args: ParsedArgs): { items: EvalItem[]; source: str
   const annotations = listOpt(args, "annotations");
   if (annotations.length === 0) throw new Error("eval chair: give --annotations (the images scored are those it covers)");
   const truth = loadChairTruth(annotations, extractor(args));
-  return { items: chairItems(folder, { truth }), source: folder };
+  return { items: chairItems(folder, { truth, prompt: str(args, "chair-prompt") }), source: folder };
 }
 
 export function scoreChairCmd(args: ParsedArgs, print: (json: unknown, text: string) => void): number {

@@ -7,6 +7,7 @@ import { answersById, readAnswers } from "../../eval/answers-file.js";
 import { idKey } from "../../eval/jsonl.js";
 import { mergeChunks } from "../../eval/merge.js";
 import { loadMmeQuestions, mmeRows, writeMmeResults } from "../../eval/mme-data.js";
+import { loadLlavaMmeQuestions } from "../../eval/mme-llava.js";
 import { loadPopeQuestions } from "../../eval/pope-data.js";
 import { runEval, type RunSummary } from "../../eval/runner.js";
 import { CHAIR_MAX_NEW_TOKENS } from "../../eval/chair-data.js";
@@ -16,20 +17,21 @@ const USAGE = [
   "causalmm eval pope --questions FILE --image-folder DIR --answers OUT.jsonl [--num-chunks N --chunk-idx I] [--batch B] [model options]",
   "       causalmm eval chair --image-folder DIR --annotations FILE [--annotations FILE2] --answers OUT.jsonl [--synonyms FILE] [...]",
   "       causalmm eval mme --mme-root DIR --answers OUT.jsonl [--results-dir DIR] [...]",
+  "       causalmm eval mme --question-file llava_mme.jsonl --image-folder MME_DIR --answers-file OUT.jsonl [...]",
   "       causalmm eval pope|mme <questions options> --answers MERGED.jsonl --merge CHUNK0.jsonl CHUNK1.jsonl ...",
 ].join("\n");
 
 const BASE_OPTIONS: OptionSpec[] = [
-  { name: "questions", type: "string", help: "POPE question file: VCD/CausalMM *_pope_<split>.json or LLaVA llava_pope_test.jsonl" },
-  { name: "image-folder", type: "string", help: "POPE: folder the image names are relative to (e.g. coco/val2014)" },
+  { name: "questions", type: "string", aliases: ["question-file"], help: "question file: POPE *_pope_<split>.json (VCD/CausalMM) or llava_pope_test.jsonl; MME: LLaVA's llava_mme.jsonl (with --mme-root or --image-folder = the MME folder)" },
+  { name: "image-folder", type: "string", help: "POPE: folder the image names are relative to (e.g. coco/val2014); MME with --questions: the MME_Benchmark_release_version folder" },
   { name: "mme-root", type: "string", help: "MME: the MME_Benchmark_release_version folder" },
   { name: "subtasks", type: "string", help: "MME: comma-separated subtasks to run (default: all found)" },
   { name: "results-dir", type: "string", help: "MME: where the eval_tool <subtask>.txt files go (default: <answers>.mme/)" },
-  { name: "answers", type: "string", alias: "answers-file", help: "answers JSONL; resumed when it exists (settings in <answers>.settings.json)" },
-  { name: "num-chunks", type: "number", help: "split the questions into N contiguous chunks (LLaVA get_chunk rule)", default: 1 },
-  { name: "chunk-idx", type: "number", help: "which chunk this run answers (0-based)", default: 0 },
-  { name: "batch", type: "number", help: "at most this many questions on one image per answerer call", default: 8 },
-  { name: "limit", type: "number", help: "only the first N questions (before chunking)" },
+  { name: "answers", type: "string", aliases: ["answers-file"], help: "answers JSONL; resumed when it exists (settings in <answers>.settings.json)" },
+  { name: "num-chunks", type: "number", integer: true, min: 1, help: "split the questions into N contiguous chunks (LLaVA get_chunk rule)", default: 1 },
+  { name: "chunk-idx", type: "number", integer: true, min: 0, help: "which chunk this run answers (0-based)", default: 0 },
+  { name: "batch", type: "number", integer: true, min: 1, help: "at most this many questions on one image per answerer call", default: 8 },
+  { name: "limit", type: "number", integer: true, min: 1, help: "only the first N questions (before chunking)" },
   { name: "overwrite", type: "boolean", help: "discard an existing answers file instead of resuming it" },
   { name: "merge", type: "boolean", help: "merge the chunk answers files given as arguments into --answers" },
 ];
@@ -40,8 +42,15 @@ function loadItems(bench: string, args: ParsedArgs, checkImages: boolean): { ite
     const source = need(args, "questions", "eval pope");
     return { items: loadPopeQuestions(source, { imageFolder: str(args, "image-folder"), checkImages }), source };
   }
-  const source = need(args, "mme-root", "eval mme");
   const subtasks = str(args, "subtasks")?.split(",").map((s) => s.trim()).filter(Boolean);
+  const questions = str(args, "questions");
+  if (questions) {
+    // LLaVA's llava_mme.jsonl; its --image-folder is the MME folder, which also holds the ground truth
+    const root = str(args, "mme-root") ?? str(args, "image-folder");
+    if (!root) throw new Error("eval mme: --questions (llava_mme.jsonl) needs the MME folder as --mme-root or --image-folder");
+    return { items: loadLlavaMmeQuestions(questions, root, { subtasks }), source: questions };
+  }
+  const source = need(args, "mme-root", "eval mme");
   return { items: loadMmeQuestions(source, { subtasks }), source };
 }
 

@@ -1,10 +1,13 @@
 // `causalmm lab make`: write a synthetic hallucination-lab dataset (images, training conversations,
 // POPE files). `causalmm lab eval`: greedy yes/no accuracy of a model on those POPE files.
+// `causalmm lab random --like llava-1.5-7b`: a random-weight model in a published checkpoint's layout.
 import type { CommandSpec, ParsedArgs } from "../args.js";
 import { need, numOpt, str } from "../args.js";
-import { ProgressBar } from "../progress.js";
+import { formatBytes, ProgressBar } from "../progress.js";
 import { loadModelWithProgress } from "../load.js";
 import { makeLab } from "../../lab/make.js";
+import { writeRandomLike } from "../../lab/random-like.js";
+import { defaultTokenizerDir } from "../../paths.js";
 import { evaluateSplit } from "../../lab/evaluate.js";
 import { POPE_SPLITS } from "../../lab/pope.js";
 import { DEFAULT_KNOBS, type WorldKnobs } from "../../lab/world.js";
@@ -57,20 +60,43 @@ async function evaluate(args: ParsedArgs): Promise<number> {
   return 0;
 }
 
+async function random(args: ParsedArgs): Promise<number> {
+  const out = need(args, "out", "lab random");
+  const like = need(args, "like", "lab random");
+  const tokenizerDir = str(args, "tokenizer") ?? defaultTokenizerDir();
+  if (!tokenizerDir) throw new Error("lab random: pass --tokenizer DIR (a llava-1.5 tokenizer directory; none found in $CAUSALMM_FIXTURES or ../shared/fixtures)");
+  const bar = new ProgressBar("writing");
+  const summary = writeRandomLike({
+    like, out, tokenizerDir,
+    textLayers: numOpt(args, "text-layers"),
+    visionLayers: numOpt(args, "vision-layers"),
+    dtype: ({ f16: "F16", bf16: "BF16", f32: "F32" } as const)[(str(args, "dtype") ?? "f16") as "f16"],
+    shards: numOpt(args, "shards"),
+    seed: numOpt(args, "seed") ?? 0,
+    overwrite: args.opts.overwrite === true,
+    onProgress: (d, t) => bar.update(d, t, `${formatBytes(d)} / ${formatBytes(t)}`),
+  });
+  bar.done();
+  process.stdout.write(JSON.stringify(summary) + "\n");
+  return 0;
+}
+
 async function run(args: ParsedArgs): Promise<number> {
   const sub = args.positional[0];
   if (sub === "make") return make(args);
   if (sub === "eval") return evaluate(args);
-  throw new Error(`lab: unknown subcommand '${sub ?? ""}' (use 'lab make' or 'lab eval')`);
+  if (sub === "random") return random(args);
+  throw new Error(`lab: unknown subcommand '${sub ?? ""}' (use 'lab make', 'lab eval' or 'lab random')`);
 }
 
 export const labCommand: CommandSpec = {
   name: "lab",
   summary: "synthetic hallucination lab: make a dataset with planted priors, or score a model on it",
-  usage: "causalmm lab make --out DIR [--seed S --train N --test N]  |  causalmm lab eval --model DIR --data DIR [--split random,popular,adversarial --limit N]",
+  usage: "causalmm lab make --out DIR [--seed S --train N --test N]  |  causalmm lab eval --model DIR --data DIR [--split random,popular,adversarial --limit N]" +
+    "  |  causalmm lab random --like llava-1.5-7b --out DIR [--text-layers N --vision-layers N --dtype f16|bf16|f32 --shards N --seed S]",
   options: [
     { name: "out", type: "string", help: "make: output directory" },
-    { name: "seed", type: "number", help: "make: world seed", default: 0 },
+    { name: "seed", type: "number", help: "make: world seed; random: weight seed", default: 0 },
     { name: "train", type: "number", help: "make: training images", default: 4000 },
     { name: "test", type: "number", help: "make: held-out test images", default: 500 },
     { name: "questions", type: "number", help: "make: yes/no questions per training image (plus a caption)", default: 5 },
@@ -84,6 +110,13 @@ export const labCommand: CommandSpec = {
     { name: "data", type: "string", help: "eval: lab dataset directory (with pope/)" },
     { name: "split", type: "string", help: "eval: comma-separated POPE splits" },
     { name: "limit", type: "number", help: "eval: first N questions per split" },
+    { name: "like", type: "string", help: "random: published layout and config to copy", choices: ["llava-1.5-7b"] },
+    { name: "text-layers", type: "number", help: "random: decoder layers (default: the real model's)" },
+    { name: "vision-layers", type: "number", help: "random: CLIP encoder layers (default: the real model's)" },
+    { name: "dtype", type: "string", help: "random: weight dtype", choices: ["f16", "bf16", "f32"], default: "f16" },
+    { name: "shards", type: "number", help: "random: number of safetensors shards (default: save_pretrained's 5 GB rule)" },
+    { name: "tokenizer", type: "string", help: "random: llava tokenizer directory to copy (default: $CAUSALMM_FIXTURES/tokenizer or ../shared/fixtures/tokenizer)" },
+    { name: "overwrite", type: "boolean", help: "random: replace a model already in --out" },
   ],
   run,
 };

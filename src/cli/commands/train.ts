@@ -36,6 +36,9 @@ function reporter(total: number, every: number): (r: StepRecord) => void {
 async function run(args: ParsedArgs): Promise<number> {
   const dataDir = need(args, "data", "train");
   const out = need(args, "out", "train");
+  const steps = numOpt(args, "steps") ?? 700;
+  const warmup = numOpt(args, "warmup") ?? 40;
+  if (warmup >= steps) throw new Error(`train: --warmup (${warmup}) must be less than --steps (${steps}); the cosine decay would never start`);
   const info = await initBackend(str(args, "backend") ?? "wasm");
   // One batched matMul per attention product trains faster than the per-head loop used for inference.
   setPerHeadMatMul("never");
@@ -49,12 +52,11 @@ async function run(args: ParsedArgs): Promise<number> {
   const configJson = labConfigJson(spec);
   const tok = Tokenizer.fromJson(labTokenizerJson(), { bos_token: "<s>", eos_token: "</s>", pad_token: "<pad>", image_token: "<image>" });
   const data = await loadTrainingData(dataDir, tok, defaultProcessorConfig(spec.imageSize ?? 56), numOpt(args, "limit"));
-  const steps = numOpt(args, "steps") ?? 700;
   process.stderr.write(`backend ${info.name}; ${data.samples.length} conversations, ${data.pixels.length} images; ${steps} steps\n`);
   const t0 = Date.now();
   const res = train(data, {
     out, seed: numOpt(args, "seed") ?? 0, steps, batchSize: numOpt(args, "batch") ?? 16,
-    lr: numOpt(args, "lr") ?? 2e-3, warmup: numOpt(args, "warmup") ?? 40, weightDecay: numOpt(args, "weight-decay"),
+    lr: numOpt(args, "lr") ?? 2e-3, warmup, weightDecay: numOpt(args, "weight-decay"),
     checkpointEvery: numOpt(args, "checkpoint-every") ?? 100, stopAt: numOpt(args, "stop-at"),
     resume: args.opts.resume !== false, configJson, checkpointRoot: str(args, "checkpoints"),
     visionPretrain: { steps: numOpt(args, "vision-pretrain-steps") ?? 600, batchSize: numOpt(args, "vision-pretrain-batch") ?? 64, lr: numOpt(args, "vision-pretrain-lr") ?? 3e-3 },
@@ -76,25 +78,25 @@ export const trainCommand: CommandSpec = {
   options: [
     { name: "data", type: "string", help: "dataset directory written by 'causalmm lab make'" },
     { name: "out", type: "string", help: "model directory to write (checkpoints/ and loss.jsonl go inside)" },
-    { name: "seed", type: "number", help: "initialisation and data-order seed", default: 0 },
-    { name: "steps", type: "number", help: "optimisation steps", default: 700 },
-    { name: "batch", type: "number", help: "conversations per step", default: 16 },
-    { name: "lr", type: "number", help: "peak learning rate", default: 0.002 },
-    { name: "warmup", type: "number", help: "linear warmup steps before the cosine decay", default: 40 },
-    { name: "weight-decay", type: "number", help: "AdamW decoupled weight decay", default: 0.05 },
-    { name: "checkpoint-every", type: "number", help: "steps between checkpoints", default: 100 },
-    { name: "stop-at", type: "number", help: "stop after this step (the schedule still spans --steps)" },
+    { name: "seed", type: "number", integer: true, help: "initialisation and data-order seed", default: 0 },
+    { name: "steps", type: "number", integer: true, min: 1, help: "optimisation steps", default: 700 },
+    { name: "batch", type: "number", integer: true, min: 1, help: "conversations per step", default: 16 },
+    { name: "lr", type: "number", min: 0, exclusiveMin: true, help: "peak learning rate", default: 0.002 },
+    { name: "warmup", type: "number", integer: true, min: 0, help: "linear warmup steps before the cosine decay", default: 40 },
+    { name: "weight-decay", type: "number", min: 0, help: "AdamW decoupled weight decay", default: 0.05 },
+    { name: "checkpoint-every", type: "number", integer: true, min: 1, help: "steps between checkpoints", default: 100 },
+    { name: "stop-at", type: "number", integer: true, min: 1, help: "stop after this step (the schedule still spans --steps)" },
     { name: "checkpoints", type: "string", help: "checkpoint directory (default: OUT/checkpoints)" },
     { name: "resume", type: "boolean", help: "continue from the newest checkpoint (--resume=false to restart)", default: true },
-    { name: "limit", type: "number", help: "use only the first N conversations" },
-    { name: "text-hidden", type: "number", help: "LLaMA hidden size", default: LAB_MODEL.textHidden },
-    { name: "text-layers", type: "number", help: "LLaMA layers", default: LAB_MODEL.textLayers },
-    { name: "vision-hidden", type: "number", help: "CLIP hidden size", default: LAB_MODEL.visionHidden },
-    { name: "vision-layers", type: "number", help: "CLIP layers (LLaVA reads the second-to-last)", default: LAB_MODEL.visionLayers },
-    { name: "vision-pretrain-steps", type: "number", help: "stage 0: steps of object-detection pretraining of the vision tower (fresh runs)", default: 600 },
-    { name: "vision-pretrain-batch", type: "number", help: "stage 0: images per step", default: 64 },
-    { name: "vision-pretrain-lr", type: "number", help: "stage 0: peak learning rate", default: 0.003 },
-    { name: "log-every", type: "number", help: "steps between log lines when stderr is not a terminal", default: 10 },
+    { name: "limit", type: "number", integer: true, min: 1, help: "use only the first N conversations" },
+    { name: "text-hidden", type: "number", integer: true, min: 1, help: "LLaMA hidden size", default: LAB_MODEL.textHidden },
+    { name: "text-layers", type: "number", integer: true, min: 1, help: "LLaMA layers", default: LAB_MODEL.textLayers },
+    { name: "vision-hidden", type: "number", integer: true, min: 1, help: "CLIP hidden size", default: LAB_MODEL.visionHidden },
+    { name: "vision-layers", type: "number", integer: true, min: 2, help: "CLIP layers (LLaVA reads the second-to-last)", default: LAB_MODEL.visionLayers },
+    { name: "vision-pretrain-steps", type: "number", integer: true, min: 0, help: "stage 0: steps of object-detection pretraining of the vision tower (fresh runs)", default: 600 },
+    { name: "vision-pretrain-batch", type: "number", integer: true, min: 1, help: "stage 0: images per step", default: 64 },
+    { name: "vision-pretrain-lr", type: "number", min: 0, exclusiveMin: true, help: "stage 0: peak learning rate", default: 0.003 },
+    { name: "log-every", type: "number", integer: true, min: 1, help: "steps between log lines when stderr is not a terminal", default: 10 },
   ],
   run,
 };

@@ -1,0 +1,243 @@
+// Real-width speed against PyTorch eager, side by side in one run (issue 16): CLIP ViT-L/14-336 + the
+// 7B projector, one Vicuna-7B layer's 595-position prefill and decode step, CausalMM decoding at 7B
+// widths against plain decoding, and this machine's SIMD peak and read bandwidth.
+// Run: npm run build && flock /work/coord/bigmem.lock node dist/benchmarks/real-width.js
+//        [--parts peak,clip,text] [--rounds 3] [--wasm-threads 1,2] [--torch-threads 1,2] [--decode-runs 5]
+// Each configuration is a server process holding its model (wasm with 1 or 2 threads: one Node process
+// each, the thread count is fixed per process; PyTorch: one Python process, threads set per call), and
+// the rounds go through every row of every configuration in turn, so the machine's drift hits all alike.
+// Peak memory: ≈ 2.6 GB per wasm process for CLIP (weights + XNNPACK's packed copies), ≈ 3.5 GB for the
+// 7B layer, ≈ 1.3–1.9 GB for PyTorch: take /work/coord/bigmem.lock.
+import * as tf from "@tensorflow/tfjs-core";
+import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { createInterface } from "node:readline";
+import { loadavg } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { initBackend } from "../src/backend.js";
+import { buildModel } from "../src/model/load.js";
+import { KVCache } from "../src/model/kv-cache.js";
+import { CausalSource } from "../src/causal/source.js";
+import { ModelSource, type LogitsSource } from "../src/generate/source.js";
+import { buildPlan } from "../src/causal/presets.js";
+import type { LlavaModel } from "../src/model/llava.js";
+import { PACKAGE_ROOT } from "../src/paths.js";
+import { median, table } from "./common.js";
+import { lazyRandomSource, realWidthConfig, PROMPT_POSITIONS, type RealWidthPart } from "./real-width-models.js";
+import { machinePeak } from "./machine-peak.js";
+
+const CAUSAL_STEPS = 4;
+
+/** GFLOP of each row (2 per multiply-add of the weight matMuls and attention products). */
+function gflop(row: string): number {
+  const T = 577, D = 1024, I = 4096, L = 23; // CLIP-L up to the selected layer
+  const clip = L * (2 * T * (4 * D * D + 2 * D * I) + 2 * 2 * T * T * D) + 2 * 576 * (1024 * 4096 + 4096 * 4096) + 2 * 576 * 588 * D;
+  const S = PROMPT_POSITIONS, D7 = 4096, I7 = 11008, V = 32064;
+  const layer = 4 * D7 * D7 + 3 * D7 * I7;
+  if (row === "clip") return clip / 1e9;
+  if (row === "prefill") return (2 * S * layer + 2 * 2 * S * S * D7 + 2 * D7 * V) / 1e9;
+  return (2 * (layer + D7 * V) + 2 * 2 * (S + 1) * D7) / 1e9;
+}
+
+/** Float32 weight bytes one decode step reads (the layer and lm_head). */
+const DECODE_BYTES = 4 * (4 * 4096 * 4096 + 3 * 4096 * 11008 + 4096 * 32064);
+
+// ---------------------------------------------------------------- server side (one model per process)
+
+function textPrompt(model: LlavaModel): number[][] {
+  const img = model.config.imageTokenIndex;
+  const after = PROMPT_POSITIONS - 41 - model.numImageTokens;
+  return [[1, ...Array.from({ length: 40 }, (_, i) => 100 + i), img, ...Array.from({ length: after }, (_, i) => 200 + ((i * 37) % 30000))]];
+}
+
+/** Prefilled sources stepped together: one call = CAUSAL_STEPS steps, ms per step. */
+function stepper(sources: LogitsSource[]): () => number {
+  sources.forEach((s) => s.prefill());
+  let k = 0;
+  return () => {
+    const t = performance.now();
+    for (let i = 0; i < CAUSAL_STEPS; i++, k++) sources.forEach((s) => s.step([5 + (k % 900)]));
+    return (performance.now() - t) / CAUSAL_STEPS;
+  };
+}
+
+function textRows(model: LlavaModel): Record<string, () => number> {
+  const ids = textPrompt(model);
+  const pixels = tf.randomNormal([1, 3, 56, 56], 0, 1, "float32", 1) as tf.Tensor4D;
+  const feats = tf.keep(tf.tidy(() => model.encodeImages(pixels).features));
+  const prefill = (cache: KVCache) => tf.tidy(() => void model.decode(model.embed(ids, feats), { cache, logits: "last" }).logits!.dataSync());
+  let cache = new KVCache(1);
+  prefill(cache);
+  const timed = (fn: () => void) => () => {
+    const t = performance.now();
+    fn();
+    return performance.now() - t;
+  };
+  const plan = (cf: string[]) => buildPlan({ cf }, model.config);
+  const causal = {
+    "causal-plain": stepper([new ModelSource(model, ids, { pixels })]),
+    "causal-multimodal": stepper([new CausalSource(model, { plan: plan(["both"]), prompts: { main: ids }, pixels })]),
+    "causal-vision": stepper([new CausalSource(model, { plan: plan(["vision:uniform@sel"]), prompts: { main: ids }, pixels })]),
+  };
+  return {
+    prefill: timed(() => {
+      const c = new KVCache(1);
+      prefill(c);
+      c.dispose();
+    }),
+    decode: () => {
+      if (cache.length > PROMPT_POSITIONS + 100) (cache.dispose(), (cache = new KVCache(1)), prefill(cache));
+      return timed(() => tf.tidy(() => void model.decode(model.embedStep([7]), { cache, logits: "last" }).logits!.dataSync()))();
+    },
+    ...causal,
+  };
+}
+
+function clipRows(model: LlavaModel): Record<string, () => number> {
+  const pixels = tf.randomNormal([1, 3, 336, 336], 0, 1, "float32", 2) as tf.Tensor4D;
+  return {
+    clip: () => {
+      const t = performance.now();
+      tf.tidy(() => void model.encodeImages(pixels).features.dataSync());
+      return performance.now() - t;
+    },
+  };
+}
+
+async function serve(part: RealWidthPart, threads: number): Promise<void> {
+  const info = await initBackend("wasm", { wasmThreads: threads });
+  const model = buildModel(realWidthConfig(part), lazyRandomSource(realWidthConfig(part)));
+  const rows = part === "clip" ? clipRows(model) : textRows(model);
+  console.log(JSON.stringify({ ready: part, threads: info.threads }));
+  for await (const line of createInterface({ input: process.stdin })) {
+    if (line.trim() === "quit") break;
+    const row = line.trim();
+    console.log(JSON.stringify({ row, ms: rows[row]() }));
+  }
+  process.exit(0);
+}
+
+// ---------------------------------------------------------------- orchestration
+
+interface Server {
+  name: string;
+  ask(line: string): Promise<{ ms: number }>;
+  close(): void;
+}
+
+async function startServer(name: string, cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<Server> {
+  const child: ChildProcessWithoutNullStreams = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ["pipe", "pipe", "pipe"] });
+  child.stderr.on("data", (d) => process.stderr.write(`[${name}] ${d}`));
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  const next = async () => {
+    for (;;) {
+      const { value, done } = await lines.next();
+      if (done) throw new Error(`${name} exited (see its stderr above)`);
+      if (value.startsWith("{")) return JSON.parse(value);
+    }
+  };
+  const ready = await next();
+  process.stderr.write(`${name} ready ${JSON.stringify(ready)}\n`);
+  return {
+    name,
+    ask: async (line) => (child.stdin.write(line + "\n"), next()),
+    close: () => child.stdin.end("quit\n"),
+  };
+}
+
+function arg(argv: string[], name: string, def: string): string {
+  const i = argv.indexOf(name);
+  return i >= 0 && argv[i + 1] ? argv[i + 1] : def;
+}
+
+/** Rounds over every (row, configuration); returns medians in ms keyed "config/row". */
+async function measure(servers: { s: Server; cfgs: { label: string; line: (row: string) => string }[]; rows: string[] }[], rounds: number, repeat: Record<string, number>) {
+  const times = new Map<string, number[]>();
+  for (let r = -1; r < rounds; r++) {
+    for (const { s, cfgs, rows } of servers)
+      for (const row of rows)
+        for (const c of cfgs)
+          for (let k = 0; k < (repeat[row] ?? 1); k++) {
+            const { ms } = await s.ask(c.line(row));
+            if (r < 0) continue; // untimed warm-up round
+            const key = `${c.label}/${row}`;
+            times.set(key, [...(times.get(key) ?? []), ms]);
+          }
+    process.stderr.write(`round ${r + 1}/${rounds} done, load ${loadavg()[0].toFixed(2)}\n`);
+  }
+  return new Map([...times].map(([k, v]) => [k, median(v)]));
+}
+
+async function runPart(part: RealWidthPart, wasmThreads: number[], torchThreads: number[], rounds: number, decodeRuns: number) {
+  const self = fileURLToPath(import.meta.url);
+  const torch = await startServer("torch", "/usr/bin/python3", [join(PACKAGE_ROOT, "benchmarks", "real_width_torch.py"), part], { OPENBLAS_NUM_THREADS: "1" });
+  const wasm: Server[] = [];
+  for (const t of wasmThreads) wasm.push(await startServer(`wasm-${t}t`, process.execPath, [self, "--serve", part, String(t)], {}));
+  const timedRows = part === "clip" ? ["clip"] : ["prefill", "decode"];
+  const causalRows = part === "clip" ? [] : ["causal-plain", "causal-multimodal", "causal-vision"];
+  const loadBefore = loadavg();
+  const med = await measure(
+    [
+      { s: torch, cfgs: torchThreads.map((t) => ({ label: `torch-${t}t`, line: (row: string) => `${row} ${t}` })), rows: timedRows },
+      ...wasm.map((s, i) => ({ s, cfgs: [{ label: `wasm-${wasmThreads[i]}t`, line: (row: string) => row }], rows: [...timedRows, ...causalRows] })),
+    ],
+    rounds,
+    { decode: decodeRuns, "causal-plain": 2, "causal-multimodal": 2, "causal-vision": 2 },
+  );
+  [torch, ...wasm].forEach((s) => s.close());
+  return { med, load: [loadBefore, loadavg()] };
+}
+
+function report(part: RealWidthPart, med: Map<string, number>, wasmThreads: number[], torchThreads: number[]): string {
+  const rows: (string | number)[][] = [];
+  const timedRows = part === "clip" ? ["clip"] : ["prefill", "decode"];
+  for (const row of timedRows) {
+    const torchBest = Math.min(...torchThreads.map((t) => med.get(`torch-${t}t/${row}`)!));
+    for (const t of torchThreads) {
+      const ms = med.get(`torch-${t}t/${row}`)!;
+      rows.push([row, `PyTorch eager, ${t} thread(s)`, ms, gflop(row) / (ms / 1000), row === "decode" ? DECODE_BYTES / (ms * 1e6) : "", ms / torchBest]);
+    }
+    for (const t of wasmThreads) {
+      const ms = med.get(`wasm-${t}t/${row}`)!;
+      rows.push([row, `this project, wasm, ${t} thread(s)`, ms, gflop(row) / (ms / 1000), row === "decode" ? DECODE_BYTES / (ms * 1e6) : "", ms / torchBest]);
+    }
+  }
+  let out = table(["row", "implementation", "ms (median)", "GFLOP/s", "weight GB/s", "× PyTorch best"], rows);
+  if (part === "text") {
+    const causal = wasmThreads.map((t) => {
+      const plain = med.get(`wasm-${t}t/causal-plain`)!;
+      const [mm, one] = [med.get(`wasm-${t}t/causal-multimodal`)!, med.get(`wasm-${t}t/causal-vision`)!];
+      return [`wasm, ${t} thread(s)`, plain, mm, mm / plain, one, one / plain];
+    });
+    out += "\n\nCausalMM decode step at 7B widths (one layer + lm_head, batched branches), ms per token:\n";
+    out += table(["implementation", "plain", "multimodal (2 branches)", "× plain", "vision CF (1 branch)", "× plain"], causal);
+  }
+  return out;
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  if (argv[0] === "--serve") return serve(argv[1] as RealWidthPart, Number(argv[2]));
+  const parts = arg(argv, "--parts", "peak,clip,text").split(",");
+  const rounds = Number(arg(argv, "--rounds", "3"));
+  const wasmThreads = arg(argv, "--wasm-threads", "1,2").split(",").map(Number);
+  const torchThreads = arg(argv, "--torch-threads", "1,2").split(",").map(Number);
+  const decodeRuns = Number(arg(argv, "--decode-runs", "5"));
+  console.log(`real-width benchmark, ${new Date().toISOString()}, load average ${loadavg().map((x) => x.toFixed(2)).join(" ")}\n`);
+  if (parts.includes("peak")) {
+    const peak = await machinePeak();
+    console.log("wasm SIMD limits (f32x4 mul+add chains; f32x4 sums over 256 MiB per thread):\n");
+    console.log(table(["threads", "mul+add GFLOP/s", "read GB/s"], peak.map((p) => [p.threads, p.gflops, p.readGBs])) + "\n");
+  }
+  for (const part of ["clip", "text"] as const) {
+    if (!parts.includes(part)) continue;
+    const { med, load } = await runPart(part, wasmThreads, torchThreads, rounds, decodeRuns);
+    console.log(`${part}: ${rounds} rounds (after one untimed), load average before ${load[0].map((x) => x.toFixed(2)).join(" ")}, after ${load[1].map((x) => x.toFixed(2)).join(" ")}\n`);
+    console.log(report(part, med, wasmThreads, torchThreads) + "\n");
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
