@@ -10,6 +10,7 @@ import { loadLlavaConfig } from "./model/config.js";
 import type { LlavaModel } from "./model/llava.js";
 import type { LoadProgress } from "./weights/params.js";
 import { resolveModelDir } from "./paths.js";
+import { DEFAULTS } from "./defaults.js";
 import { Tokenizer } from "./text/tokenizer.js";
 import { encodePrompt, type TemplateName } from "./text/templates.js";
 import { loadImage, loadProcessorConfig, preprocessWithShape, type PreprocessMode, type PreprocessResult, type ProcessorConfig, type RgbImage } from "./vision/index.js";
@@ -91,8 +92,8 @@ interface Job {
   dispose(): void;
 }
 
-export const DEFAULT_TEMPLATE: TemplateName = "llava_v1";
-export const DEFAULT_MAX_NEW_TOKENS = 512;
+export const DEFAULT_TEMPLATE: TemplateName = DEFAULTS.template;
+export const DEFAULT_MAX_NEW_TOKENS = DEFAULTS.maxNewTokens;
 
 export class Llava {
   constructor(
@@ -197,7 +198,7 @@ export class Llava {
   private settings(opts: AskOptions): AskSettings {
     const s: AskSettings = {
       template: opts.template ?? DEFAULT_TEMPLATE,
-      mode: opts.mode ?? "crop",
+      mode: opts.mode ?? DEFAULTS.mode,
       suffix: opts.suffix ?? "",
       maxNewTokens: opts.maxNewTokens ?? DEFAULT_MAX_NEW_TOKENS,
       temperature: opts.temperature ?? 0,

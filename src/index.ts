@@ -13,7 +13,8 @@ export { applyProcessors, repetitionPenalty, suppressTokens, minNewTokens } from
 export type { LogitsProcessor, ProcessorState } from "./generate/processors.js";
 export { loadGenerationDefaults } from "./generate/defaults.js";
 export type { GenerationDefaults } from "./generate/defaults.js";
-export { greedyDecode, argmax } from "./generate/greedy.js";
+export { greedyDecode } from "./generate/greedy.js";
+export { argmax } from "./util/argmax.js";
 
 export { initBackend, currentBackend, BACKENDS } from "./backend.js";
 export type { BackendName, BackendInfo } from "./backend.js";
@@ -46,7 +47,7 @@ export { contrastLogits, averageDraws } from "./causal/contrast.js";
 export { officialReweightMap, reweightFeatures } from "./causal/official.js";
 export { addDiffusionNoise } from "./causal/noise.js";
 export { parseCfSpec, parseCfSpecs, formatCfSpec } from "./causal/spec.js";
-export { stream as rngStream, Rng } from "./causal/rng.js";
+export { stream as rngStream, Rng } from "./util/rng.js";
 
 // Introspection: one-forward capture, attention recording, heatmaps, sweeps, the HTML explorer.
 export { inspectForward } from "./introspect/inspect.js";

@@ -99,19 +99,6 @@ function logSumExp(x: Float32Array): number {
   return m + Math.log(s);
 }
 
-/** Index of the largest score (first one on ties), −1 for an empty array. */
-export function argmax(x: Float32Array): number {
-  let best = -1;
-  let bestVal = -Infinity;
-  for (let k = 0; k < x.length; k++) {
-    if (x[k] > bestVal || best < 0) {
-      best = k;
-      bestVal = x[k];
-    }
-  }
-  return best;
-}
-
 /**
  * Average K counterfactual draws (e.g. K seeds of a random/shuffle intervention) into one logit vector.
  *
@@ -171,11 +158,16 @@ export function m3idWeight(step: number, lambda = 0.02): number {
 }
 
 /**
- * The no-image branch as an entry of `contrastLogits`'s list, with weight w_t/γ so that its term is
- * exactly M3ID's w_t(ℓ − ℓ_u) whatever γ the other branches use. (M3ID additionally applies the
- * correction only at uncertain steps; that gate is the caller's decision.)
+ * The no-image branch's weight w_t/γ, so that its term γ·(w_t/γ)·ℓ_u is exactly M3ID's w_t(ℓ − ℓ_u)
+ * whatever γ the other branches use (the `--baseline noimage` plan's weight). (M3ID additionally applies
+ * the correction only at uncertain steps; that gate is the caller's decision.)
  */
+export function noImageWeight(step: number, gamma: number, lambda = 0.02): number {
+  if (!Number.isFinite(gamma) || gamma === 0) throw new Error(`the no-image contrast needs a finite non-zero gamma, got ${gamma}`);
+  return m3idWeight(step, lambda) / gamma;
+}
+
+/** The no-image branch as an entry of `contrastLogits`'s list (weight `noImageWeight`). */
 export function noImageContrast(noImageLogits: Float32Array, step: number, gamma: number, lambda = 0.02): CfLogits {
-  if (!Number.isFinite(gamma) || gamma === 0) throw new Error(`noImageContrast needs a finite non-zero gamma, got ${gamma}`);
-  return { logits: noImageLogits, weight: m3idWeight(step, lambda) / gamma };
+  return { logits: noImageLogits, weight: noImageWeight(step, gamma, lambda) };
 }

@@ -18,7 +18,7 @@
 //    and is impossible under a causal mask, where rows have different allowed sets.
 import * as tf from "@tensorflow/tfjs-core";
 import type { AttentionHook, AttentionSite, ModuleName } from "../model/hooks.js";
-import { stream } from "./rng.js";
+import { stream } from "../util/rng.js";
 import { isIdentity, repeatAlongKeys, repeatPattern, replaceSlices, takeSlices, type Shape4 } from "./slices.js";
 
 export type CfType = "uniform" | "reversed" | "random" | "shuffle" | "given";

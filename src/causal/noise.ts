@@ -10,7 +10,7 @@
 // every step to float32 in torch's order (linspace from both ends, sequential cumprod). ε comes from the
 // seeded Box–Muller generator of rng.ts, not torch.randn, so the noisy pixels are reproducible here but
 // are not VCD's numbers.
-import { stream } from "./rng.js";
+import { stream } from "../util/rng.js";
 
 export const DIFFUSION_STEPS = 1000;
 

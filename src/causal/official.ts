@@ -21,7 +21,7 @@
 // either moves high-frequency inputs by 3–4e-5 from PyTorch, so the matrices are used on every backend
 // (tests: both directions vs a pixel-by-pixel transcription of ATen). Inputs must be finite.
 import * as tf from "@tensorflow/tfjs-core";
-import { stream } from "./rng.js";
+import { stream } from "../util/rng.js";
 
 export type OfficialCfType = "shuffle" | "random" | "uniform" | "reversed";
 export const OFFICIAL_CF_TYPES: readonly OfficialCfType[] = ["shuffle", "random", "uniform", "reversed"];

@@ -2,7 +2,7 @@
 // Paper-faithful by default; `preset: "official"` reproduces the released code; baselines (VCD,
 // no-image, ICD, PAI) are other branch recipes in the same machinery.
 import type { LlavaConfig } from "../model/config.js";
-import { m3idWeight } from "./contrast.js";
+import { noImageWeight } from "./contrast.js";
 import { validateIntervention, type Intervention } from "./counterfactual.js";
 import type { OfficialCfType } from "./official.js";
 import { FACTUAL, type Branch, type ContrastTerm, type DecodingPlan } from "./plan.js";
@@ -96,8 +96,10 @@ function baselinePlan(o: CausalOptions, seed: number): { branch: Branch; weight:
       return { branch: { name: "vcd-noise", vision: { kind: "noised", noiseStep: o.noiseStep ?? 500, seed }, text: [] }, weight: 1 };
     case "noimage": {
       const lambda = o.lambda ?? 0.02;
-      // M3ID: t = 1 for the first generated token; the weight w_t/γ makes the term exactly w_t(ℓ − ℓ_u)
-      return { branch: { name: "no-image", vision: null, text: [], prompt: "noimage" }, weight: (step) => m3idWeight(step + 1, lambda) / gamma };
+      noImageWeight(0, gamma, lambda); // checks γ and λ now, not at the first decode step
+      // M3ID: t = 1 for the first generated token
+      const weight = (step: number) => noImageWeight(step + 1, gamma, lambda);
+      return { branch: { name: "no-image", vision: null, text: [], prompt: "noimage" }, weight };
     }
     case "icd":
       return { branch: { name: "icd", vision: FACTUAL.vision, text: [], prompt: "icd" }, weight: 1 };

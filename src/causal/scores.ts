@@ -9,6 +9,7 @@
 // rows. Every branch gets full logits when a caller wants to see them (`onStep`), when ε = 0 (nothing
 // is cut) or when the cutoff keeps so many tokens that the full matMul is cheaper. On wasm the cutoff
 // itself (max, −∞ mask, kept indices) runs in a SIMD kernel before the factual row is downloaded.
+// Either way ε acts in one place, `plausibleScores`: the contrast of the kept tokens, −∞ for the rest.
 import * as tf from "@tensorflow/tfjs-core";
 import type { LlavaModel } from "../model/llava.js";
 import { averageDraws, contrastLogits, plausibleTokens } from "./contrast.js";
@@ -42,7 +43,12 @@ function fullScores(model: LlavaModel, plan: DecodingPlan, step: number, { hidde
   const V = model.config.text.vocabSize;
   const at = new Map(needed.map((r, i) => [r, i]));
   const branchLogits = rowOf.map((byRow) => byRow.map((r) => logits.subarray(at.get(r)! * V, (at.get(r)! + 1) * V)));
-  const scores = rowOf[0].map((_, b) => contrastRow(plan, step, plan.epsilon, branchLogits[0][b], (i) => branchLogits[i][b]));
+  const scores = rowOf[0].map((_, b) => {
+    const branch = (i: number) => branchLogits[i][b];
+    if (!(plan.epsilon > 0)) return contrastRow(plan, step, branch(0), branch); // ε = 0: nothing is cut
+    const kept = plausibleTokens(branch(0), plan.epsilon);
+    return plausibleScores(plan, step, kept, (i) => pick(branch(i), kept), new Float32Array(V).fill(-Infinity));
+  });
   return { scores, branchLogits };
 }
 
@@ -81,11 +87,9 @@ function cutoffScores(model: LlavaModel, plan: DecodingPlan, step: number, { hid
       if (head) return tokenLogits(normed.subarray(r * D, (r + 1) * D), head, keep);
       return pick(cfFull!.subarray(cfAt.get(r)! * V, (cfAt.get(r)! + 1) * V), keep);
     };
-    const s = contrastRow(plan, step, 0, compact(factualRowIndex), (i) => compact(rowOf[i][b]));
     // the device's row is already −∞ where cut (and ours to return); else start from an empty row
     const out = onDevice ? factualRow(b) : new Float32Array(V).fill(-Infinity);
-    for (let j = 0; j < keep.length; j++) out[keep[j]] = s[j];
-    return out;
+    return plausibleScores(plan, step, keep, (i) => compact(rowOf[i][b]), out);
   });
   return { scores };
 }
@@ -98,13 +102,24 @@ function deviceKept(kept: Int32Array | null, b: number, maxKept: number): Int32A
   return count <= maxKept ? kept.subarray(start + 1, start + 1 + count) : null;
 }
 
-/** The plan's contrast for one batch row; `branch(i)` gives branch i's logits over the same tokens. */
-function contrastRow(plan: DecodingPlan, step: number, epsilon: number, factual: Float32Array, branch: (i: number) => Float32Array): Float32Array {
+/**
+ * Where ε acts: the plan's contrast of the tokens `kept` (ascending, from `plausibleTokens` or the
+ * cutoff kernel) written into `out`, whose other entries must be −∞. `branch(i)` gives branch i's
+ * logits over `kept` (branch 0 is the factual row).
+ */
+function plausibleScores(plan: DecodingPlan, step: number, kept: Int32Array, branch: (i: number) => Float32Array, out: Float32Array): Float32Array {
+  const s = contrastRow(plan, step, branch(0), branch);
+  for (let j = 0; j < kept.length; j++) out[kept[j]] = s[j];
+  return out;
+}
+
+/** The plan's contrast for one batch row, nothing cut; `branch(i)` gives branch i's logits over the same tokens. */
+function contrastRow(plan: DecodingPlan, step: number, factual: Float32Array, branch: (i: number) => Float32Array): Float32Array {
   const terms = plan.terms.map((t) => ({
     logits: averageDraws(t.branches.map(branch)),
     weight: typeof t.weight === "function" ? t.weight(step) : t.weight,
   }));
-  return contrastLogits(factual, terms, { gamma: plan.gamma, epsilon });
+  return contrastLogits(factual, terms, { gamma: plan.gamma, epsilon: 0 });
 }
 
 /** Logits `[rows.length, V]` of the given rows of `hidden`, downloaded. */

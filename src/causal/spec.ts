@@ -17,6 +17,7 @@
 //                    one branch with both applied (the fixtures' `both_uniform` case).
 import { CF_TYPES, validateIntervention, type CfType, type Intervention, type ModelDims } from "./counterfactual.js";
 import type { ModuleName } from "../model/hooks.js";
+import { formatIndexList, parseIndexList } from "../util/index-list.js";
 
 export interface SpecDims extends ModelDims {
   /** LLaVA's `vision_feature_layer` (−2 for LLaVA-1.5): index into CLIP's hidden_states. */
@@ -47,28 +48,12 @@ export function selectedVisionLayer(numVisionLayers: number, visionFeatureLayer:
   return layer;
 }
 
-/** "0,2,5-7" → [0,2,5,6,7] (sorted, unique); `all` → 0..n−1. */
-function parseIndexList(text: string, n: number, what: string): number[] {
-  if (text === "all") return Array.from({ length: n }, (_, i) => i);
-  const out = new Set<number>();
-  for (const item of text.split(",")) {
-    const m = /^(\d+)(?:-(\d+))?$/.exec(item.trim());
-    if (!m) throw new Error(`bad ${what} '${item}' in '${text}' (valid: all or a list like 0,2,5-7 within 0–${n - 1})`);
-    const a = Number(m[1]);
-    const b = m[2] === undefined ? a : Number(m[2]);
-    if (b < a) throw new Error(`bad ${what} range '${item}': end before start`);
-    for (let i = a; i <= b; i++) out.add(i);
-  }
-  return [...out].sort((x, y) => x - y);
-}
-
 function parseLayers(text: string, module: ModuleName, dims: SpecDims): number[] {
   const n = module === "vision" ? dims.visionLayers : dims.textLayers;
   if (text === "sel") {
     if (module !== "vision") throw new Error(`'sel' names a vision layer; for text use all, last or a list (0–${n - 1})`);
     return [selectedVisionLayer(dims.visionLayers, dims.visionFeatureLayer)];
   }
-  if (text === "last") return [n - 1];
   return parseIndexList(text, n, `${module} layer`);
 }
 
@@ -107,19 +92,6 @@ export function parseCfSpecs(s: string, dims: SpecDims): Intervention[] {
     throw new Error(`unknown counterfactual type '${type}' in '${s}' (valid: ${CLI_TYPES.join(", ")})`);
   }
   return [parseCfSpec(`vision:${type}@sel`, dims), parseCfSpec(`text:${type}@all`, dims)];
-}
-
-/** [0,1,2,5,7,8] → "0-2,5,7-8". */
-function formatIndexList(values: number[]): string {
-  const v = [...new Set(values)].sort((a, b) => a - b);
-  const parts: string[] = [];
-  for (let i = 0; i < v.length; ) {
-    let j = i;
-    while (j + 1 < v.length && v[j + 1] === v[j] + 1) j++;
-    parts.push(j > i ? `${v[i]}-${v[j]}` : `${v[i]}`);
-    i = j + 1;
-  }
-  return parts.join(",");
 }
 
 /** The canonical spec for `iv` (explicit layer numbers); `parseCfSpec(formatCfSpec(iv))` gives it back. */

@@ -31,3 +31,13 @@ export async function loadLlavaWithProgress(args: ParsedArgs): Promise<Llava> {
     loadLlava(resolveModelDir(str(args, "model")), { backend: str(args, "backend"), tokenizerDir: str(args, "tokenizer"), onProgress, residency: residencyRequest(args) }),
   );
 }
+
+/** Loads the command's model (`loadLlavaWithProgress`), runs `use` and always disposes the model. */
+export async function withLlava<T>(args: ParsedArgs, use: (llava: Llava) => Promise<T> | T): Promise<T> {
+  const llava = await loadLlavaWithProgress(args);
+  try {
+    return await use(llava);
+  } finally {
+    llava.dispose();
+  }
+}

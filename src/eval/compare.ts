@@ -4,7 +4,7 @@
 //   - Against the first file: the paired bootstrap interval of Δaccuracy and ΔF1 (every resample uses the
 //     same questions for all files, so the per-question pairing is kept), and the exact McNemar test on
 //     per-question correctness for accuracy.
-import { stream, type Rng } from "../causal/rng.js";
+import { stream, type Rng } from "../util/rng.js";
 import { bySplit, countOutcomes, outcome, popeMetrics, TN, TP, type PopeRule, type Scored } from "./pope-score.js";
 import { mcnemarExact, percentileInterval } from "./stats.js";
 import { EvalFileError, idKey } from "./jsonl.js";

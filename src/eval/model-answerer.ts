@@ -16,10 +16,11 @@ import { encodePlanFeatures } from "../causal/images.js";
 import { FACTUAL, type DecodingPlan } from "../causal/plan.js";
 import { generate } from "../generate/generate.js";
 import { checkSamplingOptions } from "../generate/sampling.js";
-import { hashKey } from "../causal/rng.js";
+import { hashKey } from "../util/rng.js";
 import { encodePrompt } from "../text/index.js";
 import { loadImage, preprocessWithShape } from "../vision/index.js";
 import { resolveModelDir, PACKAGE_VERSION } from "../paths.js";
+import { DEFAULTS } from "../defaults.js";
 import { ASK_FLAGS, buildAskOptions, settingSources } from "../cli/commands/ask.js";
 import type { Answer, Answerer, EvalItem } from "./answerer.js";
 
@@ -52,8 +53,8 @@ export class ModelAnswerer implements Answerer {
     this.modelId = llava.dir.split(/[\\/]/).filter(Boolean).pop() ?? llava.dir;
     const configHash = createHash("sha256").update(readFileSync(join(llava.dir, "config.json"))).digest("hex").slice(0, 16);
     this.settings = {
-      template: opts.template ?? "llava_v1", suffix: opts.suffix ?? "", mode: opts.mode ?? "crop",
-      maxNewTokens: opts.maxNewTokens ?? 128, temperature: opts.temperature ?? 0, topP: opts.topP ?? null, topK: opts.topK ?? null,
+      template: opts.template ?? DEFAULTS.template, suffix: opts.suffix ?? "", mode: opts.mode ?? DEFAULTS.mode,
+      maxNewTokens: opts.maxNewTokens ?? DEFAULTS.evalMaxNewTokens, temperature: opts.temperature ?? 0, topP: opts.topP ?? null, topK: opts.topK ?? null,
       seed: opts.seed ?? null, causal: opts.causal ?? null, plan: describePlan(this.plan), modelConfigSha256: configHash, package: PACKAGE_VERSION,
     };
   }
@@ -61,7 +62,7 @@ export class ModelAnswerer implements Answerer {
   async answer(items: EvalItem[]): Promise<Answer[]> {
     const image = items[0].image;
     if (items.some((i) => i.image !== image)) throw new Error("ModelAnswerer: a group must share one image");
-    const processed = preprocessWithShape(await loadImage(image), this.llava.processor, this.opts.mode ?? "crop");
+    const processed = preprocessWithShape(await loadImage(image), this.llava.processor, this.opts.mode ?? DEFAULTS.mode);
     const pixels = tf.tensor4d(processed.data, [1, 3, processed.height, processed.width]);
     const prompts = items.map((it) => this.prompts(it));
     const prefixIds = Object.fromEntries(Object.keys(prompts[0]).map((k) => [k, longestCommonPrefix(prompts.map((p) => p[k][0]))]));
@@ -87,7 +88,7 @@ export class ModelAnswerer implements Answerer {
   }
 
   private prompts(it: EvalItem): Record<string, number[][]> {
-    const ask: AskOptions = { ...this.opts, template: this.opts.template ?? "llava_v1" };
+    const ask: AskOptions = { ...this.opts, template: this.opts.template ?? DEFAULTS.template };
     const main = [encodePrompt(this.llava.tokenizer, ask.template!, it.question, { suffix: ask.suffix ?? "", image: true })];
     return this.llava.branchPrompts(this.plan, main, [{ image: it.image, question: it.question }], ask);
   }
@@ -105,7 +106,7 @@ export class ModelAnswerer implements Answerer {
       // a seed per question, so a resumed run samples exactly what an uninterrupted one did
       const seed = o.seed === undefined ? undefined : hashKey([o.seed, String(it.questionId)])[0];
       const res = generate(source, {
-        ...o, seed, maxNewTokens: o.maxNewTokens ?? 128, tokenizer: this.llava.tokenizer,
+        ...o, seed, maxNewTokens: o.maxNewTokens ?? DEFAULTS.evalMaxNewTokens, tokenizer: this.llava.tokenizer,
         eosTokenIds: o.eosTokenIds ?? this.llava.generation.eosTokenIds, padTokenId: this.llava.generation.padTokenId ?? undefined,
       });
       return (res.text?.[0] ?? "").trim();
@@ -124,7 +125,7 @@ function dispose(s: { features: Map<string, tf.Tensor3D>; prefix: PrefixState })
 export async function createModelAnswerer(args: ParsedArgs): Promise<Answerer> {
   let opts = buildAskOptions(args);
   opts = withPresetSampling(opts);
-  if (opts.maxNewTokens === undefined) opts.maxNewTokens = 128;
+  if (opts.maxNewTokens === undefined) opts.maxNewTokens = DEFAULTS.evalMaxNewTokens;
   // sampling needs a fixed seed: answers must not depend on when (or whether) a run was resumed
   if ((opts.temperature ?? 0) > 0 && opts.seed === undefined) opts.seed = 0;
   checkSamplingOptions(opts);

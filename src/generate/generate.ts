@@ -8,6 +8,7 @@ import type { LogitsSource } from "./source.js";
 import { applyProcessors, type LogitsProcessor } from "./processors.js";
 import { checkSamplingOptions, isSampling, makeSelector, randomSeed, type SamplingOptions, type Selector } from "./sampling.js";
 import { RowText } from "./text.js";
+import { DEFAULTS } from "../defaults.js";
 
 export interface GenerateOptions extends SamplingOptions {
   /** Default 512 (LLaVA's CLI default). */
@@ -75,7 +76,6 @@ interface Row {
   finish: FinishReason | null;
 }
 
-const DEFAULT_MAX_NEW_TOKENS = 512;
 
 function checkOptions(opts: GenerateOptions): void {
   checkSamplingOptions(opts);
@@ -120,7 +120,7 @@ export async function* stream(source: LogitsSource, opts: GenerateOptions = {}):
 /** The loop as a synchronous generator of events, returning the result. */
 export function* run(source: LogitsSource, opts: GenerateOptions = {}): Generator<StreamEvent, GenerateResult, void> {
   checkOptions(opts);
-  const maxNew = opts.maxNewTokens ?? DEFAULT_MAX_NEW_TOKENS;
+  const maxNew = opts.maxNewTokens ?? DEFAULTS.maxNewTokens;
   const eos = new Set(opts.eosTokenIds ?? []);
   const pad = opts.padTokenId ?? opts.eosTokenIds?.[0] ?? 0;
   const seed = isSampling(opts) ? (opts.seed ?? randomSeed()) : undefined;

@@ -3,12 +3,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { LlavaModel } from "../model/llava.js";
 import { KVCache } from "../model/kv-cache.js";
-
-export function argmax(row: ArrayLike<number>): number {
-  let best = 0;
-  for (let i = 1; i < row.length; i++) if (row[i] > row[best]) best = i;
-  return best;
-}
+import { argmax } from "../util/argmax.js";
 
 /** Greedy tokens for each row of `prompt` (no EOS stop) and the raw logits of every step. */
 export function greedyDecode(model: LlavaModel, prompt: number[][], pixels: tf.Tensor4D | null, n: number): { tokens: number[][]; stepLogits: Float32Array[][] } {

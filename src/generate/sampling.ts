@@ -1,8 +1,8 @@
 // Token selection from one row of scores: greedy argmax, or sampling with temperature, top-k and
-// top-p from a seeded pure-JS generator (src/causal/rng.ts), so a seed gives the same draws on every
+// top-p from a seeded pure-JS generator (src/util/rng.ts), so a seed gives the same draws on every
 // backend and machine. Only the logits themselves can differ between backends (see docs/generation.md).
-import { stream as rngStream, type Rng } from "../causal/rng.js";
-import { argmax } from "./greedy.js";
+import { stream as rngStream, type Rng } from "../util/rng.js";
+import { argmax } from "../util/argmax.js";
 
 export interface SamplingOptions {
   /** 0 or undefined = greedy. > 0 = sample from softmax(logits / temperature). */

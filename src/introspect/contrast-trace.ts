@@ -5,7 +5,7 @@ import type { LlavaModel } from "../model/llava.js";
 import type { DecodingPlan } from "../causal/plan.js";
 import { promptKey } from "../causal/plan.js";
 import { CausalSource } from "../causal/source.js";
-import { argmax } from "../causal/contrast.js";
+import { argmax } from "../util/argmax.js";
 import type { Captured } from "./inspect.js";
 
 export const TRACE_TENSOR_HELP = [

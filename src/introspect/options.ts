@@ -8,22 +8,8 @@ import type { RecorderOptions } from "./recorder.js";
 import { ONE_WORD_SUFFIX, TEMPLATE_NAMES, type TemplateName } from "../text/index.js";
 import type { PreprocessMode } from "../vision/index.js";
 import type { OptionSpec } from "../cli/args.js";
-
-/** "all" | "last" | "0,2,5-7" → sorted unique indices within 0..n−1. */
-export function parseList(text: string, n: number, what: string): number[] {
-  const t = text.trim();
-  if (t === "all") return Array.from({ length: n }, (_, i) => i);
-  if (t === "last") return [n - 1];
-  const out = new Set<number>();
-  for (const item of t.split(",")) {
-    const m = /^(\d+)(?:-(\d+))?$/.exec(item.trim());
-    if (!m) throw new Error(`bad ${what} '${item}' (valid: all, last, or a list like 0,2,5-7 within 0–${n - 1})`);
-    const [a, b] = [Number(m[1]), Number(m[2] ?? m[1])];
-    if (b < a || b >= n) throw new Error(`${what} '${item}' out of range (valid: 0–${n - 1})`);
-    for (let i = a; i <= b; i++) out.add(i);
-  }
-  return [...out].sort((x, y) => x - y);
-}
+import { parseIndexList } from "../util/index-list.js";
+import { DEFAULTS } from "../defaults.js";
 
 /** The CLIP layers that run for LLaVA (0 .. the selected feature layer); later ones never affect the answer. */
 export function runningVisionLayers(cfg: LlavaConfig): number {
@@ -33,15 +19,15 @@ export function runningVisionLayers(cfg: LlavaConfig): number {
 /** Vision layer list: "sel" = the selected feature layer, "all" = every layer that runs. */
 export function parseVisionLayers(text: string, cfg: LlavaConfig): number[] {
   const n = runningVisionLayers(cfg);
-  return text.trim() === "sel" ? [n - 1] : parseList(text, n, "vision layer");
+  return text.trim() === "sel" ? [n - 1] : parseIndexList(text, n, "vision layer");
 }
 
 export const PROMPT_OPTIONS: OptionSpec[] = [
   { name: "model", type: "string", help: "llava-hf model directory (default: the embedded model)" },
   { name: "tokenizer", type: "string", help: "directory with tokenizer.json (default: the model directory)" },
   { name: "image", type: "string", help: "PNG or JPEG file" },
-  { name: "template", type: "string", help: "prompt template", choices: TEMPLATE_NAMES, default: "llava_v1" },
-  { name: "mode", type: "string", help: "image preprocessing: crop or pad", choices: ["crop", "pad"], default: "crop" },
+  { name: "template", type: "string", help: "prompt template", choices: TEMPLATE_NAMES, default: DEFAULTS.template },
+  { name: "mode", type: "string", help: "image preprocessing: crop or pad", choices: ["crop", "pad"], default: DEFAULTS.mode },
   { name: "suffix", type: "string", help: "text appended to the question verbatim" },
   { name: "one-word", type: "boolean", help: `append "${ONE_WORD_SUFFIX.trim()}"` },
 ];
@@ -55,8 +41,8 @@ export interface PromptFlags {
 export function promptFlags(args: ParsedArgs): PromptFlags {
   if (args.opts.suffix !== undefined && args.opts["one-word"]) throw new Error("use either --suffix or --one-word, not both");
   return {
-    template: (str(args, "template") ?? "llava_v1") as TemplateName,
-    mode: (str(args, "mode") ?? "crop") as PreprocessMode,
+    template: (str(args, "template") ?? DEFAULTS.template) as TemplateName,
+    mode: (str(args, "mode") ?? DEFAULTS.mode) as PreprocessMode,
     suffix: args.opts["one-word"] ? ONE_WORD_SUFFIX : (str(args, "suffix") ?? ""),
   };
 }
@@ -73,12 +59,12 @@ export const SELECT_OPTIONS: OptionSpec[] = [
 export function selectionFromArgs(args: ParsedArgs, cfg: LlavaConfig): RecorderOptions {
   const sel: RecorderOptions = {
     text: {
-      layers: parseList(str(args, "layers") ?? "all", cfg.text.numLayers, "text layer"),
+      layers: parseIndexList(str(args, "layers") ?? "all", cfg.text.numLayers, "text layer"),
       prefill: (str(args, "prefill") ?? "last") as "last" | "all",
     },
   };
   const heads = str(args, "heads") ?? "all";
-  if (heads !== "all") sel.text!.heads = parseList(heads, cfg.text.numHeads, "text head");
+  if (heads !== "all") sel.text!.heads = parseIndexList(heads, cfg.text.numHeads, "text head");
   const vl = str(args, "vision-layers") ?? "all";
   if (vl !== "none") sel.vision = { layers: parseVisionLayers(vl, cfg), patches: Boolean(args.opts.patches) };
   const taps = str(args, "taps");

@@ -13,6 +13,7 @@ import { encodePrompt, type TemplateName } from "../text/index.js";
 import type { Tokenizer } from "../text/tokenizer.js";
 import { loadImage, preprocessWithShape, type PreprocessMode, type ProcessorConfig, type RgbImage } from "../vision/index.js";
 import { AttentionRecorder, type AttentionRecord, type RecorderOptions } from "./recorder.js";
+import { DEFAULTS } from "../defaults.js";
 
 export type SegmentName = "system" | "image" | "text" | "answer";
 
@@ -65,8 +66,8 @@ export interface PreparedPrompt {
 /** Prompt ids + normalised pixels `[1,3,H,W]` (caller disposes) + the model-view picture. */
 export async function preparePrompt(llava: Llava, image: string | RgbImage, question: string, o: { template?: TemplateName; suffix?: string; mode?: PreprocessMode } = {}): Promise<PreparedPrompt> {
   const img = typeof image === "string" ? await loadImage(image) : image;
-  const pre = preprocessWithShape(img, llava.processor, o.mode ?? "crop");
-  const ids = encodePrompt(llava.tokenizer, o.template ?? "llava_v1", question, { suffix: o.suffix ?? "", image: true });
+  const pre = preprocessWithShape(img, llava.processor, o.mode ?? DEFAULTS.mode);
+  const ids = encodePrompt(llava.tokenizer, o.template ?? DEFAULTS.template, question, { suffix: o.suffix ?? "", image: true });
   return { ids, pixels: tf.tensor4d(pre.data, [1, 3, pre.height, pre.width]), image: modelView(pre.data, pre.width, pre.height, llava.processor) };
 }
 
@@ -231,8 +232,8 @@ function describe(llava: Llava, promptIds: number[], answer: number[], req: Reco
   const tokens = answer.map((id) => tokenText(llava.tokenizer, id));
   if (recorder.prefillLength !== null && recorder.prefillLength !== labels.length) throw new Error(`recorder saw a prompt of ${recorder.prefillLength} positions, expected ${labels.length}`);
   return {
-    format: "causalmm-attention-record/1", model: llava.dir, question: req.question, template: req.template ?? "llava_v1",
-    suffix: req.suffix ?? "", mode: req.mode ?? "crop", promptIds, positionLabels: labels, segments, grid,
+    format: "causalmm-attention-record/1", model: llava.dir, question: req.question, template: req.template ?? DEFAULTS.template,
+    suffix: req.suffix ?? "", mode: req.mode ?? DEFAULTS.mode, promptIds, positionLabels: labels, segments, grid,
     answer: { ids: answer, tokens, text: llava.tokenizer.decode(answer, { skipSpecialTokens: true }) },
     dims: { visionLayers: cfg.vision.numLayers, visionHeads: cfg.vision.numHeads, textLayers: cfg.text.numLayers, textHeads: cfg.text.numHeads },
     selection: req.select, interventions: req.interventions ?? [],

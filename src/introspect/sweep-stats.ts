@@ -1,7 +1,8 @@
 // The numbers of a causal-effect sweep: distances between the factual and the counterfactual
 // next-token distribution at the answer position, and bootstrap confidence intervals over questions.
 // Everything in float64 in JS, so results do not depend on the backend beyond the logits themselves.
-import { stream } from "../causal/rng.js";
+import { stream } from "../util/rng.js";
+import { argmax } from "../util/argmax.js";
 import type { Tokenizer } from "../text/tokenizer.js";
 
 /** log-softmax of one logits row, in float64. */
@@ -24,12 +25,6 @@ export function klDivergence(logp: Float64Array, logq: Float64Array): number {
     if (p > 0) kl += p * (logp[i] - logq[i]);
   }
   return Math.max(0, kl);
-}
-
-export function argmaxOf(x: ArrayLike<number>): number {
-  let best = 0;
-  for (let i = 1; i < x.length; i++) if (x[i] > x[best]) best = i;
-  return best;
 }
 
 function logSumExp(xs: number[]): number {
@@ -75,7 +70,7 @@ export function rowEffect(factual: Float64Array, cf: Float64Array, ids: YesNoIds
   return {
     kl: klDivergence(factual, cf),
     dLogOdds: lc - lf,
-    argmaxFlip: argmaxOf(factual) === argmaxOf(cf) ? 0 : 1,
+    argmaxFlip: argmax(factual) === argmax(cf) ? 0 : 1,
     yesNoFlip: lf > 0 === lc > 0 ? 0 : 1,
   };
 }

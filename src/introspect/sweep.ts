@@ -18,6 +18,7 @@ import { encodePrompt, type TemplateName } from "../text/index.js";
 import { loadImage, preprocessWithShape, type PreprocessMode } from "../vision/index.js";
 import { logSoftmax, meanEffect, rowEffect, yesNoIds, yesNoLogOdds, type RowEffect, type YesNoIds } from "./sweep-stats.js";
 import { runningVisionLayers } from "./options.js";
+import { argmax } from "../util/argmax.js";
 
 export const SWEEP_TYPES: readonly CfType[] = ["uniform", "reversed", "random", "shuffle"];
 
@@ -236,12 +237,11 @@ async function oneQuestion(llava: Llava, q: SweepQuestion, pixels: tf.Tensor4D, 
   (await visionRows(llava, ids, pixels, visIdx.map((i) => rows[i]), s.batch)).forEach((lp, j) => (logps[visIdx[j]] = lp));
   const perCell: RowEffect[][] = Array.from({ length: nCells }, () => []);
   rows.forEach((r, i) => perCell[r.cell].push(rowEffect(factual, logps[i], yesNo)));
-  let argmax = 0;
-  for (let i = 1; i < factual.length; i++) if (factual[i] > factual[argmax]) argmax = i;
+  const top = argmax(factual);
   const logOdds = yesNoLogOdds(factual, yesNo);
   return {
     id: q.id, image: q.image, text: q.text, label: q.label,
-    factual: { argmax, token: (llava.tokenizer.idToToken(argmax) ?? `<${argmax}>`).replace(/▁/g, " "), logOdds },
+    factual: { argmax: top, token: (llava.tokenizer.idToToken(top) ?? `<${top}>`).replace(/▁/g, " "), logOdds },
     effects: perCell.map(meanEffect),
   };
 }

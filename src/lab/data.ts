@@ -3,7 +3,7 @@
 // order is a pure function of (seed, step) — so a resumed run sees exactly the same batches.
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { stream } from "../causal/rng.js";
+import { stream } from "../util/rng.js";
 import { encodePrompt, type Tokenizer } from "../text/index.js";
 import { loadImage, preprocess, type ProcessorConfig } from "../vision/index.js";
 import { CLASSES } from "./world.js";

@@ -3,7 +3,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { argmax } from "../generate/greedy.js";
+import { argmax } from "../util/argmax.js";
 import type { LlavaModel } from "../model/llava.js";
 import { encodePrompt, type Tokenizer } from "../text/index.js";
 import { loadImage, preprocess, type ProcessorConfig } from "../vision/index.js";

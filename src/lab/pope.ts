@@ -3,7 +3,7 @@
 // ground-truth object gives a "yes" question and one absent object a "no" question, the absent
 // object chosen uniformly (random), by training frequency (popular) or by how often it co-occurs
 // in training with the objects present (adversarial).
-import { stream } from "../causal/rng.js";
+import { stream } from "../util/rng.js";
 import { ONE_WORD_SUFFIX, SINGLE_WORD_PHRASE_SUFFIX } from "../text/templates.js";
 import { CLASSES, type ObjectClass, type WorldKnobs } from "./world.js";
 import { caption, sceneClasses, type Scene } from "./scenes.js";

@@ -5,7 +5,7 @@
 // features of the layer LLaVA reads → a linear head → per-class sigmoid (multi-label BCE). The head
 // is thrown away; only the tower's weights carry over into instruction tuning.
 import * as tf from "@tensorflow/tfjs-core";
-import { stream } from "../causal/rng.js";
+import { stream } from "../util/rng.js";
 import type { LlavaModel } from "../model/llava.js";
 import { AdamW, DEFAULT_ADAMW, learningRate } from "./adamw.js";
 import type { TrainingData } from "./data.js";

@@ -6,7 +6,7 @@
 // uniformly random mantissa. Zero mean; the standard deviation is ≈ 0.88·2^E, and E is chosen from
 // the requested scale. Not Gaussian — a stand-in with the right order of magnitude, no zeros, no
 // infinities. The generator is xorshift32, one step per 32-bit word (two 16-bit values or one F32).
-import { hashKey, type KeyPart } from "../causal/rng.js";
+import { hashKey, type KeyPart } from "../util/rng.js";
 import type { SafetensorsDtype } from "../weights/dtype.js";
 
 /** Standard deviation of the value distribution above, in units of 2^E. */

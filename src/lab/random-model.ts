@@ -2,7 +2,7 @@
 // don't cover (grouped-query attention, other sizes) and as a stand-in model before training.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { stream } from "../causal/rng.js";
+import { stream } from "../util/rng.js";
 import { parseLlavaConfig } from "../model/config.js";
 import { llavaParams } from "../model/llava.js";
 import { ParamPlanner, type TensorSource } from "../weights/params.js";

@@ -1,6 +1,6 @@
 // Draws a scene into an 8-bit RGB image. Shapes are tested per pixel against simple implicit
 // forms (in units of the object's half-size), so every class has a distinct silhouette at 56 px.
-import { stream } from "../causal/rng.js";
+import { stream } from "../util/rng.js";
 import { createImage, type RgbImage } from "../vision/image.js";
 import { BACKGROUNDS, COLOURS, type ObjectClass, type Texture } from "./world.js";
 import { CANVAS, type Scene, type SceneObject } from "./scenes.js";

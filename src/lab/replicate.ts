@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 
 import { join } from "node:path";
 import type { Llava } from "../api.js";
 import { LAB_PAI, runDemo, type DemoConfig } from "./demo.js";
-import { stream } from "../causal/rng.js";
+import { stream } from "../util/rng.js";
 import { countOutcomes, outcome, popeMetrics, FP, TN } from "../eval/pope-score.js";
 import { percentileInterval } from "../eval/stats.js";
 import { idKey } from "../eval/jsonl.js";

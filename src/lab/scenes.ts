@@ -1,7 +1,7 @@
 // Scene sampling: a background, a few objects (classes drawn by popularity, then the planted priors
 // add their objects), each with a colour, texture, size and place. A scene is a pure function of its
 // key (seed, split, index), so any one scene can be regenerated without drawing the ones before it.
-import { stream, type Rng } from "../causal/rng.js";
+import { stream, type Rng } from "../util/rng.js";
 import {
   BACKGROUNDS, CLASSES, COLOURS, COLOUR_NAMES, TEXTURES, classWeights, colourDistance,
   type ObjectClass, type Texture, type WorldKnobs,

@@ -3,7 +3,7 @@
 // tree and the model's own forward code trains it — no second copy of the architecture.
 // Each variable remembers its checkpoint name and layout, to write llava-hf safetensors back out.
 import * as tf from "@tensorflow/tfjs-core";
-import { stream } from "../causal/rng.js";
+import { stream } from "../util/rng.js";
 import type { LlavaConfig } from "../model/config.js";
 import { LlavaModel, llavaParams } from "../model/llava.js";
 import { residentStack, residentTable, type TableRole, type Take, type TensorSource } from "../weights/params.js";

@@ -19,6 +19,16 @@ export function rowCacheBytes(cfg: TextConfig, t: number): number {
   return 4 * cfg.numLayers * 2 * cfg.numKvHeads * cfg.headDim * t;
 }
 
+/**
+ * Peak live bytes of one layer's intermediates for one row of `s` new positions over `t` (every
+ * intermediate of a layer lives until the layer's tf.tidy ends). Measured with the engine's byte
+ * count on a LLaVA-7B-width decoder layer on wasm: 438 MiB at 300 positions, 987 MiB at 581
+ * (benchmarks/residency.ts) — about 7 score-sized [H,S,T] and 14 [S,I] + 40 [S,D] float tensors.
+ */
+export function layerPeakBytes(heads: number, inter: number, dim: number, s: number, t: number): number {
+  return 4 * s * (7 * heads * t + 14 * inter + 40 * dim);
+}
+
 /** What the model will be asked to do: the plan provisions activations and KV caches for it. */
 export interface Workload {
   /** Prompt positions, image tokens included (default: one image + 128 text tokens). */
@@ -175,7 +185,8 @@ export function planFor(ctx: PlanContext, residency: Residency, workload: Worklo
   const kvBytes = w.rows * rowCacheBytes(cfg.text, positions + Math.max(128, Math.ceil(positions / 4)));
   const vision = visionActivationBytes(cfg, w.images);
   const logits = w.rows * V * 4 * 2;
-  const text = w.rows * rowForwardBytes(cfg.text, w.promptTokens, w.promptTokens) + logits;
+  const t = cfg.text;
+  const text = w.rows * layerPeakBytes(t.numHeads, t.intermediateSize, t.hiddenSize, w.promptTokens, w.promptTokens) + logits;
   const activationBytes = Math.max(vision, text);
   // the phases do not overlap: CLIP runs before the prompt's KV cache exists, lm_head after the last layer
   const peak = (k: 0 | 1) => Math.max(phase.vision[k] + vision, phase.text[k] + text + kvBytes, phase.head[k] + kvBytes + logits);
@@ -209,8 +220,7 @@ export function planFor(ctx: PlanContext, residency: Residency, workload: Worklo
 function visionActivationBytes(cfg: LlavaConfig, images: number): number {
   const v = cfg.vision;
   const T = (v.imageSize / v.patchSize) ** 2 + 1;
-  // scores and probabilities [H,T,T], fc1/activation [T,I], a few [T,D]
-  return images * 4 * (3 * v.numHeads * T * T + 3 * T * v.intermediateSize + 8 * T * v.hiddenSize);
+  return images * layerPeakBytes(v.numHeads, v.intermediateSize, v.hiddenSize, T, T);
 }
 
 function bytesByDtype(tensors: SizedTensor[]): Record<string, number> {

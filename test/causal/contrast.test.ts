@@ -4,8 +4,9 @@ import { describe, expect, it } from "vitest";
 import { readNpy } from "../../src/weights/npy.js";
 import { describeFixtures } from "../helpers/fixtures.js";
 import {
-  argmax, averageDraws, contrastLogits, m3idGamma, m3idWeight, noImageContrast,
+  averageDraws, contrastLogits, m3idGamma, m3idWeight, noImageContrast,
 } from "../../src/causal/contrast.js";
+import { argmax } from "../../src/util/argmax.js";
 
 const F = (xs: number[]) => Float32Array.from(xs);
 

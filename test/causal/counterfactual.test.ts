@@ -7,7 +7,7 @@ import type { AttentionSite } from "../../src/model/hooks.js";
 import {
   counterfactualProbs, makeInterventionHook, validateIntervention, type CfType, type Intervention,
 } from "../../src/causal/counterfactual.js";
-import { stream } from "../../src/causal/rng.js";
+import { stream } from "../../src/util/rng.js";
 
 const BACKENDS = ["cpu", "wasm"] as const;
 const TYPES: CfType[] = ["uniform", "reversed", "random", "shuffle"];

@@ -13,7 +13,7 @@ import { makeInterventionHook, type Intervention } from "../../src/causal/counte
 import { encodeVariants } from "../../src/causal/images.js";
 import { CausalSource } from "../../src/causal/source.js";
 import { FACTUAL, variantKey, type Branch, type DecodingPlan } from "../../src/causal/plan.js";
-import { argmax } from "../../src/generate/greedy.js";
+import { argmax } from "../../src/util/argmax.js";
 
 type CaseSpec = { vision?: { kind: string; layers: number[]; heads?: number[] }; text?: { kind: string; layers: number[]; heads?: number[] }; official_reweight?: string; gamma?: number; eps?: number; steps?: number; shared_cache?: boolean; tokens?: number[] };
 

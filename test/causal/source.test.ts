@@ -14,7 +14,7 @@ import { makeInterventionHook } from "../../src/causal/counterfactual.js";
 import { buildPlan } from "../../src/causal/presets.js";
 import { FACTUAL, type DecodingPlan } from "../../src/causal/plan.js";
 import { maxAbsDiff } from "../helpers/compare.js";
-import { argmax } from "../../src/generate/greedy.js";
+import { argmax } from "../../src/util/argmax.js";
 
 function run(src: { prefill(): Float32Array[]; step(t: number[]): Float32Array[]; dispose(): void }, tokens: number[]): Float32Array[] {
   const out = [src.prefill()[0]];

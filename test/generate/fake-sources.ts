@@ -2,7 +2,7 @@
 import { join } from "node:path";
 import type { LogitsSource } from "../../src/generate/source.js";
 import { Tokenizer } from "../../src/text/tokenizer.js";
-import { seededRng } from "../../src/causal/rng.js";
+import { seededRng } from "../../src/util/rng.js";
 
 /**
  * Each row emits its script: scores peak (10 vs 0) on the next scripted token. Past the end of a

@@ -3,8 +3,8 @@ import { describe, expect, test } from "vitest";
 import { generate } from "../../src/generate/generate.js";
 import { makeSelector, sampleToken, softmaxWithTemperature } from "../../src/generate/sampling.js";
 import { minNewTokens, repetitionPenalty, suppressTokens, type ProcessorState } from "../../src/generate/processors.js";
-import { argmax } from "../../src/generate/greedy.js";
-import { seededRng } from "../../src/causal/rng.js";
+import { argmax } from "../../src/util/argmax.js";
+import { seededRng } from "../../src/util/rng.js";
 import { FixedSource } from "./fake-sources.js";
 
 const V = 500;

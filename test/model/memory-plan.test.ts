@@ -34,7 +34,8 @@ describe("memory plan (LLaVA-1.5-7B layout, sparse files)", () => {
 
   test("auto: wasm streams the 7B through its heap; cpu keeps what fits 24 GiB; all on 64 GiB", async () => {
     await initBackend("wasm");
-    const wasm = planModel(dir, { workload: { maxNewTokens: 8 } }, laptop).plan;
+    // one image + a short question (≈ 620 positions) and a short answer: what `ask --one-word` runs
+    const wasm = planModel(dir, { workload: { promptTokens: 620, maxNewTokens: 8 } }, laptop).plan;
     // every decoder layer streams; what is left of the heap keeps a few CLIP layers (budget) or nothing
     expect(["budget", "stream"]).toContain(wasm.policy);
     expect([...wasm.residency.resident].filter((u) => u.startsWith("text."))).toEqual([]);
@@ -74,7 +75,7 @@ describe("memory plan (LLaVA-1.5-7B layout, sparse files)", () => {
     const reads = [vi.spyOn(Checkpoint.prototype, "readFloat32"), vi.spyOn(Checkpoint.prototype, "readRaw")];
     try {
       const t0 = performance.now();
-      await expect(loadModel(dir, { residency: { policy: "all" }, machine: laptop })).rejects.toThrow(
+      await expect(loadModel(dir, { residency: { policy: "all", workload: { promptTokens: 620, maxNewTokens: 8 } }, machine: laptop })).rejects.toThrow(
         /does not fit: the wasm backend can hold 3\.60 GiB of tensors, the plan needs 5\d\.\d\d GiB[\s\S]*peak backend memory[\s\S]*would fit: (--residency budget --resident \d+MiB|--residency stream)/,
       );
       await expect(loadModel(dir, { residency: { policy: "stream", workload: { rows: 2 } }, machine: laptop })).rejects.toThrow(/would fit: --backend cpu/);

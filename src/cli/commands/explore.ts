@@ -2,13 +2,14 @@
 // image (per layer / head or averaged), CLIP's CLS maps, the factual vs counterfactual top-k per step
 // and an optional sweep picture. Opens from disk, works offline.
 import { writeFileSync } from "node:fs";
-import { loadLlavaWithProgress } from "../load.js";
+import { withLlava } from "../load.js";
 import type { CommandSpec, ParsedArgs } from "../args.js";
 import { need, numOpt, str } from "../args.js";
 import { loadImage } from "../../vision/index.js";
 import { loadRecording } from "../../introspect/store.js";
 import { explorerPage, exploreAnswer, readSweepPng } from "../../introspect/explore.js";
-import { parseList, promptFlags, PROMPT_OPTIONS, question, runningVisionLayers } from "../../introspect/options.js";
+import { promptFlags, PROMPT_OPTIONS, question, runningVisionLayers } from "../../introspect/options.js";
+import { parseIndexList } from "../../util/index-list.js";
 import type { Recording } from "../../introspect/session.js";
 import type { ExplorerData } from "../../introspect/explore.js";
 
@@ -17,19 +18,16 @@ async function fresh(args: ParsedArgs): Promise<{ rec: Recording; topk: Explorer
   const image = await loadImage(need(args, "image", "explore"));
   const prompt = promptFlags(args);
   const cf = args.opts["no-cf"] ? undefined : (str(args, "cf") ?? "vision:uniform@sel");
-  const llava = await loadLlavaWithProgress(args);
-  try {
+  return withLlava(args, async (llava) => {
     const cfg = llava.model.config;
-    const layers = parseList(str(args, "layers") ?? "all", cfg.text.numLayers, "text layer");
+    const layers = parseIndexList(str(args, "layers") ?? "all", cfg.text.numLayers, "text layer");
     const vision = Array.from({ length: runningVisionLayers(cfg) }, (_, i) => i);
     const { rec, topk } = await exploreAnswer(llava, {
       image, question: q, ...prompt, cf, gamma: numOpt(args, "gamma"), maxNewTokens: numOpt(args, "max-new-tokens") ?? 16,
       topk: numOpt(args, "topk") ?? 5, select: { text: { layers }, vision: { layers: vision } },
     });
     return { rec, topk, cf };
-  } finally {
-    llava.dispose();
-  }
+  });
 }
 
 async function run(args: ParsedArgs): Promise<number> {

@@ -1,6 +1,6 @@
 // `causalmm heatmap`: pictures of where generated tokens look in the image (per layer / head or
 // averaged), CLIP's CLS attention and the modality split, from a recording or from a fresh run.
-import { loadLlavaWithProgress } from "../load.js";
+import { withLlava } from "../load.js";
 import type { CommandSpec, ParsedArgs } from "../args.js";
 import { need, numOpt, str } from "../args.js";
 import { loadImage } from "../../vision/index.js";
@@ -9,34 +9,32 @@ import { loadRecording } from "../../introspect/store.js";
 import { renderRecording } from "../../introspect/render.js";
 import { COLORMAPS, type ColormapName } from "../../introspect/draw.js";
 import type { HeadChoice } from "../../introspect/maps.js";
-import { parseList, runningVisionLayers, promptFlags, PROMPT_OPTIONS, question } from "../../introspect/options.js";
+import { runningVisionLayers, promptFlags, PROMPT_OPTIONS, question } from "../../introspect/options.js";
+import { parseIndexList } from "../../util/index-list.js";
 
 async function fresh(args: ParsedArgs): Promise<Recording> {
   const q = question(args, "heatmap");
   const image = await loadImage(need(args, "image", "heatmap"));
   const prompt = promptFlags(args);
-  const llava = await loadLlavaWithProgress(args);
-  try {
+  return withLlava(args, async (llava) => {
     const cfg = llava.model.config;
     const all = (n: number) => Array.from({ length: n }, (_, i) => i);
     return await recordAnswer(llava, {
       image, question: q, ...prompt, maxNewTokens: numOpt(args, "max-new-tokens") ?? 16,
       select: { text: { layers: all(cfg.text.numLayers) }, vision: { layers: all(runningVisionLayers(cfg)) } },
     });
-  } finally {
-    llava.dispose();
-  }
+  });
 }
 
 function heads(text: string | undefined, rec: Recording): HeadChoice[] {
   if (!text || text === "mean") return ["mean"];
   const n = rec.meta.dims.textHeads;
-  return text.split(",").map((h) => (h.trim() === "mean" ? "mean" : parseList(h, n, "head")[0]));
+  return text.split(",").map((h) => (h.trim() === "mean" ? "mean" : parseIndexList(h, n, "head")[0]));
 }
 
 /** "mean,0,3" → ["mean", 0, 3]; "all" → every layer. */
 function layerChoices(text: string, rec: Recording): (number | "mean")[] {
-  return text.split(",").flatMap((t): (number | "mean")[] => (t.trim() === "mean" ? ["mean"] : parseList(t, rec.meta.dims.textLayers, "text layer")));
+  return text.split(",").flatMap((t): (number | "mean")[] => (t.trim() === "mean" ? ["mean"] : parseIndexList(t, rec.meta.dims.textLayers, "text layer")));
 }
 
 async function run(args: ParsedArgs): Promise<number> {
@@ -47,7 +45,7 @@ async function run(args: ParsedArgs): Promise<number> {
   const files = await renderRecording(rec, out, {
     layers: layerChoices(str(args, "layer") ?? "mean", rec),
     heads: heads(str(args, "head"), rec),
-    steps: steps && steps !== "all" ? parseList(steps, rec.meta.answer.ids.length, "token") : undefined,
+    steps: steps && steps !== "all" ? parseIndexList(steps, rec.meta.answer.ids.length, "token") : undefined,
     alpha: numOpt(args, "alpha") ?? 0.6,
     colormap: (str(args, "colormap") ?? "viridis") as ColormapName,
     cls: !args.opts["no-cls"],

@@ -1,6 +1,6 @@
 // `causalmm record`: answer a question about a picture and keep the attention of chosen layers/heads
 // (per generated token its query row; CLIP's CLS row; optionally the full prefill / per-patch maps).
-import { loadLlavaWithProgress } from "../load.js";
+import { withLlava } from "../load.js";
 import type { CommandSpec, ParsedArgs } from "../args.js";
 import { need, numOpt, str } from "../args.js";
 import { loadImage } from "../../vision/index.js";
@@ -17,8 +17,7 @@ async function run(args: ParsedArgs): Promise<number> {
   const image = await loadImage(need(args, "image", "record"));
   const out = need(args, "out", "record");
   const prompt = promptFlags(args);
-  const llava = await loadLlavaWithProgress(args);
-  try {
+  await withLlava(args, async (llava) => {
     const cfg = llava.model.config;
     const select = selectionFromArgs(args, cfg);
     const cf = str(args, "cf");
@@ -30,9 +29,7 @@ async function run(args: ParsedArgs): Promise<number> {
     const index = await saveRecording(out, rec, (str(args, "format") ?? "npy") as StoreFormat);
     process.stderr.write(`answer: ${rec.meta.answer.text}\n${index.records.length} records, ${formatBytes(index.bytes)} → ${out}/index.json\n`);
     process.stdout.write(JSON.stringify({ out, answer: rec.meta.answer.text, records: index.records.length, bytes: index.bytes }) + "\n");
-  } finally {
-    llava.dispose();
-  }
+  });
   return 0;
 }
 

@@ -1,6 +1,6 @@
 // `causalmm sweep`: the effect of counterfactual attention in each layer (group) × type × module on
 // the next-token distribution at the answer position, over a POPE question file or one question.
-import { loadLlavaWithProgress } from "../load.js";
+import { withLlava } from "../load.js";
 import type { CommandSpec, ParsedArgs } from "../args.js";
 import { listOpt, need, numOpt, str } from "../args.js";
 import { loadPopeQuestions } from "../../eval/pope-data.js";
@@ -8,7 +8,8 @@ import type { ModuleName } from "../../model/hooks.js";
 import type { CfType } from "../../causal/counterfactual.js";
 import { runSweep, SWEEP_TYPES, type SweepQuestion, type SweepSettings } from "../../introspect/sweep.js";
 import { summarize, writeSweep, type SweepMetric, type SweepReport } from "../../introspect/sweep-report.js";
-import { parseList, PROMPT_OPTIONS, promptFlags, runningVisionLayers } from "../../introspect/options.js";
+import { PROMPT_OPTIONS, promptFlags, runningVisionLayers } from "../../introspect/options.js";
+import { parseIndexList } from "../../util/index-list.js";
 import type { Llava } from "../../api.js";
 import { ONE_WORD_SUFFIX } from "../../text/index.js";
 
@@ -33,7 +34,7 @@ export function layerGroups(specs: string[], llava: Llava): Partial<Record<Modul
     const m = /^(text|vision)=(.*)$/.exec(spec.trim());
     const modules: ModuleName[] = m ? [m[1] as ModuleName] : ["text", "vision"];
     for (const mod of modules) {
-      const groups = (m ? m[2] : spec).split(";").map((g) => (g.trim() === "none" ? [] : parseList(g, n[mod], `${mod} layer`)));
+      const groups = (m ? m[2] : spec).split(";").map((g) => (g.trim() === "none" ? [] : parseIndexList(g, n[mod], `${mod} layer`)));
       out[mod] = [...(out[mod] ?? []), ...groups];
     }
   }
@@ -52,8 +53,7 @@ async function run(args: ParsedArgs): Promise<number> {
   const prompt = promptFlags({ ...args, opts: { ...args.opts, "one-word": args.opts.suffix === undefined && args.opts["one-word"] !== false } });
   const modules = csv<ModuleName>(str(args, "modules") ?? "vision,text", ["vision", "text"], "module");
   const types = csv<CfType>(str(args, "types") ?? SWEEP_TYPES.join(","), SWEEP_TYPES, "type");
-  const llava = await loadLlavaWithProgress(args);
-  try {
+  await withLlava(args, async (llava) => {
     const settings: SweepSettings = {
       modules, types, draws: numOpt(args, "draws") ?? 3, seed: numOpt(args, "seed") ?? 0, batch: numOpt(args, "batch") ?? 8, ...prompt,
       groups: layerGroups(listOpt(args, "layer-groups"), llava),
@@ -70,9 +70,7 @@ async function run(args: ParsedArgs): Promise<number> {
     };
     const files = await writeSweep(out, report, (str(args, "metric") ?? "kl") as SweepMetric);
     process.stdout.write(JSON.stringify({ files }) + "\n");
-  } finally {
-    llava.dispose();
-  }
+  });
   return 0;
 }
 

@@ -50,6 +50,15 @@ export function rowSoftmax(): ((x: tf.Tensor) => tf.Tensor) | null {
 }
 
 /**
+ * tf.unstack along axis 0 where the backend has a faster one than tfjs's (wasm), else null; null too
+ * while a gradient tape records (it has no gradient).
+ */
+export function unstackKernel(): ((x: tf.Tensor) => tf.Tensor[]) | null {
+  if (tf.engine().isTapeOn() || !has(KERNEL_NAMES.unstack)) return null;
+  return (x) => tf.engine().runKernel(KERNEL_NAMES.unstack, { x }, {}) as tf.Tensor[];
+}
+
+/**
  * The plausibility cutoff of logits `[B,V]` on the device: `masked` = the logits with −∞ where
  * ℓ < fround(log ε) + max ℓ, and `kept` `[B, maxKept+1]` = per row the count of kept tokens followed by
  * their ascending indices (only the first maxKept are written). Null where the backend has none.

@@ -10,6 +10,8 @@ export const KERNEL_NAMES = {
   cutoff: "CausalmmCutoff",
   /** Softmax over the last axis. */
   softmax: "CausalmmSoftmax",
+  /** `[N,...]` → N tensors `[...]` (tf.unstack along axis 0), each a block copy of its part. */
+  unstack: "CausalmmUnstack",
 } as const;
 
 export interface DecodeAttrs {

@@ -26,9 +26,13 @@ interface WasmBackend {
 
 const instances = new WeakMap<object, Exports | null>();
 
+function kernelMemory(backend: WasmBackend): WebAssembly.Memory | undefined {
+  return backend.wasm?.asm?.memory ?? backend.wasm?.wasmMemory;
+}
+
 function kernelsFor(backend: WasmBackend): Exports | null {
   if (!instances.has(backend)) {
-    const memory = backend.wasm?.asm?.memory ?? backend.wasm?.wasmMemory;
+    const memory = kernelMemory(backend);
     let exports: Exports | null = null;
     if (memory instanceof WebAssembly.Memory) {
       const bytes = Uint8Array.from(atob(WASM_KERNELS), (ch) => ch.charCodeAt(0));
@@ -80,6 +84,30 @@ function registerCutoff(): void {
   });
 }
 
+/**
+ * tf.unstack along axis 0 as one block copy per part inside the heap. tfjs-wasm's Slice (which its
+ * Unpack runs per part) first copies its whole input out of the heap (readSync), so unstacking
+ * `[H,T,T]` attention probabilities cost H full copies: ~10 % of a CLIP-L layer (docs/benchmarks.md).
+ */
+function registerUnstack(): void {
+  tf.registerKernel({
+    kernelName: KERNEL_NAMES.unstack,
+    backendName: "wasm",
+    kernelFunc: ({ inputs, backend }) => {
+      const be = backend as unknown as WasmBackend;
+      const { x } = inputs as { x: tf.TensorInfo };
+      const [N, ...rest] = x.shape;
+      const bytes = 4 * rest.reduce((a, b) => a * b, 1);
+      const outs = Array.from({ length: N }, () => be.makeOutput(rest, x.dtype as "float32" | "int32"));
+      const src = be.dataIdMap.get(x.dataId).memoryOffset;
+      // after the allocations: the heap may have grown, and a view taken earlier would be detached
+      const heap = new Uint8Array(kernelMemory(be)!.buffer);
+      outs.forEach((o, i) => heap.copyWithin(be.dataIdMap.get(o.dataId).memoryOffset, src + i * bytes, src + (i + 1) * bytes));
+      return outs;
+    },
+  });
+}
+
 /** Registers the wasm kernels once; false when the active wasm backend's memory is out of reach. */
 export function registerWasmKernels(): boolean {
   if (!kernelsFor(tf.backend() as unknown as WasmBackend)) return false;
@@ -87,6 +115,7 @@ export function registerWasmKernels(): boolean {
     registerProduct(KERNEL_NAMES.qk, (k) => k.qk, (length) => length);
     registerProduct(KERNEL_NAMES.pv, (k) => k.pv, (_length, hd) => hd);
     registerCutoff();
+    registerUnstack();
   }
   return true;
 }

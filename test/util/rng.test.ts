@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { Rng, hashKey, seededRng, stream } from "../../src/causal/rng.js";
+import { Rng, hashKey, seededRng, stream } from "../../src/util/rng.js";
 
 describe("xoshiro128**", () => {
   it("matches the reference sequence for state (1, 2, 3, 4)", () => {

@@ -1,4 +1,5 @@
-// Seeded pseudo-random numbers in pure JavaScript, so that a counterfactual drawn from a seed is the same
+// Seeded pseudo-random numbers in pure JavaScript, shared by every folder that draws (counterfactuals,
+// sampling, VCD noise, the lab's synthetic world, bootstraps), so that a draw from a seed is the same
 // on every tfjs backend (the numbers never come from a backend's own RNG) and on every machine.
 //
 // Generator: xoshiro128** 1.0 (Blackman & Vigna, https://prng.di.unimi.it/xoshiro128starstar.c), 128-bit

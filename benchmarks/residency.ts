@@ -1,0 +1,80 @@
+// Memory plan against measured memory, per residency policy, on a model with LLaVA-1.5-7B's widths
+// and few layers (benchmarks/lib/real-width.ts; no files). One run per process, so the peaks are its
+// own: peak live tfjs bytes (counted on every tensor registration), the wasm heap, and VmHWM.
+//   node dist/benchmarks/residency.js --backend wasm --policy stream [--resident 2GiB] [--text-layers 1]
+//        [--vision-layers 2] [--image 336] [--new 2] [--json]
+import * as tf from "@tensorflow/tfjs-core";
+import { readFileSync } from "node:fs";
+import { initBackend } from "../src/backend.js";
+import { buildModel, memoryPlanOf } from "../src/model/load.js";
+import { numImageTokens, parseLlavaConfig } from "../src/model/config.js";
+import { greedyDecode } from "../src/generate/greedy.js";
+import type { ResidencyPolicy } from "../src/model/residency.js";
+import { parseBytes } from "../src/cli/residency.js";
+import { llava7bConfig, realWidthSource } from "./lib/real-width.js";
+
+function arg(name: string, dflt: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1] : dflt;
+}
+
+function vmHwm(): number {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync("/proc/self/status", "utf8"));
+  return m ? Number(m[1]) * 1024 : NaN;
+}
+
+/** Peak of tf.memory().numBytes, updated whenever the engine registers a tensor. */
+function trackPeak(): () => number {
+  const engine = tf.engine() as unknown as { trackTensor(a: unknown, b: unknown): void; state: { numBytes: number } };
+  const orig = engine.trackTensor.bind(engine);
+  let peak = engine.state.numBytes;
+  engine.trackTensor = (a, b) => {
+    orig(a, b);
+    if (engine.state.numBytes > peak) peak = engine.state.numBytes;
+  };
+  return () => peak;
+}
+
+async function main(): Promise<void> {
+  const backend = arg("backend", "wasm");
+  const policy = arg("policy", "stream") as ResidencyPolicy;
+  const resident = arg("resident", "");
+  const newTokens = Number(arg("new", "2"));
+  const image = Number(arg("image", "336"));
+  await initBackend(backend);
+  const cfgJson = llava7bConfig(Number(arg("text-layers", "1")), Number(arg("vision-layers", "2")), image);
+  const cfg = parseLlavaConfig(cfgJson);
+  const ids = [1, 319, 1799, 9047, 13, 3148, 1001, 29901, cfg.imageTokenIndex, 13, 1724, 338, 445, 29973, 319, 1799, 9047, 29901];
+  const workload = { promptTokens: ids.length - 1 + numImageTokens(cfg), maxNewTokens: newTokens, rows: 1, images: 1 };
+  const peak = trackPeak();
+  const heap0 = process.memoryUsage().rss;
+  const t0 = performance.now();
+  const model = buildModel(cfg, realWidthSource(cfgJson), { residency: { policy, workload, ...(resident ? { residentBytes: parseBytes(resident) } : {}) } });
+  const loadMs = performance.now() - t0;
+  const pixels = tf.randomUniform([1, 3, image, image], -1, 1, "float32", 7) as tf.Tensor4D;
+  const t1 = performance.now();
+  const { tokens } = greedyDecode(model, [ids], pixels, newTokens);
+  const runMs = performance.now() - t1;
+  const plan = memoryPlanOf(model)!;
+  const heap = (tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array } }).wasm?.HEAPU8?.length ?? 0;
+  const out = {
+    backend, policy: plan.policy, resident: [...plan.residency.resident], tokens: tokens[0], loadMs, runMs,
+    plan: { tensorPeak: plan.tensorPeakBytes, backendPeak: plan.backendPeakBytes, processPeak: plan.processPeakBytes, host: plan.hostBytes },
+    measured: { tensorPeak: peak(), wasmHeap: heap, vmHwm: vmHwm(), rssAtStart: heap0 },
+  };
+  if (process.argv.includes("--json")) process.stdout.write(JSON.stringify(out) + "\n");
+  else {
+    const g = (b: number) => `${(b / 1024 ** 3).toFixed(2)} GiB`;
+    console.log(`${backend} ${plan.policy}: load ${loadMs.toFixed(0)} ms, run ${runMs.toFixed(0)} ms, tokens ${tokens[0].join(",")}`);
+    console.log(`  tensors: plan ${g(out.plan.tensorPeak)}, measured ${g(out.measured.tensorPeak)}`);
+    console.log(`  backend: plan ${g(out.plan.backendPeak)}, wasm heap ${g(heap)}`);
+    console.log(`  process: plan ${g(out.plan.processPeak)}, VmHWM ${g(out.measured.vmHwm)}`);
+  }
+  pixels.dispose();
+  model.dispose();
+}
+
+main().catch((e) => {
+  console.error(e instanceof Error ? e.message : e);
+  process.exit(1);
+});
