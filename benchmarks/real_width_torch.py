@@ -13,6 +13,7 @@ Serves timing requests so the caller can interleave it with its own runs: reads 
 import json, math, sys, time
 import torch
 import torch.nn.functional as F
+from torch_ops import rms, rope
 
 
 def lin_w(out_dim, in_dim):
@@ -64,24 +65,14 @@ class Layer7B:
         self.prompt = torch.randn(1, 595, D) * 0.02
         self.cache = None
 
-    @staticmethod
-    def rms(x, w):
-        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-5) * w
-
-    def rope(self, x, pos):
-        f = pos[:, None].float() * self.inv[None]
-        emb = torch.cat([f, f], -1)
-        x1, x2 = x.chunk(2, -1)
-        return x * emb.cos() + torch.cat([-x2, x1], -1) * emb.sin()
-
     def forward(self, x, cache):
         """HF-style eager layer: the cache is (k, v) concatenated along positions each call."""
         W, B, T = self.w, x.shape[0], x.shape[1]
         start = cache[0].shape[2] if cache else 0
         pos = torch.arange(start, start + T)
-        h = self.rms(x, self.n1)
+        h = rms(x, self.n1)
         heads = lambda t: t.view(B, T, self.H, self.hd).transpose(1, 2)
-        q, k, v = self.rope(heads(F.linear(h, W["q"])), pos), self.rope(heads(F.linear(h, W["k"])), pos), heads(F.linear(h, W["v"]))
+        q, k, v = rope(heads(F.linear(h, W["q"])), pos, self.inv), rope(heads(F.linear(h, W["k"])), pos, self.inv), heads(F.linear(h, W["v"]))
         if cache:
             k, v = torch.cat([cache[0], k], 2), torch.cat([cache[1], v], 2)
         s = q @ k.transpose(-1, -2) / math.sqrt(self.hd)
@@ -89,9 +80,9 @@ class Layer7B:
             s = s + torch.full((T, start + T), float("-inf")).triu(start + 1)
         a = torch.softmax(s, -1) @ v
         x = x + F.linear(a.transpose(1, 2).reshape(B, T, -1), W["o"])
-        h = self.rms(x, self.n2)
+        h = rms(x, self.n2)
         x = x + F.linear(F.silu(F.linear(h, W["gate"])) * F.linear(h, W["up"]), W["down"])
-        return F.linear(self.rms(x[:, -1:], self.norm), self.head), (k, v)
+        return F.linear(rms(x[:, -1:], self.norm), self.head), (k, v)
 
     def prefill(self):
         logits, self.cache = self.forward(self.prompt, None)

@@ -10,6 +10,7 @@ import json, math, statistics, struct, sys, time
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch_ops import rms, rope
 
 
 def load(path):
@@ -62,15 +63,6 @@ class Tiny:
         f = x[:, 1:]
         return self.lin(F.gelu(self.lin(f, "multi_modal_projector.linear_1")), "multi_modal_projector.linear_2")
 
-    def rms(self, x, w):
-        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-5) * w
-
-    def rope(self, x, pos):
-        f = pos[:, None].float() * self.inv[None]
-        emb = torch.cat([f, f], -1)
-        x1, x2 = x.chunk(2, -1)
-        return x * emb.cos() + torch.cat([-x2, x1], -1) * emb.sin()
-
     def llm(self, x, cache, last_only=True):
         W, pre = self.w, "language_model.model."
         B, T, D = x.shape
@@ -79,9 +71,9 @@ class Tiny:
         mask = torch.full((T, start + T), float("-inf")).triu(start + 1)
         for i in range(self.tl):
             l = pre + f"layers.{i}."
-            h = self.rms(x, W[l + "input_layernorm.weight"])
-            q = self.rope(self.lin(h, l + "self_attn.q_proj", False).view(B, T, self.th, self.hd).transpose(1, 2), pos)
-            k = self.rope(self.lin(h, l + "self_attn.k_proj", False).view(B, T, self.kvh, self.hd).transpose(1, 2), pos)
+            h = rms(x, W[l + "input_layernorm.weight"])
+            q = rope(self.lin(h, l + "self_attn.q_proj", False).view(B, T, self.th, self.hd).transpose(1, 2), pos, self.inv)
+            k = rope(self.lin(h, l + "self_attn.k_proj", False).view(B, T, self.kvh, self.hd).transpose(1, 2), pos, self.inv)
             v = self.lin(h, l + "self_attn.v_proj", False).view(B, T, self.kvh, self.hd).transpose(1, 2)
             if cache[i]:
                 k, v = torch.cat([cache[i][0], k], 2), torch.cat([cache[i][1], v], 2)
@@ -90,9 +82,9 @@ class Tiny:
             kk, vv = k.repeat_interleave(rep, 1), v.repeat_interleave(rep, 1)
             p = torch.softmax(q @ kk.transpose(-1, -2) / math.sqrt(self.hd) + mask, -1)
             x = x + self.lin((p @ vv).transpose(1, 2).reshape(B, T, -1), l + "self_attn.o_proj", False)
-            h = self.rms(x, W[l + "post_attention_layernorm.weight"])
+            h = rms(x, W[l + "post_attention_layernorm.weight"])
             x = x + self.lin(F.silu(self.lin(h, l + "mlp.gate_proj", False)) * self.lin(h, l + "mlp.up_proj", False), l + "mlp.down_proj", False)
-        x = self.rms(x[:, -1:] if last_only else x, W[pre + "norm.weight"])
+        x = rms(x[:, -1:] if last_only else x, W[pre + "norm.weight"])
         return F.linear(x, W["language_model.lm_head.weight"])
 
 
