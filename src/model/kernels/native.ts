@@ -22,22 +22,23 @@ export interface NativeWeight {
   dispose(): void;
 }
 
-/** The addon's functions (native/gemm.cc). Offsets are in bytes into the given buffers. */
+/** The addon's functions (native/addon.cc). */
 export interface Addon {
-  /** c = a·b (+bias); b is F32 [K,N] ("in,out", trans 0) or [N,K] ("out,in", trans 1) of dtype 0 F32, 1 F16, 2 BF16. */
-  gemm(
-    a: ArrayBufferLike, aOff: number, b: ArrayBufferLike, bOff: number, bias: ArrayBufferLike | null, biasOff: number,
-    c: ArrayBufferLike, cOff: number, M: number, N: number, K: number, dtype: number, trans: number,
-  ): void;
+  /** c = a·b (+bias); b is [K,N] or, transposed, [N,K], of dtype 0 F32 (Float32Array), 1 F16 or 2 BF16 (Uint16Array). */
+  gemm(a: Float32Array, b: Float32Array | Uint16Array, bias: Float32Array | null, c: Float32Array, M: number, N: number, K: number,
+    dtype: number, transposed: number): void;
   setThreads(n: number): void;
+  /** The kernels in use: "avx512", "avx2" or "portable". */
   isa(): string;
+  /** Use another ISA's kernels (tests run every path); false where this CPU lacks it. */
+  setIsa(name: string): boolean;
 }
 
 let addon: Addon | null | undefined;
 let reason: string | null = null;
 
 /** Where `npm ci` (the install script: node-gyp on src/model/kernels/native/binding.gyp) puts the addon. */
-export const ADDON_PATH = join(PACKAGE_ROOT, "build", "Release", "causalmm_gemm.node");
+export const ADDON_PATH = join(PACKAGE_ROOT, "src", "model", "kernels", "native", "build", "Release", "causalmm_gemm.node");
 
 /** The loaded addon or null (the reason in nativeUnavailableReason()). */
 export function loadAddon(): Addon | null {
