@@ -6,7 +6,7 @@ import { join } from "node:path";
 import type { Llava, AskOptions } from "../api.js";
 import { makeLab } from "./make.js";
 import { loadPopeQuestions } from "../eval/pope-data.js";
-import { runEval } from "../eval/runner.js";
+import { runEval, type Progress as EvalProgress } from "../eval/runner.js";
 import { answersById, readAnswers } from "../eval/answers-file.js";
 import { pairAnswers, scorePope, type PopeMetrics } from "../eval/pope-score.js";
 import { ModelAnswerer } from "../eval/model-answerer.js";
@@ -49,6 +49,8 @@ export interface DemoOptions {
   seed: number;
   configs?: DemoConfig[];
   log?: (line: string) => void;
+  /** Answering progress of each config (the CLI turns it into a progress line). */
+  onProgress?: (config: string, p: EvalProgress) => void;
 }
 
 export interface DemoRow {
@@ -79,7 +81,8 @@ export async function runDemo(llava: Llava, o: DemoOptions): Promise<{ rows: Dem
     const t0 = performance.now();
     const answersFile = join(o.out, "answers", `${slug(cfg.name)}.jsonl`);
     const answerer = new ModelAnswerer(llava, { suffix: ONE_WORD_SUFFIX, maxNewTokens: 3, ...cfg.opts });
-    await runEval({ benchmark: "pope", items, source: "causalmm demo", answerer, answersFile, overwrite: true, batch: 8 });
+    const onProgress = o.onProgress && ((p: EvalProgress) => o.onProgress!(cfg.name, p));
+    await runEval({ benchmark: "pope", items, source: "causalmm demo", answerer, answersFile, overwrite: true, batch: 8, onProgress });
     const stored = answersById(readAnswers(answersFile));
     answers.set(cfg.name, new Map([...stored].map(([id, a]) => [id, a.text])));
     const report = scorePope(pairAnswers(items, stored).pairs);
