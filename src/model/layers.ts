@@ -3,6 +3,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 // Registers x.reshape(...) etc. and gradients; every model file imports this module.
 import "../tf-setup.js";
+import { matMulKernel } from "./kernels/kernels.js";
 
 export interface Linear {
   /** `[in, out]` */
@@ -21,7 +22,8 @@ export function linear(x: tf.Tensor, p: Linear): tf.Tensor {
   const outDim = p.w.shape[1];
   const lead = x.shape.slice(0, -1);
   const x2 = x.reshape([-1, inDim]); // [N, in]
-  const y2 = p.b ? tf.add(tf.matMul(x2, p.w), p.b) : tf.matMul(x2, p.w); // [N, out]
+  const native = matMulKernel();
+  const y2 = native ? native(x2 as tf.Tensor2D, p.w, p.b) : p.b ? tf.add(tf.matMul(x2, p.w), p.b) : tf.matMul(x2, p.w); // [N, out]
   return y2.reshape([...lead, outDim]); // [..., out]
 }
 

@@ -42,7 +42,8 @@ class Pool {
   void resize(int n) {
     stopAll();
     stop_ = false;
-    for (int i = 1; i < n; i++) workers_.emplace_back([this, i] { loop(i); });
+    // a new worker waits for the next job, not the last one (whose std::function is gone)
+    for (int i = 1; i < n; i++) workers_.emplace_back([this, i, seen = generation_] { loop(i, seen); });
     scratch_.resize(n);
   }
   int size() const { return int(workers_.size()) + 1; }
@@ -70,8 +71,7 @@ class Pool {
   }
 
  private:
-  void loop(int i) {
-    long seen = 0;
+  void loop(int i, long seen) {
     for (;;) {
       const std::function<void(int)>* job;
       {
