@@ -6,8 +6,7 @@ import { tmpdir } from "node:os";
 import { describe, expect, it, vi } from "vitest";
 import { formatDuration, ProgressBar, type ProgressStream } from "../../src/cli/progress.js";
 import { parseArgs } from "../../src/cli/args.js";
-import { evalCommand } from "../../src/cli/commands/eval.js";
-import { setAnswererFactory } from "../../src/eval/answerer.js";
+import { makeEvalCommand } from "../../src/cli/commands/eval.js";
 import { FakeAnswerer, popeFixture } from "../eval/helpers.js";
 import { runNode } from "../helpers/run.js";
 import { REPO_ROOT } from "../helpers/fixtures.js";
@@ -67,7 +66,7 @@ describe("ProgressBar off a terminal", () => {
 describe("eval and sweep in a batch job (stderr not a terminal)", () => {
   it("eval pope prints progress lines (--progress-every)", async () => {
     const f = popeFixture(3, 4);
-    setAnswererFactory(async () => new FakeAnswerer());
+    const evalCommand = makeEvalCommand({ create: async () => new FakeAnswerer(), options: [] });
     const err: string[] = [];
     const tty = Object.getOwnPropertyDescriptor(process.stderr, "isTTY");
     Object.defineProperty(process.stderr, "isTTY", { value: false, configurable: true });

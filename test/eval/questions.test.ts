@@ -4,8 +4,7 @@ import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseArgs } from "../../src/cli/args.js";
-import { evalCommand } from "../../src/cli/commands/eval.js";
-import { setAnswererFactory } from "../../src/eval/answerer.js";
+import { makeEvalCommand } from "../../src/cli/commands/eval.js";
 import { loadPopeQuestions, splitFromFileName } from "../../src/eval/pope-data.js";
 import { runEval } from "../../src/eval/runner.js";
 import { FakeAnswerer, popeFixture, tmp } from "./helpers.js";
@@ -93,7 +92,14 @@ describe("POPE question files", () => {
     writeFileSync(answers, readFileSync(answers, "utf8") + '{"question_id": 5, "te'); // and a partial line
     const before = readFileSync(answers);
     let built = 0;
-    setAnswererFactory(async () => (built++, new FakeAnswerer()));
+    const evalRun = (argv: string[]) => {
+      const create = async () => {
+        built++;
+        return new FakeAnswerer();
+      };
+      const cmd = makeEvalCommand({ create, options: [] });
+      return cmd.run(parseArgs(argv, cmd));
+    };
     const original = readFileSync(f.questions, "utf8").split("\n");
     const cases: [string[], RegExp][] = [
       [[original[0], "{oops", ...original.slice(2)], /coco_pope_random.json:2: broken JSON line/],
@@ -110,5 +116,3 @@ describe("POPE question files", () => {
     expect(built).toBe(0);
   });
 });
-
-const evalRun = (argv: string[]) => evalCommand.run(parseArgs(argv, evalCommand));
