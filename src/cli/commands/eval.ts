@@ -1,7 +1,7 @@
 // `causalmm eval pope|mme`: answer a benchmark's questions into a resumable answers file.
 import type { CommandSpec, OptionSpec, ParsedArgs } from "../args.js";
 import { need, numOpt, str } from "../args.js";
-import { ProgressBar } from "../progress.js";
+import { PROGRESS_OPTIONS, ProgressBar, progressFlags } from "../progress.js";
 import type { EvalItem } from "../../eval/answerer.js";
 import { answersById, readAnswers } from "../../eval/answers-file.js";
 import { idKey } from "../../eval/jsonl.js";
@@ -35,6 +35,7 @@ const BASE_OPTIONS: OptionSpec[] = [
   { name: "limit", type: "number", integer: true, min: 1, help: "only the first N questions (before chunking)" },
   { name: "overwrite", type: "boolean", help: "discard an existing answers file instead of resuming it" },
   { name: "merge", type: "boolean", help: "merge the chunk answers files given as arguments into --answers" },
+  ...PROGRESS_OPTIONS,
 ];
 
 function loadItems(bench: string, args: ParsedArgs, checkImages: boolean): { items: EvalItem[]; source: string } {
@@ -95,7 +96,7 @@ async function run(args: ParsedArgs, answerers: AnswererSpec): Promise<number> {
   const answersFile = need(args, "answers", `eval ${bench}`);
   const answerer = await ((await testAnswererFactory()) ?? answerers.create)(args);
   try {
-    const bar = new ProgressBar(`eval ${bench}`);
+    const bar = new ProgressBar(`eval ${bench}`, { ...progressFlags(args), unit: "answers" });
     const summary = await runEval({
       benchmark: bench,
       items,
@@ -107,7 +108,7 @@ async function run(args: ParsedArgs, answerers: AnswererSpec): Promise<number> {
       batch: numOpt(args, "batch"),
       limit: numOpt(args, "limit"),
       overwrite: Boolean(args.opts.overwrite),
-      onProgress: (p) => bar.update(p.answeredNow, p.todo, `${p.done}/${p.total} ${p.rate.toFixed(2)} q/s`),
+      onProgress: (p) => bar.update(p.done, p.total, `${p.done}/${p.total} ${p.rate.toFixed(2)} q/s`),
     });
     bar.done();
     process.stderr.write(summaryLine(bench, summary) + "\n");
