@@ -35,6 +35,7 @@ function row(name: string, s: VlindScores): string {
 export function formatVlind(r: VlindReport, modelId = "model"): string {
   const t = r.total.counts;
   const notes: string[] = [];
+  if (r.unparsed) notes.push(`${r.unparsed} of ${r.probes} answers say neither true nor false (NA, scored as wrong, as in the release)`);
   if (t.aPass === 0) notes.push("no instance passed commonsense knowledge: S_CB is 0 by the release's convention");
   if (t.bcPass === 0) notes.push("no instance passed CK, VP and CB: S_LP is 0 by the release's convention");
   return [

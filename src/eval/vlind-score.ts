@@ -44,6 +44,9 @@ export interface VlindReport {
   concepts: Record<string, VlindScores>;
   voteThreshold: number;
   style: string;
+  /** Probes scored, and those whose answer had neither "true" nor "false" (NA: wrong, as in the release). */
+  probes: number;
+  unparsed: number;
 }
 
 type Acc = Counts & { n: number; images: number };
@@ -84,9 +87,12 @@ export function scoreVlind(data: readonly VlindInstance[], answer: VlindAnswers,
   if (!(style in VLIND_STYLES)) throw new Error(`unknown VLind-Bench style '${style}' (valid: ${Object.keys(VLIND_STYLES).join(", ")})`);
   const voteThreshold = o.voteThreshold ?? VLIND_VOTE_THRESHOLD;
   const missing: string[] = [];
+  let probes = 0, unparsed = 0;
   const get = (id: string) => {
     const a = answer(id);
     if (a === undefined) missing.push(id);
+    probes++;
+    if (a === "NA") unparsed++;
     return a;
   };
   const byConcept = new Map<string, Acc>();
@@ -119,5 +125,5 @@ export function scoreVlind(data: readonly VlindInstance[], answer: VlindAnswers,
   }
   if (total.n === 0) throw new EvalFileError(`${from}no VLind-Bench instance has a good image (votes ≥ ${voteThreshold}, style ${style})`);
   const concepts = Object.fromEntries([...byConcept].sort(([p], [q]) => p.localeCompare(q)).map(([k, acc]) => [k, finish(acc)]));
-  return { total: finish(total), concepts, voteThreshold, style };
+  return { total: finish(total), concepts, voteThreshold, style, probes, unparsed };
 }

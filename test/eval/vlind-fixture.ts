@@ -90,3 +90,15 @@ export function releasePredictions(model: string, responses: Record<string, stri
     return out;
   });
 }
+
+/** The image files `eval vlind` reads for VLIND_DATA (votes ≥ 2), relative to the data folder. */
+export function vlindImagePaths(): string[] {
+  const out = new Set<string>();
+  for (const x of VLIND_DATA) {
+    const good = Object.entries(x.aggregated_human_label_good_images).filter(([, v]) => v >= 2).map(([id]) => id);
+    if (good.length === 0) continue;
+    out.add(`images/factual/${x.concept}/${x.context_id}_${x.factual_context}/0.jpg`);
+    for (const id of [String(x.best_img_id), ...good]) out.add(`images/counterfactual/${x.concept}/${x.context_id}_${x.context}/${id}.jpg`);
+  }
+  return [...out];
+}
