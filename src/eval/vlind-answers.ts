@@ -42,7 +42,9 @@ export function readReleasePredictions(path: string, modelId: string): { data: V
       const key = `${pred}_${probe}`;
       const per = r.value[key];
       if (per === undefined) continue;
-      if (typeof per !== "object" || per === null || Array.isArray(per)) throw new EvalFileError(`${r.where}: "${key}" is not an object keyed by image id`);
+      if (typeof per !== "object" || per === null || Array.isArray(per)) {
+        throw new EvalFileError(`${r.where}: "${key}" is not an object keyed by image id`);
+      }
       for (const [img, entry] of Object.entries(per)) table.set(probeId(x, probe, img), releaseAnswer(entry, r.where, `${key}.${img}`));
     }
     return x;

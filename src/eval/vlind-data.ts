@@ -23,7 +23,9 @@ import { EvalFileError, type Located } from "./jsonl.js";
 
 export const VLIND_STAGES = ["a", "b", "c", "d"] as const;
 export type VlindStage = (typeof VLIND_STAGES)[number];
-export const VLIND_STAGE_NAMES: Record<VlindStage, string> = { a: "commonsense knowledge", b: "visual perception", c: "commonsense bias", d: "language prior" };
+export const VLIND_STAGE_NAMES: Record<VlindStage, string> = {
+  a: "commonsense knowledge", b: "visual perception", c: "commonsense bias", d: "language prior",
+};
 /** The release's generation length (model.generate(max_new_tokens=64) in instructblip_eval.py). */
 export const VLIND_MAX_NEW_TOKENS = 64;
 export const VLIND_VOTE_THRESHOLD = 2;
@@ -164,7 +166,9 @@ export interface VlindItemsOptions {
 /** Every probe of every instance with a good image: a (factual image), b and c (best image), d per good image. */
 export function vlindItems(data: readonly VlindInstance[], o: VlindItemsOptions): EvalItem[] {
   const prompts = o.prompts ?? "reversed";
-  if (!(prompts in VLIND_PROMPT_SETS)) throw new Error(`unknown VLind-Bench prompt set '${prompts}' (valid: ${Object.keys(VLIND_PROMPT_SETS).join(", ")})`);
+  if (!(prompts in VLIND_PROMPT_SETS)) {
+    throw new Error(`unknown VLind-Bench prompt set '${prompts}' (valid: ${Object.keys(VLIND_PROMPT_SETS).join(", ")})`);
+  }
   const [pa, pb, pc, pd] = VLIND_PROMPT_SETS[prompts];
   const threshold = o.voteThreshold ?? VLIND_VOTE_THRESHOLD;
   const items: EvalItem[] = [];
@@ -174,9 +178,10 @@ export function vlindItems(data: readonly VlindInstance[], o: VlindItemsOptions)
     const cfDir = `${x.concept}/${x.contextId}_${x.context}`;
     const add = (probe: string, kind: "factual" | "counterfactual", rel: string, question: string, imageId?: string) => {
       const image = join(kind === "factual" ? o.factualImageDir : o.imageDir, rel);
-      if (o.checkImages !== false && !existsSync(image)) throw new EvalFileError(`${image}: image of ${probeId(x, probe, imageId)} (${x.where}) not found`);
       const questionId = probeId(x, probe, imageId);
-      items.push({ questionId, image: resolve(image), imageFile: `${kind}/${rel}`, question, category: probe[0], label: probe.endsWith("1") ? "True" : "False" });
+      if (o.checkImages !== false && !existsSync(image)) throw new EvalFileError(`${image}: image of ${questionId} (${x.where}) not found`);
+      const label = probe.endsWith("1") ? "True" : "False";
+      items.push({ questionId, image: resolve(image), imageFile: `${kind}/${rel}`, question, category: probe[0], label });
     };
     const factual = `${x.concept}/${x.contextId}_${x.factualContext}/0.jpg`;
     const best = `${cfDir}/${x.bestImageId}.jpg`;

@@ -21,7 +21,10 @@ export type VlindAnswer = "True" | "False" | "NA";
 /** The parsed answer of a probe id (`probeId`), undefined when there is none. */
 export type VlindAnswers = (id: string) => VlindAnswer | undefined;
 
-type Counts = Record<"a" | "b" | "c" | "aPass" | "bPass" | "cPass" | "bcPass" | "dMacro" | "dMicro" | "dPassMacro" | "dPassMicro" | "bcPassMicro", number>;
+const COUNT_KEYS = [
+  "a", "b", "c", "aPass", "bPass", "cPass", "bcPass", "dMacro", "dMicro", "dPassMacro", "dPassMicro", "bcPassMicro",
+] as const;
+type Counts = Record<(typeof COUNT_KEYS)[number], number>;
 
 export interface VlindScores {
   instances: number;
@@ -50,7 +53,7 @@ export interface VlindReport {
 }
 
 type Acc = Counts & { n: number; images: number };
-const zero = (): Acc => ({ n: 0, images: 0, a: 0, b: 0, c: 0, aPass: 0, bPass: 0, cPass: 0, bcPass: 0, dMacro: 0, dMicro: 0, dPassMacro: 0, dPassMicro: 0, bcPassMicro: 0 });
+const zero = (): Acc => ({ n: 0, images: 0, ...(Object.fromEntries(COUNT_KEYS.map((k) => [k, 0])) as Counts) });
 const ratio = (x: number, d: number) => (d === 0 ? 0 : x / d);
 
 function finish(acc: Acc): VlindScores {
@@ -121,9 +124,13 @@ export function scoreVlind(data: readonly VlindInstance[], answer: VlindAnswers,
   }
   const from = o.source ? `${o.source}: ` : "";
   if (missing.length) {
-    throw new EvalFileError(`${from}${missing.length} VLind-Bench probe(s) have no answer, e.g. ${missing.slice(0, 3).join(", ")} (is it the answers file of this data.json and vote threshold?)`);
+    const eg = missing.slice(0, 3).join(", ");
+    const hint = "is it the answers file of this data.json and vote threshold?";
+    throw new EvalFileError(`${from}${missing.length} VLind-Bench probe(s) have no answer, e.g. ${eg} (${hint})`);
   }
-  if (total.n === 0) throw new EvalFileError(`${from}no VLind-Bench instance has a good image (votes ≥ ${voteThreshold}, style ${style})`);
+  if (total.n === 0) {
+    throw new EvalFileError(`${from}no VLind-Bench instance has a good image (votes ≥ ${voteThreshold}, style ${style})`);
+  }
   const concepts = Object.fromEntries([...byConcept].sort(([p], [q]) => p.localeCompare(q)).map(([k, acc]) => [k, finish(acc)]));
   return { total: finish(total), concepts, voteThreshold, style, probes, unparsed };
 }

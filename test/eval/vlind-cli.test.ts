@@ -32,7 +32,8 @@ test("eval vlind + score vlind on the lab model equal a direct count", async () 
   // 6 probes per instance with a good image + 2 per good image: (6 + 6) + (6 + 4) + (6 + 2); animal/1 skipped
   expect(rows).toHaveLength(30);
   expect(rows[0]).toMatchObject({ question_id: "animal/0/a1", image: "factual/animal/0_Swans are white/0.jpg",
-    prompt: "Only respond in True or False.\nStatement: The swan is white.\nBased on common sense, is the given statement true or false?" });
+    prompt: "Only respond in True or False.\nStatement: The swan is white.\n"
+      + "Based on common sense, is the given statement true or false?" });
   expect(rows.find((r) => r.question_id === "weather/0/d2/8").image).toBe("counterfactual/weather/0_Snow is hot/8.jpg");
   const settings = (f: string) => JSON.parse(readFileSync(`${f}.settings.json`, "utf8")).answerer;
   expect(settings(answers).maxNewTokens).toBe(6);

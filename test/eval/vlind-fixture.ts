@@ -66,21 +66,23 @@ export function writeVlindData(dir: string, data: unknown = VLIND_DATA): string 
 
 /** An `eval vlind` answers file holding the responses above. */
 export function writeVlindAnswers(path: string, responses: Record<string, string> = VLIND_RESPONSES): void {
-  writeFileSync(path, Object.entries(responses).map(([id, text]) => JSON.stringify({ question_id: id, prompt: "p", text, model_id: "m", metadata: {} }) + "\n").join(""));
+  const line = ([id, text]: [string, string]) => JSON.stringify({ question_id: id, prompt: "p", text, model_id: "m", metadata: {} }) + "\n";
+  writeFileSync(path, Object.entries(responses).map(line).join(""));
 }
 
 /** The same answers as the release's prediction file (its `<model>_pred_*` entries on each instance). */
 export function releasePredictions(model: string, responses: Record<string, string> = VLIND_RESPONSES): unknown[] {
   const parse = (t: string) => {
-    for (const w of t.toLowerCase().replace(/\n/g, " ").replace(/[,.]/g, "").split(" ")) if (w === "true" || w === "false") return w === "true" ? "True" : "False";
-    return "NA";
+    const w = t.toLowerCase().replace(/\n/g, " ").replace(/[,.]/g, "").split(" ").find((x) => x === "true" || x === "false");
+    return w === undefined ? "NA" : w === "true" ? "True" : "False";
   };
   const entry = (id: string) => ({ response: responses[id], answer: parse(responses[id]) });
   return VLIND_DATA.map((x) => {
     const key = `${x.concept}/${x.context_id}`;
     if (!(`${key}/a1` in responses)) return x;
     const out: Record<string, unknown> = { ...x };
-    for (const [probe, suffix] of [["a1", "a1_image"], ["a2", "a2_image"], ["b1", "b1"], ["b2", "b2"], ["c1", "c1_image"], ["c2", "c2_image"]]) {
+    const single = [["a1", "a1_image"], ["a2", "a2_image"], ["b1", "b1"], ["b2", "b2"], ["c1", "c1_image"], ["c2", "c2_image"]];
+    for (const [probe, suffix] of single) {
       out[`${model}_pred_${suffix}`] = entry(`${key}/${probe}`);
     }
     for (const probe of ["d1", "d2"]) {

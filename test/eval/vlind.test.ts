@@ -23,14 +23,20 @@ function fixture() {
 
 describe("VLind-Bench prompts and probes (instructblip_eval.py / gpt4o_eval.py)", () => {
   it("words the prompts as the release does", () => {
-    expect(statementPrompt("S.", "commonsense_TF_reversed")).toBe("Only respond in True or False.\nStatement: S.\nBased on common sense, is the given statement true or false?");
-    expect(statementPrompt("S.", "simple_TF_reversed")).toBe("Only respond in True or False.\nStatement: S.\nBased on the image, is the given statement true or false?");
-    expect(contextPrompt("C", "S.", "simple_TF_reversed")).toBe("Only respond in True or False.\nContext: C\nStatement: S.\nBased on the context, is the given statement true or false?");
-    expect(statementPrompt("S.", "commonsense_TF")).toBe("Statement: S.\nBased on the common sense, is the given statement true or false? Only respond in True or False.");
-    expect(statementPrompt("S.", "simple_TF")).toBe("Statement: S.\nBased on the image, is the given statement true or false? Only respond in True or False.");
+    expect(statementPrompt("S.", "commonsense_TF_reversed"))
+      .toBe("Only respond in True or False.\nStatement: S.\nBased on common sense, is the given statement true or false?");
+    expect(statementPrompt("S.", "simple_TF_reversed"))
+      .toBe("Only respond in True or False.\nStatement: S.\nBased on the image, is the given statement true or false?");
+    expect(contextPrompt("C", "S.", "simple_TF_reversed"))
+      .toBe("Only respond in True or False.\nContext: C\nStatement: S.\nBased on the context, is the given statement true or false?");
+    expect(statementPrompt("S.", "commonsense_TF"))
+      .toBe("Statement: S.\nBased on the common sense, is the given statement true or false? Only respond in True or False.");
+    expect(statementPrompt("S.", "simple_TF"))
+      .toBe("Statement: S.\nBased on the image, is the given statement true or false? Only respond in True or False.");
     expect(statementPrompt("S.", "detailed_TF")).toBe("Statement: S.\nBased on the image, is the given statement true or false? "
       + "Forget real-world common sense and just follow the information provided in the image. Only respond in True or False.");
-    expect(contextPrompt("C", "S.", "detailed_TF")).toBe("Context: C\nStatement: S.\nBased on the context, is the given statement true or false? "
+    expect(contextPrompt("C", "S.", "detailed_TF")).toBe("Context: C\nStatement: S.\n"
+      + "Based on the context, is the given statement true or false? "
       + "Forget real-world common sense and just follow the information provided in the context. Only respond in True or False.");
   });
 
@@ -39,17 +45,22 @@ describe("VLind-Bench prompts and probes (instructblip_eval.py / gpt4o_eval.py)"
     // animal/0: good 0, 1, 4 → 6 + 6; animal/1: no vote ≥ 2 → skipped; weather/0: good 8, 9 → 6 + 4; weather/3: good 2 → 6 + 2
     expect(items).toHaveLength(30);
     const a0 = items.filter((it) => String(it.questionId).startsWith("animal/0/"));
-    expect(a0.map((it) => it.questionId)).toEqual(["a1", "a2", "b1", "b2", "c1", "c2", "d1/0", "d2/0", "d1/1", "d2/1", "d1/4", "d2/4"].map((p) => `animal/0/${p}`));
-    expect(a0.map((it) => it.label)).toEqual(["True", "False", "True", "False", "True", "False", "True", "False", "True", "False", "True", "False"]);
+    const probes = ["a1", "a2", "b1", "b2", "c1", "c2", "d1/0", "d2/0", "d1/1", "d2/1", "d1/4", "d2/4"];
+    expect(a0.map((it) => it.questionId)).toEqual(probes.map((p) => `animal/0/${p}`));
+    expect(a0.map((it) => it.label)).toEqual(probes.map((_, i) => (i % 2 ? "False" : "True")));
     // a: factual/<concept>/<context_id>_<factual_context>/0.jpg, the false (common-sense) statement expected True
     expect(a0[0].image).toBe("/d/images/factual/animal/0_Swans are white/0.jpg");
-    expect(a0[0].question).toBe("Only respond in True or False.\nStatement: The swan is white.\nBased on common sense, is the given statement true or false?");
+    expect(a0[0].question)
+      .toBe("Only respond in True or False.\nStatement: The swan is white.\nBased on common sense, is the given statement true or false?");
     // b, c: the best image (best_img_id 1); d: each good image
     expect(a0[2].image).toBe("/d/images/counterfactual/animal/0_Swans are black/1.jpg");
-    expect(a0[3].question).toBe("Only respond in True or False.\nStatement: There is a dog in the given image.\nBased on the image, is the given statement true or false?");
-    expect(a0[4].question).toBe("Only respond in True or False.\nContext: Swans are black\nStatement: The swan is black.\nBased on the context, is the given statement true or false?");
+    expect(a0[3].question).toBe("Only respond in True or False.\nStatement: There is a dog in the given image.\n"
+      + "Based on the image, is the given statement true or false?");
+    expect(a0[4].question).toBe("Only respond in True or False.\nContext: Swans are black\nStatement: The swan is black.\n"
+      + "Based on the context, is the given statement true or false?");
     expect(a0[10].image).toBe("/d/images/counterfactual/animal/0_Swans are black/4.jpg");
-    expect(a0[11].question).toBe("Only respond in True or False.\nStatement: The swan is white.\nBased on the image, is the given statement true or false?");
+    expect(a0[11].question)
+      .toBe("Only respond in True or False.\nStatement: The swan is white.\nBased on the image, is the given statement true or false?");
     // gpt4o wording: d uses detailed_TF
     const g = vlindItems(loadVlindData(fixture().data), { ...ITEMS, prompts: "gpt4o" });
     expect(g[6].question).toBe(statementPrompt("The swan is black.", "detailed_TF"));
@@ -162,9 +173,11 @@ describe("VLind-Bench input errors name the file and line", () => {
     const images = join(f.dir, "images");
     mkdirSync(join(images, "factual", "animal", "0_Swans are white"), { recursive: true });
     writeFileSync(join(images, "factual", "animal", "0_Swans are white", "0.jpg"), "");
-    const load = () => vlindItems(loadVlindData(f.data), { imageDir: join(images, "counterfactual"), factualImageDir: join(images, "factual") });
+    const dirs = { imageDir: join(images, "counterfactual"), factualImageDir: join(images, "factual") };
+    const load = () => vlindItems(loadVlindData(f.data), dirs);
     expect(load).toThrow(/counterfactual\/animal\/0_Swans are black\/1.jpg: image of animal\/0\/b1 \(.*data.json:2\) not found/);
     writeFileSync(f.answers, JSON.stringify({ question_id: "animal/0/a1", prompt: "p", text: "True", model_id: "m", metadata: {} }) + "\n");
-    expect(() => scoreVlind(loadVlindData(f.data), readVlindAnswers(f.answers), { source: f.answers })).toThrow(/answers.jsonl: 29 VLind-Bench probe\(s\) have no answer/);
+    const score = () => scoreVlind(loadVlindData(f.data), readVlindAnswers(f.answers), { source: f.answers });
+    expect(score).toThrow(/answers.jsonl: 29 VLind-Bench probe\(s\) have no answer/);
   });
 });

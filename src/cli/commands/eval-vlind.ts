@@ -53,7 +53,9 @@ export function scoreVlindCmd(args: ParsedArgs, print: (json: unknown, text: str
     print(report, formatVlind(report, modelId));
     return 0;
   }
-  if (answers.length !== 1) throw new Error("score vlind: give one --answers file (from eval vlind) and --data, or --pred-file with --model-id");
+  if (answers.length !== 1) {
+    throw new Error("score vlind: give one --answers file (from eval vlind) and --data, or --pred-file with --model-id");
+  }
   const report = scoreVlind(loadVlindData(need(args, "data", "score vlind")), readVlindAnswers(answers[0]), { ...o, source: answers[0] });
   print(report, formatVlind(report));
   return 0;

@@ -2,7 +2,7 @@
 import type { CommandSpec, OptionSpec, ParsedArgs } from "../args.js";
 import { need, numOpt, str } from "../args.js";
 import { ProgressBar } from "../progress.js";
-import { registeredAnswererOptions, resolveAnswererFactory, type EvalItem } from "../../eval/answerer.js";
+import type { EvalItem } from "../../eval/answerer.js";
 import { answersById, readAnswers } from "../../eval/answers-file.js";
 import { idKey } from "../../eval/jsonl.js";
 import { mergeChunks } from "../../eval/merge.js";
@@ -14,11 +14,13 @@ import { CHAIR_MAX_NEW_TOKENS } from "../../eval/chair-data.js";
 import { CHAIR_OPTIONS, loadChairRun } from "./eval-chair.js";
 import { loadVlindRun, VLIND_EVAL_OPTIONS, VLIND_OPTIONS } from "./eval-vlind.js";
 import { VLIND_MAX_NEW_TOKENS } from "../../eval/vlind-data.js";
+import { MODEL_ANSWERER, testAnswererFactory, type AnswererSpec } from "../eval-answerer.js";
 
 const USAGE = [
   "causalmm eval pope --questions FILE --image-folder DIR --answers OUT.jsonl [--num-chunks N --chunk-idx I] [--batch B] [model options]",
   "       causalmm eval chair --image-folder DIR --annotations FILE [--annotations FILE2] --answers OUT.jsonl [--synonyms FILE] [...]",
-  "       causalmm eval vlind --data data.json [--image-dir DIR --factual-image-dir DIR] [--vote-thres 2] [--vlind-prompts reversed|gpt4o] --answers OUT.jsonl [...]",
+  "       causalmm eval vlind --data data.json [--image-dir DIR --factual-image-dir DIR] [--vote-thres 2] [--vlind-prompts reversed|gpt4o]",
+  "                           --answers OUT.jsonl [...]",
   "       causalmm eval mme --mme-root DIR --answers OUT.jsonl [--results-dir DIR] [...]",
   "       causalmm eval mme --question-file llava_mme.jsonl --image-folder MME_DIR --answers-file OUT.jsonl [...]",
   "       causalmm eval pope|mme <questions options> --answers MERGED.jsonl --merge CHUNK0.jsonl CHUNK1.jsonl ...",
@@ -88,16 +90,18 @@ async function runMerge(bench: string, args: ParsedArgs, parts: string[]): Promi
   return 0;
 }
 
-async function run(args: ParsedArgs): Promise<number> {
+async function run(args: ParsedArgs, answerers: AnswererSpec): Promise<number> {
   const [bench, ...rest] = args.positional;
-  if (!["pope", "mme", "chair", "vlind"].includes(bench)) throw new Error(`eval: first argument must be pope, mme, chair or vlind (got ${bench ?? "nothing"})\nusage: ${USAGE}`);
+  if (!["pope", "mme", "chair", "vlind"].includes(bench)) {
+    throw new Error(`eval: first argument must be pope, mme, chair or vlind (got ${bench ?? "nothing"})\nusage: ${USAGE}`);
+  }
   if (args.opts.merge) return runMerge(bench, args, rest);
   if (rest.length) throw new Error(`eval: unexpected arguments ${rest.join(" ")} (chunk files go with --merge)`);
   const { items, source } = loadItems(bench, args, true);
   if (bench === "chair" && args.opts["max-new-tokens"] === undefined) args.opts["max-new-tokens"] = CHAIR_MAX_NEW_TOKENS;
   if (bench === "vlind" && args.opts["max-new-tokens"] === undefined) args.opts["max-new-tokens"] = VLIND_MAX_NEW_TOKENS;
   const answersFile = need(args, "answers", `eval ${bench}`);
-  const answerer = await (await resolveAnswererFactory())(args);
+  const answerer = await ((await testAnswererFactory()) ?? answerers.create)(args);
   try {
     const bar = new ProgressBar(`eval ${bench}`);
     const summary = await runEval({
@@ -124,13 +128,15 @@ async function run(args: ParsedArgs): Promise<number> {
   return 0;
 }
 
-export const evalCommand: CommandSpec = {
-  name: "eval",
-  summary: "answer POPE, MME, CHAIR or VLind-Bench questions into a resumable answers file (chunks, merge)",
-  usage: USAGE,
-  // A getter, so options registered with setAnswererFactory after this module loads are included.
-  get options(): OptionSpec[] {
-    return [...BASE_OPTIONS, ...CHAIR_OPTIONS, ...VLIND_OPTIONS, ...VLIND_EVAL_OPTIONS, ...registeredAnswererOptions()];
-  },
-  run,
-};
+/** `causalmm eval` answering with `answerers` (the real model by default; tests pass a fake). */
+export function makeEvalCommand(answerers: AnswererSpec = MODEL_ANSWERER): CommandSpec {
+  return {
+    name: "eval",
+    summary: "answer POPE, MME, CHAIR or VLind-Bench questions into a resumable answers file (chunks, merge)",
+    usage: USAGE,
+    options: [...BASE_OPTIONS, ...CHAIR_OPTIONS, ...VLIND_OPTIONS, ...VLIND_EVAL_OPTIONS, ...answerers.options],
+    run: (args) => run(args, answerers),
+  };
+}
+
+export const evalCommand = makeEvalCommand();
