@@ -13,6 +13,7 @@ import { firstTextLayer, promptKey, variantKey, type DecodingPlan } from "./plan
 import { amplifyHook } from "./amplify.js";
 import type { AttentionHook } from "../model/hooks.js";
 import { assertCachesFit, branchesPerChunk } from "./budget.js";
+import { rowBlockHook } from "./row-blocks.js";
 
 export interface CausalSourceOptions {
   plan: DecodingPlan;
@@ -127,17 +128,19 @@ export class CausalSource implements LogitsSource {
         const { sharedInput, first, identical } = this.shape(idx);
         const k = identical ? 1 : idx.length;
         const B = this.batchSize;
-        const hooks = idx.flatMap((i, j) => this.branchHooks(i, ids, Array.from({ length: B }, (_, b) => j * B + b)));
+        // each branch's hooks see only its own B rows (block j of the k·B rows)
+        const hook = identical ? undefined : rowBlockHook(idx.map((i) => composeHooks(this.branchHooks(i, ids))), B);
         const cacheKey = n === 0 ? key : `${key}#${n}`;
-        return { key, cacheKey, branches: idx, ids, sharedInput, split: sharedInput ? Math.min(first, L) : 0, k, hook: identical ? undefined : composeHooks(hooks), cache: new KVCache(L) };
+        return { key, cacheKey, branches: idx, ids, sharedInput, split: sharedInput ? Math.min(first, L) : 0, k, hook, cache: new KVCache(L) };
       });
     });
   }
 
-  /** Branch i's hooks on batch rows `rows` (row b reads prompt ids[b]): interventions, then PAI's amplification. */
-  private branchHooks(i: number, ids: number[][], rows: number[]): AttentionHook[] {
+  /** Branch i's hooks on its own B rows (row b reads prompt ids[b]): interventions, then PAI's amplification. */
+  private branchHooks(i: number, ids: number[][]): AttentionHook[] {
     const b = this.opts.plan.branches[i];
-    const hooks = [makeInterventionHook(b.text, { rows })];
+    const rows = ids.map((_, r) => r);
+    const hooks = b.text.length ? [makeInterventionHook(b.text)] : [];
     const cfg = this.model.config;
     if (b.amplify) hooks.push(amplifyHook(b.amplify, ids, rows, cfg.imageTokenIndex, this.model.numImageTokens, this.opts.prefixOnly));
     return hooks;

@@ -12,6 +12,7 @@ import { checkSamplingOptions } from "../../generate/sampling.js";
 import { BASELINES, presetFills, type CausalOptions } from "../../causal/presets.js";
 import { writeFileSync } from "node:fs";
 import { RESIDENCY_FLAGS } from "../residency.js";
+import { withCleanup } from "../../util/cleanup.js";
 
 type Value = string | number | boolean | string[];
 
@@ -148,7 +149,7 @@ async function run(args: ParsedArgs): Promise<number> {
   const image = await loadImage(imagePath);
   const decodeMs = performance.now() - t0;
   const m = await loadLlavaWithProgress(args);
-  try {
+  await withCleanup(async () => {
     if (verbose) process.stderr.write(`backend: ${currentBackend()?.name} (${currentBackend()?.package}), model: ${m.dir}\n`);
     const res = args.opts.json ? await m.ask(image, question, opts) : await streamAnswer(m, image, question, opts);
     res.timings.imageMs = (res.timings.imageMs ?? 0) + decodeMs;
@@ -162,9 +163,7 @@ async function run(args: ParsedArgs): Promise<number> {
       if (res.settings.seed !== undefined) process.stderr.write(`seed: ${res.settings.seed}\n`);
       process.stderr.write(timingLines(res.timings).join("\n") + "\n");
     }
-  } finally {
-    m.dispose();
-  }
+  }, () => m.dispose());
   return 0;
 }
 
