@@ -14,6 +14,7 @@ import { amplifyHook } from "./amplify.js";
 import type { AttentionHook } from "../model/hooks.js";
 import { assertCachesFit, branchesPerChunk } from "./budget.js";
 import { rowBlockHook } from "./row-blocks.js";
+import { traceNonFinite, type NonFiniteOrigin } from "../model/finite-trace.js";
 
 export interface CausalSourceOptions {
   plan: DecodingPlan;
@@ -186,6 +187,15 @@ export class CausalSource implements LogitsSource {
 
   dispose(): void {
     for (const g of this.groups) g.cache.dispose();
+  }
+
+  /** The factual branch's trace (the plain model); undefined when it has edits or its inputs are not all here. */
+  traceNonFinite(row: number, generated: number[]): NonFiniteOrigin | null | undefined {
+    const f = this.opts.plan.branches[0];
+    const plain = f.text.length === 0 && !f.amplify && (f.vision === null || (f.vision.kind === "clip" && f.vision.interventions.length === 0));
+    const ids = this.opts.prompts[promptKey(f)];
+    if (!plain || !ids || this.opts.prefix || (f.vision !== null && !this.opts.pixels)) return undefined;
+    return traceNonFinite(this.model, ids.map((p) => [...p, ...generated]), f.vision === null ? null : this.opts.pixels!, row);
   }
 
   private encode(): Map<string, tf.Tensor3D> {
