@@ -11,6 +11,7 @@ import type { LlavaModel } from "./model/llava.js";
 import type { LoadProgress } from "./weights/params.js";
 import { resolveModelDir } from "./paths.js";
 import { DEFAULTS } from "./defaults.js";
+import { cleanupAfter, withCleanup } from "./util/cleanup.js";
 import { Tokenizer } from "./text/tokenizer.js";
 import { encodePrompt, type TemplateName } from "./text/templates.js";
 import { loadImage, loadProcessorConfig, preprocessWithShape, type PreprocessMode, type PreprocessResult, type ProcessorConfig, type RgbImage } from "./vision/index.js";
@@ -124,21 +125,21 @@ export class Llava {
   /** Several prompts as one batch (their prompts must encode to the same length). */
   async generate(inputs: AskInput | AskInput[], opts: AskOptions = {}): Promise<BatchResult> {
     const job = await this.prepare(Array.isArray(inputs) ? inputs : [inputs], opts);
-    try {
-      return this.finish(generate(job.source, job.gen), job);
-    } finally {
-      job.dispose();
-    }
+    return withCleanup(() => this.finish(generate(job.source, job.gen), job), () => job.dispose());
   }
 
   /** Token-by-token events; the generator's return value is the full result. */
   async *stream(image: string | RgbImage | null, question: string, opts: AskOptions = {}): AsyncGenerator<StreamEvent, AskResult, void> {
     const job = await this.prepare([{ image, question }], opts);
+    let failure: { error: unknown } | null = null;
     try {
       const res = this.finish(yield* streamTokens(job.source, job.gen), job);
       return { text: res.text[0], tokens: res.tokens[0], finishReason: res.finishReasons[0], timings: res.timings, settings: res.settings };
+    } catch (error) {
+      failure = { error };
+      throw error;
     } finally {
-      job.dispose();
+      cleanupAfter(failure, () => job.dispose());
     }
   }
 

@@ -132,6 +132,7 @@ export async function initBackend(requested?: BackendName | string, opts: Backen
     const err = await tryLoad(name, opts, skipped);
     if (err === null) {
       current = { name, tfName: TF_NAME[name], package: PACKAGE[name], skipped, ...(name === "wasm" ? { threads: wasmThreadCount() } : {}) };
+      if (name === "wasm") guardWasmMalloc();
       return current;
     }
     skipped.push(`${name}: ${err}`);
@@ -170,4 +171,46 @@ export function guardWasmHeap(where: string): void {
         "stopping before wasm corrupts memory. Use a shorter input, --backend cpu, or --backend cuda.",
     );
   }
+}
+
+/** A tensor allocation on the wasm heap failed or would pass the heap limit; nothing was written. */
+export class WasmHeapError extends Error {
+  override name = "WasmHeapError";
+}
+
+interface WasmModule {
+  _malloc(n: number): number;
+  _free(p: number): void;
+  asm?: { malloc?(n: number): number };
+  HEAPU8: Uint8Array;
+  causalmmMallocGuard?: boolean;
+}
+
+/**
+ * Makes every failed tensor allocation an error. When the heap cannot grow, emscripten's malloc returns 0
+ * and tfjs-wasm writes the tensor at address 0, over live memory: the silent corruption that later shows as
+ * "memory access out of bounds" (or as wrong numbers). The between-layer guard cannot see one layer's peak;
+ * this sees each tensor allocation. Allocations ending past the heap limit (setWasmHeapLimit) are refused too.
+ */
+function guardWasmMalloc(): void {
+  const wasm = (tf.backend() as unknown as { wasm?: WasmModule }).wasm;
+  if (!wasm || wasm.causalmmMallocGuard) return;
+  // emscripten's `_malloc` is a stub that replaces itself with the export on its first call: wrap the export
+  const raw = wasm.asm?.malloc ?? wasm._malloc.bind(wasm);
+  wasm._malloc = (n: number): number => {
+    const p = raw(n) >>> 0;
+    if (n > 0 && (p === 0 || p + n > heapLimit)) {
+      if (p !== 0) wasm._free(p);
+      throw new WasmHeapError(wasmHeapMessage(n, wasm.HEAPU8.length));
+    }
+    return p;
+  };
+  wasm.causalmmMallocGuard = true;
+}
+
+function wasmHeapMessage(request: number, heap: number): string {
+  const gib = (x: number) => (x / 1024 ** 3).toFixed(2);
+  return `wasm heap full: could not allocate ${(request / 1024 ** 2).toFixed(1)} MiB with ${gib(tf.memory().numBytes)} GiB of live tensors ` +
+    `(heap ${gib(heap)} of ${gib(heapLimit)} GiB); stopped before wasm could corrupt memory. ` +
+    "Use a shorter input, fewer --draws, --backend cpu, or --backend cuda.";
 }

@@ -6,6 +6,7 @@ import type { LlavaModel } from "../model/llava.js";
 import { selectedHiddenIndex } from "../model/config.js";
 import { clipForward } from "../model/clip.js";
 import { makeInterventionHook } from "./counterfactual.js";
+import { rowBlockHook } from "./row-blocks.js";
 import { officialReweightMap, reweightFeatures } from "./official.js";
 import { addDiffusionNoise } from "./noise.js";
 import { firstLayer, variantKey, type DecodingPlan, type VisionVariant } from "./plan.js";
@@ -50,14 +51,15 @@ function runClipVariants(model: LlavaModel, pixels: tf.Tensor4D, sets: { interve
   // the layer whose attention the reweighting reads (sel − 1) must run in the second stage
   const split = Math.min(wantAttention ? sel - 1 : sel, ...sets.map((s) => firstLayer(s.interventions.interventions)));
   const trunk = clipForward(model.params.vision, cfg.vision, pixels, { upTo: split }).last; // [N,P+1,Dv]
-  const hooks = sets.map((s, k) => makeInterventionHook(s.interventions.interventions, { rows: Array.from({ length: N }, (_, b) => k * N + b) }));
+  // variant k's hook sees only its own N rows (block k of the K·N rows)
+  const variants = rowBlockHook(sets.map((s) => makeInterventionHook(s.interventions.interventions)), N);
   let selAttention: tf.Tensor4D | undefined;
   const record: AttentionHook = (p, site) => {
     // factual rows come first; kept past the layer's tidy, disposed by encodeVariants
     if (wantAttention && site.layer === sel - 1) selAttention = tf.keep(p.slice([0], [N]) as tf.Tensor4D);
     return undefined;
   };
-  const hook = composeHooks([...hooks, record]);
+  const hook = composeHooks(variants ? [variants, record] : [record]);
   const out = clipForward(model.params.vision, cfg.vision, null, { from: { index: split, hidden: tileRows(trunk, K) }, upTo: sel, hook }).last;
   return { selected: tf.split(out, K, 0) as tf.Tensor3D[], selAttention };
 }

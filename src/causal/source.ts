@@ -13,6 +13,8 @@ import { firstTextLayer, promptKey, variantKey, type DecodingPlan } from "./plan
 import { amplifyHook } from "./amplify.js";
 import type { AttentionHook } from "../model/hooks.js";
 import { assertCachesFit, branchesPerChunk } from "./budget.js";
+import { rowBlockHook } from "./row-blocks.js";
+import { traceNonFinite, type NonFiniteOrigin } from "../model/finite-trace.js";
 
 export interface CausalSourceOptions {
   plan: DecodingPlan;
@@ -127,17 +129,19 @@ export class CausalSource implements LogitsSource {
         const { sharedInput, first, identical } = this.shape(idx);
         const k = identical ? 1 : idx.length;
         const B = this.batchSize;
-        const hooks = idx.flatMap((i, j) => this.branchHooks(i, ids, Array.from({ length: B }, (_, b) => j * B + b)));
+        // each branch's hooks see only its own B rows (block j of the k·B rows)
+        const hook = identical ? undefined : rowBlockHook(idx.map((i) => composeHooks(this.branchHooks(i, ids))), B);
         const cacheKey = n === 0 ? key : `${key}#${n}`;
-        return { key, cacheKey, branches: idx, ids, sharedInput, split: sharedInput ? Math.min(first, L) : 0, k, hook: identical ? undefined : composeHooks(hooks), cache: new KVCache(L) };
+        return { key, cacheKey, branches: idx, ids, sharedInput, split: sharedInput ? Math.min(first, L) : 0, k, hook, cache: new KVCache(L) };
       });
     });
   }
 
-  /** Branch i's hooks on batch rows `rows` (row b reads prompt ids[b]): interventions, then PAI's amplification. */
-  private branchHooks(i: number, ids: number[][], rows: number[]): AttentionHook[] {
+  /** Branch i's hooks on its own B rows (row b reads prompt ids[b]): interventions, then PAI's amplification. */
+  private branchHooks(i: number, ids: number[][]): AttentionHook[] {
     const b = this.opts.plan.branches[i];
-    const hooks = [makeInterventionHook(b.text, { rows })];
+    const rows = ids.map((_, r) => r);
+    const hooks = b.text.length ? [makeInterventionHook(b.text)] : [];
     const cfg = this.model.config;
     if (b.amplify) hooks.push(amplifyHook(b.amplify, ids, rows, cfg.imageTokenIndex, this.model.numImageTokens, this.opts.prefixOnly));
     return hooks;
@@ -183,6 +187,15 @@ export class CausalSource implements LogitsSource {
 
   dispose(): void {
     for (const g of this.groups) g.cache.dispose();
+  }
+
+  /** The factual branch's trace (the plain model); undefined when it has edits or its inputs are not all here. */
+  traceNonFinite(row: number, generated: number[]): NonFiniteOrigin | null | undefined {
+    const f = this.opts.plan.branches[0];
+    const plain = f.text.length === 0 && !f.amplify && (f.vision === null || (f.vision.kind === "clip" && f.vision.interventions.length === 0));
+    const ids = this.opts.prompts[promptKey(f)];
+    if (!plain || !ids || this.opts.prefix || (f.vision !== null && !this.opts.pixels)) return undefined;
+    return traceNonFinite(this.model, ids.map((p) => [...p, ...generated]), f.vision === null ? null : this.opts.pixels!, row);
   }
 
   private encode(): Map<string, tf.Tensor3D> {

@@ -8,6 +8,7 @@ import { resolveModelDir } from "../paths.js";
 import { str, type ParsedArgs } from "./args.js";
 import type { LoadProgress } from "../weights/params.js";
 import { residencyRequest } from "./residency.js";
+import { withCleanup } from "../util/cleanup.js";
 
 /** Runs `load` with a weights progress bar on stderr (hidden when stderr is not a terminal). */
 async function withLoadBar<T>(load: (onProgress: (p: LoadProgress) => void) => Promise<T>): Promise<T> {
@@ -35,9 +36,5 @@ export async function loadLlavaWithProgress(args: ParsedArgs): Promise<Llava> {
 /** Loads the command's model (`loadLlavaWithProgress`), runs `use` and always disposes the model. */
 export async function withLlava<T>(args: ParsedArgs, use: (llava: Llava) => Promise<T> | T): Promise<T> {
   const llava = await loadLlavaWithProgress(args);
-  try {
-    return await use(llava);
-  } finally {
-    llava.dispose();
-  }
+  return withCleanup(() => use(llava), () => llava.dispose());
 }

@@ -1,7 +1,8 @@
 // JSON-lines I/O with errors that name file and line, and durable writes (fsync, atomic rename), because
 // answers files are the product of hours of model time and must survive a kill at any instant.
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
+import { writeError } from "../util/files.js";
 
 /** One parsed record and where it came from (1-based line, or array element for JSON arrays). */
 export interface Located<T> {
@@ -122,23 +123,28 @@ function sortKeys(v: unknown): unknown {
   return out;
 }
 
-/** Write a whole file durably: temp file, fsync, rename over the target, fsync the directory. */
+/** Write a whole file durably: temp file, fsync, rename over the target, fsync the directory. Errors name `path`. */
 export function writeFileAtomic(path: string, data: string): void {
   const tmp = `${path}.tmp-${process.pid}`;
-  const fd = openSync(tmp, "w");
   try {
-    writeSync(fd, data);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  try {
+    const fd = openSync(tmp, "w");
+    try {
+      writeAll(fd, Buffer.from(data, "utf8"));
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
     renameSync(tmp, path);
   } catch (e) {
     if (existsSync(tmp)) unlinkSync(tmp);
-    throw e;
+    throw writeError(path, e, "; the file is unchanged");
   }
   fsyncDir(dirname(path));
+}
+
+function writeAll(fd: number, buf: Buffer): void {
+  let off = 0;
+  while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
 }
 
 /** Make a rename durable; some platforms cannot open directories, which is harmless to skip. */
@@ -154,10 +160,22 @@ export function fsyncDir(dir: string): void {
   }
 }
 
-/** Append one line with a single write and fsync it, so a kill leaves at most one partial line. */
-export function appendLineDurable(fd: number, line: string): void {
-  const buf = Buffer.from(line + "\n", "utf8");
-  let off = 0;
-  while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
-  fsyncSync(fd);
+/**
+ * Append one line with a single write and fsync it, so a kill leaves at most one partial line. A failed
+ * write (ENOSPC, EIO) is an error naming `path`, and the file is cut back to its last complete line.
+ */
+export function appendLineDurable(fd: number, line: string, path: string): void {
+  const start = fstatSync(fd).size;
+  try {
+    writeAll(fd, Buffer.from(line + "\n", "utf8"));
+    fsyncSync(fd);
+  } catch (e) {
+    let after = "; the file was cut back to its last complete line, so running again resumes";
+    try {
+      ftruncateSync(fd, start);
+    } catch {
+      after = "; its last line may be partial (running again drops it and resumes)";
+    }
+    throw writeError(path, e, after);
+  }
 }

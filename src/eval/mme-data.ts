@@ -6,10 +6,11 @@
 // Each <name>.txt has one line per question, `question \t answer` (Yes/No); MME asks two per image.
 // The eval_tool input (`Your_Results/<subtask>.txt`) is one line per question, `img \t question \t gt \t pred`,
 // with the two questions of an image on consecutive lines (calculation.py pairs lines two by two).
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { basename, extname, join, resolve } from "node:path";
 import type { EvalItem } from "./answerer.js";
 import { checkQuestionText, EvalFileError, writeFileAtomic } from "./jsonl.js";
+import { makeDirs } from "../util/files.js";
 
 const IMAGE_EXT = new Set([".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp"]);
 
@@ -115,7 +116,7 @@ export function mmeRows(items: EvalItem[], answerText: (it: EvalItem) => string 
 
 /** Write `<dir>/<subtask>.txt` in the official eval_tool format; returns the files written. */
 export function writeMmeResults(dir: string, rows: Map<string, MmeRow[]>): string[] {
-  mkdirSync(dir, { recursive: true });
+  makeDirs(dir, "the MME results");
   const files: string[] = [];
   for (const [sub, list] of rows) {
     const path = join(dir, `${sub}.txt`);

@@ -1,12 +1,13 @@
 // The resumable evaluation loop: chunk the questions, skip what the answers file already holds, hand
 // the answerer image-sharing batches, append each answer durably, and end with the file in question order.
-import { existsSync, mkdirSync, unlinkSync } from "node:fs";
+import { existsSync, unlinkSync } from "node:fs";
 import { dirname } from "node:path";
 import type { Answerer, EvalItem } from "./answerer.js";
 import { answerRecord, checkBelongs, closeQuietly, openAppend, putInQuestionOrder, readAnswers, repairPartialTail } from "./answers-file.js";
 import { getChunk, imageBatches } from "./chunks.js";
 import { appendLineDurable, EvalFileError, idKey } from "./jsonl.js";
 import { acquireLock } from "./lock.js";
+import { checkRegularFile, makeDirs } from "../util/files.js";
 import { buildSettings, checkSettings, settingsPath, type RunSettings } from "./settings.js";
 
 export interface RunOptions {
@@ -64,7 +65,9 @@ export async function runEval(o: RunOptions): Promise<RunSummary> {
   const chunk = runQuestions(o.items, o.limit, numChunks, chunkIdx);
   const settings = buildSettings({ benchmark: o.benchmark, answerer: o.answerer, source: o.source, items: o.items, numChunks, chunkIdx, limit: o.limit });
   const file = o.answersFile;
-  mkdirSync(dirname(file), { recursive: true });
+  // before the lock and the settings file are created beside it: a device or a /proc path fails here
+  checkRegularFile(file, "an answers file");
+  makeDirs(dirname(file), `the answers file ${file}`);
   const release = acquireLock(file);
   let fd: number | undefined;
   const t0 = Date.now();
@@ -82,7 +85,7 @@ export async function runEval(o: RunOptions): Promise<RunSummary> {
     report();
     for (const batch of imageBatches(todo, o.batch ?? 8)) {
       for (const line of await answerBatch(o.answerer, batch)) {
-        appendLineDurable(fd, line);
+        appendLineDurable(fd, line, file);
         answered++;
       }
       report();

@@ -9,6 +9,7 @@ import { applyProcessors, type LogitsProcessor } from "./processors.js";
 import { checkSamplingOptions, isSampling, makeSelector, randomSeed, type SamplingOptions, type Selector } from "./sampling.js";
 import { RowText } from "./text.js";
 import { DEFAULTS } from "../defaults.js";
+import type { NonFiniteOrigin } from "../model/finite-trace.js";
 
 export interface GenerateOptions extends SamplingOptions {
   /** Default 512 (LLaVA's CLI default). */
@@ -138,7 +139,7 @@ export function* run(source: LogitsSource, opts: GenerateOptions = {}): Generato
   clock.prefill = ms() - t0;
   for (let step = 0; ; step++) {
     t0 = ms();
-    const chosen = rows.map((row, r) => (row.finish ? null : choose(row, r, step, scores[r], select, opts.processors ?? [])));
+    const chosen = rows.map((row, r) => (row.finish ? null : chooseOrTrace(source, row, r, step, scores[r], select, opts.processors ?? [])));
     clock.decode += ms() - t0;
     for (const [r, id] of chosen.entries()) {
       if (id !== null) yield finishToken(rows[r], r, id, eos, maxNew);
@@ -155,9 +156,19 @@ export function* run(source: LogitsSource, opts: GenerateOptions = {}): Generato
 /** Scores with a NaN or +Infinity, or with nothing above −Infinity: decoding them would be silent garbage. */
 export class NonFiniteLogitsError extends Error {
   override name = "NonFiniteLogitsError";
-  constructor(readonly step: number, readonly row: number, readonly what: string) {
-    super(`non-finite logits at decoding step ${step} (row ${row}): ${what}; ` +
-      "the weights or config.json values (rms_norm_eps, rope_theta, ...) are likely corrupt, or the contrast settings leave no token");
+  /**
+   * `origin`: where values first became non-finite (traced on this error path by rerunning the row layer by
+   * layer, LogitsSource.traceNonFinite), or "" when every value up to the logits was finite there.
+   */
+  constructor(readonly step: number, readonly row: number, readonly what: string, readonly origin?: NonFiniteOrigin | "") {
+    super(`non-finite logits at decoding step ${step} (row ${row}): ${what}; ${NonFiniteLogitsError.cause(origin)}`);
+  }
+
+  private static cause(origin: NonFiniteOrigin | "" | undefined): string {
+    if (origin === "") return "every layer's output is finite when the row is rerun, so the contrast settings (or a counterfactual branch) leave no token";
+    const likely = "the weights or config.json values (rms_norm_eps, rope_theta, ...) are likely corrupt";
+    if (origin === undefined) return `${likely}, or the contrast settings leave no token`;
+    return `values first become non-finite in ${origin.where}: ${likely}`;
   }
 }
 
@@ -171,6 +182,17 @@ export function checkFiniteScores(scores: Float32Array, step: number, row: numbe
     if (v > -Infinity) above = true;
   }
   if (!above) throw new NonFiniteLogitsError(step, row, `every one of the ${scores.length} tokens scores −Infinity`);
+}
+
+/** `choose`; on non-finite logits, the error names where they first appeared (when the source can trace it). */
+function chooseOrTrace(source: LogitsSource, row: Row, r: number, step: number, scores: Float32Array | undefined, select: Selector, processors: readonly LogitsProcessor[]): number {
+  try {
+    return choose(row, r, step, scores, select, processors);
+  } catch (e) {
+    if (!(e instanceof NonFiniteLogitsError) || !source.traceNonFinite) throw e;
+    const origin = source.traceNonFinite(r, row.tokens);
+    throw origin === undefined ? e : new NonFiniteLogitsError(e.step, e.row, e.what, origin ?? "");
+  }
 }
 
 function choose(row: Row, r: number, step: number, scores: Float32Array | undefined, select: Selector, processors: readonly LogitsProcessor[]): number {

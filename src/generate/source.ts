@@ -6,6 +6,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { LlavaModel } from "../model/llava.js";
 import type { AttentionHook } from "../model/hooks.js";
 import { KVCache } from "../model/kv-cache.js";
+import { traceNonFinite, type NonFiniteOrigin } from "../model/finite-trace.js";
 
 export interface LogitsSource {
   /** Length of every score row. */
@@ -20,6 +21,11 @@ export interface LogitsSource {
   dispose(): void;
   /** Optional work counters the loop folds into its timings. */
   readonly stats?: SourceStats;
+  /**
+   * Error path only: where row `row`'s values first turn non-finite, rerunning its prompt + `generated`
+   * layer by layer; null when all are finite, undefined when this source cannot tell.
+   */
+  traceNonFinite?(row: number, generated: number[]): NonFiniteOrigin | null | undefined;
 }
 
 export interface SourceStats {
@@ -94,6 +100,12 @@ export class ModelSource implements LogitsSource {
   dispose(): void {
     this.disposed = true;
     this.cache?.dispose();
+  }
+
+  traceNonFinite(row: number, generated: number[]): NonFiniteOrigin | null | undefined {
+    // a hook or precomputed features change the forward: the plain model's trace would not be this source's
+    if (this.opts.hook || this.opts.features) return undefined;
+    return traceNonFinite(this.model, this.prompt.map((p) => [...p, ...generated]), this.opts.pixels ?? null, row);
   }
 
   /** Features for prefill; timed on its own (cpu/wasm/node kernels run synchronously, so no sync needed). */

@@ -10,8 +10,9 @@ import type { MachineMemory } from "./machine.js";
 
 /** Peak transient bytes of one row running `s` new positions over `t` cached + new positions. */
 export function rowForwardBytes(cfg: TextConfig, s: number, t: number): number {
-  // scores, mask-added scores and probabilities [H,S,T]; gate/up/act [S,I]; ~8 hidden-size tensors [S,D]
-  return 4 * s * (3 * cfg.numHeads * t + 3 * cfg.intermediateSize + 8 * cfg.hiddenSize);
+  // [H,S,T]: scores, mask-added scores, probabilities and, under a counterfactual hook, the branches'
+  // edited blocks and their concatenation (causal/row-blocks.ts); gate/up/act [S,I]; ~8 hidden-size tensors [S,D]
+  return 4 * s * (5 * cfg.numHeads * t + 3 * cfg.intermediateSize + 8 * cfg.hiddenSize);
 }
 
 /** KV-cache bytes of one row holding `t` positions. */

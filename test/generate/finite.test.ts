@@ -4,6 +4,7 @@ import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
+import * as tf from "@tensorflow/tfjs-core";
 import { generate, NonFiniteLogitsError } from "../../src/generate/generate.js";
 import type { LogitsSource } from "../../src/generate/source.js";
 import { loadLlava } from "../../src/api.js";
@@ -71,5 +72,37 @@ describeFixtures("non-finite models are errors, not answers", (fixtures) => {
       const dir = brokenModel(fixtures, { config: (c) => (c.text_config[key] = v) });
       await expect(loadLlava(dir, { backend: "cpu", tokenizerDir })).rejects.toThrow(new RegExp(`config\\.json.*'${key}' must be a positive number`));
     }
+  });
+});
+
+describeFixtures("non-finite logits name where the values first became non-finite", (fixtures) => {
+  const tokenizerDir = join(fixtures, "tokenizer");
+  const photo = join(fixtures, "preprocess", "coffee.png");
+  const nanIn = async (tensor: RegExp, ask: (m: Awaited<ReturnType<typeof loadLlava>>) => Promise<unknown>): Promise<NonFiniteLogitsError> => {
+    const m = await loadLlava(brokenModel(fixtures, { nanTensor: tensor }), { backend: "cpu", tokenizerDir });
+    const live = tf.memory().numTensors;
+    try {
+      const err = await ask(m).then(() => null, (e) => e);
+      expect(err).toBeInstanceOf(NonFiniteLogitsError);
+      expect(tf.memory().numTensors).toBe(live); // the trace frees what it ran
+      return err as NonFiniteLogitsError;
+    } finally {
+      m.dispose();
+    }
+  };
+  test("a NaN weight in text layer 1, the final norm or lm_head: the error names it", async () => {
+    const plain = (m: Awaited<ReturnType<typeof loadLlava>>) => m.ask(null, "hi", { maxNewTokens: 2 });
+    const l1 = await nanIn(/language_model\.model\.layers\.1\.mlp\.down_proj\.weight$/, plain);
+    expect(l1.origin).toMatchObject({ tower: "text", layer: 1, numLayers: 2 });
+    expect(l1.message).toMatch(/^non-finite logits at decoding step 0 \(row 0\): token 0 scores NaN; values first become non-finite in text layer 1 \(of 2\)/);
+    expect((await nanIn(/language_model\.model\.norm\.weight$/, plain)).message).toMatch(/non-finite in the LLM's final norm \(model\.norm\)/);
+    expect((await nanIn(/language_model\.lm_head\.weight$/, plain)).message).toMatch(/non-finite in lm_head:/);
+  });
+  test("a NaN in vision layer 0 names the vision tower; the CausalMM path traces its factual branch", async () => {
+    const v0 = await nanIn(/vision_model\.encoder\.layers\.0\.mlp\.fc2\.weight$/, (m) => m.ask(photo, "What is this?", { maxNewTokens: 2 }));
+    expect(v0.origin).toMatchObject({ tower: "vision", layer: 0, numLayers: 3 });
+    expect(v0.message).toMatch(/values first become non-finite in vision layer 0 \(of 3\)/);
+    const cf = await nanIn(/language_model\.model\.layers\.0\.self_attn\.o_proj\.weight$/, (m) => m.ask(photo, "What is this?", { maxNewTokens: 2, causal: { cf: ["text:uniform@1"] } }));
+    expect(cf.message).toMatch(/values first become non-finite in text layer 0 \(of 2\)/);
   });
 });

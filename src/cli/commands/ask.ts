@@ -9,6 +9,7 @@ import { loadImage } from "../../vision/index.js";
 import type { Timings } from "../../generate/generate.js";
 import { writeFileSync } from "node:fs";
 import { ASK_FLAGS, buildAskOptions, settingSources } from "../ask-flags.js";
+import { withCleanup } from "../../util/cleanup.js";
 
 function out(text: string): void {
   if (text) process.stdout.write(text);
@@ -63,7 +64,7 @@ async function run(args: ParsedArgs): Promise<number> {
   const image = await loadImage(imagePath);
   const decodeMs = performance.now() - t0;
   const m = await loadLlavaWithProgress(args);
-  try {
+  await withCleanup(async () => {
     if (verbose) process.stderr.write(`backend: ${currentBackend()?.name} (${currentBackend()?.package}), model: ${m.dir}\n`);
     const res = args.opts.json ? await m.ask(image, question, opts) : await streamAnswer(m, image, question, opts);
     res.timings.imageMs = (res.timings.imageMs ?? 0) + decodeMs;
@@ -77,9 +78,7 @@ async function run(args: ParsedArgs): Promise<number> {
       if (res.settings.seed !== undefined) process.stderr.write(`seed: ${res.settings.seed}\n`);
       process.stderr.write(timingLines(res.timings).join("\n") + "\n");
     }
-  } finally {
-    m.dispose();
-  }
+  }, () => m.dispose());
   return 0;
 }
 

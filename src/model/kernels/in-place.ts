@@ -66,3 +66,18 @@ export function copyInPlace(dst: tf.Tensor, src: tf.Tensor, blocks: Block[]): bo
   }
   return true;
 }
+
+/**
+ * Rows `start … start+n−1` of `x` (axis 0). tfjs-wasm's slice copies all of `x` to JS first, so taking k
+ * blocks of a k-block tensor costs k² copies; this copies only the block where memory is reachable.
+ */
+export function sliceRows<T extends tf.Tensor>(x: T, start: number, n: number): T {
+  const size = [n, ...x.shape.slice(1)];
+  if (inPlaceAvailable() && x.dtype === "float32" && !tf.engine().isTapeOn()) {
+    const count = x.size / x.shape[0] * n;
+    const dst = tf.zeros(size);
+    if (copyInPlace(dst, x, [{ from: start * (count / n), to: 0, count }])) return dst as T;
+    dst.dispose();
+  }
+  return tf.slice(x, [start, ...x.shape.slice(1).map(() => 0)], size) as T;
+}
