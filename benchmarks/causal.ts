@@ -14,7 +14,7 @@ import { CausalSource } from "../src/causal/source.js";
 import { ModelSource } from "../src/generate/source.js";
 import { makeInterventionHook } from "../src/causal/counterfactual.js";
 import { buildPlan } from "../src/causal/presets.js";
-import { ModelAnswerer, PLAIN_PLAN } from "../src/eval/model-answerer.js";
+import { ModelAnswerer } from "../src/eval/model-answerer.js";
 import type { DecodingPlan } from "../src/causal/plan.js";
 import type { LogitsSource } from "../src/generate/source.js";
 import { readNpy } from "../src/weights/npy.js";

@@ -40,7 +40,10 @@ async function profile(label: string, fn: () => void, reps = 3) {
     const info = await tf.profile(fn);
     const wall = performance.now() - t;
     walls.push(wall);
-    if (wall < bestWall) (bestWall = wall), (best = info);
+    if (wall < bestWall) {
+      bestWall = wall;
+      best = info;
+    }
   }
   const groups = new Map<string, Group>();
   let kernelMs = 0;

@@ -86,7 +86,11 @@ function textRows(model: LlavaModel): Record<string, () => number> {
       c.dispose();
     }),
     decode: () => {
-      if (cache.length > PROMPT_POSITIONS + 100) (cache.dispose(), (cache = new KVCache(1)), prefill(cache));
+      if (cache.length > PROMPT_POSITIONS + 100) {
+        cache.dispose();
+        cache = new KVCache(1);
+        prefill(cache);
+      }
       return timed(() => tf.tidy(() => void model.decode(model.embedStep([7]), { cache, logits: "last" }).logits!.dataSync()))();
     },
     ...causal,
@@ -140,7 +144,10 @@ async function startServer(name: string, cmd: string, args: string[], env: NodeJ
   process.stderr.write(`${name} ready ${JSON.stringify(ready)}\n`);
   return {
     name,
-    ask: async (line) => (child.stdin.write(line + "\n"), next()),
+    ask: async (line) => {
+      child.stdin.write(line + "\n");
+      return next();
+    },
     close: () => child.stdin.end("quit\n"),
   };
 }

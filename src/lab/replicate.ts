@@ -9,7 +9,7 @@ import { join } from "node:path";
 import type { Llava } from "../api.js";
 import { LAB_PAI, runDemo, type DemoConfig } from "./demo.js";
 import { stream } from "../util/rng.js";
-import { countOutcomes, outcome, popeMetrics, FP, TN } from "../eval/pope-score.js";
+import { outcome, popeMetrics, FP, TN } from "../eval/pope-score.js";
 import { percentileInterval } from "../eval/stats.js";
 import { idKey } from "../eval/jsonl.js";
 

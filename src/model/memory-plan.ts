@@ -116,7 +116,10 @@ function unitsOf(ctx: PlanContext): Map<string, Unit> {
     u.f32 += f32;
     if (t.matmul && packs) u.packed += f32;
     u.largest = Math.max(u.largest, f32);
-    if (!seen.has(t.name)) (u.fileBytes += t.fileBytes), seen.add(t.name);
+    if (!seen.has(t.name)) {
+      u.fileBytes += t.fileBytes;
+      seen.add(t.name);
+    }
     units.set(t.unit, u);
   }
   return units;
@@ -159,7 +162,10 @@ export function planFor(ctx: PlanContext, residency: Residency, workload: Worklo
   let streamed = 0;
   // the largest streamed unit per phase, as backend memory (packed copies included) and as tensors
   const phase = { vision: [0, 0], text: [0, 0], head: [0, 0] };
-  const widen = (p: number[], backend: number, tensors: number) => ((p[0] = Math.max(p[0], backend)), (p[1] = Math.max(p[1], tensors)));
+  const widen = (p: number[], backend: number, tensors: number) => {
+    p[0] = Math.max(p[0], backend);
+    p[1] = Math.max(p[1], tensors);
+  };
   for (const u of units.values()) {
     if (isResident(u.name)) {
       residentBytes += u.f32 + u.packed;
@@ -259,7 +265,10 @@ export function budgetResidency(ctx: PlanContext, budget: number, headChunkRows?
   for (const name of priority(ctx.cfg)) {
     const u = units.get(name);
     if (!u) continue;
-    if (used + u.f32 + u.packed <= budget) (resident.add(name), (used += u.f32 + u.packed));
+    if (used + u.f32 + u.packed <= budget) {
+      resident.add(name);
+      used += u.f32 + u.packed;
+    }
   }
   return { policy: "budget", resident, headChunkRows };
 }

@@ -80,7 +80,10 @@ describe("POPE question files", () => {
     writeFileSync(answers, readFileSync(answers, "utf8") + '{"question_id": 5, "te'); // and a partial line
     const before = readFileSync(answers);
     let built = 0;
-    setAnswererFactory(async () => (built++, new FakeAnswerer()));
+    setAnswererFactory(async () => {
+      built++;
+      return new FakeAnswerer();
+    });
     const original = readFileSync(f.questions, "utf8").split("\n");
     const cases: [string[], RegExp][] = [
       [[original[0], "{oops", ...original.slice(2)], /coco_pope_random.json:2: broken JSON line/],

@@ -2,7 +2,7 @@
 // `stream` (every layer uploaded per use, embeddings gathered on the host, lm_head in vocabulary
 // chunks) give bit-identical logits, greedy tokens and CausalMM scores, from F16 shards and BF16,
 // on cpu and wasm; streamed weights leave no tensors behind.
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { afterAll, beforeAll, expect, test } from "vitest";
 import * as tf from "@tensorflow/tfjs-core";
 import { join } from "node:path";
 import { describeFixtures } from "../helpers/fixtures.js";
