@@ -5,7 +5,10 @@ import globals from "globals";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["dist/", "node_modules/", "weights/", "docs/", "test/vision/data/"] },
+  // generated or local output (as in .gitignore), data, and the docs
+  {
+    ignores: ["dist/", "node_modules/", "**/build/", ".tmp/", "test-artifacts/", "demo-out/", "scratch/", "weights/", "docs/", "test/vision/data/"],
+  },
   js.configs.recommended,
   tseslint.configs.recommended,
   {
