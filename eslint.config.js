@@ -7,7 +7,18 @@ import tseslint from "typescript-eslint";
 export default tseslint.config(
   // generated or local output (as in .gitignore), data, and the docs
   {
-    ignores: ["dist/", "node_modules/", "**/build/", ".tmp/", "test-artifacts/", "demo-out/", "scratch/", "weights/", "docs/", "test/vision/data/"],
+    ignores: [
+      "dist/",
+      "node_modules/",
+      "**/build/",
+      ".tmp/",
+      "test-artifacts/",
+      "demo-out/",
+      "scratch/",
+      "weights/",
+      "docs/",
+      "test/vision/data/",
+    ],
   },
   js.configs.recommended,
   tseslint.configs.recommended,

@@ -57,7 +57,10 @@ const PRED = new Map(Object.values(LAYOUT).flatMap((s) => Object.values(s.images
 
 async function capture(f: () => Promise<unknown>): Promise<string> {
   const out: string[] = [];
-  const spy = vi.spyOn(process.stdout, "write").mockImplementation((s) => (out.push(String(s)), true));
+  const spy = vi.spyOn(process.stdout, "write").mockImplementation((s) => {
+    out.push(String(s));
+    return true;
+  });
   try {
     await f();
   } finally {
