@@ -239,7 +239,8 @@ async function main(): Promise<void> {
   for (const part of ["clip", "text"] as const) {
     if (!parts.includes(part)) continue;
     const { med, load } = await runPart(part, wasmThreads, torchThreads, rounds, decodeRuns);
-    console.log(`${part}: ${rounds} rounds (after one untimed), load average before ${load[0].map((x) => x.toFixed(2)).join(" ")}, after ${load[1].map((x) => x.toFixed(2)).join(" ")}\n`);
+    console.log(`${part}: ${rounds} rounds (after one untimed), ` +
+      `load average before ${load[0].map((x) => x.toFixed(2)).join(" ")}, after ${load[1].map((x) => x.toFixed(2)).join(" ")}\n`);
     console.log(report(part, med, wasmThreads, torchThreads) + "\n");
   }
 }
