@@ -2,7 +2,8 @@
 // benchmarks on both, interleaved round by round (A B, then B A, ...), so the machine's drift hits both alike;
 // prints, for every number in every table the benchmarks print, its median over rounds per revision and B / A.
 // Run: npm run build && node dist/benchmarks/compare-revs.js REV_A REV_B [--rounds 3] [--benches model,causal]
-//        [--args-causal "--backends wasm"] [--args-model "..."] [--keep]
+//        [--args-causal "--backends wasm"] [--args-model "..."] [--no-native] [--keep]
+// --no-native skips building the C++ GEMM addon, so both revisions run on tfjs ops (quicker to build).
 // Both revisions use this checkout's node_modules (same dependencies: pass revisions whose package.json agree).
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
@@ -17,6 +18,7 @@ interface Options {
   rounds: number;
   benches: string[];
   args: Record<string, string[]>;
+  native: boolean;
   keep: boolean;
 }
 
@@ -33,7 +35,7 @@ type Cells = Map<string, number>;
 
 function parse(argv: string[]): Options {
   const revs: string[] = [];
-  const o: Options = { revs: ["", ""], rounds: 3, benches: ["model", "causal"], args: {}, keep: false };
+  const o: Options = { revs: ["", ""], rounds: 3, benches: ["model", "causal"], args: {}, native: true, keep: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -44,11 +46,12 @@ function parse(argv: string[]): Options {
     else if (a === "--benches") o.benches = value().split(",").filter(Boolean);
     else if (a.startsWith("--args-")) o.args[a.slice("--args-".length)] = value().split(/\s+/).filter(Boolean);
     else if (a === "--keep") o.keep = true;
+    else if (a === "--no-native") o.native = false;
     else if (a.startsWith("--")) throw new Error(`compare-revs: unknown option ${a}`);
     else revs.push(a);
   }
   if (revs.length !== 2)
-    throw new Error("usage: compare-revs REV_A REV_B [--rounds N] [--benches model,causal] [--args-BENCH '...'] [--keep]");
+    throw new Error("usage: compare-revs REV_A REV_B [--rounds N] [--benches model,causal] [--args-BENCH '...'] [--no-native] [--keep]");
   if (!Number.isInteger(o.rounds) || o.rounds < 1) throw new Error(`compare-revs: --rounds must be a positive integer (got ${o.rounds})`);
   for (const b of o.benches) {
     if (!existsSync(join(PACKAGE_ROOT, "benchmarks", `${b}.ts`))) throw new Error(`compare-revs: no benchmark benchmarks/${b}.ts`);
@@ -65,7 +68,7 @@ function git(...args: string[]): string {
 const made: string[] = [];
 
 /** Exports the revision's tree (no .git, nothing of this checkout's work in progress) and builds it. */
-function build(label: "A" | "B", name: string): Rev {
+function build(label: "A" | "B", name: string, native: boolean): Rev {
   const sha = git("rev-parse", "--verify", `${name}^{commit}`);
   const dir = mkdtempSync(join(tmpdir(), `causalmm-${label}-${sha.slice(0, 8)}-`));
   made.push(dir);
@@ -74,7 +77,7 @@ function build(label: "A" | "B", name: string): Rev {
   process.stderr.write(`${label} = ${name} (${sha.slice(0, 12)}): building in ${dir}\n`);
   execFileSync(join(PACKAGE_ROOT, "node_modules", ".bin", "tsc"), ["-p", "tsconfig.json"], { cwd: dir, stdio: "inherit" });
   const scripts = (JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { scripts?: Record<string, string> }).scripts ?? {};
-  if (scripts["build:native"]) {
+  if (native && scripts["build:native"]) {
     // as the package's install step does: a failed addon build leaves that revision on tfjs ops, said here
     const r = spawnSync("npm", ["run", "--silent", "build:native"], { cwd: dir, encoding: "utf8" });
     process.stderr.write(`${label}: native addon ${r.status === 0 ? "built" : "did not build (tfjs ops are used)"}\n`);
@@ -134,7 +137,7 @@ function main(): void {
   const env = { ...process.env, CAUSALMM_FIXTURES: fixturesDir() };
   const revs: Rev[] = [];
   try {
-    revs.push(build("A", o.revs[0]), build("B", o.revs[1]));
+    revs.push(build("A", o.revs[0], o.native), build("B", o.revs[1], o.native));
     const seen: Record<"A" | "B", Map<string, number[]>> = { A: new Map(), B: new Map() };
     for (let round = 0; round < o.rounds; round++) {
       process.stderr.write(`round ${round + 1}/${o.rounds}\n`);
