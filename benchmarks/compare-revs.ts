@@ -30,7 +30,7 @@ interface Rev {
   dir: string;
 }
 
-/** Numbers read from one benchmark run, keyed `bench | table n | row label | column`. */
+/** Numbers read from one benchmark run, keyed `bench · table n · row label · column`. */
 type Cells = Map<string, number>;
 
 function parse(argv: string[]): Options {
@@ -100,7 +100,8 @@ export function tableCells(bench: string, output: string): Cells {
       .split("|")
       .map((c) => c.trim());
     if (!header) {
-      header = row;
+      // a repeated column name ("× plain" after each time) is told apart by the column before it
+      header = row.map((h, i) => (row.indexOf(h) < i ? `${h} (${row[i - 1]})` : h));
       n++;
       continue;
     }
@@ -109,7 +110,7 @@ export function tableCells(bench: string, output: string): Cells {
     const label = row.filter((c) => c !== "" && !isNumber(c)).join(" / ");
     row.forEach((c, i) => {
       if (!isNumber(c)) return;
-      const key = `${bench} | table ${n} | ${label} | ${header![i] ?? `column ${i + 1}`}`;
+      const key = `${bench} · table ${n} · ${label} · ${header![i] ?? `column ${i + 1}`}`;
       let k = key;
       for (let dup = 2; cells.has(k); dup++) k = `${key} #${dup}`; // rows with the same labels keep their order
       cells.set(k, Number(c));
@@ -162,7 +163,7 @@ function main(): void {
       `A = ${o.revs[0]} (${revs[0].sha.slice(0, 12)}), B = ${o.revs[1]} (${revs[1].sha.slice(0, 12)}); ` +
         `medians over ${o.rounds} interleaved rounds; for times lower is better, for rates (tok/s, q/s) higher is better\n`,
     );
-    console.log(table(["benchmark | table | row | column", "A", "B", "B / A"], rows));
+    console.log(table(["benchmark · table · row · column", "A", "B", "B / A"], rows));
   } finally {
     if (o.keep) process.stderr.write(`kept: ${made.join(" ")}\n`);
     else for (const dir of made) rmSync(dir, { recursive: true, force: true });

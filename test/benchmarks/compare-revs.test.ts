@@ -22,11 +22,11 @@ describe("compare-revs tableCells", () => {
     ].join("\n");
     const cells = tableCells("model", out);
     expect([...cells.entries()]).toEqual([
-      ["model | table 1 | wasm / auto | prefill ms", 120],
-      ["model | table 1 | wasm / auto | tok/s", 9.5],
-      ["model | table 1 | cpu / auto | prefill ms", 1234],
-      ["model | table 1 | cpu / auto | tok/s", 0.51],
-      ["model | table 2 | F32 (1 file) | MiB", 12.3],
+      ["model · table 1 · wasm / auto · prefill ms", 120],
+      ["model · table 1 · wasm / auto · tok/s", 9.5],
+      ["model · table 1 · cpu / auto · prefill ms", 1234],
+      ["model · table 1 · cpu / auto · tok/s", 0.51],
+      ["model · table 2 · F32 (1 file) · MiB", 12.3],
     ]);
   });
   test("rows with the same labels stay apart, in order; empty cells are not numbers", () => {
@@ -41,9 +41,21 @@ describe("compare-revs tableCells", () => {
       ),
     );
     expect([...cells.entries()]).toEqual([
-      ["causal | table 1 | plain | ms", 10],
-      ["causal | table 1 | plain | ms #2", 11],
-      ["causal | table 1 | plain | × plain", 1.1],
+      ["causal · table 1 · plain · ms", 10],
+      ["causal · table 1 · plain · ms #2", 11],
+      ["causal · table 1 · plain · × plain", 1.1],
+    ]);
+  });
+  test("a repeated column name is told apart by the column before it", () => {
+    const cells = tableCells(
+      "causal",
+      table(["decoding", "batched ms", "× plain", "sequential ms", "× plain"], [["vision CF", 24, 1.05, 56, 2.09]]),
+    );
+    expect([...cells.keys()]).toEqual([
+      "causal · table 1 · vision CF · batched ms",
+      "causal · table 1 · vision CF · × plain",
+      "causal · table 1 · vision CF · sequential ms",
+      "causal · table 1 · vision CF · × plain (sequential ms)",
     ]);
   });
 });
