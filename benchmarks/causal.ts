@@ -15,7 +15,6 @@ import { ModelSource } from "../src/generate/source.js";
 import { makeInterventionHook } from "../src/causal/counterfactual.js";
 import { buildPlan } from "../src/causal/presets.js";
 import { ModelAnswerer } from "../src/eval/model-answerer.js";
-import { PLAIN_PLAN } from "../src/causal/decoding.js";
 import type { DecodingPlan } from "../src/causal/plan.js";
 import type { LogitsSource } from "../src/generate/source.js";
 import { readNpy } from "../src/weights/npy.js";
@@ -145,8 +144,10 @@ async function main(): Promise<void> {
     mid.model.dispose();
     mid.pixels.dispose();
   }
-  console.log(`per-token decode, tiny-336 fixture model (595-position prompt), medians over ${ROUNDS} interleaved rounds of ${STEPS} steps; × plain = total time over all rounds relative to a plain ModelSource decode timed in the same rounds`);
-  console.log(`KV cache writes: ${opt("--in-place", "auto") === "never" ? "reallocated every step" : "in place"}; kernels: ${opt("--kernels", "auto") === "never" ? "off" : "on"}\n`);
+  console.log(`per-token decode, tiny-336 fixture model (595-position prompt), medians over ${ROUNDS} interleaved rounds of ${STEPS} steps; ` +
+    `× plain = total time over all rounds relative to a plain ModelSource decode timed in the same rounds`);
+  console.log(`KV cache writes: ${opt("--in-place", "auto") === "never" ? "reallocated every step" : "in place"}; ` +
+    `kernels: ${opt("--kernels", "auto") === "never" ? "off" : "on"}\n`);
   console.log(table(["backend", "decoding", "batched ms/token", "× plain", "sequential ms/token", "× plain"], decodeRows));
   if (midRows.length) {
     console.log(`\nthe same on a random mid-size model (D 1024, 8 layers, 16 heads, V 32000; 0.16 B parameters, 600-position prompt)\n`);

@@ -40,7 +40,10 @@ async function profile(label: string, fn: () => void, reps = 3) {
     const info = await tf.profile(fn);
     const wall = performance.now() - t;
     walls.push(wall);
-    if (wall < bestWall) (bestWall = wall), (best = info);
+    if (wall < bestWall) {
+      bestWall = wall;
+      best = info;
+    }
   }
   const groups = new Map<string, Group>();
   let kernelMs = 0;
@@ -62,7 +65,8 @@ async function profile(label: string, fn: () => void, reps = 3) {
     byName.set(g.name, { ms: n.ms + g.ms, count: n.count + g.count, flop: n.flop + g.flop });
   }
   const pct = (ms: number) => `${((100 * ms) / bestWall).toFixed(1)} %`;
-  console.log(`\n## ${label}: wall ${bestWall.toFixed(0)} ms (best of ${reps} profiled runs), Σ kernels ${kernelMs.toFixed(0)} ms, outside kernels ${(bestWall - kernelMs).toFixed(0)} ms (${pct(bestWall - kernelMs)})\n`);
+  console.log(`\n## ${label}: wall ${bestWall.toFixed(0)} ms (best of ${reps} profiled runs), ` +
+    `Σ kernels ${kernelMs.toFixed(0)} ms, outside kernels ${(bestWall - kernelMs).toFixed(0)} ms (${pct(bestWall - kernelMs)})\n`);
   const names = [...byName].sort((a, b) => b[1].ms - a[1].ms);
   console.log(table(["kernel", "calls", "ms", "share of wall", "GFLOP/s"], names.map(([n, v]) => [n, v.count, v.ms, pct(v.ms), v.flop ? v.flop / (v.ms * 1e6) : ""])));
   const top = [...groups.values()].sort((a, b) => b.ms - a.ms).slice(0, 14);

@@ -93,7 +93,11 @@ function textRows(model: LlavaModel): Record<string, () => number> {
       c.dispose();
     }),
     decode: () => {
-      if (cache.length > PROMPT_POSITIONS + 100) (cache.dispose(), (cache = new KVCache(1)), prefill(cache));
+      if (cache.length > PROMPT_POSITIONS + 100) {
+        cache.dispose();
+        cache = new KVCache(1);
+        prefill(cache);
+      }
       return timed(() => tf.tidy(() => void model.decode(model.embedStep([7]), { cache, logits: "last" }).logits!.dataSync()))();
     },
     ...causal,
@@ -162,7 +166,10 @@ async function startServer(name: string, cmd: string, args: string[], env: NodeJ
   process.stderr.write(`${name} ready ${JSON.stringify(ready)}\n`);
   return {
     name,
-    ask: async (line) => (child.stdin.write(line + "\n"), next()),
+    ask: async (line) => {
+      child.stdin.write(line + "\n");
+      return next();
+    },
     close: () => child.stdin.end("quit\n"),
   };
 }
@@ -271,7 +278,8 @@ async function main(): Promise<void> {
   for (const part of ["gemm", "clip", "text"] as const) {
     if (!parts.includes(part)) continue;
     const { med, load } = await runPart(part, wasmThreads, nativeThreads, torchThreads, rounds, decodeRuns);
-    console.log(`${part}: ${rounds} rounds (after one untimed), load average before ${load[0].map((x) => x.toFixed(2)).join(" ")}, after ${load[1].map((x) => x.toFixed(2)).join(" ")}\n`);
+    console.log(`${part}: ${rounds} rounds (after one untimed), ` +
+      `load average before ${load[0].map((x) => x.toFixed(2)).join(" ")}, after ${load[1].map((x) => x.toFixed(2)).join(" ")}\n`);
     const labels = [...torchThreads.map((t) => `torch-${t}t`), ...wasmThreads.map((t) => `wasm-${t}t`), ...nativeThreads.map((t) => `native-${t}t`)];
     console.log(report(part, med, labels, torchThreads) + "\n");
   }

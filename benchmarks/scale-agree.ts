@@ -33,6 +33,24 @@ export async function agreeChild(argv: string[]): Promise<void> {
 
 interface ChildResult { visionS: number; textS: number; loadS: number; features: number[]; logits: number[] }
 
+/** One line of the scale log, as read back: each case fills its own fields. */
+export interface ScaleRow {
+  case: string;
+  backend?: string;
+  policy?: string;
+  cf?: string;
+  model?: string;
+  status: number;
+  seconds: number;
+  peakRssKiB?: number;
+  output?: string;
+  message?: string;
+  timings?: Record<string, number>;
+  /** agree: each child's parsed result, or the tail of its stderr when it failed. */
+  wasm?: { result?: ChildResult | string };
+  cpu?: { result?: ChildResult | string };
+}
+
 function maxAbs(a: number[], b: number[]): number {
   let m = 0;
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
@@ -42,10 +60,10 @@ function maxAbs(a: number[], b: number[]): number {
 const argmax = (v: number[]) => v.reduce((best, x, i) => (x > v[best] ? i : best), 0);
 
 /** A table row from the parent's record of the two children. */
-export function agreeRow(r: Record<string, any>): string[] {
-  const w = r.wasm?.result as ChildResult | string;
-  const c = r.cpu?.result as ChildResult | string;
-  if (typeof w !== "object" || typeof c !== "object") return [r.model, r.policy, "failed", "failed", String(w).slice(-80), String(c).slice(-80), "?"];
+export function agreeRow(r: ScaleRow): string[] {
+  const w = r.wasm?.result;
+  const c = r.cpu?.result;
+  if (typeof w !== "object" || typeof c !== "object") return [String(r.model), String(r.policy), "failed", "failed", String(w).slice(-80), String(c).slice(-80), "?"];
   const s = (x: ChildResult) => `${x.loadS.toFixed(0)} + ${x.visionS.toFixed(0)} + ${x.textS.toFixed(0)}`;
-  return [r.model, r.policy, s(w), s(c), maxAbs(w.features, c.features).toExponential(1), maxAbs(w.logits, c.logits).toExponential(1), String(argmax(w.logits) === argmax(c.logits))];
+  return [String(r.model), String(r.policy), s(w), s(c), maxAbs(w.features, c.features).toExponential(1), maxAbs(w.logits, c.logits).toExponential(1), String(argmax(w.logits) === argmax(c.logits))];
 }

@@ -16,7 +16,7 @@ import { appendFileSync, existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { PACKAGE_ROOT } from "../src/paths.js";
 import { fixturesDir, table } from "./common.js";
-import { agreeChild, agreeRow } from "./scale-agree.js";
+import { agreeChild, agreeRow, type ScaleRow } from "./scale-agree.js";
 import { runTimed, type Timed } from "./scale-run.js";
 
 const CLI = join(PACKAGE_ROOT, "dist", "src", "cli", "main.js");
@@ -76,20 +76,20 @@ function gib(kib: number | undefined): string {
 }
 
 function report(a: Args): void {
-  const rows = existsSync(a.log) ? readFileSync(a.log, "utf8").trim().split("\n").map((l) => JSON.parse(l) as Record<string, any>) : [];
-  const last = new Map<string, Record<string, any>>();
+  const rows = existsSync(a.log) ? readFileSync(a.log, "utf8").trim().split("\n").map((l) => JSON.parse(l) as ScaleRow) : [];
+  const last = new Map<string, ScaleRow>();
   for (const r of rows) last.set(`${r.case}|${r.backend ?? ""}|${r.policy ?? ""}|${r.cf ?? ""}|${r.model ?? ""}`, r);
   const pick = (c: string) => [...last.values()].filter((r) => r.case === c);
   const s = (ms: number | undefined) => (ms === undefined ? "?" : (ms / 1000).toFixed(1));
   console.log(table(["case", "backend", "exit", "wall s", "peak RSS GiB", "output"],
-    [...pick("plan"), ...pick("refuse")].map((r) => [r.case, r.backend, String(r.status), r.seconds.toFixed(2), gib(r.peakRssKiB), String(r.output ?? r.message).split("\n").slice(0, 1).join("")])));
+    [...pick("plan"), ...pick("refuse")].map((r) => [r.case, r.backend ?? "?", String(r.status), r.seconds.toFixed(2), gib(r.peakRssKiB), String(r.output ?? r.message).split("\n").slice(0, 1).join("")])));
   console.log();
   console.log(table(["policy", "cf", "exit", "load s", "image+CLIP s", "prefill s (tokens)", "first token s", "ms/token", "wall s", "peak RSS GiB"],
     pick("ask").map((r) => {
       const t = r.timings ?? {};
       const first = t.loadMs !== undefined ? t.loadMs + (t.imageMs ?? 0) + t.visionEncodeMs + t.prefillMs : undefined;
       const perTok = t.decodeTokens ? (t.decodeMs / t.decodeTokens).toFixed(0) : "?";
-      return [r.policy, r.cf, String(r.status), s(t.loadMs), s(t.imageMs !== undefined ? t.imageMs + t.visionEncodeMs : undefined),
+      return [r.policy ?? "?", r.cf ?? "?", String(r.status), s(t.loadMs), s(t.imageMs !== undefined ? t.imageMs + t.visionEncodeMs : undefined),
         `${s(t.prefillMs)} (${t.prefillTokens ?? "?"})`, s(first), perTok, r.seconds.toFixed(0), gib(r.peakRssKiB)];
     })));
   const agree = pick("agree");

@@ -37,7 +37,10 @@ function timeSteps(data: TrainingData, steps: number, batch: number): { ms: numb
     opt.step(grads, 1e-3);
     value.dispose();
     tf.dispose(Object.values(grads));
-    if (s > 0) (ms += performance.now() - t0), (tokens += b.ids.length * b.seqLen);
+    if (s > 0) {
+      ms += performance.now() - t0;
+      tokens += b.ids.length * b.seqLen;
+    }
   }
   opt.dispose();
   disposeParams(tm.params);

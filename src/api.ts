@@ -202,7 +202,11 @@ export class Llava {
       ...opts, maxNewTokens: settings.maxNewTokens, eosTokenIds: settings.eosTokenIds, stop: settings.stop,
       tokenizer: this.tokenizer, padTokenId: this.generation.padTokenId ?? settings.eosTokenIds[0],
     };
-    return { source, gen, settings, imageMs, dispose: () => (source.dispose(), pixels?.dispose()) };
+    const dispose = () => {
+      source.dispose();
+      pixels?.dispose();
+    };
+    return { source, gen, settings, imageMs, dispose };
   }
 
   private settings(opts: AskOptions, plan: DecodingPlan | null): AskSettings {
@@ -253,7 +257,10 @@ function concat(parts: Float32Array[]): Float32Array {
   if (parts.length === 1) return parts[0];
   const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
   let at = 0;
-  for (const p of parts) (out.set(p, at), (at += p.length));
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
   return out;
 }
 

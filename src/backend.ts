@@ -167,7 +167,8 @@ export function guardWasmHeap(where: string): void {
   const live = tf.memory().numBytes;
   if (heap > heapLimit * 0.95 || live > heapLimit * 0.9) {
     throw new Error(
-      `wasm heap nearly full at ${where} (heap ${(heap / 1024 ** 3).toFixed(2)} GiB, live tensors ${(live / 1024 ** 3).toFixed(2)} GiB of ${(heapLimit / 1024 ** 3).toFixed(2)} GiB); ` +
+      `wasm heap nearly full at ${where} (heap ${(heap / 1024 ** 3).toFixed(2)} GiB, ` +
+        `live tensors ${(live / 1024 ** 3).toFixed(2)} GiB of ${(heapLimit / 1024 ** 3).toFixed(2)} GiB); ` +
         "stopping before wasm corrupts memory. Use a shorter input, --backend cpu, or --backend cuda.",
     );
   }

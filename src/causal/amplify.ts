@@ -43,7 +43,10 @@ function editPattern(e: ScoreEdit, site: AttentionSite, tq: number, tk: number):
   rows.forEach((q, r) => {
     const allowed = site.causalOffset === null ? tk : Math.min(tk, q + offset + 1);
     for (const [a, b] of e.keys) {
-      for (let j = Math.max(0, a); j < Math.min(b, allowed); j++) (pattern[r * tk + j] = 1), (any = true);
+      for (let j = Math.max(0, a); j < Math.min(b, allowed); j++) {
+        pattern[r * tk + j] = 1;
+        any = true;
+      }
     }
   });
   return any ? { rows, pattern } : null;
@@ -96,8 +99,10 @@ export function imageSpans(ids: number[], imageToken: number, n: number): { span
   const spans: [number, number][] = [];
   let pos = 0;
   for (let i = 0; i < ids.length; ) {
-    if (ids[i] !== imageToken) (pos++, i++);
-    else {
+    if (ids[i] !== imageToken) {
+      pos++;
+      i++;
+    } else {
       let run = 0;
       while (i + run < ids.length && ids[i + run] === imageToken) run++;
       const width = run === n ? n : run * n;

@@ -83,7 +83,10 @@ export function plausibleTokens(factual: Float32Array, epsilon: number): Int32Ar
     const x = factual[k];
     if (x >= cutoff) {
       candidates.push(k);
-      if (x > max) (max = x), (cutoff = Math.fround(logEps + max));
+      if (x > max) {
+        max = x;
+        cutoff = Math.fround(logEps + max);
+      }
     } else if (x !== x) candidates.push(k); // NaN is never "below the cutoff"
   }
   return Int32Array.from(candidates.filter((k) => !(factual[k] < cutoff)));

@@ -20,7 +20,10 @@ export function composeHooks(hooks: AttentionHook[]): AttentionHook | undefined 
     let changed = false;
     for (const f of fs) {
       const next = f(cur, site);
-      if (next) (cur = next), (changed = true);
+      if (next) {
+        cur = next;
+        changed = true;
+      }
     }
     return changed ? cur : undefined;
   };

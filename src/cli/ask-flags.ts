@@ -14,9 +14,11 @@ const causal = (o: AskOptions): CausalOptions => (o.causal ??= {});
 
 /** CausalMM and baseline contrastive decoding; any of them turns contrastive decoding on. */
 export const CAUSAL_FLAGS: AskFlag[] = [
-  { name: "cf", type: "list", key: "causal.cf", help: "counterfactual branch: MODULE:TYPE@LAYERS[:hHEADS][:sSEED], e.g. vision:uniform@sel, text:random@8-16:h0,3, both; A+B = one branch with both (see docs/causalmm.md)", apply: (v, o) => (causal(o).cf = v as string[]) },
+  { name: "cf", type: "list", key: "causal.cf", help: "counterfactual branch: MODULE:TYPE@LAYERS[:hHEADS][:sSEED], e.g. vision:uniform@sel, text:random@8-16:h0,3, both; " +
+    "A+B = one branch with both (see docs/causalmm.md)", apply: (v, o) => (causal(o).cf = v as string[]) },
   { name: "preset", type: "string", key: "causal.preset", help: "paper (interventions inside attention, own caches) or official (the released code)", choices: ["paper", "official"], apply: (v, o) => (causal(o).preset = v as CausalOptions["preset"]) },
-  { name: "baseline", type: "string", key: "causal.baseline", help: "contrast with a noised image (vcd), no image (noimage, M3ID-style), a disturbance prompt (icd), or PAI: amplified image attention + text-only contrast (pai)", choices: BASELINES, apply: (v, o) => (causal(o).baseline = v as CausalOptions["baseline"]) },
+  { name: "baseline", type: "string", key: "causal.baseline", help: "contrast with a noised image (vcd), no image (noimage, M3ID-style), a disturbance prompt (icd), " +
+    "or PAI: amplified image attention + text-only contrast (pai)", choices: BASELINES, apply: (v, o) => (causal(o).baseline = v as CausalOptions["baseline"]) },
   { name: "gamma", type: "number", key: "causal.gamma", help: "contrast strength γ in (1+γ)ℓ − γℓ_cf (default 1; PAI: γℓ − (γ−1)ℓ_txt, default 1.1)", apply: (v, o) => (causal(o).gamma = Number(v)) },
   { name: "epsilon", type: "number", key: "causal.epsilon", min: 0, exclusiveMin: true, max: 1, help: "plausibility cutoff ε: tokens below log ε + max ℓ are dropped (default 0.1; official 0.6)", apply: (v, o) => (causal(o).epsilon = Number(v)) },
   { name: "draws", type: "number", key: "causal.draws", integer: true, min: 1, help: "seeded draws averaged for random/shuffle counterfactuals (default 1)", apply: (v, o) => (causal(o).draws = Number(v)) },

@@ -113,6 +113,6 @@ export class ProgressBar {
 export function formatBytes(n: number): string {
   const units = ["B", "KiB", "MiB", "GiB"];
   let i = 0;
-  while (n >= 1024 && i < units.length - 1) (n /= 1024), i++;
+  for (; n >= 1024 && i < units.length - 1; i++) n /= 1024;
   return `${n.toFixed(i ? 1 : 0)} ${units[i]}`;
 }

@@ -7,7 +7,6 @@
 //   Len     = mean caption length in tokens after two-word merging (chair.py prints 100 × 0.01·mean)
 import { existsSync, readFileSync } from "node:fs";
 import { ChairExtractor } from "./chair-words.js";
-import type { ChairVocab } from "./chair-vocab.js";
 import { EvalFileError, idKey, readRecords, type Located } from "./jsonl.js";
 
 export type ImageId = string | number;

@@ -22,7 +22,7 @@ function readGenerationConfig(dir: string): Json {
     if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new Error("expected a JSON object");
     return raw as Json;
   } catch (e) {
-    throw new Error(`${file}: cannot read generation config (${(e as Error).message})`);
+    throw new Error(`${file}: cannot read generation config (${(e as Error).message})`, { cause: e });
   }
 }
 

@@ -57,7 +57,8 @@ export function traceContrast(model: LlavaModel, plan: DecodingPlan, prompts: Re
   try {
     let rows = src.prefill();
     for (let k = 0; k < steps; k++) {
-      const next = rows.map((r, b) => (tokens[b].push(argmax(r)), tokens[b][k]));
+      const next = rows.map((r) => argmax(r));
+      next.forEach((t, b) => tokens[b].push(t));
       if (k < steps - 1) rows = src.step(next);
     }
   } finally {

@@ -57,7 +57,11 @@ export function upsampleBilinear(map: Float32Array, g: number, w: number, h: num
 export function range(values: ArrayLike<number>): [number, number] {
   let lo = Infinity;
   let hi = -Infinity;
-  for (let i = 0; i < values.length; i++) if (Number.isFinite(values[i])) (lo = Math.min(lo, values[i])), (hi = Math.max(hi, values[i]));
+  for (let i = 0; i < values.length; i++) {
+    if (!Number.isFinite(values[i])) continue;
+    lo = Math.min(lo, values[i]);
+    hi = Math.max(hi, values[i]);
+  }
   if (!Number.isFinite(lo)) return [0, 1];
   return hi > lo ? [lo, hi] : [lo, lo + (Math.abs(lo) || 1)];
 }
@@ -98,7 +102,10 @@ export class Canvas {
     if (x < 0 || y < 0 || x >= this.width || y >= this.height) return;
     const o = (y * this.width + x) * 4;
     const d = this.img.bitmap.data;
-    (d[o] = c[0]), (d[o + 1] = c[1]), (d[o + 2] = c[2]), (d[o + 3] = 255);
+    d[o] = c[0];
+    d[o + 1] = c[1];
+    d[o + 2] = c[2];
+    d[o + 3] = 255;
   }
 
   fill(x: number, y: number, w: number, h: number, c: Rgb): void {

@@ -28,19 +28,23 @@ const JS = String.raw`
 (function(){
 var errors=[];
 window.addEventListener("error",function(e){errors.push("error: "+e.message);});
-var origError=console.error;console.error=function(){errors.push("console.error: "+Array.prototype.join.call(arguments," "));origError.apply(console,arguments);};
+var origError=console.error;
+console.error=function(){errors.push("console.error: "+Array.prototype.join.call(arguments," "));origError.apply(console,arguments);};
 var D=JSON.parse(document.getElementById("data").textContent);
 var G=D.grid,N=G*G;
 var VIRIDIS=[[68,1,84],[71,44,122],[59,81,139],[44,113,142],[33,144,141],[39,173,129],[92,200,99],[170,220,50],[253,231,37]];
 var SEGC={system:"#bbb",image:"#e8a33d",text:"#4a7fc1",answer:"#6b6"};
-function cmap(t){t=Math.max(0,Math.min(1,t||0))*8;var i=Math.min(7,Math.floor(t)),f=t-i,a=VIRIDIS[i],b=VIRIDIS[i+1];return [a[0]+f*(b[0]-a[0]),a[1]+f*(b[1]-a[1]),a[2]+f*(b[2]-a[2])];}
+function cmap(t){t=Math.max(0,Math.min(1,t||0))*8;var i=Math.min(7,Math.floor(t)),f=t-i,a=VIRIDIS[i],b=VIRIDIS[i+1];
+ return [a[0]+f*(b[0]-a[0]),a[1]+f*(b[1]-a[1]),a[2]+f*(b[2]-a[2])];}
 function f32(s){var bin=atob(s),u=new Uint8Array(bin.length);for(var i=0;i<bin.length;i++)u[i]=bin.charCodeAt(i);return new Float32Array(u.buffer);}
 var cache={};function arr(key,s){return cache[key]||(cache[key]=f32(s));}
 var $=function(id){return document.getElementById(id);};
 var state={view:"token",step:0,layer:"mean",head:"mean",alpha:0.6,cls:D.cls.length?D.cls[D.cls.length-1].layer:null};
-function headMap(a,heads,head){var m=new Float32Array(N);if(head==="mean"){for(var h=0;h<heads;h++)for(var j=0;j<N;j++)m[j]+=a[h*N+j]/heads;}else{m.set(a.subarray(head*N,(head+1)*N));}return m;}
+function headMap(a,heads,head){var m=new Float32Array(N);
+ if(head==="mean"){for(var h=0;h<heads;h++)for(var j=0;j<N;j++)m[j]+=a[h*N+j]/heads;}else{m.set(a.subarray(head*N,(head+1)*N));}return m;}
 function currentMap(){
- if(state.view==="cls"){var c=D.cls.filter(function(x){return x.layer===state.cls;})[0];var a=arr("cls"+c.layer,c.data);return headMap(a,a.length/N,state.head);}
+ if(state.view==="cls"){var c=D.cls.filter(function(x){return x.layer===state.cls;})[0];
+  var a=arr("cls"+c.layer,c.data);return headMap(a,a.length/N,state.head);}
  var li=state.layer==="mean"?D.layers.map(function(_,i){return i;}):[D.layers.indexOf(Number(state.layer))];
  var m=new Float32Array(N);
  li.forEach(function(i){var a=arr("a"+state.step+"_"+i,D.att[state.step][i]);var hm=headMap(a,D.heads,state.head);for(var j=0;j<N;j++)m[j]+=hm[j]/li.length;});
@@ -52,30 +56,38 @@ function draw(){
  var small=document.createElement("canvas");small.width=G;small.height=G;var sc=small.getContext("2d"),id=sc.createImageData(G,G);
  for(var k=0;k<N;k++){var c=cmap((m[k]-lo)/(hi-lo));id.data[4*k]=c[0];id.data[4*k+1]=c[1];id.data[4*k+2]=c[2];id.data[4*k+3]=255;}
  sc.putImageData(id,0,0);
- var ov=$("overlay"),ctx=ov.getContext("2d");ctx.clearRect(0,0,ov.width,ov.height);ctx.imageSmoothingEnabled=true;ctx.globalAlpha=state.alpha;ctx.drawImage(small,0,0,ov.width,ov.height);ctx.globalAlpha=1;
+ var ov=$("overlay"),ctx=ov.getContext("2d");ctx.clearRect(0,0,ov.width,ov.height);
+ ctx.imageSmoothingEnabled=true;ctx.globalAlpha=state.alpha;ctx.drawImage(small,0,0,ov.width,ov.height);ctx.globalAlpha=1;
  $("range").textContent="scale "+lo.toExponential(2)+" .. "+hi.toExponential(2);
  drawBar();drawTopk();
  document.querySelectorAll("button.tok").forEach(function(b){b.classList.toggle("sel",state.view==="token"&&Number(b.dataset.step)===state.step);});
- $("what").textContent=state.view==="cls"?("CLIP CLS attention, vision layer "+state.cls):("token "+state.step+" "+JSON.stringify(D.tokens[state.step]?D.tokens[state.step].text:"")+", layer "+state.layer+", head "+state.head);
+ $("what").textContent=state.view==="cls"?("CLIP CLS attention, vision layer "+state.cls):
+  ("token "+state.step+" "+JSON.stringify(D.tokens[state.step]?D.tokens[state.step].text:"")+", layer "+state.layer+", head "+state.head);
 }
 function drawBar(){
  var bar=$("bar");bar.innerHTML="";if(state.view!=="token"||!D.frac.length)return;
  var li=state.layer==="mean"?D.layers.map(function(_,i){return i;}):[D.layers.indexOf(Number(state.layer))];
  var f=[0,0,0,0];li.forEach(function(i){D.frac[state.step][i].forEach(function(v,k){f[k]+=v/li.length;});});
- ["system","image","text","answer"].forEach(function(s,k){var d=document.createElement("div");d.style.width=(100*f[k])+"%";d.style.background=SEGC[s];d.title=s+" "+f[k].toFixed(3);bar.appendChild(d);});
+ ["system","image","text","answer"].forEach(function(s,k){var d=document.createElement("div");d.style.width=(100*f[k])+"%";
+  d.style.background=SEGC[s];d.title=s+" "+f[k].toFixed(3);bar.appendChild(d);});
  $("fracs").textContent="system "+f[0].toFixed(3)+"  image "+f[1].toFixed(3)+"  question "+f[2].toFixed(3)+"  answer "+f[3].toFixed(3)+" (mean over heads)";
 }
 function drawTopk(){
  var t=$("topk");t.innerHTML="";if(!D.topk||!D.topk.steps[state.step])return;
  var cols=D.topk.columns,st=D.topk.steps[state.step],head="<tr><th>#</th>";cols.forEach(function(c){head+="<th>"+esc(c)+"</th>";});t.innerHTML=head+"</tr>";
  var k=Math.max.apply(null,st.map(function(c){return c.length;}));
- for(var i=0;i<k;i++){var tr=document.createElement("tr");tr.innerHTML="<td>"+(i+1)+"</td>"+st.map(function(c){var e=c[i];return "<td>"+(e?esc(JSON.stringify(e.token))+" "+e.p.toFixed(3):"")+"</td>";}).join("");t.appendChild(tr);}
+ for(var i=0;i<k;i++){var tr=document.createElement("tr");
+  tr.innerHTML="<td>"+(i+1)+"</td>"+st.map(function(c){var e=c[i];
+   return "<td>"+(e?esc(JSON.stringify(e.token))+" "+e.p.toFixed(3):"")+"</td>";}).join("");t.appendChild(tr);}
 }
 function esc(s){return String(s).replace(/[&<>]/g,function(c){return {"&":"&amp;","<":"&lt;",">":"&gt;"}[c];});}
 function build(){
  $("q").textContent=D.question;$("a").textContent=D.answer;$("cf").textContent=D.cf?("counterfactual: "+D.cf):"";
  var p=$("prompt");D.prompt.forEach(function(t){var s=document.createElement("span");s.className="tok seg-"+t.segment;s.textContent=t.text;p.appendChild(s);});
- var ans=$("answer");D.tokens.forEach(function(t,i){var b=document.createElement("button");b.className="tok";b.dataset.step=i;b.textContent=t.text;b.title="step "+i+" id "+t.id;b.onclick=function(){state.view="token";state.step=i;$("view").value="token";draw();};ans.appendChild(b);});
+ var ans=$("answer");D.tokens.forEach(function(t,i){var b=document.createElement("button");b.className="tok";b.dataset.step=i;b.textContent=t.text;
+  b.title="step "+i+" id "+t.id;
+  b.onclick=function(){
+   state.view="token";state.step=i;$("view").value="token";draw();};ans.appendChild(b);});
  var ls=$("layer");D.layers.forEach(function(l){ls.add(new Option("layer "+l,String(l)));});
  var hs=$("head");for(var h=0;h<D.heads;h++)hs.add(new Option("head "+h,String(h)));
  var cs=$("clslayer");D.cls.forEach(function(c){cs.add(new Option("vision layer "+c.layer,String(c.layer)));});cs.value=String(state.cls);
@@ -139,7 +151,9 @@ export function explorerHtml(data: ExplorerData): string {
  <div><div class="stack"><canvas id="base" width="336" height="336"></canvas><canvas id="overlay" width="336" height="336"></canvas></div>
   <div id="what"></div><div id="range"></div>
   <div class="bar" id="bar"></div><div id="fracs"></div>
-  <div class="legend"><span><i class="sw" style="background:#bbb"></i>system</span><span><i class="sw" style="background:#e8a33d"></i>image</span><span><i class="sw" style="background:#4a7fc1"></i>question</span><span><i class="sw" style="background:#6b6"></i>answer</span></div>
+  <div class="legend"><span><i class="sw" style="background:#bbb"></i>system</span><span><i class="sw"
+    style="background:#e8a33d"></i>image</span><span><i class="sw" style="background:#4a7fc1"></i>question</span><span><i class="sw"
+    style="background:#6b6"></i>answer</span></div>
  </div>
  <div class="controls">
   <label>view <select id="view"><option value="token">token attention over the image</option><option value="cls">CLIP CLS attention</option></select></label>

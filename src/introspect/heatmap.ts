@@ -68,7 +68,10 @@ export function wrap(text: string, width: number): string[] {
   const out: string[] = [];
   let line = "";
   for (const word of text.split(/\s+/).filter(Boolean)) {
-    if (line && line.length + 1 + word.length > width) (out.push(line), (line = ""));
+    if (line && line.length + 1 + word.length > width) {
+      out.push(line);
+      line = "";
+    }
     line = line ? `${line} ${word}` : word;
   }
   if (line || out.length === 0) out.push(line);

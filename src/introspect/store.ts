@@ -66,7 +66,7 @@ function readIndex(dir: string): RecordingIndex {
   try {
     return JSON.parse(readFileSync(file, "utf8")) as RecordingIndex;
   } catch (e) {
-    throw new Error(`${file}: cannot read the recording index: ${(e as Error).message}`);
+    throw new Error(`${file}: cannot read the recording index: ${(e as Error).message}`, { cause: e });
   }
 }
 

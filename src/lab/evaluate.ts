@@ -33,8 +33,10 @@ export function popeScore(labels: ("yes" | "no")[], answers: string[]): PopeScor
     const a = answers[i];
     if (a === "yes") yes++;
     if (a !== "yes" && a !== "no") other++;
-    if (label === "yes") a === "yes" ? tp++ : fn++;
-    else a === "yes" ? fp++ : tn++;
+    if (label === "yes" && a === "yes") tp++;
+    else if (label === "yes") fn++;
+    else if (a === "yes") fp++;
+    else tn++;
   });
   const precision = tp + fp ? tp / (tp + fp) : 0;
   const recall = tp + fn ? tp / (tp + fn) : 0;
@@ -77,7 +79,10 @@ export async function answerPope(model: LlavaModel, tok: Tokenizer, proc: Proces
 function concat(parts: Float32Array[]): Float32Array {
   const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
   let o = 0;
-  for (const p of parts) (out.set(p, o), (o += p.length));
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
   return out;
 }
 

@@ -124,7 +124,10 @@ export function llavaLayout(cfg: Json): LayoutTensor[] {
     add(`${p}.weight`, outDim, inDim);
     if (bias) add(`${p}.bias`, outDim);
   };
-  const norm = (p: string, n: number) => (add(`${p}.weight`, n), add(`${p}.bias`, n));
+  const norm = (p: string, n: number) => {
+    add(`${p}.weight`, n);
+    add(`${p}.bias`, n);
+  };
   const vm = "vision_tower.vision_model";
   add(`${vm}.embeddings.class_embedding`, d.vh);
   add(`${vm}.embeddings.patch_embedding.weight`, d.vh, d.channels, d.patch, d.patch);
@@ -174,7 +177,10 @@ export function shardOf(bytes: number[], shards?: number, maxBytes = HF_MAX_SHAR
   let shard = 0;
   let size = 0;
   for (const b of bytes) {
-    if (size > 0 && size + b > maxBytes) (shard++, (size = 0));
+    if (size > 0 && size + b > maxBytes) {
+      shard++;
+      size = 0;
+    }
     greedy.push(shard);
     size += b;
   }

@@ -54,7 +54,10 @@ export function pretrainVision(model: LlavaModel, params: TrainParam[], data: Tr
       const idx = Array.from({ length: o.batchSize }, () => rng.int(data.pixels.length));
       const px = new Float32Array(o.batchSize * plane);
       const lab = new Float32Array(o.batchSize * C);
-      idx.forEach((i, b) => (px.set(data.pixels[i], b * plane), lab.set(labels[i], b * C)));
+      idx.forEach((i, b) => {
+        px.set(data.pixels[i], b * plane);
+        lab.set(labels[i], b * C);
+      });
       const { value, grads } = tf.variableGrads(() => presenceLoss(model, head, px, lab, o.batchSize), [...tower, ...head].map((p) => p.variable));
       const loss = value.dataSync()[0];
       opt.step(grads, learningRate(step, o.steps, o.lr, Math.min(20, o.steps)));

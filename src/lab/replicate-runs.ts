@@ -79,7 +79,7 @@ export function readRunFile(path: string): RunFile {
   try {
     data = JSON.parse(readFileSync(path, "utf8"));
   } catch (e) {
-    throw new Error(`${path}: not a readable replicate run file: ${(e as Error).message}`);
+    throw new Error(`${path}: not a readable replicate run file: ${(e as Error).message}`, { cause: e });
   }
   if (Array.isArray(data)) {
     throw new Error(`${path}: a replicate run written before runs recorded their settings (questions, scene seed, model), ` +

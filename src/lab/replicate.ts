@@ -10,7 +10,7 @@ import type { Llava } from "../api.js";
 import { LAB_PAI, runDemo, type DemoConfig, type DemoOptions } from "./demo.js";
 import { compatibleRun, configKey, modelFingerprint, readRunSet, RUN_FORMAT, runFile, type RunFile, type RunKey, type RunRecord } from "./replicate-runs.js";
 import { stream } from "../util/rng.js";
-import { countOutcomes, outcome, popeMetrics, FP, TN } from "../eval/pope-score.js";
+import { outcome, popeMetrics, FP, TN } from "../eval/pope-score.js";
 import { percentileInterval } from "../eval/stats.js";
 import { idKey, writeFileAtomic } from "../eval/jsonl.js";
 

@@ -81,7 +81,11 @@ function clipLayer(L: ClipLayer, cfg: VisionConfig, x: tf.Tensor3D, layer: numbe
   const heads = (t: tf.Tensor) => t.reshape([B, T, H, hd]).transpose([0, 2, 1, 3]) as tf.Tensor4D; // [B,H,T,hd]
   const h = layerNorm(x, L.ln1, cfg.layerNormEps);
   const [q, k, v] = [linear(h, L.q), linear(h, L.k), linear(h, L.v)];
-  if (tap) (tap("vision", layer, "q", q), tap("vision", layer, "k", k), tap("vision", layer, "v", v));
+  if (tap) {
+    tap("vision", layer, "q", q);
+    tap("vision", layer, "k", k);
+    tap("vision", layer, "v", v);
+  }
   const ctx = attention({
     q: heads(q),
     k: heads(k),

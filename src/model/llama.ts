@@ -71,7 +71,11 @@ function llamaLayer(L: LlamaLayer, cfg: TextConfig, x: tf.Tensor3D, i: number, r
   const q = linear(h, L.q);
   const k = linear(h, L.k);
   const v = linear(h, L.v);
-  if (tap) (tap("text", i, "q", q), tap("text", i, "k", k), tap("text", i, "v", v));
+  if (tap) {
+    tap("text", i, "q", q);
+    tap("text", i, "k", k);
+    tap("text", i, "v", v);
+  }
   const heads = (t: tf.Tensor, n: number) => t.reshape([B, T, n, hd]).transpose([0, 2, 1, 3]) as tf.Tensor4D; // [B,n,T,hd]
   const qh = applyRope(heads(q, cfg.numHeads), rope);
   let kh = applyRope(heads(k, cfg.numKvHeads), rope);

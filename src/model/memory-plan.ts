@@ -127,14 +127,20 @@ function unitsOf(ctx: PlanContext, native = false): Map<string, Unit> {
     const f32 = t.shape.reduce((a, b) => a * b, 1) * 4;
     units.set(t.unit, u);
     if (native && onHostNative(t)) {
-      if (!seen.has(t.name)) (u.hostFile += t.fileBytes), seen.add(t.name);
+      if (!seen.has(t.name)) {
+        u.hostFile += t.fileBytes;
+        seen.add(t.name);
+      }
       u.largestHost = Math.max(u.largestHost, f32);
       continue;
     }
     u.f32 += f32;
     if (t.matmul && packs) u.packed += f32;
     u.largest = Math.max(u.largest, f32);
-    if (!seen.has(t.name)) (u.fileBytes += t.fileBytes), seen.add(t.name);
+    if (!seen.has(t.name)) {
+      u.fileBytes += t.fileBytes;
+      seen.add(t.name);
+    }
   }
   return units;
 }
@@ -177,7 +183,10 @@ export function planFor(ctx: PlanContext, residency: Residency, workload: Worklo
   let streamed = 0;
   // the largest streamed unit per phase, as backend memory (packed copies included) and as tensors
   const phase = { vision: [0, 0], text: [0, 0], head: [0, 0] };
-  const widen = (p: number[], backend: number, tensors: number) => ((p[0] = Math.max(p[0], backend)), (p[1] = Math.max(p[1], tensors)));
+  const widen = (p: number[], backend: number, tensors: number) => {
+    p[0] = Math.max(p[0], backend);
+    p[1] = Math.max(p[1], tensors);
+  };
   for (const u of units.values()) {
     hostBytes += u.hostFile;
     if (isResident(u.name)) {
@@ -283,7 +292,10 @@ export function budgetResidency(ctx: PlanContext, budget: number, headChunkRows?
   for (const name of priority(ctx.cfg)) {
     const u = units.get(name);
     if (!u) continue;
-    if (used + u.f32 + u.packed <= budget) (resident.add(name), (used += u.f32 + u.packed));
+    if (used + u.f32 + u.packed <= budget) {
+      resident.add(name);
+      used += u.f32 + u.packed;
+    }
   }
   return { policy: "budget", resident, headChunkRows };
 }

@@ -90,7 +90,7 @@ export class Tokenizer {
     try {
       hf = new HFTokenizer(tj, cfg);
     } catch (e) {
-      throw new Error(`cannot build a tokenizer from ${source}: ${(e as Error).message}`);
+      throw new Error(`cannot build a tokenizer from ${source}: ${(e as Error).message}`, { cause: e });
     }
     return new Tokenizer(hf, cfg, opts, source, maxTokenId(tj, source) + 1);
   }
@@ -131,7 +131,7 @@ export class Tokenizer {
     try {
       return call();
     } catch (e) {
-      throw new Error(`${this.source}: the tokenizer failed to ${what} (${(e as Error).message}); is tokenizer.json damaged?`);
+      throw new Error(`${this.source}: the tokenizer failed to ${what} (${(e as Error).message}); is tokenizer.json damaged?`, { cause: e });
     }
   }
 
@@ -242,11 +242,11 @@ async function readJson(path: string, required: boolean): Promise<unknown> {
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     if (err.code === "ENOENT" && !required) return null;
-    throw new Error(err.code === "ENOENT" ? `tokenizer file not found: ${path}` : `cannot read ${path}: ${err.message}`);
+    throw new Error(err.code === "ENOENT" ? `tokenizer file not found: ${path}` : `cannot read ${path}: ${err.message}`, { cause: e });
   }
   try {
     return JSON.parse(text);
   } catch (e) {
-    throw new Error(`corrupt JSON in ${path}: ${(e as Error).message}`);
+    throw new Error(`corrupt JSON in ${path}: ${(e as Error).message}`, { cause: e });
   }
 }

@@ -48,7 +48,7 @@ async function load(): Promise<WasmDecode | null> {
       return await mod.default(copy, { preserveOrientation: false });
     } catch (e) {
       const detail = messages.map((m) => m.trim()).filter(Boolean).join("; ");
-      throw new Error(detail || (e as Error).message);
+      throw new Error(detail || (e as Error).message, { cause: e });
     }
   };
 }

@@ -139,7 +139,8 @@ export function loadProcessorConfig(modelDir: string | undefined, imageSize?: nu
   }
   if (imageSize !== undefined && !cfg.doCenterCrop && !(cfg.squareResize && cfg.size === imageSize)) {
     fail(file, `"do_center_crop" is false, so the resize alone must give the model's ${imageSize} × ${imageSize} input ` +
-      `(size {"height": ${imageSize}, "width": ${imageSize}}), but "size" is ${cfg.squareResize ? `${cfg.size} × ${cfg.size}` : `a shortest edge of ${cfg.size}`}`);
+      `(size {"height": ${imageSize}, "width": ${imageSize}}), ` +
+        `but "size" is ${cfg.squareResize ? `${cfg.size} × ${cfg.size}` : `a shortest edge of ${cfg.size}`}`);
   }
   return cfg;
 }

@@ -114,7 +114,7 @@ export class Checkpoint {
       try {
         fd = openSync(file, "r");
       } catch (e) {
-        throw new Error(`${file}: cannot open safetensors file (${(e as Error).message})`);
+        throw new Error(`${file}: cannot open safetensors file (${(e as Error).message})`, { cause: e });
       }
       this.fds.set(file, fd);
     }
@@ -149,7 +149,7 @@ function readIndex(index: string): Map<string, string[]> {
   try {
     json = JSON.parse(readFileSync(index, "utf8"));
   } catch (e) {
-    throw new Error(`${index}: cannot read index (${(e as Error).message})`);
+    throw new Error(`${index}: cannot read index (${(e as Error).message})`, { cause: e });
   }
   const weightMap = (json as { weight_map?: unknown } | null)?.weight_map;
   if (typeof weightMap !== "object" || weightMap === null || Array.isArray(weightMap)) {

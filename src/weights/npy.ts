@@ -61,7 +61,7 @@ export function readNpy(path: string): NpyArray {
   try {
     buf = readFileSync(path);
   } catch (e) {
-    throw new Error(`${path}: cannot read .npy file (${(e as Error).message})`);
+    throw new Error(`${path}: cannot read .npy file (${(e as Error).message})`, { cause: e });
   }
   return parseNpy(buf, path);
 }

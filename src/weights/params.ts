@@ -158,7 +158,7 @@ export class ParamLoader implements Take {
   table(name: string, rows: number, cols: number, role: TableRole): TokenTable {
     return residentTable(this, name, rows, cols, role);
   }
-  vec(name: string, n: number) { return tf.tensor1d(this.read(name)); }
+  vec(name: string, _n: number) { return tf.tensor1d(this.read(name)); }
   matrix(name: string, rows: number, cols: number) { return tf.tensor2d(this.read(name), [rows, cols]); }
   linear(name: string, inDim: number, outDim: number) {
     const w = tf.tensor2d(this.read(name), [outDim, inDim]);

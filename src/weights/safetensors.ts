@@ -64,7 +64,7 @@ export function readSafetensorsHeader(path: string, options: HeaderOptions = {})
   try {
     fd = openSync(path, "r");
   } catch (e) {
-    throw new Error(`${path}: cannot open safetensors file (${(e as Error).message})`);
+    throw new Error(`${path}: cannot open safetensors file (${(e as Error).message})`, { cause: e });
   }
   try {
     return parseHeader(fd, path, options);

@@ -38,7 +38,10 @@ for (const backend of ["cpu", "wasm"] as const) {
       px = tf.randomNormal([2, 3, 28, 28], 0, 1, "float32", 6) as tf.Tensor4D;
       for (const row of ids) row[3] = m.config.imageTokenIndex;
     });
-    afterAll(() => (m.dispose(), px.dispose()));
+    afterAll(() => {
+      m.dispose();
+      px.dispose();
+    });
 
     test("chunked draws give the same scores and branch logits as one batched forward", () => {
       const plan = buildPlan({ cf: ["text:random@1-2", "vision:shuffle@0"], draws: 5, seed: 9 }, m.config);

@@ -37,7 +37,11 @@ function softmax(row: number[]): number[] {
 }
 
 type Seen = { site: AttentionSite; data: Float32Array; shape: number[] };
-const recorder = (into: Seen[]) => scoresOnlyHook((s, site) => (into.push({ site, data: s.dataSync() as Float32Array, shape: s.shape }), undefined));
+const recorder = (into: Seen[]) =>
+  scoresOnlyHook((s, site) => {
+    into.push({ site, data: s.dataSync() as Float32Array, shape: s.shape });
+    return undefined;
+  });
 
 describeFixtures("PAI on llava-tiny-56 (cpu)", (fixtures) => {
   const dir = join(fixtures, "llava-tiny-56");
@@ -52,7 +56,10 @@ describeFixtures("PAI on llava-tiny-56 (cpu)", (fixtures) => {
     pixels = tf.tensor4d(pv.data as Float32Array, pv.shape as [number, number, number, number]);
     ids = [Array.from(golden(join(dir, "golden"), "input_ids").data)];
   });
-  afterAll(() => (model?.dispose(), pixels?.dispose()));
+  afterAll(() => {
+    model?.dispose();
+    pixels?.dispose();
+  });
 
   const forward = (hook: ReturnType<typeof composeHooks>) => tf.tidy(() => {
     const feats = model.encodeImages(pixels).features;
@@ -95,7 +102,10 @@ describeFixtures("PAI on llava-tiny-56 (cpu)", (fixtures) => {
     const after: Seen[] = [];
     const probs: { layer: number; data: Float32Array }[] = [];
     const pai = amplifyHook({ layers: [1], alpha }, ids, [0], model.config.imageTokenIndex, model.numImageTokens);
-    const seeProbs = (p: tf.Tensor4D, site: AttentionSite) => (site.module === "text" && probs.push({ layer: site.layer, data: p.dataSync() as Float32Array }), undefined);
+    const seeProbs = (p: tf.Tensor4D, site: AttentionSite) => {
+      if (site.module === "text") probs.push({ layer: site.layer, data: p.dataSync() as Float32Array });
+      return undefined;
+    };
     forward(composeHooks([recorder(before), pai, recorder(after), seeProbs]));
     const text = (xs: Seen[], l: number) => xs.find((s) => s.site.module === "text" && s.site.layer === l)!;
     // layer 0 is outside [1, 2): untouched

@@ -49,7 +49,10 @@ describe.each(backends)("cutoff-restricted contrast scores (random model, %s)", 
     m = buildModel(parseLlavaConfig(raw), randomSource(raw, 11));
     px = tf.randomNormal([2, 3, 28, 28], 0, 1, "float32", 9) as tf.Tensor4D;
   });
-  afterAll(() => (m.dispose(), px.dispose()));
+  afterAll(() => {
+    m.dispose();
+    px.dispose();
+  });
 
   const cases: [string, CausalOptions][] = [
     ["vision", { cf: ["vision:uniform@1"], epsilon: 0.5 }],

@@ -34,7 +34,10 @@ describe("CausalSource (random GQA model, cpu)", () => {
     px = tf.randomNormal([1, 3, 28, 28], 0, 1, "float32", 5) as tf.Tensor4D;
     ids = [[1, 7, 9, m.config.imageTokenIndex, 30, 31, 32]];
   });
-  afterAll(() => (m.dispose(), px.dispose()));
+  afterAll(() => {
+    m.dispose();
+    px.dispose();
+  });
 
   test("each branch of a batched forward with a shared trunk equals its own separate forward", () => {
     const plan = buildPlan({ cf: ["text:reversed@2:h1", "text:random@1-3", "vision:uniform@1", "vision:shuffle@0:s4"] }, m.config);

@@ -28,7 +28,9 @@ describeFixtures("causalmm inspect (built CLI)", (fixtures) => {
     expect(readNpy(join(out, "logits.npy")).shape).toEqual([1, 35, 32064]);
   });
 
-  test("contrastive greedy decoding on raw ids: tokens, factual and counterfactual logits per step match the HF goldens, scores are the contrast of them", async () => {
+  const contrastTest = "contrastive greedy decoding on raw ids: tokens, factual and counterfactual logits per step match the HF goldens, " +
+    "scores are the contrast of them";
+  test(contrastTest, async () => {
     const out = mkdtempSync(join(tmpdir(), "inspect-cf-"));
     const c = join(base, "causal");
     const r = await inspect(["--model", join(base, "model-f32"), "--input-ids", join(g, "input_ids.npy"), "--pixel-values", join(g, "pixel_values.npy"),

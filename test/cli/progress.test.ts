@@ -70,7 +70,10 @@ describe("eval and sweep in a batch job (stderr not a terminal)", () => {
     const err: string[] = [];
     const tty = Object.getOwnPropertyDescriptor(process.stderr, "isTTY");
     Object.defineProperty(process.stderr, "isTTY", { value: false, configurable: true });
-    const spy = vi.spyOn(process.stderr, "write").mockImplementation((s) => (err.push(String(s)), true));
+    const spy = vi.spyOn(process.stderr, "write").mockImplementation((s) => {
+      err.push(String(s));
+      return true;
+    });
     try {
       const argv = ["pope", "--questions", f.questions, "--image-folder", f.images, "--answers", join(f.dir, "a.jsonl"), "--batch", "1", "--progress-every", "4"];
       await evalCommand.run(parseArgs(argv, evalCommand));

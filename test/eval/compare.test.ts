@@ -85,7 +85,10 @@ describe("comparePope", () => {
     writeLines(fa, a.map((p) => ({ question_id: p.questionId, text: p.text })));
     writeLines(fb, b.map((p) => ({ question_id: p.questionId, text: p.text })));
     const out: string[] = [];
-    const spy = vi.spyOn(process.stdout, "write").mockImplementation((s) => (out.push(String(s)), true));
+    const spy = vi.spyOn(process.stdout, "write").mockImplementation((s) => {
+      out.push(String(s));
+      return true;
+    });
     try {
       await scoreCommand.run(parseArgs(["compare", fa, fb, "--labels", labels, "--rule", "llava", "--resamples", "200"], scoreCommand));
       await scoreCommand.run(parseArgs(["compare", fa, fb, "--labels", labels, "--json"], scoreCommand));

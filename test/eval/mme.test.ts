@@ -57,7 +57,10 @@ const PRED = new Map(Object.values(LAYOUT).flatMap((s) => Object.values(s.images
 
 async function capture(f: () => Promise<unknown>): Promise<string> {
   const out: string[] = [];
-  const spy = vi.spyOn(process.stdout, "write").mockImplementation((s) => (out.push(String(s)), true));
+  const spy = vi.spyOn(process.stdout, "write").mockImplementation((s) => {
+    out.push(String(s));
+    return true;
+  });
   try {
     await f();
   } finally {
@@ -183,7 +186,10 @@ describe("MME scoring", () => {
       create: async () => ({
         modelId: "table",
         settings: {},
-        answer: async (batch: EvalItem[]) => batch.map((it) => (asked.push(it.question), { text: PRED.get(it.meta!.mmeQuestion as string)!, prompt: it.question })),
+        answer: async (batch: EvalItem[]) => batch.map((it) => {
+            asked.push(it.question);
+            return { text: PRED.get(it.meta!.mmeQuestion as string)!, prompt: it.question };
+          }),
       }),
       options: [],
     };

@@ -1,6 +1,6 @@
 // The real model behind `causalmm eval`: image/prefix caching gives the same answers as recomputing
 // everything per question, and the built CLI survives SIGKILL + restart with a real (tiny) model.
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { afterAll, beforeAll, expect, test } from "vitest";
 import { spawn } from "node:child_process";
 import { runNode } from "../helpers/run.js";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -69,9 +69,15 @@ describeFixtures("model answerer", (fixtures) => {
     await new Promise<void>((resolve) => {
       const timer = setInterval(() => {
         const n = existsSync(killed) ? readFileSync(killed, "utf8").split("\n").filter(Boolean).length : 0;
-        if (n >= 4) (clearInterval(timer), child.kill("SIGKILL"), resolve());
+        if (n < 4) return;
+        clearInterval(timer);
+        child.kill("SIGKILL");
+        resolve();
       }, 20);
-      void exited.then(() => (clearInterval(timer), resolve()));
+      void exited.then(() => {
+        clearInterval(timer);
+        resolve();
+      });
     });
     await exited;
     const partial = readFileSync(killed, "utf8").split("\n").filter(Boolean).length;

@@ -1,7 +1,7 @@
 // POPE scoring, rule by rule, on hand-made answers whose expected readings are worked out here.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { parseArgs } from "../../src/cli/args.js";
 import { scoreCommand } from "../../src/cli/commands/score.js";
 import { answersById, readAnswers } from "../../src/eval/answers-file.js";
@@ -112,7 +112,10 @@ describe("scoring a hand-made answers file", () => {
 
   it("CLI prints the same numbers as JSON", async () => {
     const lines: string[] = [];
-    const spy = vi.spyOn(process.stdout, "write").mockImplementation((s) => (lines.push(String(s)), true));
+    const spy = vi.spyOn(process.stdout, "write").mockImplementation((s) => {
+      lines.push(String(s));
+      return true;
+    });
     try {
       await scoreCommand.run(parseArgs(["pope", "--answers", answers, "--questions", questions, "--json"], scoreCommand));
     } finally {

@@ -55,7 +55,8 @@ describe("POPE question files", () => {
   it("a question_id that is neither an integer nor a string says what it is, not \"missing field\"", () => {
     for (const [id, why] of [[1.5, "a number that is not a safe integer"], [true, "a boolean"], [null, "a null"], [[1], "a list"], ["", "an empty string"]] as const) {
       const f = bad([ok(1), JSON.stringify({ question_id: id, image: "a.jpg", text: "t", label: "no" })]);
-      const msg = new RegExp(`coco_pope_random.json:2: "question_id" must be a non-empty string or an integer, got ${JSON.stringify(JSON.stringify(id)).slice(1, -1).replace(/[[\]]/g, "\\$&")} \\(${why}\\)`);
+      const msg = new RegExp(`coco_pope_random.json:2: "question_id" must be a non-empty string or an integer, ` +
+        `got ${JSON.stringify(JSON.stringify(id)).slice(1, -1).replace(/[[\]]/g, "\\$&")} \\(${why}\\)`);
       expect(() => loadPopeQuestions(f.questions), String(id)).toThrow(msg);
     }
   });

@@ -9,7 +9,7 @@ import { mergeChunks } from "../../src/eval/merge.js";
 import { loadPopeQuestions } from "../../src/eval/pope-data.js";
 import { runEval, type RunOptions } from "../../src/eval/runner.js";
 import { settingsPath } from "../../src/eval/settings.js";
-import { FakeAnswerer, fakeText, popeFixture, tmp } from "./helpers.js";
+import { FakeAnswerer, fakeText, popeFixture } from "./helpers.js";
 
 function setup(nImages = 5, perImage = 6) {
   const f = popeFixture(nImages, perImage);

@@ -34,7 +34,12 @@ describe("JPEG whose header declares far more blocks than the file can hold", ()
     const bytes = withSofSize(readFileSync(join(DATA, "ycck-adobe.jpg")), 4096, 16384);
     const err = await decodeImage(bytes, "damaged.jpg").catch((e) => e);
     expect(err).toBeInstanceOf(ImageDecodeError);
-    expect(err.message).toMatch(/^damaged\.jpg: cannot decode JPEG: the header declares 4096 × 16384 pixels, which needs at least 131072 bytes of image data, but the file has \d+ bytes/);
+    expect(err.message).toMatch(
+      new RegExp(
+        /^damaged\.jpg: cannot decode JPEG: the header declares 4096 × 16384 pixels, /.source +
+          /which needs at least 131072 bytes of image data, but the file has \d+ bytes/.source,
+      ),
+    );
   });
 
   it("still decodes the undamaged file", async () => {
@@ -163,6 +168,11 @@ describe("PNG whose header declares more pixels than its compressed data can hol
     expect((await decodeImage(png(8, 8), "ok.png")).width).toBe(8);
     const err = await decodeImage(png(4096, 40000), "damaged.png").catch((e) => e);
     expect(err).toBeInstanceOf(ImageDecodeError);
-    expect(err.message).toMatch(/^damaged\.png: cannot decode PNG: the header declares 4096 × 40000 pixels \(40960000 bytes of image data\), more than the file's \d+ bytes of compressed data can hold/);
+    expect(err.message).toMatch(
+      new RegExp(
+        /^damaged\.png: cannot decode PNG: the header declares 4096 × 40000 pixels \(40960000 bytes of image data\), /.source +
+          /more than the file's \d+ bytes of compressed data can hold/.source,
+      ),
+    );
   });
 });

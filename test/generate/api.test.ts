@@ -4,7 +4,7 @@ import { afterAll, beforeAll, expect, test } from "vitest";
 import * as tf from "@tensorflow/tfjs-core";
 import { join } from "node:path";
 import { describeFixtures } from "../helpers/fixtures.js";
-import { loadLlava, Llava, type AskOptions, type SourceRequest } from "../../src/api.js";
+import { loadLlava, Llava, type SourceRequest } from "../../src/api.js";
 import { encodePrompt, ONE_WORD_SUFFIX } from "../../src/text/index.js";
 import { loadImage, preprocess } from "../../src/vision/index.js";
 import { generate } from "../../src/generate/generate.js";

@@ -19,7 +19,16 @@ function source(badStep: number, bad: (v: number) => Float32Array): LogitsSource
     r[1] = 5;
     return r;
   };
-  return { batchSize: 1, vocabSize: 8, prefill: () => [row()], step: () => (step++, [row()]), dispose: () => {} };
+  return {
+    batchSize: 1,
+    vocabSize: 8,
+    prefill: () => [row()],
+    step: () => {
+      step++;
+      return [row()];
+    },
+    dispose: () => {},
+  };
 }
 
 describe("finite-logit check in the decoding loop", () => {
@@ -38,7 +47,7 @@ describe("finite-logit check in the decoding loop", () => {
 });
 
 /** A copy of the tiny-56 model whose final RMSNorm weight is all NaN (or with a patched config). */
-function brokenModel(fixtures: string, opts: { nanTensor?: RegExp; config?: (c: any) => void }): string {
+function brokenModel(fixtures: string, opts: { nanTensor?: RegExp; config?: (c: { text_config: Record<string, unknown> }) => void }): string {
   const src = join(fixtures, "llava-tiny-56", "model-f32");
   const dir = mkdtempSync(join(tmpdir(), "nan-model-"));
   const cfg = JSON.parse(readFileSync(join(src, "config.json"), "utf8"));

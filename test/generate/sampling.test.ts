@@ -127,7 +127,11 @@ describe("logits processors", () => {
     const res = generate(new FixedSource(V, 2), {
       maxNewTokens: 3,
       processors: [
-        (l, s) => (order.push("a"), seen.push({ ...s, tokens: [...s.tokens] }), l),
+        (l, s) => {
+          order.push("a");
+          seen.push({ ...s, tokens: [...s.tokens] });
+          return l;
+        },
         (l, s) => {
           order.push("b");
           const out = new Float32Array(l.length);

@@ -44,7 +44,10 @@ describeFixtures("attention recorder", (fixtures) => {
         model = await loadModel(join(fixtures, name, "model-f32"));
         pixels = pixelsOf(gdir);
       });
-      afterAll(() => (model?.dispose(), pixels?.dispose()));
+      afterAll(() => {
+        model?.dispose();
+        pixels?.dispose();
+      });
 
       test("full prefill / per-patch records equal vision_attn_l1 and text_attn_l0", async () => {
         const rec = new AttentionRecorder({ vision: { layers: [1], patches: true }, text: { layers: [0], prefill: "all" } });

@@ -1,7 +1,7 @@
 // Sweeps on the tiny-56 fixture model with the real LLaVA tokenizer: an intervention in no layer has
 // no effect, batching does not change the numbers, a cell equals a direct intervened forward, and the
 // result files are reproducible from the seed.
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { afterAll, beforeAll, expect, test } from "vitest";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

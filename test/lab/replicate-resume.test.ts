@@ -14,7 +14,10 @@ describe("replicate resume is keyed by every setting", () => {
   let loads = 0;
   const base: ReplicateOptions = {
     models: [{ dir: EMBEDDED_MODEL_DIR, trainSeed: 0 }], decodeSeeds: [0], sceneSeed: 7, perSplit: 2, out,
-    load: async (dir) => (loads++, loadLlava(dir)),
+    load: async (dir) => {
+      loads++;
+      return loadLlava(dir);
+    },
   };
   const configsOnDisk = () => [...new Set(readRuns(out).map((r) => r.config))].sort();
   const file = runFile(out, 0, 0);

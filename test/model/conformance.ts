@@ -107,7 +107,11 @@ describeFixtures(`HF conformance (${backend})`, (fixtures) => {
             const row = logits.data.subarray(s * V, (s + 1) * V);
             let best = 0;
             let m = -Infinity;
-            for (let j = 0; j < V; j++) if (row[j] > m) (m = row[j]), (best = j);
+            for (let j = 0; j < V; j++) {
+              if (row[j] <= m) continue;
+              m = row[j];
+              best = j;
+            }
             let sum = 0;
             for (let j = 0; j < V; j++) sum += Math.exp(row[j] - m);
             expect(best, `${label} argmax at ${s}`).toBe(amax[s]);

@@ -163,7 +163,10 @@ function nativeSuite(backend: "wasm" | "cpu") {
       const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(y, ref))).dataSync()[0]);
       expect(diff).toBeLessThan(1e-5);
       let underTape: unknown = "unset";
-      tf.grad((w: tf.Tensor) => ((underTape = matMulKernel()), tf.sum(w)))(tf.ones([2]));
+      tf.grad((w: tf.Tensor) => {
+        underTape = matMulKernel();
+        return tf.sum(w);
+      })(tf.ones([2]));
       expect(underTape).toBeNull();
       tf.dispose([x, p.w, p.b, y, ref]);
     });

@@ -3,7 +3,7 @@
 // chunks) give bit-identical logits, greedy tokens and CausalMM scores, from F16 shards and BF16,
 // on cpu and wasm; streamed weights leave no tensors behind. `native` (16-bit host weights read by the
 // native GEMM) sums in another order: within 1e-4, the same tokens.
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { afterAll, beforeAll, expect, test } from "vitest";
 import * as tf from "@tensorflow/tfjs-core";
 import { join } from "node:path";
 import { describeFixtures } from "../helpers/fixtures.js";

@@ -33,7 +33,10 @@ describe("unstack kernel", () => {
     expect(unstackKernel()).toBeNull();
     setDecodeKernel("auto");
     let underTape: unknown = "unset";
-    tf.grad((x: tf.Tensor) => ((underTape = unstackKernel()), x.sum()))(tf.ones([2]));
+    tf.grad((x: tf.Tensor) => {
+      underTape = unstackKernel();
+      return x.sum();
+    })(tf.ones([2]));
     expect(underTape).toBeNull();
     await initBackend("cpu");
     expect(unstackKernel()).toBeNull();

@@ -64,7 +64,7 @@ describe("writeSafetensors + read round trip", () => {
     expect([...back.subarray(0, 10)]).toEqual([0, -0, 1, -2.5, 65504, 2 ** -24, 3 * 2 ** -24, 2 ** -14, Infinity, -Infinity]);
     expect(Object.is(back[1], -0)).toBe(true);
     expect(Number.isNaN(back[10])).toBe(true);
-    expect(back[11]).toBe(0.0010004043579101562); // nearest half to 1e-3
+    expect(back[11]).toBe(0.00100040435791015625); // nearest half to 1e-3: 2^-10 + 25·2^-20
     expect([...ck.readFloat32("t")]).toEqual([1, 1 + 2 ** -9, Infinity, 0]);
     ck.close();
   });

@@ -46,8 +46,10 @@ export function timingLines(t: Timings): string[] {
     `load time      = ${fmt(t.loadMs ?? 0)}`,
     `image          = ${fmt(t.imageMs ?? 0)} (decode + preprocess)`,
     `vision encode  = ${fmt(t.visionEncodeMs)}`,
-    `prefill        = ${fmt(t.prefillMs)} / ${String(t.prefillTokens).padStart(5)} tokens (${perTok(t.prefillMs, t.prefillTokens)}${t.prefillTokensPerSec.toFixed(2)} tok/s)`,
-    `decode         = ${fmt(t.decodeMs)} / ${String(t.decodeTokens).padStart(5)} runs   (${perTok(t.decodeMs, t.decodeTokens)}${t.decodeTokensPerSec.toFixed(2)} tok/s)`,
+    `prefill        = ${fmt(t.prefillMs)} / ${String(t.prefillTokens).padStart(5)} tokens (` +
+      `${perTok(t.prefillMs, t.prefillTokens)}${t.prefillTokensPerSec.toFixed(2)} tok/s)`,
+    `decode         = ${fmt(t.decodeMs)} / ${String(t.decodeTokens).padStart(5)} runs   (` +
+      `${perTok(t.decodeMs, t.decodeTokens)}${t.decodeTokensPerSec.toFixed(2)} tok/s)`,
     `total          = ${fmt((t.loadMs ?? 0) + (t.imageMs ?? 0) + t.totalMs)} / ${String(t.generatedTokens).padStart(5)} new tokens`,
   ];
 }
@@ -85,7 +87,10 @@ async function run(args: ParsedArgs): Promise<number> {
 export const askCommand: CommandSpec = {
   name: "ask",
   summary: "ask the model a question about a picture (answer streamed to stdout)",
-  usage: 'causalmm ask --model DIR --image FILE [--template llava_v1|llava-hf] [--mode crop|pad] [--max-new-tokens N] [--temperature T --top-p P --top-k K --seed S] [--stop S] [--cf SPEC ... | --preset official | --baseline vcd|noimage|icd|pai [--pai-alpha A --pai-start-layer S --pai-end-layer E]] [--gamma G --epsilon E --draws K] [--json] [--verbose] "question"',
+  usage: 'causalmm ask --model DIR --image FILE [--template llava_v1|llava-hf] [--mode crop|pad] [--max-new-tokens N] ' +
+    '[--temperature T --top-p P --top-k K --seed S] [--stop S] ' +
+    '[--cf SPEC ... | --preset official | --baseline vcd|noimage|icd|pai [--pai-alpha A --pai-start-layer S --pai-end-layer E]] ' +
+    '[--gamma G --epsilon E --draws K] [--json] [--verbose] "question"',
   options: ASK_FLAGS,
   run,
 };

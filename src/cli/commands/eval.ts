@@ -27,7 +27,8 @@ const USAGE = [
 ].join("\n");
 
 const BASE_OPTIONS: OptionSpec[] = [
-  { name: "questions", type: "string", aliases: ["question-file"], help: "question file: POPE *_pope_<split>.json (VCD/CausalMM) or llava_pope_test.jsonl; MME: LLaVA's llava_mme.jsonl (with --mme-root or --image-folder = the MME folder)" },
+  { name: "questions", type: "string", aliases: ["question-file"], help: "question file: POPE *_pope_<split>.json (VCD/CausalMM) or llava_pope_test.jsonl; " +
+    "MME: LLaVA's llava_mme.jsonl (with --mme-root or --image-folder = the MME folder)" },
   { name: "image-folder", type: "string", help: "POPE: folder the image names are relative to (e.g. coco/val2014); MME with --questions: the MME_Benchmark_release_version folder" },
   { name: "mme-root", type: "string", help: "MME: the MME_Benchmark_release_version folder" },
   { name: "subtasks", type: "string", help: "MME: comma-separated subtasks to run (default: all found)" },

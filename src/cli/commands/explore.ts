@@ -45,7 +45,8 @@ async function run(args: ParsedArgs): Promise<number> {
 export const exploreCommand: CommandSpec = {
   name: "explore",
   summary: "write a self-contained HTML explorer of the answer's attention (and CausalMM top-k per step)",
-  usage: 'causalmm explore --out report.html (--from RECORD_DIR | --model DIR --image FILE "question") [--cf vision:uniform@sel | --no-cf] [--layers all|0-3] [--sweep sweep.png]',
+  usage: 'causalmm explore --out report.html (--from RECORD_DIR | --model DIR --image FILE "question") ' +
+    '[--cf vision:uniform@sel | --no-cf] [--layers all|0-3] [--sweep sweep.png]',
   options: [
     { name: "out", type: "string", help: "the HTML file to write" },
     { name: "from", type: "string", help: "a directory written by 'causalmm record' (no counterfactual table)" },

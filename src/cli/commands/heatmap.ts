@@ -60,7 +60,8 @@ async function run(args: ParsedArgs): Promise<number> {
 export const heatmapCommand: CommandSpec = {
   name: "heatmap",
   summary: "attention of generated tokens over the image, CLIP CLS maps and the modality split as PNG",
-  usage: 'causalmm heatmap (--from RECORD_DIR | --model DIR --image FILE "question") --out DIR [--layer mean|all|0,3] [--head mean|0,2] [--tokens all|0-3] [--alpha 0.6] [--colormap viridis]',
+  usage: 'causalmm heatmap (--from RECORD_DIR | --model DIR --image FILE "question") --out DIR ' +
+    '[--layer mean|all|0,3] [--head mean|0,2] [--tokens all|0-3] [--alpha 0.6] [--colormap viridis]',
   options: [
     { name: "from", type: "string", help: "a directory written by 'causalmm record'" },
     ...PROMPT_OPTIONS,

@@ -36,7 +36,8 @@ async function run(args: ParsedArgs): Promise<number> {
 export const recordCommand: CommandSpec = {
   name: "record",
   summary: "answer a question and save the attention of chosen layers/heads (.npy or safetensors + index.json)",
-  usage: 'causalmm record --model DIR --image FILE [--layers all|0,2,5-7] [--heads ...] [--vision-layers all|sel|none] [--patches] [--prefill last|all] [--cf SPEC] [--format npy|safetensors] --out DIR "question"',
+  usage: 'causalmm record --model DIR --image FILE [--layers all|0,2,5-7] [--heads ...] ' +
+    '[--vision-layers all|sel|none] [--patches] [--prefill last|all] [--cf SPEC] [--format npy|safetensors] --out DIR "question"',
   options: [
     ...PROMPT_OPTIONS,
     ...SELECT_OPTIONS,

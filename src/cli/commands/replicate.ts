@@ -121,7 +121,8 @@ async function run(args: ParsedArgs): Promise<number> {
   const rows = aggregate(records, { resamples, seed: numOpt(args, "bootstrap-seed") ?? 0, references: [...REFS] });
   const trainSeeds = [...new Set(records.map((r) => r.trainSeed))].sort((a, b) => a - b);
   const dSeeds = [...new Set(records.map((r) => r.decodeSeed))].sort((a, b) => a - b);
-  const meta = { sceneSeed: set.sceneSeed, perSplit: set.perSplit, trainSeeds, decodeSeeds: dSeeds, resamples, ci: "95% percentile bootstrap over questions; each resample uses the same question indices in every run and config (paired); the statistic is the mean over runs" };
+  const meta = { sceneSeed: set.sceneSeed, perSplit: set.perSplit, trainSeeds, decodeSeeds: dSeeds, resamples, ci: "95% percentile bootstrap over questions; " +
+    "each resample uses the same question indices in every run and config (paired); the statistic is the mean over runs" };
   writeFileSync(join(out, "replication.json"), JSON.stringify({ meta, rows }, null, 2) + "\n");
   writeFileSync(join(out, "replication.csv"), aggregateCsv(rows));
   const splits = [...new Set(rows.map((r) => r.split))];
@@ -131,7 +132,8 @@ async function run(args: ParsedArgs): Promise<number> {
   const img = resolve(str(args, "img-dir") ?? out);
   const prefix = str(args, "prefix") ?? "replication";
   mkdirSync(img, { recursive: true });
-  const note = `training seeds ${trainSeeds.join(",")} x decoding seeds ${dSeeds.join(",")}; ${rows[0]?.questions ?? 0} questions per split; scene seed ${set.sceneSeed}`;
+  const note = `training seeds ${trainSeeds.join(",")} x decoding seeds ${dSeeds.join(",")}; ` +
+    `${rows[0]?.questions ?? 0} questions per split; scene seed ${set.sceneSeed}`;
   for (const m of ["accuracy", "falseYes", "yesRatio", "f1"] as MetricName[]) {
     const file = join(img, `${prefix}-${m.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase())}.png`);
     writeFileSync(file, await barChart(rows, m, note));

@@ -15,7 +15,8 @@ import { pairAnswers, POPE_RULES, scorePope, type PopeRule, type Scored } from "
 
 const USAGE = [
   "causalmm score pope --answers A.jsonl --questions Q.json [--labels-dir DIR] [--answers B.jsonl --questions Q2.json ...] [--json]",
-  "       causalmm score chair --answers A.jsonl --annotations FILE [--annotations FILE2] [--synonyms FILE] [--save OUT.json] [--resamples 1000 --seed 0] [--json]",
+  "       causalmm score chair --answers A.jsonl --annotations FILE [--annotations FILE2] [--synonyms FILE] " +
+    "[--save OUT.json] [--resamples 1000 --seed 0] [--json]",
   "       causalmm score vlind (--answers A.jsonl --data data.json | --pred-file data_pred.json --model-id ID) [--vote-thres 2]",
   "                            [--style all|photorealistic|illustration|cartoon] [--json]",
   "       causalmm score mme (--results-dir DIR | --answers A.jsonl --mme-root DIR [--write-results DIR]) [--json]",

@@ -82,7 +82,9 @@ async function run(args: ParsedArgs): Promise<number> {
 export const sweepCommand: CommandSpec = {
   name: "sweep",
   summary: "causal-effect sweep: counterfactual attention per layer × type × module, effect on the answer",
-  usage: 'causalmm sweep --model DIR (--questions POPE.jsonl --image-dir DIR [--limit N] | --image FILE "question") [--modules vision,text] [--types uniform,reversed,random,shuffle] [--layer-groups text=0-7;8-15] [--draws 3] [--seed 0] [--bootstrap 1000] --out PREFIX',
+  usage: 'causalmm sweep --model DIR (--questions POPE.jsonl --image-dir DIR [--limit N] | --image FILE "question") ' +
+    '[--modules vision,text] [--types uniform,reversed,random,shuffle] [--layer-groups text=0-7;8-15] ' +
+    '[--draws 3] [--seed 0] [--bootstrap 1000] --out PREFIX',
   options: [
     ...PROMPT_OPTIONS.filter((o) => o.name !== "one-word"),
     { name: "one-word", type: "boolean", help: `append "${ONE_WORD_SUFFIX.trim()}" (default on; --one-word=false to turn off)` },

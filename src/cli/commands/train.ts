@@ -28,7 +28,8 @@ function reporter(total: number, every: number): (r: StepRecord) => void {
     bar.update(r.step + 1, total, `step ${r.step + 1}/${total} loss ${r.loss.toFixed(3)} ${rate.toFixed(0)} tok/s`);
     // Plain lines too, so logs of non-interactive runs show progress.
     if (!process.stderr.isTTY && ((r.step + 1) % every === 0 || r.step + 1 === total)) {
-      process.stderr.write(`step ${r.step + 1}/${total} loss ${r.loss.toFixed(4)} lr ${r.lr.toExponential(2)} |g| ${r.gradNorm.toFixed(2)} ${rate.toFixed(0)} tok/s eta ${eta.toFixed(0)}s\n`);
+      process.stderr.write(`step ${r.step + 1}/${total} loss ${r.loss.toFixed(4)} lr ${r.lr.toExponential(2)} ` +
+        `|g| ${r.gradNorm.toFixed(2)} ${rate.toFixed(0)} tok/s eta ${eta.toFixed(0)}s\n`);
     }
   };
 }

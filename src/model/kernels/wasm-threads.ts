@@ -17,9 +17,11 @@ import * as tf from "@tensorflow/tfjs-core";
 /** Marks a module source passed to a worker in place of a Blob it could not read. */
 const SOURCE_TAG = "/*causalmm-wasm-module*/";
 /** The bundled module source refers to its bundle's scope: these names must exist in the worker. */
-const SOURCE_PRELUDE = `${SOURCE_TAG}var commonjsGlobal = globalThis, _scriptDir, require$$0 = require("fs"), require$$1 = require("path"), require$$3 = require("perf_hooks"), require$$4 = require("os");\n`;
+const SOURCE_PRELUDE = `${SOURCE_TAG}var commonjsGlobal = globalThis, _scriptDir, require$$0 = require("fs"), require$$1 = require("path"), ` +
+  `require$$3 = require("perf_hooks"), require$$4 = require("os");\n`;
 /** Appended to tfjs's worker script: evaluate a module source passed as text instead of reading a file. */
-const WORKER_EPILOGUE = `\n;(function(){var read=global.importScripts;global.importScripts=function(f){if(typeof f==="string"&&f.startsWith(${JSON.stringify(SOURCE_TAG)})){(0,eval)(f);return}read(f)}})();`;
+const WORKER_EPILOGUE = `\n;(function(){var read=global.importScripts;global.importScripts=function(f){` +
+  `if(typeof f==="string"&&f.startsWith(${JSON.stringify(SOURCE_TAG)})){(0,eval)(f);return}read(f)}})();`;
 
 interface WasmModuleApi {
   setThreadsCount(n: number): void;

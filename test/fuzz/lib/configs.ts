@@ -90,7 +90,12 @@ export const preprocessorJson: Target<string> = {
 
 interface TokBase { files: Record<string, string> }
 const TOK_FILES = ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"];
-const TOK_PREFER = /^(added_tokens|normalizer|pre_tokenizer|post_processor|decoder|model|type|content|id|special|normalized|unk_token|byte_fallback|fuse_unk|dropout|ignore_merges|vocab|merges|single|pair|special_tokens|pattern|prepend_scheme|replacement|bos_token|eos_token|pad_token|legacy|add_bos_token|add_eos_token|clean_up_tokenization_spaces|\d+)$/;
+const TOK_PREFER_KEYS = [
+  "added_tokens", "normalizer", "pre_tokenizer", "post_processor", "decoder", "model", "type", "content", "id", "special", "normalized",
+  "unk_token", "byte_fallback", "fuse_unk", "dropout", "ignore_merges", "vocab", "merges", "single", "pair", "special_tokens", "pattern",
+  "prepend_scheme", "replacement", "bos_token", "eos_token", "pad_token", "legacy", "add_bos_token", "add_eos_token", "clean_up_tokenization_spaces",
+];
+const TOK_PREFER = new RegExp(`^(${TOK_PREFER_KEYS.join("|")}|\\d+)$`);
 
 export const tokenizerJson: Target<TokBase> = {
   name: "tokenizer.json",

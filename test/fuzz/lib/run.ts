@@ -45,7 +45,8 @@ function fixturesDir(): string {
 function show(r: CaseResult, seed: number, full: boolean): string {
   const msg = (r.message ?? "").split("\n")[0].slice(0, 300);
   const stack = full && r.stack ? "\n      " + r.stack.split("\n").slice(1, 6).map((s) => s.trim()).join("\n      ") : "";
-  return `  [${r.cls}] ${r.target} #${r.index} (${r.ms.toFixed(0)} ms, +${r.growthMb} MiB of ${r.budgetMb}): ${r.what}\n    ${msg}${stack}\n    replay: ${replayCommand(seed, r)}`;
+  return `  [${r.cls}] ${r.target} #${r.index} (${r.ms.toFixed(0)} ms, +${r.growthMb} MiB of ${r.budgetMb}): ${r.what}\n` +
+    `    ${msg}${stack}\n    replay: ${replayCommand(seed, r)}`;
 }
 
 async function main(): Promise<void> {
