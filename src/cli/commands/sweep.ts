@@ -1,8 +1,8 @@
 // `causalmm sweep`: the effect of counterfactual attention in each layer (group) × type × module on
 // the next-token distribution at the answer position, over a POPE question file or one question.
 import { withLlava } from "../load.js";
-import type { CommandSpec, ParsedArgs } from "../args.js";
-import { listOpt, need, numOpt, str } from "../args.js";
+import type { ParsedArgs } from "../args.js";
+import { defineCommand, listOpt, need, numOpt, str } from "../args.js";
 import { loadPopeQuestions } from "../../eval/pope-data.js";
 import type { ModuleName } from "../../model/hooks.js";
 import type { CfType } from "../../causal/counterfactual.js";
@@ -48,7 +48,7 @@ function csv<T extends string>(text: string, valid: readonly T[], what: string):
   return xs;
 }
 
-async function run(args: ParsedArgs): Promise<number> {
+async function run(args: ParsedArgs): Promise<void> {
   const out = need(args, "out", "sweep");
   const qs = questions(args);
   const prompt = promptFlags({ ...args, opts: { ...args.opts, "one-word": args.opts.suffix === undefined && args.opts["one-word"] !== false } });
@@ -72,10 +72,9 @@ async function run(args: ParsedArgs): Promise<number> {
     const files = await writeSweep(out, report, (str(args, "metric") ?? "kl") as SweepMetric);
     process.stdout.write(JSON.stringify({ files }) + "\n");
   });
-  return 0;
 }
 
-export const sweepCommand: CommandSpec = {
+export const sweepCommand = defineCommand({
   name: "sweep",
   summary: "causal-effect sweep: counterfactual attention per layer × type × module, effect on the answer",
   usage: 'causalmm sweep --model DIR (--questions POPE.jsonl --image-dir DIR [--limit N] | --image FILE "question") [--modules vision,text] [--types uniform,reversed,random,shuffle] [--layer-groups text=0-7;8-15] [--draws 3] [--seed 0] [--bootstrap 1000] --out PREFIX',
@@ -97,4 +96,4 @@ export const sweepCommand: CommandSpec = {
     { name: "out", type: "string", help: "output prefix: writes PREFIX.json, PREFIX.csv, PREFIX.png" },
   ],
   run,
-};
+});
