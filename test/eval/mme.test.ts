@@ -101,6 +101,8 @@ describe("MME layout", () => {
     expect(() => loadMmeQuestions(root)).toThrow(/existence\/1.txt:1: answer must be Yes or No/);
     writeFileSync(qa, "Is there a dog?\tYes\n");
     expect(() => loadMmeQuestions(root)).toThrow(/existence\/1.txt: 1 question\(s\); MME asks exactly two/);
+    writeFileSync(qa, "Is there a dog?\tYes\n<image>\\nIs there a cat?\tNo\n");
+    expect(() => loadMmeQuestions(root)).toThrow(/existence\/1.txt:2: question "existence\/1.jpg#2" contains "<image>"/);
     writeFileSync(qa, "Is there a dog?\tYes\nIs there a cat?\tNo\n");
     writeFileSync(join(root, "existence", "9.txt"), "a\tYes\nb\tNo\n");
     expect(() => loadMmeQuestions(root, { subtasks: ["existence"] })).toThrow(/existence\/9.txt: no image 9\.\* in/);
@@ -200,6 +202,8 @@ describe("MME scoring", () => {
     // a question the MME folder does not have names the line
     writeFileSync(qfile, JSON.stringify({ question_id: "existence/1.jpg", image: "existence/1.jpg", text: "Is there a yak?", category: "existence" }) + "\n");
     expect(() => loadLlavaMmeQuestions(qfile, root)).toThrow(/llava_mme.jsonl:1: no MME question "Is there a yak\?" for image 1.jpg of subtask "existence"/);
+    writeFileSync(qfile, JSON.stringify({ question_id: "existence/1.jpg", image: "existence/1.jpg", text: "<image>\nIs there a dog?", category: "existence" }) + "\n");
+    expect(() => loadLlavaMmeQuestions(qfile, root)).toThrow(/llava_mme.jsonl:1: question "existence\/1.jpg" contains "<image>"/);
   });
 
   it("result files with the wrong number of fields name the line", () => {
