@@ -99,7 +99,8 @@ describeFixtures("the explorer's CausalMM source is ask's (tiny-56)", (fixtures)
   let llava: Watched;
   const image = () => join(fixtures, "preprocess", "coffee.png");
   beforeAll(async () => {
-    const base = await loadLlava(join(fixtures, "llava-tiny-56", "model-f32"), { backend: "wasm", tokenizerDir: join(fixtures, "tokenizer") });
+    const dir = join(fixtures, "llava-tiny-56", "model-f32");
+    const base = await loadLlava(dir, { backend: "wasm", tokenizerDir: join(fixtures, "tokenizer") });
     llava = new Watched(base.dir, base.model, base.tokenizer, base.processor, base.generation, base.loadMs);
   });
   afterAll(() => llava?.dispose());
@@ -109,7 +110,8 @@ describeFixtures("the explorer's CausalMM source is ask's (tiny-56)", (fixtures)
     for (const [cf, gamma] of [["vision:uniform@sel", undefined], ["both", 0.5], ["text:random@0-1", 3]] as const) {
       const res = await llava.ask(image(), question, { maxNewTokens: 4, causal: { cf: [cf], gamma } });
       const asked = llava.built.at(-1)!.scores;
-      const { rec, topk } = await exploreAnswer(llava, { image: image(), question, cf, gamma, maxNewTokens: 4, select: { text: { layers: [0] } } });
+      const select = { text: { layers: [0] } };
+      const { rec, topk } = await exploreAnswer(llava, { image: image(), question, cf, gamma, maxNewTokens: 4, select });
       expect(rec.meta.answer.ids, cf).toEqual(res.tokens);
       const table = (row: Float32Array) => topK(row, 5, llava.tokenizer).map(({ token, p }) => ({ token, p }));
       const column = topk!.steps.map((columns) => columns.at(-1)!);

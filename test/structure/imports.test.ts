@@ -56,7 +56,9 @@ function violations(files: { file: string; imports: string[] }[]): Violation[] {
       if (LAYER[from] === undefined || LAYER[to] === undefined) {
         out.push({ file, imports: target, why: `no layer for '${LAYER[from] === undefined ? from : to}' (add it to LAYER)` });
       } else if (to === "cli") out.push({ file, imports: target, why: "a library folder imports cli/" });
-      else if (LAYER[to] > LAYER[from]) out.push({ file, imports: target, why: `${from} (layer ${LAYER[from]}) imports ${to} (layer ${LAYER[to]})` });
+      else if (LAYER[to] > LAYER[from]) {
+        out.push({ file, imports: target, why: `${from} (layer ${LAYER[from]}) imports ${to} (layer ${LAYER[to]})` });
+      }
     }
   }
   return out;
