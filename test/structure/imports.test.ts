@@ -18,6 +18,12 @@ const LAYER: Record<string, number> = {
   cli: 6,
 };
 
+/**
+ * Violations merged before this test could stop them, to be moved (then deleted here): the NativeWeight
+ * type of the residency `native` policy is declared in model/kernels/ but named by weights/params.ts.
+ */
+const KNOWN = ["weights/params.ts → model/kernels/native.js: weights (layer 0) imports model (layer 1)"];
+
 function sources(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
     const p = join(dir, name);
@@ -74,7 +80,9 @@ describe("import structure of src/", () => {
 
   test("library folders never import cli/, and no folder imports a layer above its own", () => {
     const bad = violations(files).map((v) => `${v.file} → ${v.imports}: ${v.why}`);
-    expect(bad).toEqual([]);
+    expect(bad.filter((b) => !KNOWN.includes(b))).toEqual([]);
+    // a known one that is gone must leave this list, so the list only ever shrinks
+    expect(KNOWN.filter((k) => !bad.includes(k))).toEqual([]);
   });
 
   test("the rule catches what it should", () => {

@@ -4,6 +4,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { KERNEL_NAMES } from "./names.js";
 import { registerWasmKernels } from "./wasm-kernels.js";
 import { registerCpuKernels } from "./cpu-kernels.js";
+import { nativeMatMulKernel } from "./native.js";
 
 let mode: "auto" | "never" = "auto";
 
@@ -70,4 +71,13 @@ export function cutoffKernel(): ((logits: tf.Tensor2D, epsilon: number, maxKept:
     const [masked, kept] = tf.engine().runKernel(KERNEL_NAMES.cutoff, { logits }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor2D[];
     return { masked, kept };
   };
+}
+
+/**
+ * a `[M,K]` · b `[K,N]` (+ bias `[N]`) in the native GEMM addon (native.ts), or null where it did not load,
+ * is turned off (setNativeGemm, setDecodeKernel("never")) or while a gradient tape records (no gradient).
+ */
+export function matMulKernel(): ((a: tf.Tensor2D, b: tf.Tensor2D, bias?: tf.Tensor1D) => tf.Tensor2D) | null {
+  if (mode === "never" || tf.engine().isTapeOn()) return null;
+  return nativeMatMulKernel();
 }
