@@ -93,6 +93,11 @@ export class CausalSource implements LogitsSource {
     if (opts.prefix) this.startFromPrefix(opts.prefix);
   }
 
+  /** The plan this source runs (what the settings of a call describe). */
+  get plan(): DecodingPlan {
+    return this.opts.plan;
+  }
+
   /** Runs `prefixIds` (one row per prompt key) through every branch; the caller owns the result. */
   static buildPrefix(model: LlavaModel, plan: DecodingPlan, prefixIds: Record<string, number[]>, images: { pixels?: tf.Tensor4D | null; features?: Map<string, tf.Tensor3D> }): PrefixState {
     const prompts = Object.fromEntries(Object.entries(prefixIds).map(([k, ids]) => [k, [ids]]));

@@ -29,6 +29,16 @@ export interface CommandSpec {
   run(args: ParsedArgs): Promise<number | void>;
 }
 
+/** What a command declares; `run` may end without a value, which exits 0. */
+export interface CommandDefinition extends Omit<CommandSpec, "run"> {
+  run(args: ParsedArgs): Promise<number | void> | number | void;
+}
+
+/** A command from its declaration: the one place every command's exit code is made (nothing returned = 0). */
+export function defineCommand(def: CommandDefinition): CommandSpec {
+  return { ...def, run: async (args) => (await def.run(args)) ?? 0 };
+}
+
 export interface ParsedArgs {
   opts: Record<string, string | number | boolean | string[] | undefined>;
   positional: string[];

@@ -21,14 +21,16 @@ export interface AnswererSpec {
 
 const SKIP = new Set(["image", "json", "verbose", "save-settings"]);
 const EVAL_MODEL_OPTIONS: OptionSpec[] = [
-  ...ASK_FLAGS.filter((f) => !SKIP.has(f.name)).map((f) => (f.name === "max-new-tokens" ? { ...f, default: undefined, help: "maximum new tokens (default: 128; eval chair: 512)" } : f)),
+  ...ASK_FLAGS.filter((f) => !SKIP.has(f.name)).map((f) =>
+    f.name === "max-new-tokens" ? { ...f, default: undefined, help: "maximum new tokens (default: 128; eval chair: 512)" } : f),
   { name: "no-cache", type: "boolean", help: "re-encode the image and re-run the prompt prefix for every question (same answers, slower)" },
 ];
 
 /** Loads the model named by --model (default: the embedded one) and answers with ask's decoding flags. */
 async function createModelAnswerer(args: ParsedArgs): Promise<Answerer> {
   const opts = evalAskOptions(buildAskOptions(args));
-  const llava = await loadLlava(resolveModelDir(str(args, "model")), { backend: str(args, "backend"), tokenizerDir: str(args, "tokenizer") });
+  const dir = resolveModelDir(str(args, "model"));
+  const llava = await loadLlava(dir, { backend: str(args, "backend"), tokenizerDir: str(args, "tokenizer") });
   const answerer = new ModelAnswerer(llava, opts, !args.opts["no-cache"]);
   answerer.settings.sources = settingSources(args, opts); // informational: resume compares the values, not this
   return answerer;

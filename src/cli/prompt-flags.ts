@@ -22,21 +22,28 @@ export interface AskFlag extends OptionSpec {
   key?: string;
 }
 
-export const MODEL_FLAG: AskFlag = { name: "model", type: "string", aliases: ["model-path"], help: "llava-hf model directory (default: the embedded model)" };
-export const TOKENIZER_FLAG: AskFlag = { name: "tokenizer", type: "string", help: "directory with tokenizer.json (default: the model directory)" };
+export const MODEL_FLAG: AskFlag = {
+  name: "model", type: "string", aliases: ["model-path"], help: "llava-hf model directory (default: the embedded model)",
+};
+export const TOKENIZER_FLAG: AskFlag = {
+  name: "tokenizer", type: "string", help: "directory with tokenizer.json (default: the model directory)",
+};
 export const IMAGE_FLAG: AskFlag = { name: "image", type: "string", help: "PNG or JPEG file" };
 
 /** The prompt: template, preprocessing and what is appended to the question. */
 export const TEMPLATE_FLAG: AskFlag = {
-  name: "template", type: "string", key: "template", aliases: ["conv-mode"], help: "prompt template (LLaVA's --conv-mode)", choices: TEMPLATE_NAMES,
-  default: DEFAULTS.template, apply: (v, o) => (o.template = v as TemplateName),
+  name: "template", type: "string", key: "template", aliases: ["conv-mode"], help: "prompt template (LLaVA's --conv-mode)",
+  choices: TEMPLATE_NAMES, default: DEFAULTS.template, apply: (v, o) => (o.template = v as TemplateName),
 };
 export const MODE_FLAG: AskFlag = {
   name: "mode", type: "string", key: "mode", help: "image preprocessing: crop (llava-hf) or pad (original LLaVA)", choices: ["crop", "pad"],
   default: DEFAULTS.mode, apply: (v, o) => (o.mode = v as PreprocessMode),
 };
 export const SUFFIX_FLAGS: AskFlag[] = [
-  { name: "suffix", type: "string", key: "suffix", help: "text appended to the question verbatim", apply: (v, o) => (o.suffix = String(v)) },
+  {
+    name: "suffix", type: "string", key: "suffix", help: "text appended to the question verbatim",
+    apply: (v, o) => (o.suffix = String(v)),
+  },
   {
     name: "one-word", type: "boolean", key: "suffix", help: `append "${ONE_WORD_SUFFIX.trim()}" (CausalMM/VCD eval prompt)`,
     apply: (v, o) => {
@@ -53,7 +60,9 @@ export const PROMPT_OPTIONS: OptionSpec[] = [MODEL_FLAG, TOKENIZER_FLAG, IMAGE_F
  * user did not give does not override a preset (given flags > preset > defaults).
  */
 export function applyFlags(args: ParsedArgs, flags: readonly AskFlag[], cmd?: string): AskOptions {
-  if (args.opts.suffix !== undefined && args.opts["one-word"]) throw new Error(`${cmd ? `${cmd}: ` : ""}use either --suffix or --one-word, not both`);
+  if (args.opts.suffix !== undefined && args.opts["one-word"]) {
+    throw new Error(`${cmd ? `${cmd}: ` : ""}use either --suffix or --one-word, not both`);
+  }
   const opts: AskOptions = {};
   for (const flag of flags) {
     const v = args.opts[flag.name];

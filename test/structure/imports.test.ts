@@ -18,6 +18,12 @@ const LAYER: Record<string, number> = {
   cli: 6,
 };
 
+/**
+ * Violations merged before this test could stop them, to be moved (then deleted here): the NativeWeight
+ * type of the residency `native` policy is declared in model/kernels/ but named by weights/params.ts.
+ */
+const KNOWN = ["weights/params.ts → model/kernels/native.js: weights (layer 0) imports model (layer 1)"];
+
 function sources(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
     const p = join(dir, name);
@@ -56,7 +62,9 @@ function violations(files: { file: string; imports: string[] }[]): Violation[] {
       if (LAYER[from] === undefined || LAYER[to] === undefined) {
         out.push({ file, imports: target, why: `no layer for '${LAYER[from] === undefined ? from : to}' (add it to LAYER)` });
       } else if (to === "cli") out.push({ file, imports: target, why: "a library folder imports cli/" });
-      else if (LAYER[to] > LAYER[from]) out.push({ file, imports: target, why: `${from} (layer ${LAYER[from]}) imports ${to} (layer ${LAYER[to]})` });
+      else if (LAYER[to] > LAYER[from]) {
+        out.push({ file, imports: target, why: `${from} (layer ${LAYER[from]}) imports ${to} (layer ${LAYER[to]})` });
+      }
     }
   }
   return out;
@@ -72,7 +80,9 @@ describe("import structure of src/", () => {
 
   test("library folders never import cli/, and no folder imports a layer above its own", () => {
     const bad = violations(files).map((v) => `${v.file} → ${v.imports}: ${v.why}`);
-    expect(bad).toEqual([]);
+    expect(bad.filter((b) => !KNOWN.includes(b))).toEqual([]);
+    // a known one that is gone must leave this list, so the list only ever shrinks
+    expect(KNOWN.filter((k) => !bad.includes(k))).toEqual([]);
   });
 
   test("the rule catches what it should", () => {

@@ -1,15 +1,14 @@
 // `causalmm ask`: one question about one picture. The answer streams to stdout token by token (or
 // comes as one JSON object with --json); load progress and --verbose timings go to stderr.
-import { loadLlavaWithProgress } from "../load.js";
-import type { CommandSpec, ParsedArgs } from "../args.js";
-import { need, str } from "../args.js";
+import { withLlava } from "../load.js";
+import type { ParsedArgs } from "../args.js";
+import { defineCommand, need, str } from "../args.js";
 import type { AskOptions, AskResult, Llava } from "../../api.js";
 import { currentBackend } from "../../backend.js";
 import { loadImage } from "../../vision/index.js";
 import type { Timings } from "../../generate/generate.js";
 import { writeFileSync } from "node:fs";
 import { ASK_FLAGS, buildAskOptions, settingSources } from "../ask-flags.js";
-import { withCleanup } from "../../util/cleanup.js";
 
 function out(text: string): void {
   if (text) process.stdout.write(text);
@@ -54,7 +53,7 @@ export function timingLines(t: Timings): string[] {
   ];
 }
 
-async function run(args: ParsedArgs): Promise<number> {
+async function run(args: ParsedArgs): Promise<void> {
   const question = args.positional.join(" ").trim();
   if (!question) throw new Error('ask: a question is required, e.g. causalmm ask --image photo.jpg "What is in this picture?"');
   const imagePath = need(args, "image", "ask");
@@ -65,8 +64,7 @@ async function run(args: ParsedArgs): Promise<number> {
   const t0 = performance.now();
   const image = await loadImage(imagePath);
   const decodeMs = performance.now() - t0;
-  const m = await loadLlavaWithProgress(args);
-  await withCleanup(async () => {
+  await withLlava(args, async (m) => {
     if (verbose) process.stderr.write(`backend: ${currentBackend()?.name} (${currentBackend()?.package}), model: ${m.dir}\n`);
     const res = args.opts.json ? await m.ask(image, question, opts) : await streamAnswer(m, image, question, opts);
     res.timings.imageMs = (res.timings.imageMs ?? 0) + decodeMs;
@@ -80,11 +78,10 @@ async function run(args: ParsedArgs): Promise<number> {
       if (res.settings.seed !== undefined) process.stderr.write(`seed: ${res.settings.seed}\n`);
       process.stderr.write(timingLines(res.timings).join("\n") + "\n");
     }
-  }, () => m.dispose());
-  return 0;
+  });
 }
 
-export const askCommand: CommandSpec = {
+export const askCommand = defineCommand({
   name: "ask",
   summary: "ask the model a question about a picture (answer streamed to stdout)",
   usage: 'causalmm ask --model DIR --image FILE [--template llava_v1|llava-hf] [--mode crop|pad] [--max-new-tokens N] ' +
@@ -93,4 +90,4 @@ export const askCommand: CommandSpec = {
     '[--gamma G --epsilon E --draws K] [--json] [--verbose] "question"',
   options: ASK_FLAGS,
   run,
-};
+});

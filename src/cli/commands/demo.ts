@@ -3,9 +3,9 @@
 // hallucinated answer, all written under --out.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import type { CommandSpec, ParsedArgs } from "../args.js";
-import { numOpt, str } from "../args.js";
-import { loadLlavaWithProgress } from "../load.js";
+import type { ParsedArgs } from "../args.js";
+import { defineCommand, numOpt, str } from "../args.js";
+import { withLlava } from "../load.js";
 import { DEMO_QUESTIONS_FILE, demoTable, hallucinatedExample, runDemo } from "../../lab/demo.js";
 import { exploreAnswer, explorerPage } from "../../introspect/explore.js";
 import { renderRecording } from "../../introspect/render.js";
@@ -13,12 +13,11 @@ import { ONE_WORD_SUFFIX } from "../../text/index.js";
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
-async function run(args: ParsedArgs): Promise<number> {
+async function run(args: ParsedArgs): Promise<void> {
   const out = resolve(str(args, "out") ?? "demo-out");
   const t0 = performance.now();
-  const llava = await loadLlavaWithProgress(args);
   const log = (s: string) => process.stderr.write(s + "\n");
-  try {
+  await withLlava(args, async (llava) => {
     log(`model ${llava.dir} (${llava.model.config.text.numLayers} text layers, ${llava.model.numImageTokens} image tokens); writing to ${out}`);
     const res = await runDemo(llava, { out, perSplit: numOpt(args, "questions") ?? 60, seed: numOpt(args, "seed") ?? 2026, log });
     process.stdout.write(`\nSynthetic POPE on held-out lab scenes (accuracy % / F1 % / yes-ratio; VCD/CausalMM scoring rule)\n\n${demoTable(res.rows)}\n\n`);
@@ -37,13 +36,10 @@ async function run(args: ParsedArgs): Promise<number> {
     } else process.stdout.write("no hallucinated example among these questions (greedy never said yes to an absent object)\n");
     process.stdout.write(`results: ${join(out, "results.json")}, answers: ${join(out, "answers")}/ — ${((performance.now() - t0) / 1000).toFixed(0)} s in all\n`);
     process.stdout.write(`rescore: causalmm score pope --answers ${join(out, res.rows[0]?.answers ?? "answers/greedy.jsonl")} --questions ${join(out, DEMO_QUESTIONS_FILE)}\n`);
-  } finally {
-    llava.dispose();
-  }
-  return 0;
+  });
 }
 
-export const demoCommand: CommandSpec = {
+export const demoCommand = defineCommand({
   name: "demo",
   summary: "main job: synthetic POPE on the embedded lab model, regular vs VCD vs CausalMM, heatmap + explorer",
   usage: "causalmm demo [--model DIR] [--out DIR] [--questions N] [--seed S] [--backend B]",
@@ -54,4 +50,4 @@ export const demoCommand: CommandSpec = {
     { name: "seed", type: "number", integer: true, help: "seed of the held-out scenes and of sampling", default: 2026 },
   ],
   run,
-};
+});

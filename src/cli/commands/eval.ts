@@ -1,6 +1,6 @@
 // `causalmm eval pope|mme|chair|vlind`: answer a benchmark's questions into a resumable answers file.
 import type { CommandSpec, OptionSpec, ParsedArgs } from "../args.js";
-import { need, numOpt, str } from "../args.js";
+import { defineCommand, need, numOpt, str } from "../args.js";
 import { PROGRESS_OPTIONS, ProgressBar, progressFlags } from "../progress.js";
 import type { EvalItem } from "../../eval/answerer.js";
 import { answersById, readAnswers } from "../../eval/answers-file.js";
@@ -83,16 +83,15 @@ function summaryLine(bench: string, s: RunSummary): string {
   return `${parts.join(", ")} → ${s.answersFile}`;
 }
 
-async function runMerge(bench: string, args: ParsedArgs, parts: string[]): Promise<number> {
+async function runMerge(bench: string, args: ParsedArgs, parts: string[]): Promise<void> {
   const { items } = loadItems(bench, args, false);
   const out = need(args, "answers", "eval --merge");
   const r = mergeChunks({ benchmark: bench, items, parts, out, overwrite: Boolean(args.opts.overwrite) });
   process.stderr.write(`eval ${bench}: merged ${r.chunks} chunk(s), ${r.count} answers → ${r.out}\n`);
   if (bench === "mme") process.stderr.write(`eval mme: eval_tool files in ${writeMmeFrom(items, out, args)}\n`);
-  return 0;
 }
 
-async function run(args: ParsedArgs, answerers: AnswererSpec): Promise<number> {
+async function run(args: ParsedArgs, answerers: AnswererSpec): Promise<void> {
   const [bench, ...rest] = args.positional;
   if (!["pope", "mme", "chair", "vlind"].includes(bench)) {
     throw new Error(`eval: first argument must be pope, mme, chair or vlind (got ${bench ?? "nothing"})\nusage: ${USAGE}`);
@@ -127,18 +126,17 @@ async function run(args: ParsedArgs, answerers: AnswererSpec): Promise<number> {
   } finally {
     await answerer.close?.();
   }
-  return 0;
 }
 
 /** `causalmm eval` answering with `answerers` (the real model by default; tests pass a fake). */
 export function makeEvalCommand(answerers: AnswererSpec = MODEL_ANSWERER): CommandSpec {
-  return {
+  return defineCommand({
     name: "eval",
     summary: "answer POPE, MME, CHAIR or VLind-Bench questions into a resumable answers file (chunks, merge)",
     usage: USAGE,
     options: [...BASE_OPTIONS, ...CHAIR_OPTIONS, ...VLIND_OPTIONS, ...VLIND_EVAL_OPTIONS, ...answerers.options],
     run: (args) => run(args, answerers),
-  };
+  });
 }
 
 export const evalCommand = makeEvalCommand();

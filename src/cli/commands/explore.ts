@@ -3,8 +3,8 @@
 // and an optional sweep picture. Opens from disk, works offline.
 import { writeFileSync } from "node:fs";
 import { withLlava } from "../load.js";
-import type { CommandSpec, ParsedArgs } from "../args.js";
-import { need, numOpt, str } from "../args.js";
+import type { ParsedArgs } from "../args.js";
+import { defineCommand, need, numOpt, str } from "../args.js";
 import { loadImage } from "../../vision/index.js";
 import { loadRecording } from "../../introspect/store.js";
 import { explorerPage, exploreAnswer, readSweepPng } from "../../introspect/explore.js";
@@ -31,7 +31,7 @@ async function fresh(args: ParsedArgs): Promise<{ rec: Recording; topk: Explorer
   });
 }
 
-async function run(args: ParsedArgs): Promise<number> {
+async function run(args: ParsedArgs): Promise<void> {
   const out = need(args, "out", "explore");
   const from = str(args, "from");
   const got = from ? { rec: await loadRecording(from), topk: undefined, cf: undefined } : await fresh(args);
@@ -39,10 +39,9 @@ async function run(args: ParsedArgs): Promise<number> {
   writeFileSync(out, html);
   process.stderr.write(`answer: ${got.rec.meta.answer.text}\nexplorer (${(html.length / 1024).toFixed(0)} KiB) → ${out}\n`);
   process.stdout.write(JSON.stringify({ out, bytes: html.length, answer: got.rec.meta.answer.text }) + "\n");
-  return 0;
 }
 
-export const exploreCommand: CommandSpec = {
+export const exploreCommand = defineCommand({
   name: "explore",
   summary: "write a self-contained HTML explorer of the answer's attention (and CausalMM top-k per step)",
   usage: 'causalmm explore --out report.html (--from RECORD_DIR | --model DIR --image FILE "question") ' +
@@ -60,4 +59,4 @@ export const exploreCommand: CommandSpec = {
     { name: "sweep", type: "string", help: "a sweep heatmap PNG (from 'causalmm sweep') to include" },
   ],
   run,
-};
+});

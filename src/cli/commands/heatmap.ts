@@ -1,8 +1,8 @@
 // `causalmm heatmap`: pictures of where generated tokens look in the image (per layer / head or
 // averaged), CLIP's CLS attention and the modality split, from a recording or from a fresh run.
 import { withLlava } from "../load.js";
-import type { CommandSpec, ParsedArgs } from "../args.js";
-import { need, numOpt, str } from "../args.js";
+import type { ParsedArgs } from "../args.js";
+import { defineCommand, need, numOpt, str } from "../args.js";
 import { loadImage } from "../../vision/index.js";
 import { recordAnswer, type Recording } from "../../introspect/session.js";
 import { loadRecording } from "../../introspect/store.js";
@@ -38,7 +38,7 @@ function layerChoices(text: string, rec: Recording): (number | "mean")[] {
   return text.split(",").flatMap((t): (number | "mean")[] => (t.trim() === "mean" ? ["mean"] : parseIndexList(t, rec.meta.dims.textLayers, "text layer")));
 }
 
-async function run(args: ParsedArgs): Promise<number> {
+async function run(args: ParsedArgs): Promise<void> {
   const from = str(args, "from");
   const out = need(args, "out", "heatmap");
   const rec = from ? await loadRecording(from) : await fresh(args);
@@ -54,10 +54,9 @@ async function run(args: ParsedArgs): Promise<number> {
   });
   process.stderr.write(`answer: ${rec.meta.answer.text}\n${files.length} pictures → ${out}\n`);
   process.stdout.write(JSON.stringify({ out, files: files.map((f) => f.file) }) + "\n");
-  return 0;
 }
 
-export const heatmapCommand: CommandSpec = {
+export const heatmapCommand = defineCommand({
   name: "heatmap",
   summary: "attention of generated tokens over the image, CLIP CLS maps and the modality split as PNG",
   usage: 'causalmm heatmap (--from RECORD_DIR | --model DIR --image FILE "question") --out DIR ' +
@@ -76,4 +75,4 @@ export const heatmapCommand: CommandSpec = {
     { name: "out", type: "string", help: "output directory for the PNG files" },
   ],
   run,
-};
+});

@@ -3,8 +3,8 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import type { CommandSpec, ParsedArgs } from "../args.js";
-import { listOpt, need, numOpt, str } from "../args.js";
+import type { ParsedArgs } from "../args.js";
+import { defineCommand, listOpt, need, numOpt, str } from "../args.js";
 import { readNpy, writeNpy } from "../../weights/npy.js";
 import { inspectForward, TENSOR_NAME_HELP, type Captured } from "../../introspect/inspect.js";
 import { traceContrast, TRACE_TENSORS, TRACE_TENSOR_HELP } from "../../introspect/contrast-trace.js";
@@ -47,7 +47,7 @@ function otherPrompts(args: ParsedArgs): Record<string, number[][]> {
   return out;
 }
 
-async function run(args: ParsedArgs): Promise<number> {
+async function run(args: ParsedArgs): Promise<void> {
   const names = (str(args, "tensors") ?? "").split(",").map((s) => s.trim()).filter(Boolean);
   const traced = names.filter((n) => (TRACE_TENSORS as readonly string[]).includes(n));
   const forwardNames = names.filter((n) => !traced.includes(n));
@@ -82,10 +82,9 @@ async function run(args: ParsedArgs): Promise<number> {
   }
   if (names.length) summary.written = files;
   process.stdout.write(JSON.stringify(summary) + "\n");
-  return 0;
 }
 
-export const inspectCommand: CommandSpec = {
+export const inspectCommand = defineCommand({
   name: "inspect",
   summary: "one forward pass on raw ids: chosen tensors as .npy, N greedy tokens, contrastive decoding with every branch's logits",
   usage: "causalmm inspect --model DIR --input-ids IDS.npy [--pixel-values PV.npy] --out DIR --tensors NAME,... [--greedy N] " +
@@ -101,4 +100,4 @@ export const inspectCommand: CommandSpec = {
     { name: "prompt-ids", type: "list", help: "KEY=IDS.npy: ids of another prompt a baseline reads (noimage: default the input ids without image tokens; icd: required)" },
   ],
   run,
-};
+});

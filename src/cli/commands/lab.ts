@@ -1,8 +1,8 @@
 // `causalmm lab make`: write a synthetic hallucination-lab dataset (images, training conversations,
 // POPE files). `causalmm lab eval`: greedy yes/no accuracy of a model on those POPE files.
 // `causalmm lab random --like llava-1.5-7b`: a random-weight model in a published checkpoint's layout.
-import type { CommandSpec, ParsedArgs } from "../args.js";
-import { need, numOpt, str } from "../args.js";
+import type { ParsedArgs } from "../args.js";
+import { defineCommand, need, numOpt, str } from "../args.js";
 import { formatBytes, ProgressBar } from "../progress.js";
 import { loadModelWithProgress } from "../load.js";
 import { makeLab } from "../../lab/make.js";
@@ -28,7 +28,7 @@ function knobOverrides(args: ParsedArgs): Partial<WorldKnobs> {
   return k;
 }
 
-async function make(args: ParsedArgs): Promise<number> {
+async function make(args: ParsedArgs): Promise<void> {
   const out = need(args, "out", "lab make");
   const bar = new ProgressBar("rendering");
   const summary = await makeLab({
@@ -43,10 +43,9 @@ async function make(args: ParsedArgs): Promise<number> {
   });
   bar.done();
   process.stdout.write(JSON.stringify({ out, ...summary }) + "\n");
-  return 0;
 }
 
-async function evaluate(args: ParsedArgs): Promise<number> {
+async function evaluate(args: ParsedArgs): Promise<void> {
   const dir = need(args, "model", "lab eval");
   const data = need(args, "data", "lab eval");
   const model = await loadModelWithProgress(dir, str(args, "backend"));
@@ -57,10 +56,9 @@ async function evaluate(args: ParsedArgs): Promise<number> {
   for (const split of splits) result[split] = await evaluateSplit(model, tok, proc, data, split, numOpt(args, "limit"));
   model.dispose();
   process.stdout.write(JSON.stringify(result, null, 2) + "\n");
-  return 0;
 }
 
-async function random(args: ParsedArgs): Promise<number> {
+async function random(args: ParsedArgs): Promise<void> {
   const out = need(args, "out", "lab random");
   const like = need(args, "like", "lab random");
   const tokenizerDir = str(args, "tokenizer") ?? defaultTokenizerDir();
@@ -78,10 +76,9 @@ async function random(args: ParsedArgs): Promise<number> {
   });
   bar.done();
   process.stdout.write(JSON.stringify(summary) + "\n");
-  return 0;
 }
 
-async function run(args: ParsedArgs): Promise<number> {
+async function run(args: ParsedArgs): Promise<void> {
   const sub = args.positional[0];
   if (sub === "make") return make(args);
   if (sub === "eval") return evaluate(args);
@@ -89,7 +86,7 @@ async function run(args: ParsedArgs): Promise<number> {
   throw new Error(`lab: unknown subcommand '${sub ?? ""}' (use 'lab make', 'lab eval' or 'lab random')`);
 }
 
-export const labCommand: CommandSpec = {
+export const labCommand = defineCommand({
   name: "lab",
   summary: "synthetic hallucination lab: make a dataset with planted priors, or score a model on it",
   usage: "causalmm lab make --out DIR [--seed S --train N --test N]  |  causalmm lab eval --model DIR --data DIR [--split random,popular,adversarial --limit N]" +
@@ -119,4 +116,4 @@ export const labCommand: CommandSpec = {
     { name: "overwrite", type: "boolean", help: "random: replace a model already in --out" },
   ],
   run,
-};
+});

@@ -1,11 +1,11 @@
 // `causalmm plan --model DIR`: the memory plan of a model directory on a backend, before reading any
 // weight: what each residency policy needs and whether it fits the backend and this machine.
-import type { CommandSpec, ParsedArgs } from "../args.js";
+import type { ParsedArgs } from "../args.js";
 import { initBackend } from "../../backend.js";
 import { planModel } from "../../model/load.js";
 import { alternatives, formatPlan } from "../../model/plan-text.js";
 import { resolveModelDir } from "../../paths.js";
-import { str } from "../args.js";
+import { defineCommand, str } from "../args.js";
 import { RESIDENCY_FLAGS, residencyRequest } from "../residency.js";
 
 async function run(args: ParsedArgs): Promise<number> {
@@ -26,7 +26,7 @@ async function run(args: ParsedArgs): Promise<number> {
   return 0;
 }
 
-export const planCommand: CommandSpec = {
+export const planCommand = defineCommand({
   name: "plan",
   summary: "print the memory plan of a model directory (weights, residency, KV cache, peaks) without loading it",
   usage: "causalmm plan --model DIR [--backend wasm|cpu|...] [--residency auto|all|budget|stream] [--resident 3GiB] [--max-new-tokens N] [--cf SPEC ...]",
@@ -40,4 +40,4 @@ export const planCommand: CommandSpec = {
     { name: "json", type: "boolean", help: "print the plan as JSON" },
   ],
   run,
-};
+});

@@ -1,8 +1,8 @@
 // `causalmm record`: answer a question about a picture and keep the attention of chosen layers/heads
 // (per generated token its query row; CLIP's CLS row; optionally the full prefill / per-patch maps).
 import { withLlava } from "../load.js";
-import type { CommandSpec, ParsedArgs } from "../args.js";
-import { need, numOpt, str } from "../args.js";
+import type { ParsedArgs } from "../args.js";
+import { defineCommand, need, numOpt, str } from "../args.js";
 import { loadImage } from "../../vision/index.js";
 import { parseCfSpecs } from "../../causal/spec.js";
 import { specDims } from "../../causal/presets.js";
@@ -12,7 +12,7 @@ import { saveRecording, type StoreFormat } from "../../introspect/store.js";
 import { promptFlags, PROMPT_OPTIONS, question, SELECT_OPTIONS, selectionFromArgs } from "../prompt-flags.js";
 import { formatBytes } from "../progress.js";
 
-async function run(args: ParsedArgs): Promise<number> {
+async function run(args: ParsedArgs): Promise<void> {
   const q = question(args, "record");
   const image = await loadImage(need(args, "image", "record"));
   const out = need(args, "out", "record");
@@ -30,10 +30,9 @@ async function run(args: ParsedArgs): Promise<number> {
     process.stderr.write(`answer: ${rec.meta.answer.text}\n${index.records.length} records, ${formatBytes(index.bytes)} → ${out}/index.json\n`);
     process.stdout.write(JSON.stringify({ out, answer: rec.meta.answer.text, records: index.records.length, bytes: index.bytes }) + "\n");
   });
-  return 0;
 }
 
-export const recordCommand: CommandSpec = {
+export const recordCommand = defineCommand({
   name: "record",
   summary: "answer a question and save the attention of chosen layers/heads (.npy or safetensors + index.json)",
   usage: 'causalmm record --model DIR --image FILE [--layers all|0,2,5-7] [--heads ...] ' +
@@ -48,4 +47,4 @@ export const recordCommand: CommandSpec = {
     { name: "out", type: "string", help: "output directory" },
   ],
   run,
-};
+});

@@ -4,8 +4,8 @@
 // JSON, CSV, a markdown table per split and bar charts with CI whiskers (PNG).
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import type { CommandSpec, ParsedArgs } from "../args.js";
-import { listOpt, numOpt, str } from "../args.js";
+import type { ParsedArgs } from "../args.js";
+import { defineCommand, listOpt, numOpt, str } from "../args.js";
 import { loadLlava } from "../../api.js";
 import { aggregate, aggregateCsv, aggregateMarkdown, readRunSet, replicateConfigs, runReplicate, type AggRow, type MetricName } from "../../lab/replicate.js";
 import { Canvas, type Rgb } from "../../introspect/draw.js";
@@ -89,7 +89,7 @@ function cutoffTable(rows: readonly AggRow[]): string {
   return lines.join("\n");
 }
 
-async function run(args: ParsedArgs): Promise<number> {
+async function run(args: ParsedArgs): Promise<void> {
   const out = resolve(str(args, "out") ?? "replicate-out");
   const log = (s: string) => process.stderr.write(s + "\n");
   const ms = models(listOpt(args, "model"));
@@ -113,7 +113,7 @@ async function run(args: ParsedArgs): Promise<number> {
       load: (dir) => loadLlava(dir, { backend: str(args, "backend") }),
     });
   }
-  if (args.opts["aggregate"] === false) return 0;
+  if (args.opts["aggregate"] === false) return;
   const set = readRunSet(out);
   const records = set.records;
   if (records.length === 0) throw new Error(`replicate: no runs in ${join(out, "runs")} (give --model DIR@SEED)`);
@@ -140,10 +140,9 @@ async function run(args: ParsedArgs): Promise<number> {
     log(`wrote ${file}`);
   }
   log(`wrote ${join(out, "replication.json")}, ${join(out, "replication.csv")}, ${join(out, "tables.md")}`);
-  return 0;
 }
 
-export const replicateCommand: CommandSpec = {
+export const replicateCommand = defineCommand({
   name: "replicate",
   summary: "issue 8: lab models (training seeds) x decoding seeds x configs on held-out scenes; CIs, CSV, plots",
   usage: "causalmm replicate --model DIR@SEED [--model DIR@SEED ...] [--decode-seeds 0,1,2] [--questions N] [--scene-seed S] --out DIR [--img-dir DIR]",
@@ -162,4 +161,4 @@ export const replicateCommand: CommandSpec = {
     ...PROGRESS_OPTIONS,
   ],
   run,
-};
+});

@@ -1,7 +1,7 @@
 // `causalmm score pope|mme|compare`: the official scoring rules, reimplemented (see docs/eval.md).
 import { basename } from "node:path";
-import type { CommandSpec, ParsedArgs } from "../args.js";
-import { listOpt, need, numOpt, str } from "../args.js";
+import type { ParsedArgs } from "../args.js";
+import { defineCommand, listOpt, need, numOpt, str } from "../args.js";
 import { answersById, readAnswers } from "../../eval/answers-file.js";
 import { comparePope } from "../../eval/compare.js";
 import { formatComparison, formatMme, formatPope } from "../../eval/format.js";
@@ -101,7 +101,7 @@ async function run(args: ParsedArgs): Promise<number> {
   throw new Error(`score: first argument must be pope, mme, chair, vlind or compare (got ${what ?? "nothing"})\nusage: ${USAGE}`);
 }
 
-export const scoreCommand: CommandSpec = {
+export const scoreCommand = defineCommand({
   name: "score",
   summary: "score answers: POPE (VCD/LLaVA/OPERA rules), MME (eval_tool rule), CHAIR, VLind-Bench, compare files with CIs",
   usage: USAGE,
@@ -126,4 +126,4 @@ export const scoreCommand: CommandSpec = {
     { name: "json", type: "boolean", help: "print JSON instead of tables" },
   ],
   run,
-};
+});

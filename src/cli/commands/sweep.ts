@@ -1,8 +1,8 @@
 // `causalmm sweep`: the effect of counterfactual attention in each layer (group) × type × module on
 // the next-token distribution at the answer position, over a POPE question file or one question.
 import { withLlava } from "../load.js";
-import type { CommandSpec, ParsedArgs } from "../args.js";
-import { listOpt, need, numOpt, str } from "../args.js";
+import type { ParsedArgs } from "../args.js";
+import { defineCommand, listOpt, need, numOpt, str } from "../args.js";
 import { loadPopeQuestions } from "../../eval/pope-data.js";
 import type { ModuleName } from "../../model/hooks.js";
 import type { CfType } from "../../causal/counterfactual.js";
@@ -49,7 +49,7 @@ function csv<T extends string>(text: string, valid: readonly T[], what: string):
   return xs;
 }
 
-async function run(args: ParsedArgs): Promise<number> {
+async function run(args: ParsedArgs): Promise<void> {
   const out = need(args, "out", "sweep");
   const qs = questions(args);
   const prompt = promptFlags({ ...args, opts: { ...args.opts, "one-word": args.opts.suffix === undefined && args.opts["one-word"] !== false } });
@@ -76,10 +76,9 @@ async function run(args: ParsedArgs): Promise<number> {
     const files = await writeSweep(out, report, (str(args, "metric") ?? "kl") as SweepMetric);
     process.stdout.write(JSON.stringify({ files }) + "\n");
   });
-  return 0;
 }
 
-export const sweepCommand: CommandSpec = {
+export const sweepCommand = defineCommand({
   name: "sweep",
   summary: "causal-effect sweep: counterfactual attention per layer × type × module, effect on the answer",
   usage: 'causalmm sweep --model DIR (--questions POPE.jsonl --image-dir DIR [--limit N] | --image FILE "question") ' +
@@ -104,4 +103,4 @@ export const sweepCommand: CommandSpec = {
     ...PROGRESS_OPTIONS,
   ],
   run,
-};
+});

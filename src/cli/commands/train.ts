@@ -1,8 +1,8 @@
 // `causalmm train`: trains the tiny lab LLaVA on a `causalmm lab make` dataset and writes a llava-hf
 // model directory (plus checkpoints/ and loss.jsonl) that every other command loads unchanged.
 import * as tf from "@tensorflow/tfjs-core";
-import type { CommandSpec, ParsedArgs } from "../args.js";
-import { need, numOpt, str } from "../args.js";
+import type { ParsedArgs } from "../args.js";
+import { defineCommand, need, numOpt, str } from "../args.js";
 import { ProgressBar } from "../progress.js";
 import { initBackend } from "../../backend.js";
 import { setPerHeadMatMul } from "../../model/attention.js";
@@ -34,7 +34,7 @@ function reporter(total: number, every: number): (r: StepRecord) => void {
   };
 }
 
-async function run(args: ParsedArgs): Promise<number> {
+async function run(args: ParsedArgs): Promise<void> {
   const dataDir = need(args, "data", "train");
   const out = need(args, "out", "train");
   const steps = numOpt(args, "steps") ?? 700;
@@ -69,10 +69,9 @@ async function run(args: ParsedArgs): Promise<number> {
   const tokens = res.records.reduce((a, r) => a + r.tokens, 0);
   const secs = (Date.now() - t0) / 1000;
   process.stdout.write(JSON.stringify({ out, backend: tf.getBackend(), steps: [res.startStep, res.endStep], seconds: Math.round(secs), tokensPerSecond: Math.round(tokens / secs), finalLoss: last?.loss }) + "\n");
-  return 0;
 }
 
-export const trainCommand: CommandSpec = {
+export const trainCommand = defineCommand({
   name: "train",
   summary: "train the tiny lab LLaVA on a 'lab make' dataset (AdamW, resumable checkpoints)",
   usage: "causalmm train --data DIR --out DIR [--seed S --steps N --batch B --lr LR] [--backend wasm|cpu]",
@@ -100,4 +99,4 @@ export const trainCommand: CommandSpec = {
     { name: "log-every", type: "number", integer: true, min: 1, help: "steps between log lines when stderr is not a terminal", default: 10 },
   ],
   run,
-};
+});
