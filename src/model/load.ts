@@ -12,6 +12,7 @@ import { machineMemory, type MachineMemory } from "./machine.js";
 import { choosePlan, type MemoryPlan, type PlanContext, type PlanRequest, type SizedTensor } from "./memory-plan.js";
 import { refusal } from "./plan-text.js";
 import { ResidencyLoader } from "./residency.js";
+import type { PerformanceOptions } from "./performance.js";
 
 export interface LoadOptions {
   backend?: BackendName | string;
@@ -23,6 +24,8 @@ export interface LoadOptions {
   residency?: PlanRequest;
   /** The machine's memory as the plan sees it (default: measured now; tests pass their own). */
   machine?: MachineMemory;
+  /** How the model computes (never what): src/model/performance.ts; unset fields take the defaults. */
+  performance?: Partial<PerformanceOptions>;
 }
 
 export function checkpointSource(ckpt: Checkpoint): TensorSource {
@@ -70,10 +73,10 @@ export function buildModel(cfg: LlavaConfig, src: TensorSource, opts: Omit<LoadO
   if (plan.problems.length) throw new Error(refusal(`model ${src.dir}`, plan, ctx, o.residency));
   const totalBytes = plannedBytes(tensors, false);
   let model: LlavaModel;
-  if (plan.policy === "all") model = new LlavaModel(cfg, llavaParams(cfg, new ParamLoader(src, totalBytes, o.onProgress)));
+  if (plan.policy === "all") model = new LlavaModel(cfg, llavaParams(cfg, new ParamLoader(src, totalBytes, o.onProgress)), undefined, o.performance);
   else {
     const loader = new ResidencyLoader(src, plan.residency, totalBytes, o.onProgress);
-    model = new LlavaModel(cfg, llavaParams(cfg, loader), () => loader.host.clear());
+    model = new LlavaModel(cfg, llavaParams(cfg, loader), () => loader.host.clear(), o.performance);
   }
   plans.set(model, plan);
   return model;
