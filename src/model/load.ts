@@ -12,7 +12,7 @@ import { machineMemory, type MachineMemory } from "./machine.js";
 import { choosePlan, type MemoryPlan, type PlanContext, type PlanRequest, type SizedTensor } from "./memory-plan.js";
 import { refusal } from "./plan-text.js";
 import { ResidencyLoader } from "./residency.js";
-import type { PerformanceOptions } from "./performance.js";
+import { resolvePerformance, type PerformanceOptions } from "./performance.js";
 
 export interface LoadOptions {
   backend?: BackendName | string;
@@ -67,6 +67,7 @@ export function planContext(cfg: LlavaConfig, tensors: SizedTensor[], machine: M
 /** Builds a model from any tensor source (a checkpoint, or tensors made in memory). */
 export function buildModel(cfg: LlavaConfig, src: TensorSource, opts: Omit<LoadOptions, "backend"> | LoadOptions["onProgress"] = {}): LlavaModel {
   const o = typeof opts === "function" ? { onProgress: opts } : opts;
+  resolvePerformance(o.performance); // a bad option fails before any tensor is read
   const tensors = sizedTensors(cfg, src);
   const ctx = planContext(cfg, tensors, o.machine);
   const plan = choosePlan(ctx, o.residency);
