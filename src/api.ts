@@ -16,11 +16,11 @@ import { encodePrompt, type TemplateName } from "./text/templates.js";
 import { loadImage, loadProcessorConfig, preprocessWithShape, type PreprocessMode, type PreprocessResult, type ProcessorConfig, type RgbImage } from "./vision/index.js";
 import { generate, stream as streamTokens, type FinishReason, type GenerateOptions, type GenerateResult, type StreamEvent, type Timings } from "./generate/generate.js";
 import { loadGenerationDefaults, type GenerationDefaults } from "./generate/defaults.js";
-import { ModelSource, type LogitsSource } from "./generate/source.js";
+import type { LogitsSource } from "./generate/source.js";
 import type { LogitsProcessor } from "./generate/processors.js";
 import { checkSamplingOptions, type SamplingOptions } from "./generate/sampling.js";
-import { buildPlan, describePlan, ICD_DISTURBANCE, withPresetSampling, type CausalOptions } from "./causal/presets.js";
-import { CausalSource } from "./causal/source.js";
+import { describePlan, ICD_DISTURBANCE, withPresetSampling, type CausalOptions } from "./causal/presets.js";
+import { decodingPlan, decodingSource } from "./causal/decoding.js";
 import { promptKey, type DecodingPlan } from "./causal/plan.js";
 
 export interface LoadLlavaOptions {
@@ -86,6 +86,15 @@ export interface BatchResult extends GenerateResult {
   settings: AskSettings;
 }
 
+/** What `createSource` gets: the call's plan (null = plain), the main prompt ids, pixels and inputs. */
+export interface SourceRequest {
+  plan: DecodingPlan | null;
+  prompt: number[][];
+  pixels: tf.Tensor4D | null;
+  inputs: AskInput[];
+  opts: AskOptions;
+}
+
 interface Job {
   source: LogitsSource;
   gen: GenerateOptions;
@@ -140,19 +149,18 @@ export class Llava {
   }
 
   /**
-   * The scores for a prepared prompt. The single place a different LogitsSource (CausalMM's
-   * factual + counterfactual branches, selected by `opts.causal`) plugs in.
+   * The scores for a prepared prompt: the single place a different LogitsSource (CausalMM's factual +
+   * counterfactual branches, selected by the plan) plugs in, through `decodingSource`.
    */
-  protected createSource(prompt: number[][], pixels: tf.Tensor4D | null, opts: AskOptions, inputs: AskInput[] = []): LogitsSource {
-    if (!opts.causal) return new ModelSource(this.model, prompt, { pixels });
-    const plan = buildPlan(opts.causal, this.model.config);
-    return new CausalSource(this.model, { plan, prompts: this.branchPrompts(plan, prompt, inputs, opts), pixels });
+  protected createSource(req: SourceRequest): LogitsSource {
+    const prompts = this.branchPrompts(req.plan, req.prompt, req.inputs, req.opts);
+    return decodingSource(this.model, req.plan, { prompts, pixels: req.pixels });
   }
 
   /** Token ids for every prompt a plan's branches read ("main" is `prompt`). */
-  branchPrompts(plan: DecodingPlan, prompt: number[][], inputs: AskInput[], opts: AskOptions): Record<string, number[][]> {
+  branchPrompts(plan: DecodingPlan | null, prompt: number[][], inputs: AskInput[], opts: AskOptions): Record<string, number[][]> {
     const prompts: Record<string, number[][]> = { main: prompt };
-    for (const key of new Set(plan.branches.map(promptKey))) if (key !== "main") prompts[key] = this.variantPrompts(key, inputs, opts);
+    for (const key of new Set(plan?.branches.map(promptKey) ?? [])) if (key !== "main") prompts[key] = this.variantPrompts(key, inputs, opts);
     return prompts;
   }
 
@@ -174,7 +182,8 @@ export class Llava {
     if (inputs.length === 0) throw new Error("no prompts given");
     opts = withPresetSampling(opts);
     checkSamplingOptions(opts); // before any image work
-    const settings = this.settings(opts);
+    const plan = decodingPlan(opts.causal, this.model.config); // built once: the source runs what the settings describe
+    const settings = this.settings(opts, plan);
     const t0 = performance.now();
     const images = await Promise.all(inputs.map((i) => (i.image ? this.pixelsOf(i.image, settings.mode) : null)));
     const imageMs = performance.now() - t0;
@@ -185,7 +194,7 @@ export class Llava {
     const pixels = present.length ? tf.tensor4d(concat(present.map((p) => p.data)), [present.length, 3, present[0].height, present[0].width]) : null;
     let source: LogitsSource;
     try {
-      source = this.createSource(prompt, pixels, opts, inputs);
+      source = this.createSource({ plan, prompt, pixels, inputs, opts });
     } catch (e) {
       pixels?.dispose();
       throw e;
@@ -197,7 +206,7 @@ export class Llava {
     return { source, gen, settings, imageMs, dispose: () => (source.dispose(), pixels?.dispose()) };
   }
 
-  private settings(opts: AskOptions): AskSettings {
+  private settings(opts: AskOptions, plan: DecodingPlan | null): AskSettings {
     const s: AskSettings = {
       template: opts.template ?? DEFAULT_TEMPLATE,
       mode: opts.mode ?? DEFAULTS.mode,
@@ -209,7 +218,7 @@ export class Llava {
       backend: currentBackend()?.name ?? tf.getBackend(),
     };
     if (s.temperature > 0) Object.assign(s, { topK: opts.topK, topP: opts.topP });
-    if (opts.causal !== undefined) s.causal = { ...opts.causal, plan: describePlan(buildPlan(opts.causal, this.model.config)) };
+    if (opts.causal !== undefined && plan !== null) s.causal = { ...opts.causal, plan: describePlan(plan) };
     return s;
   }
 

@@ -7,7 +7,8 @@
 //   module  vision | text
 //   type    uniform | reversed | random | shuffle   ("given" needs a tensor: API only)
 //   layers  sel (vision only: the layer whose output is the selected feature layer) | all | last |
-//           a list of indices and inclusive ranges, 0-based: 0,2,5-7
+//           a list of indices and inclusive ranges, 0-based: 0,2,5-7. The vision tower stops at sel,
+//           so vision `all` means layers 0..sel, and a vision layer after sel is an error.
 //   heads   same list syntax (or all); omitted = every head
 //   seed    integer, for random/shuffle (default 0)
 //
@@ -48,13 +49,25 @@ export function selectedVisionLayer(numVisionLayers: number, visionFeatureLayer:
   return layer;
 }
 
-function parseLayers(text: string, module: ModuleName, dims: SpecDims): number[] {
+function parseLayers(text: string, module: ModuleName, dims: SpecDims, spec: string): number[] {
   const n = module === "vision" ? dims.visionLayers : dims.textLayers;
-  if (text === "sel") {
-    if (module !== "vision") throw new Error(`'sel' names a vision layer; for text use all, last or a list (0–${n - 1})`);
-    return [selectedVisionLayer(dims.visionLayers, dims.visionFeatureLayer)];
+  if (module === "text") {
+    if (text === "sel") throw new Error(`'sel' names a vision layer; for text use all, last or a list (0–${n - 1})`);
+    return parseIndexList(text, n, `${module} layer`);
   }
-  return parseIndexList(text, n, `${module} layer`);
+  // The tower stops at the feature layer, so an intervention after it would change nothing: `all` is
+  // every layer that runs (0..sel), and a layer named past it (or `last`) is an error.
+  const sel = selectedVisionLayer(dims.visionLayers, dims.visionFeatureLayer);
+  if (text === "sel") return [sel];
+  if (text === "all") return Array.from({ length: sel + 1 }, (_, i) => i);
+  const layers = parseIndexList(text, n, `${module} layer`);
+  const late = layers.filter((l) => l > sel);
+  if (late.length) {
+    throw new Error(`vision layer ${late[0]} in '${spec}' comes after the vision feature layer: vision_feature_layer ` +
+      `${dims.visionFeatureLayer} is the output of layer ${sel} (= sel), and layers after it do not run, so the ` +
+      `counterfactual would change nothing (valid: 0–${sel})`);
+  }
+  return layers;
 }
 
 /** Parse one intervention (`both` has two: use parseCfSpecs). Errors list the valid choices. */
@@ -69,8 +82,10 @@ export function parseCfSpec(s: string, dims: SpecDims): Intervention {
     const extra = type === "given" ? "; 'given' needs a tensor and is only available through the API" : "";
     throw new Error(`unknown counterfactual type '${type}' in '${s}' (valid: ${CLI_TYPES.join(", ")})${extra}`);
   }
-  const iv: Intervention = { module: mod, layers: parseLayers(layerText, mod, dims), type: type as CfType };
+  const iv: Intervention = { module: mod, layers: parseLayers(layerText, mod, dims, s), type: type as CfType };
   for (const opt of rest.split(":").filter((x) => x.length > 0)) {
+    const twice = (opt.startsWith("h") && iv.heads !== undefined) || (/^s-?\d+$/.test(opt) && iv.seed !== undefined);
+    if (twice) throw new Error(`'${opt}' in '${s}': ${opt.startsWith("h") ? "heads" : "the seed"} given twice (give one :${opt[0]}…)`);
     if (opt.startsWith("h")) {
       iv.heads = parseIndexList(opt.slice(1), mod === "vision" ? dims.visionHeads : dims.textHeads, `${mod} head`);
     } else if (/^s-?\d+$/.test(opt)) {

@@ -1,6 +1,5 @@
 // The evaluation layer: question files, the resumable runner, scorers. See docs/eval.md.
-export { setAnswererFactory, resolveAnswererFactory, registeredAnswererOptions, TEST_ANSWERER_ENV } from "./answerer.js";
-export type { Answer, Answerer, AnswererFactory, EvalItem } from "./answerer.js";
+export type { Answer, Answerer, EvalItem } from "./answerer.js";
 export { loadPopeQuestions, splitFromFileName } from "./pope-data.js";
 export { loadMmeQuestions, mmeRows, readMmeResults, writeMmeResults } from "./mme-data.js";
 export { chunkRange, getChunk, imageBatches } from "./chunks.js";

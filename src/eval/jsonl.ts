@@ -71,7 +71,26 @@ export function needId(r: Located<Record<string, unknown>>, key = "question_id")
   const v = r.value[key];
   if (typeof v === "string" && v !== "") return v;
   if (typeof v === "number" && Number.isSafeInteger(v)) return v;
-  throw new EvalFileError(`${r.where}: missing field "${key}" (string or integer)`);
+  if (v === undefined) throw new EvalFileError(`${r.where}: missing field "${key}" (string or integer)`);
+  const got = JSON.stringify(v)?.slice(0, 40) ?? String(v);
+  const why = typeof v === "number" ? "a number that is not a safe integer" : v === "" ? "an empty string" : `a ${v === null ? "null" : Array.isArray(v) ? "list" : typeof v}`;
+  throw new EvalFileError(`${r.where}: "${key}" must be a non-empty string or an integer, got ${got} (${why})`);
+}
+
+/** The one image placeholder the prompt template adds itself; a second in the text would be a second image slot. */
+const IMAGE_PLACEHOLDER = "<image>";
+
+/** A question's text field: a string without "<image>" (the prompt puts the image before the question). */
+export function needQuestionText(r: Located<Record<string, unknown>>, key: string, id: string | number): string {
+  return checkQuestionText(needString(r, key), r.where, id);
+}
+
+export function checkQuestionText(text: string, where: string, id: string | number): string {
+  if (text.includes(IMAGE_PLACEHOLDER)) {
+    throw new EvalFileError(`${where}: question ${JSON.stringify(id)} contains "${IMAGE_PLACEHOLDER}"; ` +
+      "the prompt template adds the image itself, so remove it from the question text");
+  }
+  return text;
 }
 
 /** Map key for an id: 5 and "5" are different ids in the answers file, so keep the type. */

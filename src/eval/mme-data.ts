@@ -9,7 +9,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { basename, extname, join, resolve } from "node:path";
 import type { EvalItem } from "./answerer.js";
-import { EvalFileError, writeFileAtomic } from "./jsonl.js";
+import { checkQuestionText, EvalFileError, writeFileAtomic } from "./jsonl.js";
 
 const IMAGE_EXT = new Set([".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp"]);
 
@@ -77,11 +77,12 @@ function readQaFile(file: string, sub: string, image: string, rel: string): Eval
     if (parts.length !== 2) throw new EvalFileError(`${where}: expected "question<TAB>answer", got ${parts.length} field(s)`);
     const gt = parts[1].trim();
     if (!/^(yes|no)$/i.test(gt)) throw new EvalFileError(`${where}: answer must be Yes or No, got ${JSON.stringify(parts[1])}`);
+    const questionId = `${rel.replace("/images/", "/")}#${out.length + 1}`;
     out.push({
-      questionId: `${rel.replace("/images/", "/")}#${out.length + 1}`,
+      questionId,
       image,
       imageFile: rel,
-      question: parts[0],
+      question: checkQuestionText(parts[0], where, questionId),
       label: gt.toLowerCase(),
       category: sub,
       meta: { gt },

@@ -10,7 +10,7 @@
 // folder's ids (`<subtask>/<image file>#1`, `#2`), which convert_answer_to_mme.py also accepts.
 import { basename, extname } from "node:path";
 import type { EvalItem } from "./answerer.js";
-import { EvalFileError, needString, readRecords } from "./jsonl.js";
+import { EvalFileError, needQuestionText, readRecords } from "./jsonl.js";
 import { loadMmeQuestions } from "./mme-data.js";
 
 const LLAVA_INSTRUCTION = "Answer the question using a single word or phrase.";
@@ -38,7 +38,7 @@ export function loadLlavaMmeQuestions(file: string, root: string, opts: { subtas
   for (const r of records) {
     const id = r.value.question_id;
     if (typeof id !== "string" || !id.includes("/")) throw new EvalFileError(`${r.where}: "question_id" must be "<subtask>/<image file>" as in llava_mme.jsonl, got ${JSON.stringify(id)}`);
-    const text = needString(r, "text");
+    const text = needQuestionText(r, "text", id);
     const subtask = id.split("/")[0];
     if (wanted && !wanted.has(subtask)) continue;
     const mme = byKey.get(key(subtask, id, text));

@@ -7,30 +7,31 @@ import * as tf from "@tensorflow/tfjs-core";
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { OptionSpec, ParsedArgs } from "../cli/args.js";
-import { str } from "../cli/args.js";
-import { loadLlava, type AskOptions, type Llava } from "../api.js";
-import { CausalSource, type PrefixState } from "../causal/source.js";
-import { buildPlan, describePlan, withPresetSampling } from "../causal/presets.js";
-import { encodePlanFeatures } from "../causal/images.js";
-import { FACTUAL, type DecodingPlan } from "../causal/plan.js";
+import type { AskOptions, Llava } from "../api.js";
+import type { PrefixState } from "../causal/source.js";
+import { describePlan, withPresetSampling } from "../causal/presets.js";
+import { decodingPlan, decodingPrefix, decodingSource, PLAIN_PLAN } from "../causal/decoding.js";
+import type { DecodingPlan } from "../causal/plan.js";
 import { generate } from "../generate/generate.js";
 import { checkSamplingOptions } from "../generate/sampling.js";
 import { hashKey } from "../util/rng.js";
 import { encodePrompt } from "../text/index.js";
 import { loadImage, preprocessWithShape } from "../vision/index.js";
-import { resolveModelDir, PACKAGE_VERSION } from "../paths.js";
+import { PACKAGE_VERSION } from "../paths.js";
 import { DEFAULTS } from "../defaults.js";
-import { ASK_FLAGS, buildAskOptions, settingSources } from "../cli/commands/ask.js";
 import type { Answer, Answerer, EvalItem } from "./answerer.js";
 
-export const PLAIN_PLAN: DecodingPlan = { branches: [FACTUAL], terms: [], gamma: 0, epsilon: 0, sharedCache: false };
-
-const SKIP = new Set(["image", "json", "verbose", "save-settings"]);
-export const EVAL_MODEL_OPTIONS: OptionSpec[] = [
-  ...ASK_FLAGS.filter((f) => !SKIP.has(f.name)).map((f) => (f.name === "max-new-tokens" ? { ...f, default: undefined, help: "maximum new tokens (default: 128; eval chair: 512)" } : f)),
-  { name: "no-cache", type: "boolean", help: "re-encode the image and re-run the prompt prefix for every question (same answers, slower)" },
-];
+/**
+ * The options of an eval run: the preset's sampling filled in, `maxNewTokens` defaulting to the eval
+ * length, and a fixed seed when sampling (answers must not depend on when, or whether, a run was resumed).
+ */
+export function evalAskOptions(given: AskOptions): AskOptions {
+  const opts = withPresetSampling(given);
+  if (opts.maxNewTokens === undefined) opts.maxNewTokens = DEFAULTS.evalMaxNewTokens;
+  if ((opts.temperature ?? 0) > 0 && opts.seed === undefined) opts.seed = 0;
+  checkSamplingOptions(opts);
+  return opts;
+}
 
 function longestCommonPrefix(rows: number[][]): number[] {
   const first = rows[0];
@@ -46,16 +47,17 @@ function longestCommonPrefix(rows: number[][]): number[] {
 export class ModelAnswerer implements Answerer {
   readonly modelId: string;
   readonly settings: Record<string, unknown>;
-  private readonly plan: DecodingPlan;
+  /** Null = plain decoding; the settings describe this same object. */
+  private readonly plan: DecodingPlan | null;
 
   constructor(private readonly llava: Llava, private readonly opts: AskOptions, private readonly caching = true) {
-    this.plan = opts.causal ? buildPlan(opts.causal, llava.model.config) : PLAIN_PLAN;
+    this.plan = decodingPlan(opts.causal, llava.model.config);
     this.modelId = llava.dir.split(/[\\/]/).filter(Boolean).pop() ?? llava.dir;
     const configHash = createHash("sha256").update(readFileSync(join(llava.dir, "config.json"))).digest("hex").slice(0, 16);
     this.settings = {
       template: opts.template ?? DEFAULTS.template, suffix: opts.suffix ?? "", mode: opts.mode ?? DEFAULTS.mode,
       maxNewTokens: opts.maxNewTokens ?? DEFAULTS.evalMaxNewTokens, temperature: opts.temperature ?? 0, topP: opts.topP ?? null, topK: opts.topK ?? null,
-      seed: opts.seed ?? null, causal: opts.causal ?? null, plan: describePlan(this.plan), modelConfigSha256: configHash, package: PACKAGE_VERSION,
+      seed: opts.seed ?? null, causal: opts.causal ?? null, plan: describePlan(this.plan ?? PLAIN_PLAN), modelConfigSha256: configHash, package: PACKAGE_VERSION,
     };
   }
 
@@ -66,19 +68,19 @@ export class ModelAnswerer implements Answerer {
     const pixels = tf.tensor4d(processed.data, [1, 3, processed.height, processed.width]);
     const prompts = items.map((it) => this.prompts(it));
     const prefixIds = Object.fromEntries(Object.keys(prompts[0]).map((k) => [k, longestCommonPrefix(prompts.map((p) => p[k][0]))]));
-    let shared: { features: Map<string, tf.Tensor3D>; prefix: PrefixState } | null = null;
+    let shared: PrefixState | null = null;
     try {
-      if (this.caching) shared = this.encode(pixels, prefixIds);
+      if (this.caching) shared = decodingPrefix(this.llava.model, this.plan, prefixIds, pixels);
       return items.map((it, i) => {
-        const state = shared ?? this.encode(pixels, prefixIds);
+        const prefix = shared ?? decodingPrefix(this.llava.model, this.plan, prefixIds, pixels);
         try {
-          return { text: this.decode(prompts[i], state.prefix, it), prompt: it.question };
+          return { text: this.decode(prompts[i], prefix, it), prompt: it.question };
         } finally {
-          if (!shared) dispose(state);
+          if (!shared) prefix.dispose();
         }
       });
     } finally {
-      if (shared) dispose(shared);
+      shared?.dispose();
       pixels.dispose();
     }
   }
@@ -93,14 +95,8 @@ export class ModelAnswerer implements Answerer {
     return this.llava.branchPrompts(this.plan, main, [{ image: it.image, question: it.question }], ask);
   }
 
-  private encode(pixels: tf.Tensor4D, prefixIds: Record<string, number[]>): { features: Map<string, tf.Tensor3D>; prefix: PrefixState } {
-    const features = encodePlanFeatures(this.llava.model, pixels, this.plan);
-    const prefix = CausalSource.buildPrefix(this.llava.model, this.plan, prefixIds, { features });
-    return { features, prefix };
-  }
-
   private decode(prompts: Record<string, number[][]>, prefix: PrefixState, it: EvalItem): string {
-    const source = new CausalSource(this.llava.model, { plan: this.plan, prompts, prefix });
+    const source = decodingSource(this.llava.model, this.plan, { prompts, prefix });
     try {
       const o = this.opts;
       // a seed per question, so a resumed run samples exactly what an uninterrupted one did
@@ -114,23 +110,4 @@ export class ModelAnswerer implements Answerer {
       source.dispose();
     }
   }
-}
-
-function dispose(s: { features: Map<string, tf.Tensor3D>; prefix: PrefixState }): void {
-  s.prefix.dispose();
-  s.features.forEach((t) => t.dispose());
-}
-
-/** The CLI factory: loads the model named by --model (default: the embedded one). */
-export async function createModelAnswerer(args: ParsedArgs): Promise<Answerer> {
-  let opts = buildAskOptions(args);
-  opts = withPresetSampling(opts);
-  if (opts.maxNewTokens === undefined) opts.maxNewTokens = DEFAULTS.evalMaxNewTokens;
-  // sampling needs a fixed seed: answers must not depend on when (or whether) a run was resumed
-  if ((opts.temperature ?? 0) > 0 && opts.seed === undefined) opts.seed = 0;
-  checkSamplingOptions(opts);
-  const llava = await loadLlava(resolveModelDir(str(args, "model")), { backend: str(args, "backend"), tokenizerDir: str(args, "tokenizer") });
-  const answerer = new ModelAnswerer(llava, opts, !args.opts["no-cache"]);
-  answerer.settings.sources = settingSources(args, opts); // informational: resume compares the values, not this
-  return answerer;
 }

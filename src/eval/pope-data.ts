@@ -9,7 +9,7 @@
 import { existsSync, readdirSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import type { EvalItem } from "./answerer.js";
-import { checkUniqueIds, EvalFileError, idKey, needId, needString, readRecords, type Located } from "./jsonl.js";
+import { checkUniqueIds, EvalFileError, idKey, needId, needQuestionText, needString, readRecords, type Located } from "./jsonl.js";
 import { ONE_WORD_SUFFIX, SINGLE_WORD_PHRASE_SUFFIX } from "../text/templates.js";
 
 export interface PopeLoadOptions {
@@ -53,7 +53,7 @@ export function loadPopeQuestions(file: string, opts: PopeLoadOptions = {}): Eva
 function toItem(r: Located<Record<string, unknown>>, folder: string, fallbackSplit: string): EvalItem {
   const questionId = needId(r);
   const imageFile = needString(r, "image");
-  const question = needString(r, "text");
+  const question = needQuestionText(r, "text", questionId);
   const item: EvalItem = { questionId, image: resolve(folder, imageFile), imageFile, question, category: fallbackSplit };
   if (r.value.label !== undefined) item.label = normLabel(r.value.label, r.where);
   const cat = r.value.category;

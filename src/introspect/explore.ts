@@ -4,8 +4,7 @@
 // is inlined into one HTML file (explore-page.ts), so it opens from disk with no network.
 import { readFileSync } from "node:fs";
 import type { Llava } from "../api.js";
-import { CausalSource } from "../causal/source.js";
-import { buildPlan } from "../causal/presets.js";
+import { decodingPlan, decodingSource } from "../causal/decoding.js";
 import { generate } from "../generate/generate.js";
 import { preparePrompt, recordAnswer, topK, type PromptRequest, type Recording } from "./session.js";
 import { pngBuffer } from "./store.js";
@@ -107,13 +106,14 @@ export async function exploreAnswer(llava: Llava, req: ExploreRequest): Promise<
     const rec = await recordAnswer(llava, { ...req, topk: k });
     return { rec, topk: null };
   }
-  const plan = buildPlan({ cf: [req.cf], gamma: req.gamma }, llava.model.config);
+  const plan = decodingPlan({ cf: [req.cf], gamma: req.gamma }, llava.model.config)!;
   const prep = await preparePrompt(llava, req.image, req.question, req);
   const steps: TopEntry[][][] = [];
   const tok = llava.tokenizer;
   const strip = (xs: ReturnType<typeof topK>) => xs.map(({ token, p }) => ({ token, p }));
-  const source = new CausalSource(llava.model, {
-    plan, prompts: { main: [prep.ids] }, pixels: prep.pixels,
+  const prompts = llava.branchPrompts(plan, [prep.ids], [{ image: prep.image, question: req.question }], req);
+  const source = decodingSource(llava.model, plan, {
+    prompts, pixels: prep.pixels,
     onStep: (_s, branch, scores) => steps.push([strip(topK(branch[0][0], k, tok)), ...branch.slice(1).map((b) => strip(topK(b[0], k, tok))), strip(topK(scores[0], k, tok))]),
   });
   let tokens: number[];

@@ -1,7 +1,7 @@
 // A recording on disk: `index.json` (RecordingMeta + one entry per record), the data as one float32
 // `.npy` per record or as one `attention.safetensors` (tensor name = record name), and `image.png`,
 // the picture as the model saw it (patch (r,c) covers pixels [c·s,(c+1)·s) × [r·s,(r+1)·s), s = W/grid).
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Jimp } from "jimp";
 import { readNpy, writeNpy } from "../weights/npy.js";
@@ -56,9 +56,23 @@ function entryOf(r: AttentionRecord, meta: RecordingMeta, format: StoreFormat): 
 }
 
 /** Reads a directory written by saveRecording. */
+/** The recording's index.json, or an error saying what is wrong with `dir` (not a raw errno). */
+function readIndex(dir: string): RecordingIndex {
+  const what = "a recording folder written by `causalmm record --out DIR`";
+  if (!existsSync(dir)) throw new Error(`${dir}: no such folder (expected ${what})`);
+  if (!statSync(dir).isDirectory()) throw new Error(`${dir}: is a file, not a folder (expected ${what})`);
+  const file = join(dir, "index.json");
+  if (!existsSync(file)) throw new Error(`${dir}: no index.json here, so not a causalmm attention recording (expected ${what})`);
+  try {
+    return JSON.parse(readFileSync(file, "utf8")) as RecordingIndex;
+  } catch (e) {
+    throw new Error(`${file}: cannot read the recording index: ${(e as Error).message}`);
+  }
+}
+
 export async function loadRecording(dir: string): Promise<Recording> {
-  const index = JSON.parse(readFileSync(join(dir, "index.json"), "utf8")) as RecordingIndex;
-  if (index.format !== "causalmm-attention-record/1") throw new Error(`${dir}/index.json: not a causalmm attention recording`);
+  const index = readIndex(dir);
+  if (index?.format !== "causalmm-attention-record/1") throw new Error(`${dir}/index.json: not a causalmm attention recording`);
   const data = index.storage === "safetensors" ? readAllSafetensors(join(dir, SAFETENSORS_FILE)) : null;
   const records: AttentionRecord[] = index.records.map(({ file, token: _t, input: _i, ...r }) => {
     const d = data ? data.get(file) : (readNpy(join(dir, file)).data as Float32Array);

@@ -16,7 +16,7 @@ import { selectedHiddenIndex } from "../model/config.js";
 import { encodePrompt, type TemplateName } from "../text/index.js";
 import { loadImage, preprocessWithShape, type PreprocessMode } from "../vision/index.js";
 import { logSoftmax, meanEffect, rowEffect, yesNoIds, yesNoLogOdds, type RowEffect, type YesNoIds } from "./sweep-stats.js";
-import { runningVisionLayers } from "./options.js";
+import { runningVisionLayers } from "./layers.js";
 import { argmax } from "../util/argmax.js";
 
 export const SWEEP_TYPES: readonly CfType[] = ["uniform", "reversed", "random", "shuffle"];

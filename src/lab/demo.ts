@@ -6,13 +6,13 @@ import { join } from "node:path";
 import type { Llava, AskOptions } from "../api.js";
 import { makeLab } from "./make.js";
 import { loadPopeQuestions } from "../eval/pope-data.js";
-import { runEval } from "../eval/runner.js";
+import { runEval, type Progress as EvalProgress } from "../eval/runner.js";
 import { answersById, readAnswers } from "../eval/answers-file.js";
 import { pairAnswers, scorePope, type PopeMetrics } from "../eval/pope-score.js";
 import { ModelAnswerer } from "../eval/model-answerer.js";
 import type { EvalItem } from "../eval/answerer.js";
 import { ONE_WORD_SUFFIX } from "../text/index.js";
-import { idKey } from "../eval/jsonl.js";
+import { idKey, writeFileAtomic } from "../eval/jsonl.js";
 
 export interface DemoConfig {
   name: string;
@@ -49,12 +49,27 @@ export interface DemoOptions {
   seed: number;
   configs?: DemoConfig[];
   log?: (line: string) => void;
+  /** Answering progress of each config (the CLI turns it into a progress line). */
+  onProgress?: (config: string, p: EvalProgress) => void;
 }
 
 export interface DemoRow {
   config: string;
   split: string;
   metrics: PopeMetrics;
+  /** The answers file, relative to the output folder (score it against DEMO_QUESTIONS_FILE). */
+  answers: string;
+}
+
+/** The question file every answers file of a demo refers to (all three splits, labels, `category` = split). */
+export const DEMO_QUESTIONS_FILE = "questions.jsonl";
+
+/** The questions as a POPE file `causalmm score pope` (and `eval pope --image-folder OUT/data/images`) reads. */
+function writeDemoQuestions(out: string, items: EvalItem[]): string {
+  const file = join(out, DEMO_QUESTIONS_FILE);
+  const lines = items.map((it) => JSON.stringify({ question_id: it.questionId, image: it.imageFile, text: it.question, label: it.label, category: it.category }));
+  writeFileAtomic(file, lines.join("\n") + "\n");
+  return file;
 }
 
 const slug = (s: string) => s.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "");
@@ -73,17 +88,20 @@ export async function demoQuestions(out: string, perSplit: number, seed: number)
 export async function runDemo(llava: Llava, o: DemoOptions): Promise<{ rows: DemoRow[]; items: EvalItem[]; answers: Map<string, Map<string, string>> }> {
   mkdirSync(join(o.out, "answers"), { recursive: true });
   const items = await demoQuestions(o.out, o.perSplit, o.seed);
+  writeDemoQuestions(o.out, items);
   const rows: DemoRow[] = [];
   const answers = new Map<string, Map<string, string>>();
   for (const cfg of o.configs ?? demoConfigs(o.seed)) {
     const t0 = performance.now();
-    const answersFile = join(o.out, "answers", `${slug(cfg.name)}.jsonl`);
+    const answersRel = join("answers", `${slug(cfg.name)}.jsonl`);
+    const answersFile = join(o.out, answersRel);
     const answerer = new ModelAnswerer(llava, { suffix: ONE_WORD_SUFFIX, maxNewTokens: 3, ...cfg.opts });
-    await runEval({ benchmark: "pope", items, source: "causalmm demo", answerer, answersFile, overwrite: true, batch: 8 });
+    const onProgress = o.onProgress && ((p: EvalProgress) => o.onProgress!(cfg.name, p));
+    await runEval({ benchmark: "pope", items, source: "causalmm demo", answerer, answersFile, overwrite: true, batch: 8, onProgress });
     const stored = answersById(readAnswers(answersFile));
     answers.set(cfg.name, new Map([...stored].map(([id, a]) => [id, a.text])));
     const report = scorePope(pairAnswers(items, stored).pairs);
-    for (const s of report.splits) rows.push({ config: cfg.name, split: s.split, metrics: s.rules.vcd });
+    for (const s of report.splits) rows.push({ config: cfg.name, split: s.split, metrics: s.rules.vcd, answers: answersRel });
     o.log?.(`${cfg.name}: ${items.length} questions in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   }
   writeFileSync(join(o.out, "results.json"), JSON.stringify(rows, null, 2) + "\n");

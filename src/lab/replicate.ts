@@ -4,14 +4,17 @@
 // rate, 95% percentile-bootstrap intervals over questions (the same resampled question indices for
 // every run and config, so differences between configs stay paired), and the spread across training
 // seeds reported separately (with three models a bootstrap over models would be meaningless).
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Llava } from "../api.js";
-import { LAB_PAI, runDemo, type DemoConfig } from "./demo.js";
+import { LAB_PAI, runDemo, type DemoConfig, type DemoOptions } from "./demo.js";
+import { compatibleRun, configKey, modelFingerprint, readRunSet, RUN_FORMAT, runFile, type RunFile, type RunKey, type RunRecord } from "./replicate-runs.js";
 import { stream } from "../util/rng.js";
 import { countOutcomes, outcome, popeMetrics, FP, TN } from "../eval/pope-score.js";
 import { percentileInterval } from "../eval/stats.js";
-import { idKey } from "../eval/jsonl.js";
+import { idKey, writeFileAtomic } from "../eval/jsonl.js";
+
+export { readRunSet, runFile, type RunRecord } from "./replicate-runs.js";
 
 export interface ReplicateConfig extends DemoConfig {
   /** Uses the decoding seed (sampling, VCD noise, random/shuffle counterfactuals); else deterministic. */
@@ -42,19 +45,6 @@ export function replicateConfigs(seed: number): ReplicateConfig[] {
   ];
 }
 
-/** One config on one split of one (training seed, decoding seed) run: per-question outcome codes. */
-export interface RunRecord {
-  trainSeed: number;
-  decodeSeed: number;
-  config: string;
-  split: string;
-  ids: string[];
-  /** Outcome codes (TP, FP, TN, FN of pope-score.ts) under the VCD/CausalMM scoring rule. */
-  codes: number[];
-  /** Copied from the first decoding seed (deterministic config: its decoding-seed variance is zero). */
-  reused: boolean;
-}
-
 export interface ReplicateOptions {
   models: { dir: string; trainSeed: number }[];
   decodeSeeds: number[];
@@ -65,59 +55,87 @@ export interface ReplicateOptions {
   only?: string[];
   load: (dir: string) => Promise<Llava>;
   log?: (line: string) => void;
+  /** Answering progress of one config (for a progress line). */
+  onProgress?: DemoOptions["onProgress"];
 }
 
-export const runFile = (out: string, t: number, d: number) => join(out, "runs", `t${t}-d${d}.json`);
-
-/** Runs every model × decoding seed not already on disk (OUT/runs/tT-dD.json; rerunning resumes). */
+/**
+ * Runs every model × decoding seed × config not already on disk (OUT/runs/tT-dD.json). A run file is
+ * resumed only when its settings match (else an error names it); configs it lacks are run and added.
+ */
 export async function runReplicate(o: ReplicateOptions): Promise<void> {
+  const names = replicateConfigs(0).map((c) => c.name);
+  for (const c of o.only ?? []) if (!names.includes(c)) throw new Error(`replicate: unknown --config '${c}' (valid: ${names.join("; ")})`);
   mkdirSync(join(o.out, "runs"), { recursive: true });
+  const seen = new Map<number, string>();
   for (const m of o.models) {
-    const todo = o.decodeSeeds.filter((d) => !existsSync(runFile(o.out, m.trainSeed, d)));
-    if (todo.length === 0) continue;
+    if (seen.has(m.trainSeed)) throw new Error(`replicate: training seed ${m.trainSeed} given for two models (${seen.get(m.trainSeed)} and ${m.dir})`);
+    seen.set(m.trainSeed, m.dir);
+  }
+  for (const m of o.models) {
+    const model = modelFingerprint(m.dir);
+    const plans = o.decodeSeeds.map((d) => planRun(o, m.trainSeed, d, model));
+    if (plans.every((p) => p.todo.length === 0)) continue;
     const llava = await o.load(m.dir);
     try {
-      for (const d of o.decodeSeeds) {
-        const file = runFile(o.out, m.trainSeed, d);
-        if (existsSync(file)) continue;
-        const first = d === o.decodeSeeds[0] ? undefined : runFile(o.out, m.trainSeed, o.decodeSeeds[0]);
-        const prior: RunRecord[] = first && existsSync(first) ? JSON.parse(readFileSync(first, "utf8")) : [];
-        const configs = replicateConfigs(d).filter((c) => !o.only || o.only.includes(c.name));
-        const reuse = configs.filter((c) => !c.seeded && prior.some((r) => r.config === c.name));
-        const run = configs.filter((c) => !reuse.includes(c));
-        const t0 = performance.now();
-        o.log?.(`training seed ${m.trainSeed} (${m.dir}), decoding seed ${d}: ${run.length} configs (${reuse.length} deterministic ones reused)`);
-        const res = await runDemo(llava, { out: join(o.out, "work", `t${m.trainSeed}-d${d}`), perSplit: o.perSplit, seed: o.sceneSeed, configs: run, log: o.log });
-        const records: RunRecord[] = [];
-        for (const c of configs) {
-          if (reuse.includes(c)) {
-            for (const r of prior.filter((r) => r.config === c.name)) records.push({ ...r, decodeSeed: d, reused: true });
-            continue;
-          }
-          const answers = res.answers.get(c.name)!;
-          for (const split of [...new Set(res.items.map((it) => it.category ?? "all"))]) {
-            const items = res.items.filter((it) => (it.category ?? "all") === split);
-            const ids = items.map((it) => idKey(it.questionId));
-            const codes = items.map((it, i) => outcome("vcd", answers.get(ids[i]) ?? "", it.label as "yes" | "no"));
-            records.push({ trainSeed: m.trainSeed, decodeSeed: d, config: c.name, split, ids, codes, reused: false });
-          }
-        }
-        writeFileSync(file, JSON.stringify(records) + "\n");
-        o.log?.(`  done in ${((performance.now() - t0) / 1000).toFixed(0)} s -> ${file}`);
-      }
+      for (const plan of plans) await doRun(o, llava, m.dir, plan);
     } finally {
       llava.dispose();
     }
   }
 }
 
+interface RunPlan {
+  file: string;
+  key: RunKey;
+  configs: ReplicateConfig[];
+  existing: RunFile | null;
+  todo: ReplicateConfig[];
+}
+
+/** What one (training seed, decoding seed) run still needs; throws when its file was made otherwise. */
+function planRun(o: ReplicateOptions, trainSeed: number, decodeSeed: number, model: string): RunPlan {
+  const file = runFile(o.out, trainSeed, decodeSeed);
+  const key: RunKey = { trainSeed, decodeSeed, sceneSeed: o.sceneSeed, perSplit: o.perSplit, model };
+  const configs = replicateConfigs(decodeSeed).filter((c) => !o.only || o.only.includes(c.name));
+  const existing = compatibleRun(file, key, Object.fromEntries(configs.map((c) => [c.name, configKey(c.opts)])));
+  return { file, key, configs, existing, todo: configs.filter((c) => !existing?.configs[c.name]) };
+}
+
+async function doRun(o: ReplicateOptions, llava: Llava, dir: string, p: RunPlan): Promise<void> {
+  if (p.todo.length === 0) return;
+  const { trainSeed: t, decodeSeed: d } = p.key;
+  // Deterministic configs are copied from the first decoding seed's run when it has them.
+  const firstSeed = o.decodeSeeds[0];
+  const firstFile = runFile(o.out, t, firstSeed);
+  const firstConfigs = Object.fromEntries(replicateConfigs(firstSeed).map((c) => [c.name, configKey(c.opts)]));
+  const prior = d === firstSeed ? null : compatibleRun(firstFile, { ...p.key, decodeSeed: firstSeed }, firstConfigs);
+  const reuse = p.todo.filter((c) => !c.seeded && prior?.configs[c.name] !== undefined);
+  const run = p.todo.filter((c) => !reuse.includes(c));
+  const t0 = performance.now();
+  o.log?.(`training seed ${t} (${dir}), decoding seed ${d}: ${run.length} configs (${reuse.length} deterministic ones reused` +
+    `${p.existing ? `, ${Object.keys(p.existing.configs).length} already in ${p.file}` : ""})`);
+  const res = await runDemo(llava, { out: join(o.out, "work", `t${t}-d${d}`), perSplit: o.perSplit, seed: o.sceneSeed, configs: run, log: o.log, onProgress: o.onProgress });
+  const records: RunRecord[] = [...(p.existing?.records ?? [])];
+  for (const c of reuse) for (const r of prior!.records.filter((r) => r.config === c.name)) records.push({ ...r, decodeSeed: d, reused: true });
+  for (const c of run) {
+    const answers = res.answers.get(c.name)!;
+    for (const split of [...new Set(res.items.map((it) => it.category ?? "all"))]) {
+      const items = res.items.filter((it) => (it.category ?? "all") === split);
+      const ids = items.map((it) => idKey(it.questionId));
+      const codes = items.map((it, i) => outcome("vcd", answers.get(ids[i]) ?? "", it.label as "yes" | "no"));
+      records.push({ trainSeed: t, decodeSeed: d, config: c.name, split, ids, codes, reused: false });
+    }
+  }
+  const configs = { ...p.existing?.configs, ...Object.fromEntries(p.todo.map((c) => [c.name, configKey(c.opts)])) };
+  const file: RunFile = { format: RUN_FORMAT, key: p.key, modelDir: dir, configs, records };
+  writeFileAtomic(p.file, JSON.stringify(file) + "\n");
+  o.log?.(`  done in ${((performance.now() - t0) / 1000).toFixed(0)} s -> ${p.file}`);
+}
+
+/** Every run record under OUT/runs (checked: one scene seed, one question count, one model per training seed). */
 export function readRuns(out: string): RunRecord[] {
-  const dir = join(out, "runs");
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir)
-    .filter((f) => /^t-?\d+-d-?\d+\.json$/.test(f))
-    .sort()
-    .flatMap((f) => JSON.parse(readFileSync(join(dir, f), "utf8")) as RunRecord[]);
+  return readRunSet(out).records;
 }
 
 export const METRICS = ["accuracy", "f1", "yesRatio", "falseYes"] as const;

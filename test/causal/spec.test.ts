@@ -14,8 +14,8 @@ describe("parseCfSpec", () => {
     ["vision:random@2:h0-2:s-5", { module: "vision", layers: [2], heads: [0, 1, 2], type: "random", seed: -5 }],
   ])("%s", (s, want) => expect(parseCfSpec(s, dims)).toEqual(want));
 
-  it("@all covers every layer of the module", () => {
-    expect(parseCfSpec("vision:shuffle@all", dims).layers).toEqual(Array.from({ length: 24 }, (_, i) => i));
+  it("@all covers every layer of the module that runs (vision: up to the feature layer)", () => {
+    expect(parseCfSpec("vision:shuffle@all", dims).layers).toEqual(Array.from({ length: 23 }, (_, i) => i));
     expect(parseCfSpec("text:uniform@all", dims).layers.length).toBe(32);
   });
 
@@ -38,6 +38,11 @@ describe("parseCfSpec", () => {
     ["text:uniform@a", /bad text layer 'a'.*0–31/],
     ["text:uniform@0:x1", /unknown option 'x1'.*h<heads>.*s<seed>/],
     ["both", /parseCfSpecs/],
+    ["text:uniform@0:h0:h1", /'h1' in 'text:uniform@0:h0:h1': heads given twice/],
+    ["text:random@0:s1:s2", /'s2' in 'text:random@0:s1:s2': the seed given twice/],
+    ["vision:uniform@23", /vision layer 23 in 'vision:uniform@23' comes after the vision feature layer: vision_feature_layer -2 is the output of layer 22 \(= sel\).*valid: 0–22/],
+    ["vision:uniform@20-23", /vision layer 23 .* comes after the vision feature layer/],
+    ["vision:uniform@last", /vision layer 23 .* comes after the vision feature layer/],
   ])("%s → clear error", (s, msg) => expect(() => parseCfSpec(s, dims)).toThrow(msg));
 });
 

@@ -3,7 +3,7 @@
 import { describe, expect, it } from "vitest";
 import { helpText, parseArgs, type CommandSpec } from "../../src/cli/args.js";
 import { COMMANDS } from "../../src/cli/commands/index.js";
-import { buildAskOptions, settingSources } from "../../src/cli/commands/ask.js";
+import { buildAskOptions, settingSources } from "../../src/cli/ask-flags.js";
 import { withPresetSampling } from "../../src/causal/presets.js";
 
 const cmd = (name: string): CommandSpec => COMMANDS.find((c) => c.name === name)!;

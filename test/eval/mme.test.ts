@@ -1,12 +1,13 @@
 // MME: the benchmark layout, the eval_tool files, the calculation.py rule, and `causalmm eval mme` with
-// an answerer registered through setAnswererFactory.
+// an answerer passed to makeEvalCommand.
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it, vi } from "vitest";
 import { parseArgs } from "../../src/cli/args.js";
-import { evalCommand } from "../../src/cli/commands/eval.js";
+import { makeEvalCommand } from "../../src/cli/commands/eval.js";
+import { testAnswererFactory, type AnswererSpec } from "../../src/cli/eval-answerer.js";
 import { scoreCommand } from "../../src/cli/commands/score.js";
-import { resolveAnswererFactory, setAnswererFactory, type EvalItem } from "../../src/eval/answerer.js";
+import type { EvalItem } from "../../src/eval/answerer.js";
 import { loadMmeQuestions, readMmeResults } from "../../src/eval/mme-data.js";
 import { loadLlavaMmeQuestions } from "../../src/eval/mme-llava.js";
 import { mmeParsePred, scoreMme, scoreMmeTask } from "../../src/eval/mme-score.js";
@@ -100,6 +101,8 @@ describe("MME layout", () => {
     expect(() => loadMmeQuestions(root)).toThrow(/existence\/1.txt:1: answer must be Yes or No/);
     writeFileSync(qa, "Is there a dog?\tYes\n");
     expect(() => loadMmeQuestions(root)).toThrow(/existence\/1.txt: 1 question\(s\); MME asks exactly two/);
+    writeFileSync(qa, "Is there a dog?\tYes\n<image>\\nIs there a cat?\tNo\n");
+    expect(() => loadMmeQuestions(root)).toThrow(/existence\/1.txt:2: question "existence\/1.jpg#2" contains "<image>"/);
     writeFileSync(qa, "Is there a dog?\tYes\nIs there a cat?\tNo\n");
     writeFileSync(join(root, "existence", "9.txt"), "a\tYes\nb\tNo\n");
     expect(() => loadMmeQuestions(root, { subtasks: ["existence"] })).toThrow(/existence\/9.txt: no image 9\.\* in/);
@@ -121,22 +124,28 @@ describe("MME scoring", () => {
     expect(() => scoreMmeTask("count", [row("a", "maybe", "yes"), row("a", "No", "no")])).toThrow(/ground truth must be yes or no/);
   });
 
-  it("no answerer registered is a clear error", async () => {
-    await expect(resolveAnswererFactory({})).rejects.toThrow(/no model answerer available/);
+  it("the test hook: none set is the real model, a module without a factory is a clear error", async () => {
+    await expect(testAnswererFactory({})).resolves.toBeUndefined();
+    const mod = join(tmp(), "no-factory.mjs");
+    writeFileSync(mod, "export const answer = 1;\n");
+    await expect(testAnswererFactory({ CAUSALMM_TEST_ANSWERER: mod })).rejects.toThrow(/no-factory.mjs: module exports no factory/);
   });
 
   it("eval mme → eval_tool files → score, with a registered answerer and its options", async () => {
     const root = mmeFixture();
     const answers = join(root, "..", "answers", "mme.jsonl");
     const seen: number[] = [];
-    setAnswererFactory(async (args) => {
-      seen.push(Number(args.opts.gamma));
-      return {
-        modelId: "table",
-        settings: { gamma: args.opts.gamma },
-        answer: async (items: EvalItem[]) => items.map((it) => ({ text: PRED.get(it.question)!, prompt: it.question })),
-      };
-    }, [{ name: "gamma", type: "number", help: "test option" }]);
+    const evalCommand = makeEvalCommand({
+      create: async (args) => {
+        seen.push(Number(args.opts.gamma));
+        return {
+          modelId: "table",
+          settings: { gamma: args.opts.gamma },
+          answer: async (items: EvalItem[]) => items.map((it) => ({ text: PRED.get(it.question)!, prompt: it.question })),
+        };
+      },
+      options: [{ name: "gamma", type: "number", help: "test option" }],
+    });
     const err = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
     try {
       await evalCommand.run(parseArgs(["mme", "--mme-root", root, "--answers", answers, "--gamma", "0.5"], evalCommand));
@@ -170,11 +179,15 @@ describe("MME scoring", () => {
     expect(items.length).toBe(10);
     expect(items[0]).toMatchObject({ questionId: "existence/1.jpg#1", label: "yes", question: "Is there a dog?\nAnswer the question using a single word or phrase." });
     const asked: string[] = [];
-    setAnswererFactory(async () => ({
-      modelId: "table",
-      settings: {},
-      answer: async (batch: EvalItem[]) => batch.map((it) => (asked.push(it.question), { text: PRED.get(it.meta!.mmeQuestion as string)!, prompt: it.question })),
-    }), []);
+    const table: AnswererSpec = {
+      create: async () => ({
+        modelId: "table",
+        settings: {},
+        answer: async (batch: EvalItem[]) => batch.map((it) => (asked.push(it.question), { text: PRED.get(it.meta!.mmeQuestion as string)!, prompt: it.question })),
+      }),
+      options: [],
+    };
+    const evalCommand = makeEvalCommand(table);
     const answers = join(root, "..", "llava-answers", "mme.jsonl");
     const err = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
     try {
@@ -189,6 +202,8 @@ describe("MME scoring", () => {
     // a question the MME folder does not have names the line
     writeFileSync(qfile, JSON.stringify({ question_id: "existence/1.jpg", image: "existence/1.jpg", text: "Is there a yak?", category: "existence" }) + "\n");
     expect(() => loadLlavaMmeQuestions(qfile, root)).toThrow(/llava_mme.jsonl:1: no MME question "Is there a yak\?" for image 1.jpg of subtask "existence"/);
+    writeFileSync(qfile, JSON.stringify({ question_id: "existence/1.jpg", image: "existence/1.jpg", text: "<image>\nIs there a dog?", category: "existence" }) + "\n");
+    expect(() => loadLlavaMmeQuestions(qfile, root)).toThrow(/llava_mme.jsonl:1: question "existence\/1.jpg" contains "<image>"/);
   });
 
   it("result files with the wrong number of fields name the line", () => {

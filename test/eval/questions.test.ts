@@ -4,8 +4,7 @@ import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseArgs } from "../../src/cli/args.js";
-import { evalCommand } from "../../src/cli/commands/eval.js";
-import { setAnswererFactory } from "../../src/eval/answerer.js";
+import { makeEvalCommand } from "../../src/cli/commands/eval.js";
 import { loadPopeQuestions, splitFromFileName } from "../../src/eval/pope-data.js";
 import { runEval } from "../../src/eval/runner.js";
 import { FakeAnswerer, popeFixture, tmp } from "./helpers.js";
@@ -53,6 +52,19 @@ describe("POPE question files", () => {
     expect(() => loadPopeQuestions(f.questions)).toThrow(/element 0: expected a JSON object/);
   });
 
+  it("a question_id that is neither an integer nor a string says what it is, not \"missing field\"", () => {
+    for (const [id, why] of [[1.5, "a number that is not a safe integer"], [true, "a boolean"], [null, "a null"], [[1], "a list"], ["", "an empty string"]] as const) {
+      const f = bad([ok(1), JSON.stringify({ question_id: id, image: "a.jpg", text: "t", label: "no" })]);
+      const msg = new RegExp(`coco_pope_random.json:2: "question_id" must be a non-empty string or an integer, got ${JSON.stringify(JSON.stringify(id)).slice(1, -1).replace(/[[\]]/g, "\\$&")} \\(${why}\\)`);
+      expect(() => loadPopeQuestions(f.questions), String(id)).toThrow(msg);
+    }
+  });
+
+  it("a question containing <image> names the file, line and question id", () => {
+    const f = bad([ok(1), JSON.stringify({ question_id: 7, image: "a.jpg", text: "<image>\nIs there a dog?", label: "no" })]);
+    expect(() => loadPopeQuestions(f.questions)).toThrow(/coco_pope_random.json:2: question 7 contains "<image>"; the prompt template adds the image itself/);
+  });
+
   it("duplicate question_id names both lines", () => {
     const f = bad([ok(1), ok(2), "", ok(1)]);
     expect(() => loadPopeQuestions(f.questions)).toThrow(/coco_pope_random.json:4: duplicate question_id 1 \(first at .*coco_pope_random.json:1\)/);
@@ -80,7 +92,14 @@ describe("POPE question files", () => {
     writeFileSync(answers, readFileSync(answers, "utf8") + '{"question_id": 5, "te'); // and a partial line
     const before = readFileSync(answers);
     let built = 0;
-    setAnswererFactory(async () => (built++, new FakeAnswerer()));
+    const evalRun = (argv: string[]) => {
+      const create = async () => {
+        built++;
+        return new FakeAnswerer();
+      };
+      const cmd = makeEvalCommand({ create, options: [] });
+      return cmd.run(parseArgs(argv, cmd));
+    };
     const original = readFileSync(f.questions, "utf8").split("\n");
     const cases: [string[], RegExp][] = [
       [[original[0], "{oops", ...original.slice(2)], /coco_pope_random.json:2: broken JSON line/],
@@ -97,5 +116,3 @@ describe("POPE question files", () => {
     expect(built).toBe(0);
   });
 });
-
-const evalRun = (argv: string[]) => evalCommand.run(parseArgs(argv, evalCommand));

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, expect, test } from "vitest";
 import * as tf from "@tensorflow/tfjs-core";
 import { join } from "node:path";
 import { describeFixtures } from "../helpers/fixtures.js";
-import { loadLlava, Llava, type AskOptions } from "../../src/api.js";
+import { loadLlava, Llava, type AskOptions, type SourceRequest } from "../../src/api.js";
 import { encodePrompt, ONE_WORD_SUFFIX } from "../../src/text/index.js";
 import { loadImage, preprocess } from "../../src/vision/index.js";
 import { generate } from "../../src/generate/generate.js";
@@ -14,9 +14,9 @@ import type { LoadProgress } from "../../src/weights/params.js";
 /** Records what the API hands to its LogitsSource. */
 class Recording extends Llava {
   prompts: number[][][] = [];
-  protected override createSource(prompt: number[][], pixels: tf.Tensor4D | null, opts: AskOptions): LogitsSource {
-    this.prompts.push(prompt);
-    return super.createSource(prompt, pixels, opts);
+  protected override createSource(req: SourceRequest): LogitsSource {
+    this.prompts.push(req.prompt);
+    return super.createSource(req);
   }
 }
 

@@ -75,3 +75,20 @@ describe("heatmap rendering", () => {
     expect(wrap("a b c", 3)).toEqual(["a b", "c"]);
   });
 });
+
+describe("heatmap --from a folder that is not a recording", () => {
+  test("names the folder and what is expected, not a raw errno", async () => {
+    const { parseArgs } = await import("../../src/cli/args.js");
+    const { heatmapCommand } = await import("../../src/cli/commands/heatmap.js");
+    const { mkdtempSync, writeFileSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const { join } = await import("node:path");
+    const heatmap = (from: string) => heatmapCommand.run(parseArgs(["--from", from, "--out", join(tmpdir(), "hm-unused")], heatmapCommand));
+    await expect(heatmap("/nonexistent")).rejects.toThrow(/^\/nonexistent: no such folder \(expected a recording folder written by `causalmm record --out DIR`\)$/);
+    const dir = mkdtempSync(join(tmpdir(), "hm-"));
+    await expect(heatmap(dir)).rejects.toThrow(new RegExp(`^${dir}: no index.json here, so not a causalmm attention recording`));
+    writeFileSync(join(dir, "index.json"), "{");
+    await expect(heatmap(dir)).rejects.toThrow(new RegExp(`^${dir}/index.json: cannot read the recording index`));
+    await expect(heatmap(join(dir, "index.json"))).rejects.toThrow(/is a file, not a folder/);
+  });
+});

@@ -6,7 +6,7 @@ import { join, resolve } from "node:path";
 import type { CommandSpec, ParsedArgs } from "../args.js";
 import { numOpt, str } from "../args.js";
 import { loadLlavaWithProgress } from "../load.js";
-import { demoTable, hallucinatedExample, runDemo } from "../../lab/demo.js";
+import { DEMO_QUESTIONS_FILE, demoTable, hallucinatedExample, runDemo } from "../../lab/demo.js";
 import { exploreAnswer, explorerPage } from "../../introspect/explore.js";
 import { renderRecording } from "../../introspect/render.js";
 import { ONE_WORD_SUFFIX } from "../../text/index.js";
@@ -36,6 +36,7 @@ async function run(args: ParsedArgs): Promise<number> {
       process.stdout.write(`  heatmaps: ${files.map((f) => join("example", f.file)).join(", ")}\n  explorer: ${join(out, "explorer.html")}\n`);
     } else process.stdout.write("no hallucinated example among these questions (greedy never said yes to an absent object)\n");
     process.stdout.write(`results: ${join(out, "results.json")}, answers: ${join(out, "answers")}/ — ${((performance.now() - t0) / 1000).toFixed(0)} s in all\n`);
+    process.stdout.write(`rescore: causalmm score pope --answers ${join(out, res.rows[0]?.answers ?? "answers/greedy.jsonl")} --questions ${join(out, DEMO_QUESTIONS_FILE)}\n`);
   } finally {
     llava.dispose();
   }

@@ -1,8 +1,9 @@
 // `causalmm eval chair` and `causalmm score chair`: the CHAIR pieces of the eval and score commands.
 import type { OptionSpec, ParsedArgs } from "../args.js";
-import { listOpt, need, str } from "../args.js";
+import { listOpt, need, numOpt, str } from "../args.js";
 import type { EvalItem } from "../../eval/answerer.js";
 import { CHAIR_PROMPT, chairItems, loadChairVocab } from "../../eval/chair-data.js";
+import { chairIntervals, formatChairIntervals } from "../../eval/chair-intervals.js";
 import { formatChair, loadChairTruth, readChairCaptions, scoreChair } from "../../eval/chair-score.js";
 import { ChairExtractor } from "../../eval/chair-words.js";
 import { writeFileAtomic } from "../../eval/jsonl.js";
@@ -35,7 +36,8 @@ export function scoreChairCmd(args: ParsedArgs, print: (json: unknown, text: str
   const report = scoreChair(captions, truth, ex);
   const save = str(args, "save");
   if (save) writeFileAtomic(save, JSON.stringify({ sentences: report.sentences, overall_metrics: { CHAIRs: report.CHAIRs, CHAIRi: report.CHAIRi, Recall: report.Recall, Len: report.Len } }, null, 2) + "\n");
+  const intervals = chairIntervals(report.sentences, { resamples: numOpt(args, "resamples"), seed: numOpt(args, "seed") });
   const { sentences: _s, ...overall } = report;
-  print(overall, formatChair(report));
+  print({ ...overall, intervals }, `${formatChair(report)}\n${formatChairIntervals(intervals)}`);
   return 0;
 }

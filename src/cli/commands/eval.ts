@@ -2,7 +2,7 @@
 import type { CommandSpec, OptionSpec, ParsedArgs } from "../args.js";
 import { need, numOpt, str } from "../args.js";
 import { ProgressBar } from "../progress.js";
-import { registeredAnswererOptions, resolveAnswererFactory, type EvalItem } from "../../eval/answerer.js";
+import type { EvalItem } from "../../eval/answerer.js";
 import { answersById, readAnswers } from "../../eval/answers-file.js";
 import { idKey } from "../../eval/jsonl.js";
 import { mergeChunks } from "../../eval/merge.js";
@@ -12,6 +12,7 @@ import { loadPopeQuestions } from "../../eval/pope-data.js";
 import { runEval, type RunSummary } from "../../eval/runner.js";
 import { CHAIR_MAX_NEW_TOKENS } from "../../eval/chair-data.js";
 import { CHAIR_OPTIONS, loadChairRun } from "./eval-chair.js";
+import { MODEL_ANSWERER, testAnswererFactory, type AnswererSpec } from "../eval-answerer.js";
 
 const USAGE = [
   "causalmm eval pope --questions FILE --image-folder DIR --answers OUT.jsonl [--num-chunks N --chunk-idx I] [--batch B] [model options]",
@@ -84,7 +85,7 @@ async function runMerge(bench: string, args: ParsedArgs, parts: string[]): Promi
   return 0;
 }
 
-async function run(args: ParsedArgs): Promise<number> {
+async function run(args: ParsedArgs, answerers: AnswererSpec): Promise<number> {
   const [bench, ...rest] = args.positional;
   if (bench !== "pope" && bench !== "mme" && bench !== "chair") throw new Error(`eval: first argument must be pope, mme or chair (got ${bench ?? "nothing"})\nusage: ${USAGE}`);
   if (args.opts.merge) return runMerge(bench, args, rest);
@@ -92,7 +93,7 @@ async function run(args: ParsedArgs): Promise<number> {
   const { items, source } = loadItems(bench, args, true);
   if (bench === "chair" && args.opts["max-new-tokens"] === undefined) args.opts["max-new-tokens"] = CHAIR_MAX_NEW_TOKENS;
   const answersFile = need(args, "answers", `eval ${bench}`);
-  const answerer = await (await resolveAnswererFactory())(args);
+  const answerer = await ((await testAnswererFactory()) ?? answerers.create)(args);
   try {
     const bar = new ProgressBar(`eval ${bench}`);
     const summary = await runEval({
@@ -119,13 +120,15 @@ async function run(args: ParsedArgs): Promise<number> {
   return 0;
 }
 
-export const evalCommand: CommandSpec = {
-  name: "eval",
-  summary: "answer POPE, MME or CHAIR questions into a resumable answers file (chunks, merge)",
-  usage: USAGE,
-  // A getter, so options registered with setAnswererFactory after this module loads are included.
-  get options(): OptionSpec[] {
-    return [...BASE_OPTIONS, ...CHAIR_OPTIONS, ...registeredAnswererOptions()];
-  },
-  run,
-};
+/** `causalmm eval` answering with `answerers` (the real model by default; tests pass a fake). */
+export function makeEvalCommand(answerers: AnswererSpec = MODEL_ANSWERER): CommandSpec {
+  return {
+    name: "eval",
+    summary: "answer POPE, MME or CHAIR questions into a resumable answers file (chunks, merge)",
+    usage: USAGE,
+    options: [...BASE_OPTIONS, ...CHAIR_OPTIONS, ...answerers.options],
+    run: (args) => run(args, answerers),
+  };
+}
+
+export const evalCommand = makeEvalCommand();

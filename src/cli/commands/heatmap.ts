@@ -9,7 +9,8 @@ import { loadRecording } from "../../introspect/store.js";
 import { renderRecording } from "../../introspect/render.js";
 import { COLORMAPS, type ColormapName } from "../../introspect/draw.js";
 import type { HeadChoice } from "../../introspect/maps.js";
-import { runningVisionLayers, promptFlags, PROMPT_OPTIONS, question } from "../../introspect/options.js";
+import { promptFlags, PROMPT_OPTIONS, question } from "../prompt-flags.js";
+import { runningVisionLayers } from "../../introspect/layers.js";
 import { parseIndexList } from "../../util/index-list.js";
 
 async function fresh(args: ParsedArgs): Promise<Recording> {

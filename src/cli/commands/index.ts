@@ -1,7 +1,5 @@
 // The list of subcommands, in the order `causalmm --help` shows them.
 import type { CommandSpec } from "../args.js";
-import { setAnswererFactory } from "../../eval/answerer.js";
-import { createModelAnswerer, EVAL_MODEL_OPTIONS } from "../../eval/model-answerer.js";
 import { askCommand } from "./ask.js";
 import { demoCommand } from "./demo.js";
 import { inspectCommand } from "./inspect.js";
@@ -17,6 +15,3 @@ import { replicateCommand } from "./replicate.js";
 import { planCommand } from "./plan.js";
 
 export const COMMANDS: CommandSpec[] = [demoCommand, askCommand, planCommand, inspectCommand, evalCommand, scoreCommand, labCommand, trainCommand, recordCommand, heatmapCommand, sweepCommand, exploreCommand, replicateCommand];
-
-// `causalmm eval` answers with the real model (tests may swap in a fake through $CAUSALMM_TEST_ANSWERER).
-setAnswererFactory(createModelAnswerer, EVAL_MODEL_OPTIONS);

@@ -10,7 +10,7 @@ import { inspectForward, TENSOR_NAME_HELP, type Captured } from "../../introspec
 import { traceContrast, TRACE_TENSORS, TRACE_TENSOR_HELP } from "../../introspect/contrast-trace.js";
 import { buildPlan, describePlan, type CausalOptions } from "../../causal/presets.js";
 import type { AskOptions } from "../../api.js";
-import { CAUSAL_FLAGS } from "./ask.js";
+import { CAUSAL_FLAGS } from "../ask-flags.js";
 import { greedyDecode } from "../../generate/greedy.js";
 import { loadModelWithProgress } from "../load.js";
 import { resolveModelDir } from "../../paths.js";

@@ -9,7 +9,7 @@ import { specDims } from "../../causal/presets.js";
 import { makeInterventionHook } from "../../causal/counterfactual.js";
 import { recordAnswer } from "../../introspect/session.js";
 import { saveRecording, type StoreFormat } from "../../introspect/store.js";
-import { promptFlags, PROMPT_OPTIONS, question, SELECT_OPTIONS, selectionFromArgs } from "../../introspect/options.js";
+import { promptFlags, PROMPT_OPTIONS, question, SELECT_OPTIONS, selectionFromArgs } from "../prompt-flags.js";
 import { formatBytes } from "../progress.js";
 
 async function run(args: ParsedArgs): Promise<number> {

@@ -7,7 +7,7 @@ import { join, resolve } from "node:path";
 import type { CommandSpec, ParsedArgs } from "../args.js";
 import { listOpt, numOpt, str } from "../args.js";
 import { loadLlava } from "../../api.js";
-import { aggregate, aggregateCsv, aggregateMarkdown, readRuns, replicateConfigs, runReplicate, type AggRow, type MetricName } from "../../lab/replicate.js";
+import { aggregate, aggregateCsv, aggregateMarkdown, readRunSet, replicateConfigs, runReplicate, type AggRow, type MetricName } from "../../lab/replicate.js";
 import { Canvas, type Rgb } from "../../introspect/draw.js";
 
 /** `DIR@SEED` (training seed after the last @) or `DIR` (seed = position in the list). */
@@ -104,13 +104,14 @@ async function run(args: ParsedArgs): Promise<number> {
     });
   }
   if (args.opts["aggregate"] === false) return 0;
-  const records = readRuns(out);
+  const set = readRunSet(out);
+  const records = set.records;
   if (records.length === 0) throw new Error(`replicate: no runs in ${join(out, "runs")} (give --model DIR@SEED)`);
   const resamples = numOpt(args, "resamples") ?? 2000;
   const rows = aggregate(records, { resamples, seed: numOpt(args, "bootstrap-seed") ?? 0, references: [...REFS] });
   const trainSeeds = [...new Set(records.map((r) => r.trainSeed))].sort((a, b) => a - b);
   const dSeeds = [...new Set(records.map((r) => r.decodeSeed))].sort((a, b) => a - b);
-  const meta = { sceneSeed, perSplit, trainSeeds, decodeSeeds: dSeeds, resamples, ci: "95% percentile bootstrap over questions; each resample uses the same question indices in every run and config (paired); the statistic is the mean over runs" };
+  const meta = { sceneSeed: set.sceneSeed, perSplit: set.perSplit, trainSeeds, decodeSeeds: dSeeds, resamples, ci: "95% percentile bootstrap over questions; each resample uses the same question indices in every run and config (paired); the statistic is the mean over runs" };
   writeFileSync(join(out, "replication.json"), JSON.stringify({ meta, rows }, null, 2) + "\n");
   writeFileSync(join(out, "replication.csv"), aggregateCsv(rows));
   const splits = [...new Set(rows.map((r) => r.split))];
@@ -120,7 +121,7 @@ async function run(args: ParsedArgs): Promise<number> {
   const img = resolve(str(args, "img-dir") ?? out);
   const prefix = str(args, "prefix") ?? "replication";
   mkdirSync(img, { recursive: true });
-  const note = `training seeds ${trainSeeds.join(",")} x decoding seeds ${dSeeds.join(",")}; ${rows[0]?.questions ?? 0} questions per split; scene seed ${sceneSeed}`;
+  const note = `training seeds ${trainSeeds.join(",")} x decoding seeds ${dSeeds.join(",")}; ${rows[0]?.questions ?? 0} questions per split; scene seed ${set.sceneSeed}`;
   for (const m of ["accuracy", "falseYes", "yesRatio", "f1"] as MetricName[]) {
     const file = join(img, `${prefix}-${m.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase())}.png`);
     writeFileSync(file, await barChart(rows, m, note));
@@ -140,7 +141,7 @@ export const replicateCommand: CommandSpec = {
     { name: "questions", type: "number", help: "questions per POPE split", default: 100 },
     { name: "scene-seed", type: "number", help: "seed of the held-out scenes (fixed across runs)", default: 2026 },
     { name: "config", type: "list", help: "only this config name (default: all)" },
-    { name: "out", type: "string", help: "output directory (runs/ are reused: rerunning resumes)", default: "replicate-out" },
+    { name: "out", type: "string", help: "output directory (runs/ made with the same settings are reused: rerunning resumes; other settings are refused)", default: "replicate-out" },
     { name: "aggregate", type: "boolean", help: "aggregate and plot after running (--aggregate=false: only run)", default: true },
     { name: "resamples", type: "number", help: "bootstrap resamples", default: 2000 },
     { name: "bootstrap-seed", type: "number", help: "seed of the bootstrap", default: 0 },

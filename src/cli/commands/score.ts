@@ -14,7 +14,7 @@ import { pairAnswers, POPE_RULES, scorePope, type PopeRule, type Scored } from "
 
 const USAGE = [
   "causalmm score pope --answers A.jsonl --questions Q.json [--labels-dir DIR] [--answers B.jsonl --questions Q2.json ...] [--json]",
-  "       causalmm score chair --answers A.jsonl --annotations FILE [--annotations FILE2] [--synonyms FILE] [--save OUT.json] [--json]",
+  "       causalmm score chair --answers A.jsonl --annotations FILE [--annotations FILE2] [--synonyms FILE] [--save OUT.json] [--resamples 1000 --seed 0] [--json]",
   "       causalmm score mme (--results-dir DIR | --answers A.jsonl --mme-root DIR [--write-results DIR]) [--json]",
   "       causalmm score compare A.jsonl B.jsonl ... --labels Q.json [--labels-dir DIR] [--rule vcd|llava|opera] [--resamples 1000] [--seed 0] [--json]",
 ].join("\n");
@@ -110,8 +110,8 @@ export const scoreCommand: CommandSpec = {
     { name: "results-dir", type: "string", help: "mme: an eval_tool results folder of <subtask>.txt files to score" },
     { name: "write-results", type: "string", help: "mme: also write the eval_tool files for --answers here" },
     { name: "rule", type: "string", help: "compare: POPE rule", choices: POPE_RULES, default: "vcd" },
-    { name: "resamples", type: "number", help: "compare: bootstrap resamples", default: 1000 },
-    { name: "seed", type: "number", help: "compare: bootstrap seed", default: 0 },
+    { name: "resamples", type: "number", help: "compare, chair: bootstrap resamples", default: 1000 },
+    { name: "seed", type: "number", help: "compare, chair: bootstrap seed", default: 0 },
     ...CHAIR_OPTIONS,
     { name: "image-id-key", type: "string", help: "chair: image id field of the captions file (default: image_id, else question_id)" },
     { name: "caption-key", type: "string", help: "chair: caption field (default: caption, else text)" },

@@ -12,6 +12,10 @@ export const KERNEL_NAMES = {
   softmax: "CausalmmSoftmax",
   /** `[N,...]` → N tensors `[...]` (tf.unstack along axis 0), each a block copy of its part. */
   unstack: "CausalmmUnstack",
+  /** a `[M,K]` · b `[K,N]` (+ bias) in the native GEMM addon (native.ts). */
+  nativeMatMul: "CausalmmNativeMatMul",
+  /** x `[M,K]` · a host weight (attrs) (+ bias) in the native GEMM addon. */
+  nativeLinear: "CausalmmNativeLinear",
 } as const;
 
 export interface DecodeAttrs {

@@ -1,0 +1,258 @@
+// The GEMM and GEMV kernels, written once over GCC vector extensions and compiled per ISA (gemm-avx512.cc,
+// gemm-avx2.cc, gemm-portable.cc define V, VW, MR, NV, loadF16 and ISA before including this file).
+// GEMM follows the BLIS/GotoBLAS scheme: for each NC-wide column block and KC-deep slice, B is packed into
+// NR-wide micro-panels (16-bit weights widened exactly to float32 here) that stay in L2, A into MR-tall
+// micro-panels; an MR×NR register tile accumulates KC rank-1 updates (broadcast A, FMA with B vectors).
+// The A micro-panel stays in L1 while the B micro-panels stream past it. GEMV (a few rows: decode steps)
+// reads B once, in its own dtype and layout, and is bound by memory bandwidth.
+// No standard-library templates in here: inline functions instantiated under a target pragma could be
+// shared with (and run on) machines without that ISA. Scratch memory comes from the caller (addon.cc).
+
+namespace {
+
+using causalmm::Problem;
+constexpr long NR = NV * VW;
+constexpr long KC = 256;
+constexpr long NC = NR * 12;
+typedef uint16_t U16V __attribute__((vector_size(VW * 2), aligned(2)));
+typedef uint32_t U32V __attribute__((vector_size(VW * 4)));
+
+inline V loadV(const float* p) {
+  V v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+inline void storeV(float* p, V v) { std::memcpy(p, &v, sizeof v); }
+
+inline V loadBf16(const uint16_t* p) {
+  U16V h;
+  std::memcpy(&h, p, sizeof h);
+  U32V w = __builtin_convertvector(h, U32V) << 16;
+  V v;
+  std::memcpy(&v, &w, sizeof v);
+  return v;
+}
+
+inline float bf16ToF32(uint16_t h) {
+  uint32_t w = uint32_t(h) << 16;
+  float f;
+  std::memcpy(&f, &w, 4);
+  return f;
+}
+
+/** Element (k, n) of B as float32. */
+inline float bAt(const Problem& p, long k, long n) {
+  long i = p.transposed ? n * p.K + k : k * p.N + n;
+  if (p.dtype == causalmm::F32) return static_cast<const float*>(p.b)[i];
+  uint16_t h = static_cast<const uint16_t*>(p.b)[i];
+  return p.dtype == causalmm::F16 ? causalmm::f16ToF32(h) : bf16ToF32(h);
+}
+
+/** VW consecutive elements of B's storage starting at element index i, as float32. */
+inline V loadB(const Problem& p, long i) {
+  if (p.dtype == causalmm::F32) return loadV(static_cast<const float*>(p.b) + i);
+  const uint16_t* h = static_cast<const uint16_t*>(p.b) + i;
+  return p.dtype == causalmm::F16 ? loadF16(h) : loadBf16(h);
+}
+
+/** B[pc:pc+kc, j0:j0+nr] → dst [kc][NR], zero-padded to NR columns. */
+void packB(const Problem& p, long pc, long kc, long j0, long nr, float* dst) {
+  if (!p.transposed) {
+    for (long k = 0; k < kc; k++) {
+      float* d = dst + k * NR;
+      long row = (pc + k) * p.N + j0;
+      if (nr == NR) {
+        for (long j = 0; j < NV; j++) storeV(d + j * VW, loadB(p, row + j * VW));
+      } else {
+        for (long j = 0; j < NR; j++) d[j] = j < nr ? bAt(p, pc + k, j0 + j) : 0.f;
+      }
+    }
+    return;
+  }
+  // [N,K]: read each of the nr rows along k (contiguous), write a column of the panel
+  if (nr < NR) std::memset(dst, 0, sizeof(float) * kc * NR);
+  float line[VW];
+  for (long j = 0; j < nr; j++) {
+    long row = (j0 + j) * p.K + pc, k = 0;
+    for (; k + VW <= kc; k += VW) {
+      storeV(line, loadB(p, row + k));
+      for (long t = 0; t < VW; t++) dst[(k + t) * NR + j] = line[t];
+    }
+    for (; k < kc; k++) dst[k * NR + j] = bAt(p, pc + k, j0 + j);
+  }
+}
+
+/** A[i0:i0+mr, pc:pc+kc] → dst [kc][MR], zero-padded to MR rows. */
+void packA(const Problem& p, long i0, long mr, long pc, long kc, float* dst) {
+  for (long i = 0; i < MR; i++) {
+    if (i >= mr) {
+      for (long k = 0; k < kc; k++) dst[k * MR + i] = 0.f;
+      continue;
+    }
+    const float* src = p.a + (i0 + i) * p.K + pc;
+    for (long k = 0; k < kc; k++) dst[k * MR + i] = src[k];
+  }
+}
+
+/**
+ * c[0:mr, 0:nr] (row stride ldc) = (first ? 0 : c) + a-panel · b-panel over kc, then + bias on the last slice.
+ * Each element is one running FMA chain over k, whatever M, the tile or the thread: a row's result does
+ * not depend on the rows batched with it (and equals the GEMV path's over [K,N] storage).
+ */
+inline void micro(long kc, const float* __restrict a, const float* __restrict b, float* c, long ldc, long mr, long nr,
+                  const float* bias, bool first) {
+  V acc[MR][NV];
+  bool full = mr == MR && nr == NR;
+  float tile[MR * NR];
+  if (!full && !first) {
+    for (long i = 0; i < mr; i++)
+      for (long j = 0; j < nr; j++) tile[i * NR + j] = c[i * ldc + j];
+  }
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; i++)
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; j++) acc[i][j] = first ? V{} : full ? loadV(c + i * ldc + j * VW) : loadV(tile + i * NR + j * VW);
+  for (long k = 0; k < kc; k++) {
+    V bv[NV];
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; j++) bv[j] = loadV(b + k * NR + j * VW);
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; i++) {
+      float av = a[k * MR + i];
+#pragma GCC unroll 4
+      for (int j = 0; j < NV; j++) acc[i][j] += av * bv[j];
+    }
+  }
+  if (full) {
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; i++)
+#pragma GCC unroll 4
+      for (int j = 0; j < NV; j++) storeV(c + i * ldc + j * VW, bias ? acc[i][j] + loadV(bias + j * VW) : acc[i][j]);
+    return;
+  }
+  for (int i = 0; i < MR; i++)
+    for (int j = 0; j < NV; j++) storeV(tile + i * NR + j * VW, acc[i][j]);
+  for (long i = 0; i < mr; i++)
+    for (long j = 0; j < nr; j++) c[i * ldc + j] = bias ? tile[i * NR + j] + bias[j] : tile[i * NR + j];
+}
+
+/** Floats of scratch gemm() needs for M rows: the packed A slice and one packed B block. */
+long scratchFloats(long M) { return ((M + MR - 1) / MR) * MR * KC + NC * KC; }
+
+void gemm(const Problem& p, long n0, long n1, float* scratch) {
+  long mPanels = (p.M + MR - 1) / MR;
+  float* aPack = scratch;
+  float* bPack = scratch + mPanels * MR * KC;
+  for (long jc = n0; jc < n1; jc += NC) {
+    long nc = n1 - jc < NC ? n1 - jc : NC;
+    long nPanels = (nc + NR - 1) / NR;
+    for (long pc = 0; pc < p.K; pc += KC) {
+      long kc = p.K - pc < KC ? p.K - pc : KC;
+      for (long jp = 0; jp < nPanels; jp++) {
+        long nr = nc - jp * NR < NR ? nc - jp * NR : NR;
+        packB(p, pc, kc, jc + jp * NR, nr, bPack + jp * NR * kc);
+      }
+      for (long ip = 0; ip < mPanels; ip++) {
+        long mr = p.M - ip * MR < MR ? p.M - ip * MR : MR;
+        float* ap = aPack + ip * MR * kc;
+        packA(p, ip * MR, mr, pc, kc, ap);
+        for (long jp = 0; jp < nPanels; jp++) {
+          long nr = nc - jp * NR < NR ? nc - jp * NR : NR;
+          long col = jc + jp * NR;
+          const float* bias = p.bias && pc + kc == p.K ? p.bias + col : nullptr;
+          micro(kc, ap, bPack + jp * NR * kc, p.c + ip * MR * p.N + col, p.N, mr, nr, bias, pc == 0);
+        }
+      }
+    }
+  }
+}
+
+inline float hsum(V v) {
+  float l[VW], s = 0.f;
+  storeV(l, v);
+  for (int t = 0; t < VW; t++) s += l[t];
+  return s;
+}
+
+/** GEMV over [K,N] storage: rows of B are read once, 4 vectors of columns at a time, for all M ≤ 4 rows of A. */
+template <int M>
+void gemvInOut(const Problem& p, long n0, long n1) {
+  constexpr long CW = 4 * VW;
+  long n = n0;
+  for (; n + CW <= n1; n += CW) {
+    V acc[M][4] = {};
+    for (long k = 0; k < p.K; k++) {
+      V bv[4];
+#pragma GCC unroll 4
+      for (int j = 0; j < 4; j++) bv[j] = loadB(p, k * p.N + n + j * VW);
+#pragma GCC unroll 4
+      for (int m = 0; m < M; m++) {
+        float av = p.a[m * p.K + k];
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; j++) acc[m][j] += av * bv[j];
+      }
+    }
+    for (int m = 0; m < M; m++)
+      for (int j = 0; j < 4; j++) {
+        V bias = p.bias ? loadV(p.bias + n + j * VW) : V{};
+        storeV(p.c + m * p.N + n + j * VW, acc[m][j] + bias);
+      }
+  }
+  for (; n < n1; n++)
+    for (int m = 0; m < M; m++) {
+      float s = 0.f;
+      for (long k = 0; k < p.K; k++) s += p.a[m * p.K + k] * bAt(p, k, n);
+      p.c[m * p.N + n] = s + (p.bias ? p.bias[n] : 0.f);
+    }
+}
+
+/** GEMV over [N,K] storage: 4 rows of B at a time, dotted with all M ≤ 4 rows of A along k. */
+template <int M>
+void gemvOutIn(const Problem& p, long n0, long n1) {
+  constexpr int R = 4;
+  for (long n = n0; n < n1; n += R) {
+    int rows = n1 - n < R ? int(n1 - n) : R;
+    V acc[M][R] = {};
+    long k = 0;
+    if (rows == R) {
+      for (; k + VW <= p.K; k += VW) {
+        V bv[R];
+#pragma GCC unroll 4
+        for (int r = 0; r < R; r++) bv[r] = loadB(p, (n + r) * p.K + k);
+#pragma GCC unroll 4
+        for (int m = 0; m < M; m++) {
+          V av = loadV(p.a + m * p.K + k);
+#pragma GCC unroll 4
+          for (int r = 0; r < R; r++) acc[m][r] += av * bv[r];
+        }
+      }
+    }
+    for (int m = 0; m < M; m++)
+      for (int r = 0; r < rows; r++) {
+        float s = hsum(acc[m][r]);
+        for (long kk = k; kk < p.K; kk++) s += p.a[m * p.K + kk] * bAt(p, kk, n + r);
+        p.c[m * p.N + n + r] = s + (p.bias ? p.bias[n + r] : 0.f);
+      }
+  }
+}
+
+template <int M>
+void gemvM(const Problem& p, long n0, long n1) {
+  if (p.transposed) gemvOutIn<M>(p, n0, n1);
+  else gemvInOut<M>(p, n0, n1);
+}
+
+void gemv(const Problem& p, long n0, long n1) {
+  switch (p.M) {
+    case 1: return gemvM<1>(p, n0, n1);
+    case 2: return gemvM<2>(p, n0, n1);
+    case 3: return gemvM<3>(p, n0, n1);
+    default: return gemvM<4>(p, n0, n1);
+  }
+}
+
+}  // namespace
+
+namespace causalmm {
+extern const Isa ISA = {ISA_NAME, NR, scratchFloats, gemm, gemv};
+}
