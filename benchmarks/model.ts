@@ -1,6 +1,6 @@
 // CLIP forward, prefill and per-token decode of the tiny-336 fixture model on wasm and cpu, with the
 // project's attention paths and kernels vs tfjs ops only, and load-time peak RSS vs weight bytes.
-// Run: npm run build && node dist/benchmarks/model.js [--model DIR]
+// Run: npm run build && node dist/benchmarks/model.js [--model DIR] [--backends wasm,cpu]
 import * as tf from "@tensorflow/tfjs-core";
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
@@ -104,7 +104,8 @@ async function main(): Promise<void> {
   const ids = [Array.from(readNpy(join(base, "golden", "input_ids.npy")).data)];
   const pv = readNpy(join(base, "golden", "pixel_values.npy"));
   const rows: (string | number)[][] = [];
-  for (const backend of ["wasm", "cpu"] as const) {
+  const backends = (argv.includes("--backends") ? argv[argv.indexOf("--backends") + 1] : "wasm,cpu").split(",") as ("wasm" | "cpu")[];
+  for (const backend of backends) {
     await initBackend(backend);
     const model = await loadModel(modelDir);
     const pixels = tf.tensor4d(pv.data as Float32Array, pv.shape as [number, number, number, number]);
