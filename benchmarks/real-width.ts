@@ -1,8 +1,9 @@
 // Real-width speed against PyTorch eager, side by side in one run (issue 16): CLIP ViT-L/14-336 + the
 // 7B projector, one Vicuna-7B layer's 595-position prefill and decode step, CausalMM decoding at 7B
-// widths against plain decoding, and this machine's SIMD peak and read bandwidth.
-// Run: npm run build && flock /work/coord/bigmem.lock node dist/benchmarks/real-width.js
-//        [--parts peak,clip,text] [--rounds 3] [--wasm-threads 1,2] [--torch-threads 1,2] [--decode-runs 5]
+// widths against plain decoding, the big matMuls alone (gemm), and this machine's SIMD peak and read bandwidth.
+// Each row runs on tfjs-wasm with XNNPACK (wasm-Nt) and with linear() on the native GEMM addon (native-Nt).
+// Run: npm run build && flock /work/coord/bigmem.lock node dist/benchmarks/real-width.js [--parts peak,gemm,clip,text]
+//        [--rounds 3] [--wasm-threads 1,2|none] [--native-threads 1,2|none] [--torch-threads 1,2] [--decode-runs 5]
 // Each configuration is a server process holding its model (wasm with 1 or 2 threads: one Node process
 // each, the thread count is fixed per process; PyTorch: one Python process, threads set per call), and
 // the rounds go through every row of every configuration in turn, so the machine's drift hits all alike.
@@ -25,6 +26,11 @@ import { PACKAGE_ROOT } from "../src/paths.js";
 import { median, table } from "./common.js";
 import { lazyRandomSource, realWidthConfig, PROMPT_POSITIONS, type RealWidthPart } from "./real-width-models.js";
 import { machinePeak } from "./machine-peak.js";
+import { GEMM_ROWS, gemmCost, gemmRows } from "./real-width-gemm.js";
+import { nativeAvailable, nativeUnavailableReason, setNativeGemm, setNativeThreads } from "../src/model/kernels/native.js";
+
+/** The model parts, and "gemm": the big matMuls alone (real-width-gemm.ts). */
+type Part = RealWidthPart | "gemm";
 
 const CAUSAL_STEPS = 4;
 
@@ -34,6 +40,7 @@ function gflop(row: string): number {
   const clip = L * (2 * T * (4 * D * D + 2 * D * I) + 2 * 2 * T * T * D) + 2 * 576 * (1024 * 4096 + 4096 * 4096) + 2 * 576 * 588 * D;
   const S = PROMPT_POSITIONS, D7 = 4096, I7 = 11008, V = 32064;
   const layer = 4 * D7 * D7 + 3 * D7 * I7;
+  if (row.startsWith("gemm-")) return gemmCost(row).gflop;
   if (row === "clip") return clip / 1e9;
   if (row === "prefill") return (2 * S * layer + 2 * 2 * S * S * D7 + 2 * D7 * V) / 1e9;
   return (2 * (layer + D7 * V) + 2 * 2 * (S + 1) * D7) / 1e9;
@@ -104,11 +111,26 @@ function clipRows(model: LlavaModel): Record<string, () => number> {
   };
 }
 
-async function serve(part: RealWidthPart, threads: number): Promise<void> {
+/** Weight bytes a row reads once (decode rows: bandwidth-bound), or 0. */
+function rowBytes(row: string): number {
+  if (row === "decode") return DECODE_BYTES;
+  return row.startsWith("gemm-1x") ? gemmCost(row).bytes : 0;
+}
+
+/** One configuration's server: wasm with `threads` threads; linear() through the native addon on `native` threads, or "off". */
+async function serve(part: Part, threads: number, native: string): Promise<void> {
   const info = await initBackend("wasm", { wasmThreads: threads });
-  const model = buildModel(realWidthConfig(part), lazyRandomSource(realWidthConfig(part)));
-  const rows = part === "clip" ? clipRows(model) : textRows(model);
-  console.log(JSON.stringify({ ready: part, threads: info.threads }));
+  if (native === "off") setNativeGemm(false);
+  else if (!nativeAvailable()) throw new Error(`native GEMM asked for but unavailable: ${nativeUnavailableReason()}`);
+  else setNativeThreads(Number(native));
+  let rows: Record<string, () => number>;
+  if (part === "gemm") {
+    rows = gemmRows(native !== "off");
+  } else {
+    const model = buildModel(realWidthConfig(part), lazyRandomSource(realWidthConfig(part)));
+    rows = part === "clip" ? clipRows(model) : textRows(model);
+  }
+  console.log(JSON.stringify({ ready: part, threads: info.threads, native }));
   for await (const line of createInterface({ input: process.stdin })) {
     if (line.trim() === "quit") break;
     const row = line.trim();
@@ -168,46 +190,61 @@ async function measure(servers: { s: Server; cfgs: { label: string; line: (row: 
   return new Map([...times].map(([k, v]) => [k, median(v)]));
 }
 
-async function runPart(part: RealWidthPart, wasmThreads: number[], torchThreads: number[], rounds: number, decodeRuns: number) {
+/** The rows each kind of server times in a part (torch has no F16 GEMM row and no CausalMM rows). */
+function partRows(part: Part, kind: "torch" | "wasm" | "native"): string[] {
+  if (part === "gemm") return GEMM_ROWS.filter((r) => kind === "native" || !r.endsWith("-f16"));
+  if (part === "clip") return ["clip"];
+  return kind === "torch" ? ["prefill", "decode"] : ["prefill", "decode", "causal-plain", "causal-multimodal", "causal-vision"];
+}
+
+/** Configuration labels: `wasm-Nt` (XNNPACK on N wasm threads), `native-Nt` (the addon on N threads, wasm backend). */
+async function runPart(part: Part, wasmThreads: number[], nativeThreads: number[], torchThreads: number[], rounds: number, decodeRuns: number) {
   const self = fileURLToPath(import.meta.url);
   const torch = await startServer("torch", "/usr/bin/python3", [join(PACKAGE_ROOT, "benchmarks", "real_width_torch.py"), part], { OPENBLAS_NUM_THREADS: "1" });
-  const wasm: Server[] = [];
-  for (const t of wasmThreads) wasm.push(await startServer(`wasm-${t}t`, process.execPath, [self, "--serve", part, String(t)], {}));
-  const timedRows = part === "clip" ? ["clip"] : ["prefill", "decode"];
-  const causalRows = part === "clip" ? [] : ["causal-plain", "causal-multimodal", "causal-vision"];
+  const servers: { s: Server; label: string; kind: "wasm" | "native" }[] = [];
+  for (const t of wasmThreads) servers.push({ s: await startServer(`wasm-${t}t`, process.execPath, [self, "--serve", part, String(t), "off"], {}), label: `wasm-${t}t`, kind: "wasm" });
+  for (const t of nativeThreads) {
+    servers.push({ s: await startServer(`native-${t}t`, process.execPath, [self, "--serve", part, "1", String(t)], {}), label: `native-${t}t`, kind: "native" });
+  }
   const loadBefore = loadavg();
   const med = await measure(
     [
-      { s: torch, cfgs: torchThreads.map((t) => ({ label: `torch-${t}t`, line: (row: string) => `${row} ${t}` })), rows: timedRows },
-      ...wasm.map((s, i) => ({ s, cfgs: [{ label: `wasm-${wasmThreads[i]}t`, line: (row: string) => row }], rows: [...timedRows, ...causalRows] })),
+      { s: torch, cfgs: torchThreads.map((t) => ({ label: `torch-${t}t`, line: (row: string) => `${row} ${t}` })), rows: partRows(part, "torch") },
+      ...servers.map(({ s, label, kind }) => ({ s, cfgs: [{ label, line: (row: string) => row }], rows: partRows(part, kind) })),
     ],
     rounds,
-    { decode: decodeRuns, "causal-plain": 2, "causal-multimodal": 2, "causal-vision": 2 },
+    { decode: decodeRuns, "gemm-1x4096x11008": decodeRuns, "gemm-1x4096x11008-f16": decodeRuns, "causal-plain": 2, "causal-multimodal": 2, "causal-vision": 2 },
   );
-  [torch, ...wasm].forEach((s) => s.close());
+  [torch, ...servers.map((x) => x.s)].forEach((s) => s.close());
   return { med, load: [loadBefore, loadavg()] };
 }
 
-function report(part: RealWidthPart, med: Map<string, number>, wasmThreads: number[], torchThreads: number[]): string {
+const LABELS: [RegExp, string][] = [
+  [/^torch-(\d+)t$/, "PyTorch eager, $1 thread(s)"],
+  [/^wasm-(\d+)t$/, "this project, wasm (XNNPACK), $1 thread(s)"],
+  [/^native-(\d+)t$/, "this project, wasm + native GEMM, $1 thread(s)"],
+];
+const describe = (label: string) => LABELS.reduce((s, [re, text]) => s.replace(re, text), label);
+
+function report(part: Part, med: Map<string, number>, labels: string[], torchThreads: number[]): string {
   const rows: (string | number)[][] = [];
-  const timedRows = part === "clip" ? ["clip"] : ["prefill", "decode"];
-  for (const row of timedRows) {
-    const torchBest = Math.min(...torchThreads.map((t) => med.get(`torch-${t}t/${row}`)!));
-    for (const t of torchThreads) {
-      const ms = med.get(`torch-${t}t/${row}`)!;
-      rows.push([row, `PyTorch eager, ${t} thread(s)`, ms, gflop(row) / (ms / 1000), row === "decode" ? DECODE_BYTES / (ms * 1e6) : "", ms / torchBest]);
-    }
-    for (const t of wasmThreads) {
-      const ms = med.get(`wasm-${t}t/${row}`)!;
-      rows.push([row, `this project, wasm, ${t} thread(s)`, ms, gflop(row) / (ms / 1000), row === "decode" ? DECODE_BYTES / (ms * 1e6) : "", ms / torchBest]);
+  const timed = part === "gemm" ? GEMM_ROWS : part === "clip" ? ["clip"] : ["prefill", "decode"];
+  for (const row of timed) {
+    const torchMs = torchThreads.map((t) => med.get(`torch-${t}t/${row}`)).filter((x): x is number => x !== undefined);
+    const torchBest = torchMs.length ? Math.min(...torchMs) : NaN;
+    for (const label of labels) {
+      const ms = med.get(`${label}/${row}`);
+      if (ms === undefined) continue;
+      const bytes = rowBytes(row);
+      rows.push([row, describe(label), ms, gflop(row) / (ms / 1000), bytes ? bytes / (ms * 1e6) : "", Number.isNaN(torchBest) ? "—" : ms / torchBest]);
     }
   }
   let out = table(["row", "implementation", "ms (median)", "GFLOP/s", "weight GB/s", "× PyTorch best"], rows);
   if (part === "text") {
-    const causal = wasmThreads.map((t) => {
-      const plain = med.get(`wasm-${t}t/causal-plain`)!;
-      const [mm, one] = [med.get(`wasm-${t}t/causal-multimodal`)!, med.get(`wasm-${t}t/causal-vision`)!];
-      return [`wasm, ${t} thread(s)`, plain, mm, mm / plain, one, one / plain];
+    const causal = labels.filter((l) => !l.startsWith("torch")).map((label) => {
+      const plain = med.get(`${label}/causal-plain`)!;
+      const [mm, one] = [med.get(`${label}/causal-multimodal`)!, med.get(`${label}/causal-vision`)!];
+      return [describe(label), plain, mm, mm / plain, one, one / plain];
     });
     out += "\n\nCausalMM decode step at 7B widths (one layer + lm_head, batched branches), ms per token:\n";
     out += table(["implementation", "plain", "multimodal (2 branches)", "× plain", "vision CF (1 branch)", "× plain"], causal);
@@ -217,10 +254,12 @@ function report(part: RealWidthPart, med: Map<string, number>, wasmThreads: numb
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
-  if (argv[0] === "--serve") return serve(argv[1] as RealWidthPart, Number(argv[2]));
-  const parts = arg(argv, "--parts", "peak,clip,text").split(",");
+  if (argv[0] === "--serve") return serve(argv[1] as Part, Number(argv[2]), argv[3]);
+  const parts = arg(argv, "--parts", "peak,gemm,clip,text").split(",");
   const rounds = Number(arg(argv, "--rounds", "3"));
-  const wasmThreads = arg(argv, "--wasm-threads", "1,2").split(",").map(Number);
+  const list = (name: string, def: string) => (arg(argv, name, def) === "none" ? [] : arg(argv, name, def).split(",").map(Number));
+  const wasmThreads = list("--wasm-threads", "1,2");
+  const nativeThreads = list("--native-threads", "1,2");
   const torchThreads = arg(argv, "--torch-threads", "1,2").split(",").map(Number);
   const decodeRuns = Number(arg(argv, "--decode-runs", "5"));
   console.log(`real-width benchmark, ${new Date().toISOString()}, load average ${loadavg().map((x) => x.toFixed(2)).join(" ")}\n`);
@@ -229,11 +268,12 @@ async function main(): Promise<void> {
     console.log("wasm SIMD limits (f32x4 mul+add chains; f32x4 sums over 256 MiB per thread):\n");
     console.log(table(["threads", "mul+add GFLOP/s", "read GB/s"], peak.map((p) => [p.threads, p.gflops, p.readGBs])) + "\n");
   }
-  for (const part of ["clip", "text"] as const) {
+  for (const part of ["gemm", "clip", "text"] as const) {
     if (!parts.includes(part)) continue;
-    const { med, load } = await runPart(part, wasmThreads, torchThreads, rounds, decodeRuns);
+    const { med, load } = await runPart(part, wasmThreads, nativeThreads, torchThreads, rounds, decodeRuns);
     console.log(`${part}: ${rounds} rounds (after one untimed), load average before ${load[0].map((x) => x.toFixed(2)).join(" ")}, after ${load[1].map((x) => x.toFixed(2)).join(" ")}\n`);
-    console.log(report(part, med, wasmThreads, torchThreads) + "\n");
+    const labels = [...torchThreads.map((t) => `torch-${t}t`), ...wasmThreads.map((t) => `wasm-${t}t`), ...nativeThreads.map((t) => `native-${t}t`)];
+    console.log(report(part, med, labels, torchThreads) + "\n");
   }
 }
 

@@ -6,9 +6,10 @@ weights of the same shapes as the TypeScript side's (values differ; timing does 
   clip    CLIP ViT-L/14-336 up to LLaVA's selected layer (23 of 24) + the 7B projector, one image
   prefill one Vicuna-7B decoder layer over 595 positions with a KV cache, final norm, last-row lm_head
   decode  one cached step of that layer after the 595-position prefill, with lm_head
+  gemm    the big matMuls alone (gemm-MxKxN rows)
 Serves timing requests so the caller can interleave it with its own runs: reads lines
 "<row> <threads>" on stdin, runs the row once with torch.set_num_threads(threads), writes one JSON line
-{"row", "threads", "ms"}; "quit" ends. Run: OPENBLAS_NUM_THREADS=1 /usr/bin/python3 real_width_torch.py clip|text
+{"row", "threads", "ms"}; "quit" ends. Run: OPENBLAS_NUM_THREADS=1 /usr/bin/python3 real_width_torch.py clip|text|gemm
 """
 import json, math, sys, time
 import torch
@@ -96,10 +97,22 @@ class Layer7B:
         return logits
 
 
+def gemm_rows():
+    """gemm-MxKxN: F.linear of an [M, K] input and an [N, K] weight, as the model's linears run."""
+    rows = {}
+    for M, K, N in [(577, 1024, 4096), (595, 4096, 11008), (1, 4096, 11008)]:
+        a, w = torch.randn(M, K), lin_w(N, K)
+        rows[f"gemm-{M}x{K}x{N}"] = lambda a=a, w=w: F.linear(a, w)
+    return rows
+
+
 def main():
     part = sys.argv[1]
-    model = ClipL() if part == "clip" else Layer7B()
-    rows = {"clip": model.forward} if part == "clip" else {"prefill": model.prefill, "decode": model.decode}
+    if part == "gemm":
+        rows = gemm_rows()
+    else:
+        model = ClipL() if part == "clip" else Layer7B()
+        rows = {"clip": model.forward} if part == "clip" else {"prefill": model.prefill, "decode": model.decode}
     print(json.dumps({"ready": part, "torch": torch.__version__}), flush=True)
     with torch.no_grad():
         for line in sys.stdin:

@@ -6,7 +6,7 @@ import type { PlanRequest } from "../model/memory-plan.js";
 import type { ResidencyPolicy } from "../model/residency.js";
 
 export const RESIDENCY_FLAGS: OptionSpec[] = [
-  { name: "residency", type: "string", help: "weights on the backend: auto (fastest that fits), all, budget (with --resident), stream (one layer at a time)", choices: ["auto", "all", "budget", "stream"] },
+  { name: "residency", type: "string", help: "weights on the backend: auto (fastest that fits), all, budget (with --resident), stream (one layer at a time), native (16-bit weights on the host, native GEMM)", choices: ["auto", "all", "budget", "stream", "native"] },
   { name: "resident", type: "string", help: "budget policy: bytes of float32 weights kept on the backend, e.g. 3GiB, 512MiB (implies --residency budget)" },
 ];
 

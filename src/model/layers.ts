@@ -3,10 +3,12 @@
 import * as tf from "@tensorflow/tfjs-core";
 // Registers x.reshape(...) etc. and gradients; every model file imports this module.
 import "../tf-setup.js";
+import { matMulKernel } from "./kernels/kernels.js";
+import { nativeLinear } from "./kernels/native.js";
+import type { LinearWeight } from "../weights/params.js";
 
 export interface Linear {
-  /** `[in, out]` */
-  w: tf.Tensor2D;
+  w: LinearWeight;
   b?: tf.Tensor1D;
 }
 
@@ -17,11 +19,16 @@ export interface Norm {
 
 /** x `[..., in]` → `[..., out]` through one 2-D matMul. */
 export function linear(x: tf.Tensor, p: Linear): tf.Tensor {
+  const lead = x.shape.slice(0, -1);
+  if (!(p.w instanceof tf.Tensor)) {
+    const y = nativeLinear(x.reshape([-1, p.w.inDim]) as tf.Tensor2D, p.w, p.b); // [N, out]
+    return y.reshape([...lead, p.w.outDim]);
+  }
   const inDim = p.w.shape[0];
   const outDim = p.w.shape[1];
-  const lead = x.shape.slice(0, -1);
   const x2 = x.reshape([-1, inDim]); // [N, in]
-  const y2 = p.b ? tf.add(tf.matMul(x2, p.w), p.b) : tf.matMul(x2, p.w); // [N, out]
+  const native = matMulKernel();
+  const y2 = native ? native(x2 as tf.Tensor2D, p.w, p.b) : p.b ? tf.add(tf.matMul(x2, p.w), p.b) : tf.matMul(x2, p.w); // [N, out]
   return y2.reshape([...lead, outDim]); // [..., out]
 }
 

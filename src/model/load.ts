@@ -13,6 +13,8 @@ import { choosePlan, type MemoryPlan, type PlanContext, type PlanRequest, type S
 import { refusal } from "./plan-text.js";
 import { ResidencyLoader } from "./residency.js";
 import { resolvePerformance, type PerformanceOptions } from "./performance.js";
+import { NativeLoader } from "./native-residency.js";
+import { nativeAvailable } from "./kernels/native.js";
 
 export interface LoadOptions {
   backend?: BackendName | string;
@@ -61,7 +63,8 @@ export function sizedTensors(cfg: LlavaConfig, src: TensorSource): SizedTensor[]
 
 /** The plan context for the active backend and this machine. */
 export function planContext(cfg: LlavaConfig, tensors: SizedTensor[], machine: MachineMemory = machineMemory(), backend = currentBackend()?.name ?? tf.getBackend()): PlanContext {
-  return { cfg, tensors, backend, backendLimitBytes: backend === "wasm" ? wasmHeapLimit() * 0.9 : null, machine };
+  const native = (backend === "wasm" || backend === "cpu") && nativeAvailable();
+  return { cfg, tensors, backend, backendLimitBytes: backend === "wasm" ? wasmHeapLimit() * 0.9 : null, machine, native };
 }
 
 /** Builds a model from any tensor source (a checkpoint, or tensors made in memory). */
@@ -75,7 +78,10 @@ export function buildModel(cfg: LlavaConfig, src: TensorSource, opts: Omit<LoadO
   const totalBytes = plannedBytes(tensors, false);
   let model: LlavaModel;
   if (plan.policy === "all") model = new LlavaModel(cfg, llavaParams(cfg, new ParamLoader(src, totalBytes, o.onProgress)), undefined, o.performance);
-  else {
+  else if (plan.policy === "native") {
+    const loader = new NativeLoader(src, totalBytes, o.onProgress);
+    model = new LlavaModel(cfg, llavaParams(cfg, loader), () => loader.release(), o.performance);
+  } else {
     const loader = new ResidencyLoader(src, plan.residency, totalBytes, o.onProgress);
     model = new LlavaModel(cfg, llavaParams(cfg, loader), () => loader.host.clear(), o.performance);
   }

@@ -93,6 +93,8 @@ export interface PlanContext {
   /** Tensor bytes the backend can hold (wasm: 90 % of the heap limit); null = no limit. */
   backendLimitBytes: number | null;
   machine: MachineMemory;
+  /** The native GEMM addon loaded (residency `native` reads 16-bit host weights in place; else tfjs widens them per use). */
+  native?: boolean;
 }
 
 interface Unit {
@@ -104,20 +106,34 @@ interface Unit {
   /** largest single tensor's float32 bytes (upload transient) */
   largest: number;
   fileBytes: number;
+  /** residency `native`: file bytes of the tensors that stay on the host (linear weights, token tables) */
+  hostFile: number;
+  /** residency `native`: the largest host tensor's float32 bytes */
+  largestHost: number;
 }
 
-function unitsOf(ctx: PlanContext): Map<string, Unit> {
+/** Whether residency `native` keeps this tensor on the host: 2-D linear weights, lm_head and the embedding table. */
+function onHostNative(t: SizedTensor): boolean {
+  return t.unit === "embed" || (t.matmul && t.shape.length === 2);
+}
+
+function unitsOf(ctx: PlanContext, native = false): Map<string, Unit> {
   const units = new Map<string, Unit>();
   const seen = new Set<string>();
   const packs = ctx.backend === "wasm";
   for (const t of ctx.tensors) {
-    const u = units.get(t.unit) ?? { name: t.unit, f32: 0, packed: 0, largest: 0, fileBytes: 0 };
+    const u = units.get(t.unit) ?? { name: t.unit, f32: 0, packed: 0, largest: 0, fileBytes: 0, hostFile: 0, largestHost: 0 };
     const f32 = t.shape.reduce((a, b) => a * b, 1) * 4;
+    units.set(t.unit, u);
+    if (native && onHostNative(t)) {
+      if (!seen.has(t.name)) (u.hostFile += t.fileBytes), seen.add(t.name);
+      u.largestHost = Math.max(u.largestHost, f32);
+      continue;
+    }
     u.f32 += f32;
     if (t.matmul && packs) u.packed += f32;
     u.largest = Math.max(u.largest, f32);
     if (!seen.has(t.name)) (u.fileBytes += t.fileBytes), seen.add(t.name);
-    units.set(t.unit, u);
   }
   return units;
 }
@@ -150,8 +166,9 @@ function fullWorkload(cfg: LlavaConfig, w: Workload = {}): Required<Workload> {
 export function planFor(ctx: PlanContext, residency: Residency, workload: Workload = {}): MemoryPlan {
   const { cfg } = ctx;
   const w = fullWorkload(cfg, workload);
-  const units = unitsOf(ctx);
-  const isResident = (u: string) => u === FIXED_UNIT || residency.resident.has(u);
+  const native = residency.policy === "native";
+  const units = unitsOf(ctx, native);
+  const isResident = (u: string) => native || u === FIXED_UNIT || residency.resident.has(u);
   let residentBytes = 0;
   let residentTensorBytes = 0;
   let hostBytes = 0;
@@ -161,6 +178,7 @@ export function planFor(ctx: PlanContext, residency: Residency, workload: Worklo
   const phase = { vision: [0, 0], text: [0, 0], head: [0, 0] };
   const widen = (p: number[], backend: number, tensors: number) => ((p[0] = Math.max(p[0], backend)), (p[1] = Math.max(p[1], tensors)));
   for (const u of units.values()) {
+    hostBytes += u.hostFile;
     if (isResident(u.name)) {
       residentBytes += u.f32 + u.packed;
       residentTensorBytes += u.f32;
@@ -178,6 +196,11 @@ export function planFor(ctx: PlanContext, residency: Residency, workload: Worklo
   if (!isResident("lm_head")) {
     const chunk = (residency.headChunkRows ?? defaultHeadChunkRows(V, D)) * D * 4;
     widen(phase.head, 2 * chunk + (ctx.backend === "wasm" ? chunk : 0), 2 * chunk); // rows, transposed (, packed)
+  }
+  if (native && !ctx.native) {
+    // without the addon, each host weight is widened into a float32 tensor for the one product that uses it
+    const largest = Math.max(...[...units.values()].map((u) => u.largestHost));
+    for (const p of [phase.vision, phase.text, phase.head]) widen(p, largest, largest);
   }
   // CausalMM's dot products read lm_head token by token from JS memory (LlavaModel.lmHeadByToken)
   if (w.rows > 1) hostBytes += V * D * 4;
@@ -269,6 +292,10 @@ export function allResidency(ctx: PlanContext): Residency {
   return { policy: "all", resident };
 }
 
+export function nativeResidency(): Residency {
+  return { policy: "native", resident: new Set() };
+}
+
 export function streamResidency(headChunkRows?: number): Residency {
   return { policy: "stream", resident: new Set(), headChunkRows };
 }
@@ -282,12 +309,14 @@ function largestBudget(ctx: PlanContext, req: PlanRequest): number {
 }
 
 /**
- * The plan for a request. "auto" (default): `all` if it fits, else `budget` with the largest budget
- * that fits, else `stream` (which may not fit either: then its problems say why).
+ * The plan for a request. "auto" (default): `all` if it fits, else `native` where the native GEMM addon
+ * loaded and it fits, else `budget` with the largest budget that fits, else `stream` (which may not fit
+ * either: then its problems say why).
  */
 export function choosePlan(ctx: PlanContext, req: PlanRequest = {}): MemoryPlan {
   const policy = req.policy ?? "auto";
   if (policy === "all") return planFor(ctx, allResidency(ctx), req.workload);
+  if (policy === "native") return planFor(ctx, nativeResidency(), req.workload);
   if (policy === "stream") return planFor(ctx, streamResidency(req.headChunkRows), req.workload);
   if (policy === "budget") {
     const budget = req.residentBytes ?? largestBudget(ctx, req);
@@ -295,6 +324,11 @@ export function choosePlan(ctx: PlanContext, req: PlanRequest = {}): MemoryPlan 
   }
   const all = planFor(ctx, allResidency(ctx), req.workload);
   if (!all.problems.length) return all;
+  if (ctx.native) {
+    // the native GEMM reads 16-bit host weights in place: faster than streaming uploads, and the heap stays small
+    const native = planFor(ctx, nativeResidency(), req.workload);
+    if (!native.problems.length) return native;
+  }
   const budget = planFor(ctx, budgetResidency(ctx, largestBudget(ctx, req), req.headChunkRows), req.workload);
   if (!budget.problems.length && budget.residency.resident.size > 0) return budget;
   return planFor(ctx, streamResidency(req.headChunkRows), req.workload);

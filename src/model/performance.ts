@@ -18,8 +18,9 @@ export interface PerformanceOptions {
   /** The KV cache writes new positions into its spare storage ("auto": on wasm and cpu) or reallocates every step ("never"). */
   kvWrites: "auto" | "never";
   /**
-   * The GEMM of the linear layers: "tfjs" matMul, "native" (the C++ addon of kernels/native.ts) or
-   * "auto" (native where it loaded). Not wired yet: until the native GEMM lands every value runs tfjs matMul.
+   * The 2-D GEMMs: "tfjs" matMul, or the C++ addon of kernels/native.ts ("native", "auto": where it
+   * loaded, else tfjs). Read by attention's per-head products; layers.ts `linear()` still reads the
+   * defaults (it does not receive the model's options yet).
    */
   matmul: "auto" | "native" | "tfjs";
   /**

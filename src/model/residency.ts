@@ -12,8 +12,10 @@ import { HostTensors } from "../weights/host.js";
 import { ParamLoader, residentTable, type TableRole, type Take, type TensorSource, type LoadProgress } from "../weights/params.js";
 import { collectTensors, type LayerStack, type TokenTable } from "../weights/stack.js";
 
-export type ResidencyPolicy = "all" | "budget" | "stream";
-export const RESIDENCY_POLICIES: readonly ResidencyPolicy[] = ["all", "budget", "stream"];
+//   native  linear weights and lm_head stay on the host in their file dtype, read in place by the native
+//           GEMM (src/model/native-residency.ts); only activations, norms and the KV cache use the backend
+export type ResidencyPolicy = "all" | "budget" | "stream" | "native";
+export const RESIDENCY_POLICIES: readonly ResidencyPolicy[] = ["all", "budget", "stream", "native"];
 
 /** What the loader keeps resident (decided by the memory plan). */
 export interface Residency {

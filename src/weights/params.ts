@@ -4,14 +4,18 @@
 // before any byte is read), then against the loader that reads, converts and uploads each tensor.
 import * as tf from "@tensorflow/tfjs-core";
 import { ResidentStack, ResidentTable, type LayerStack, type TokenTable } from "./stack.js";
+import type { NativeWeight } from "../model/kernels/native.js";
+
+/** What `Take.linear` gives: a backend tensor `[in, out]`, or a host weight for the native GEMM. */
+export type LinearWeight = tf.Tensor2D | NativeWeight;
 
 export interface Take {
   /** 1-D tensor `[n]`. */
   vec(name: string, n: number): tf.Tensor1D;
   /** 2-D tensor stored as-is `[rows, cols]` (embeddings). */
   matrix(name: string, rows: number, cols: number): tf.Tensor2D;
-  /** torch Linear weight `[out, in]`, returned as `[in, out]` for plain matMul. */
-  linear(name: string, inDim: number, outDim: number): tf.Tensor2D;
+  /** torch Linear weight `[out, in]`, returned as `[in, out]` for plain matMul (or kept on the host: residency `native`). */
+  linear(name: string, inDim: number, outDim: number): LinearWeight;
   /** Conv2d weight `[out, in, k, k]` (stride k, no bias), returned as `[in·k·k, out]`. */
   conv2dAsLinear(name: string, outCh: number, inCh: number, k: number): tf.Tensor2D;
   /** `count` layers, layer i declared by `declare(i, take)`; unit names are `${unit}.${i}` (residency units). */
@@ -123,7 +127,10 @@ export function residentStack<L>(take: Take, count: number, declare: (i: number,
 
 /** A table held as one backend tensor: embeddings `[V,D]`, lm_head transposed to `[D,V]`. */
 export function residentTable(take: Take, name: string, rows: number, cols: number, role: TableRole): TokenTable {
-  return role === "embed" ? new ResidentTable(take.matrix(name, rows, cols), "rows") : new ResidentTable(take.linear(name, cols, rows), "cols");
+  if (role === "embed") return new ResidentTable(take.matrix(name, rows, cols), "rows");
+  const w = take.linear(name, cols, rows);
+  if (!(w instanceof tf.Tensor)) throw new Error(`${name}: a resident lm_head must be a backend tensor`);
+  return new ResidentTable(w, "cols");
 }
 
 /** Reads each planned tensor once, converts it to float32 and uploads it in the layout asked for. */
@@ -176,3 +183,4 @@ export function plannedBytes(plan: PlannedTensor[], packedCopies: boolean): numb
   }
   return bytes;
 }
+

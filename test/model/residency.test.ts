@@ -1,7 +1,8 @@
 // Weight residency on the fixture models: `all`, `budget` (some layers resident, some streamed) and
 // `stream` (every layer uploaded per use, embeddings gathered on the host, lm_head in vocabulary
 // chunks) give bit-identical logits, greedy tokens and CausalMM scores, from F16 shards and BF16,
-// on cpu and wasm; streamed weights leave no tensors behind.
+// on cpu and wasm; streamed weights leave no tensors behind. `native` (16-bit host weights read by the
+// native GEMM) sums in another order: within 1e-4, the same tokens.
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import * as tf from "@tensorflow/tfjs-core";
 import { join } from "node:path";
@@ -20,6 +21,7 @@ const POLICIES: Record<string, PlanRequest> = {
   // fixed units + text layer 0 fit (budget set per model below); text layer 1, CLIP, embed and lm_head stream
   budget: { policy: "budget", residentBytes: 0, headChunkRows: 1000 },
   stream: { policy: "stream", headChunkRows: 1000 },
+  native: { policy: "native" },
 };
 
 interface Outputs {
@@ -70,6 +72,7 @@ for (const backend of ["cpu", "wasm"] as const) {
           try {
             const plan = memoryPlanOf(model)!;
             expect(plan.policy).toBe(policy);
+            if (policy === "native") expect(plan.residency.resident.size).toBe(0);
             if (policy === "budget") expect([...plan.residency.resident]).toEqual(["text.0"]);
             const before = tf.memory().numTensors;
             results[policy] = outputs(model, ids, pixels);
@@ -82,9 +85,19 @@ for (const backend of ["cpu", "wasm"] as const) {
         expect(results.all.tokens).toEqual(golden10);
         expectSame(results.all, results.budget, "budget");
         expectSame(results.all, results.stream, "stream");
+        // native: another GEMM (16-bit weights widened in its kernel, its own summation order): close, same tokens
+        expect(maxAbsDiff(results.all.logits, results.native.logits), "native: logits").toBeLessThan(1e-4);
+        expect(results.native.tokens, "native: tokens").toEqual(results.all.tokens);
+        results.all.causal.forEach((r, k) => expect(maxAbsDiff(r, results.native.causal[k]), `native: causal step ${k}`).toBeLessThan(1e-4));
       });
     }
   });
+}
+
+function maxAbsDiff(a: Float32Array, b: Float32Array): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) m = Math.max(m, Math.abs(a[i] - b[i])); // −∞ (the cutoff) equals −∞
+  return m;
 }
 
 /** Bytes that keep the fixed units and text layer 0 resident, and nothing else. */

@@ -5,7 +5,8 @@ import * as tf from "@tensorflow/tfjs-core";
 import { KERNEL_NAMES } from "./names.js";
 import { registerWasmKernels } from "./wasm-kernels.js";
 import { registerCpuKernels } from "./cpu-kernels.js";
-import type { PerformanceOptions } from "../performance.js";
+import { DEFAULT_PERFORMANCE, type PerformanceOptions } from "../performance.js";
+import { nativeMatMulKernel } from "./native.js";
 
 /** The part of the performance options these getters read. */
 export type KernelChoice = Pick<PerformanceOptions, "kernels">;
@@ -70,4 +71,16 @@ export function cutoffKernel(
     const [masked, kept] = tf.engine().runKernel(KERNEL_NAMES.cutoff, { logits }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor2D[];
     return { masked, kept };
   };
+}
+
+/**
+ * a `[M,K]` · b `[K,N]` (+ bias `[N]`) in the native GEMM addon (native.ts), or null where it did not load,
+ * is turned off (performance `matmul: "tfjs"` or `kernels: "never"`, setNativeGemm) or while a gradient
+ * tape records (no gradient). layers.ts `linear()` does not receive the model's options yet: it reads the defaults.
+ */
+export function matMulKernel(
+  opts: Pick<PerformanceOptions, "kernels" | "matmul"> = DEFAULT_PERFORMANCE,
+): ((a: tf.Tensor2D, b: tf.Tensor2D, bias?: tf.Tensor1D) => tf.Tensor2D) | null {
+  if (opts.kernels === "never" || opts.matmul === "tfjs" || tf.engine().isTapeOn()) return null;
+  return nativeMatMulKernel();
 }

@@ -163,3 +163,17 @@ function nativeRunner(): NativeRunner | null {
   const a = loadAddon();
   return a ? runnerFor(a, tf.getBackend()) : null;
 }
+
+let enabled = process.env.CAUSALMM_NATIVE !== "0";
+
+/** Whether linear() uses the native GEMM where it loaded (default on; CAUSALMM_NATIVE=0 turns it off). */
+export function setNativeGemm(on: boolean): void {
+  enabled = on;
+}
+
+/** a [M,K] · b [K,N] (+ bias) in the addon on the active backend, or null where it is off, missing or the backend has none. */
+export function nativeMatMulKernel(): ((a: tf.Tensor2D, b: tf.Tensor2D, bias?: tf.Tensor1D) => tf.Tensor2D) | null {
+  if (!enabled) return null;
+  const run = nativeRunner();
+  return run ? run.matMul : null;
+}

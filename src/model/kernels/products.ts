@@ -7,7 +7,7 @@
 // - otherwise: batched matMuls over kv heads repeated as HF's `repeat_kv`.
 import * as tf from "@tensorflow/tfjs-core";
 import type { PerformanceOptions } from "../performance.js";
-import { attentionKernels, rowSoftmax, unstackKernel } from "./kernels.js";
+import { attentionKernels, matMulKernel, rowSoftmax, unstackKernel } from "./kernels.js";
 
 /** The three steps of attention that have faster forms than the plain tfjs op. */
 export interface AttentionOps {
@@ -54,7 +54,8 @@ export function headMatMul(a: tf.Tensor4D, b: tf.Tensor4D, transposeB: boolean, 
   const unstack = unstackKernel(perf) ?? ((x: tf.Tensor) => tf.unstack(x));
   const as = unstack(a.reshape([B * H, Ta, a.shape[3]])); // (B·H) × [Ta, Da]
   const bs = unstack(b.reshape([B * H, b.shape[2], b.shape[3]])); // (B·H) × [Tb, Db]
-  const outs = as.map((ai, i) => tf.matMul(ai as tf.Tensor2D, (transposeB ? tf.transpose(bs[i]) : bs[i]) as tf.Tensor2D));
+  const mm = matMulKernel(perf) ?? ((x: tf.Tensor2D, y: tf.Tensor2D) => tf.matMul(x, y)); // the native GEMM where it loaded
+  const outs = as.map((ai, i) => mm(ai as tf.Tensor2D, (transposeB ? tf.transpose(bs[i]) : bs[i]) as tf.Tensor2D));
   return tf.stack(outs).reshape([B, H, Ta, outCols]) as tf.Tensor4D; // [B,H,Ta,cols]
 }
 
