@@ -23,8 +23,7 @@ import { buildModel } from "../src/model/load.js";
 import { parseLlavaConfig } from "../src/model/config.js";
 import { randomSource, tinyConfigJson } from "../src/lab/random-model.js";
 import type { LlavaModel } from "../src/model/llava.js";
-import { setInPlaceWrites } from "../src/model/kernels/in-place.js";
-import { setDecodeKernel } from "../src/model/kernels/kernels.js";
+import type { PerformanceOptions } from "../src/model/performance.js";
 
 const STEPS = 24;
 const ROUNDS = 15;
@@ -86,9 +85,9 @@ function decodeTable(backend: string, model: LlavaModel, ids: number[][], pixels
  * reading the weights dominates a decode step; a 600-token prompt. Random weights give flat logits,
  * so the plausibility cutoff keeps more tokens than a trained model would (reported).
  */
-function midModel(): { model: LlavaModel; ids: number[][]; pixels: tf.Tensor4D } {
+function midModel(performance: Partial<PerformanceOptions>): { model: LlavaModel; ids: number[][]; pixels: tf.Tensor4D } {
   const raw = tinyConfigJson({ textHidden: 1024, textLayers: 8, textHeads: 16, vocabSize: 32000, visionHidden: 64, imageSize: 56, seed: 1 });
-  const model = buildModel(parseLlavaConfig(raw), randomSource(raw, 1));
+  const model = buildModel(parseLlavaConfig(raw), randomSource(raw, 1), { performance });
   const ids = [[1, ...Array.from({ length: 40 }, (_, i) => 100 + i), model.config.imageTokenIndex, ...Array.from({ length: 543 }, (_, i) => 200 + ((i * 37) % 30000))]];
   return { model, ids, pixels: tf.randomNormal([1, 3, 56, 56], 0, 1, "float32", 1) as tf.Tensor4D };
 }
@@ -114,8 +113,10 @@ async function popeRate(llava: Llava, fixtures: string, causal: object | undefin
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   const opt = (name: string, d: string) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : d);
-  setInPlaceWrites(opt("--in-place", "auto") === "never" ? "never" : "auto");
-  setDecodeKernel(opt("--kernels", "auto") === "never" ? "never" : "auto");
+  const performance: Partial<PerformanceOptions> = {
+    kvWrites: opt("--in-place", "auto") === "never" ? "never" : "auto",
+    kernels: opt("--kernels", "auto") === "never" ? "never" : "auto",
+  };
   const fixtures = fixturesDir();
   const dir = modelDir(fixtures);
   const ids = [Array.from(readNpy(join(fixtures, "llava-tiny", "golden", "input_ids.npy")).data)];
@@ -124,7 +125,7 @@ async function main(): Promise<void> {
   const popeRows: (string | number)[][] = [];
   for (const backend of opt("--backends", "wasm,cpu").split(",")) {
     await initBackend(backend);
-    const llava = await loadLlava(dir);
+    const llava = await loadLlava(dir, { performance });
     const pixels = tf.tensor4d(pv.data as Float32Array, pv.shape as [number, number, number, number]);
     decodeRows.push(...decodeTable(backend, llava.model, ids, pixels));
     const n = Number(opt("--questions", backend === "cpu" ? "6" : "24"));
@@ -139,7 +140,7 @@ async function main(): Promise<void> {
   const midRows: (string | number)[][] = [];
   if (argv.includes("--mid")) {
     await initBackend("wasm");
-    const mid = midModel();
+    const mid = midModel(performance);
     midRows.push(...decodeTable("wasm", mid.model, mid.ids, mid.pixels));
     mid.model.dispose();
     mid.pixels.dispose();

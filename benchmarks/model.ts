@@ -1,15 +1,13 @@
 // CLIP forward, prefill and per-token decode of the tiny-336 fixture model on wasm and cpu, with the
 // project's attention paths and kernels vs tfjs ops only, and load-time peak RSS vs weight bytes.
-// Run: npm run build && node dist/benchmarks/model.js [--model DIR]
+// Run: npm run build && node dist/benchmarks/model.js [--model DIR] [--backends wasm,cpu]
 import * as tf from "@tensorflow/tfjs-core";
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { initBackend } from "../src/backend.js";
 import { loadModel } from "../src/model/load.js";
-import { setPerHeadMatMul } from "../src/model/attention.js";
-import { setDecodeKernel } from "../src/model/kernels/kernels.js";
-import { setInPlaceWrites } from "../src/model/kernels/in-place.js";
+import { TFJS_ONLY } from "../src/model/performance.js";
 import { KVCache } from "../src/model/kv-cache.js";
 import type { LlavaModel } from "../src/model/llava.js";
 import { readNpy } from "../src/weights/npy.js";
@@ -22,12 +20,11 @@ type Mode = "auto" | "never";
 /**
  * "auto": what the project runs (wasm: per-head 2-D matMuls for multi-row queries and the SIMD kernels
  * for decode; cpu: the JS softmax and attention products; both: the KV cache written in place).
- * "never": tfjs ops only (batched matMuls, tfjs's softmax, the KV cache reallocated every step).
+ * "never": tfjs ops only (TFJS_ONLY: batched matMuls, tfjs's softmax, the KV cache reallocated every step).
+ * The "never" model is a view of the same weights.
  */
-function setMode(mode: Mode): void {
-  setPerHeadMatMul(mode);
-  setDecodeKernel(mode);
-  setInPlaceWrites(mode);
+function modelFor(model: LlavaModel, mode: Mode): LlavaModel {
+  return mode === "auto" ? model : model.withPerformance(TFJS_ONLY);
 }
 
 /**
@@ -35,26 +32,26 @@ function setMode(mode: Mode): void {
  * drifts within seconds; timing one mode after the other once made either look 1.5–2× slower).
  * Medians over rounds; decode = `steps` cached steps per round on one growing cache per mode.
  */
-function phases(model: LlavaModel, ids: number[][], pixels: tf.Tensor4D, rounds: number, steps: number) {
+function phases(base: LlavaModel, ids: number[][], pixels: tf.Tensor4D, rounds: number, steps: number) {
   const modes: Mode[] = ["auto", "never"];
-  const feats = tf.keep(tf.tidy(() => model.encodeImages(pixels).features));
-  const prefill = (cache: KVCache) => tf.tidy(() => void model.decode(model.embed(ids, feats), { cache, logits: "last" }).logits!.dataSync());
-  const caches = modes.map((m) => {
-    setMode(m);
+  const models = modes.map((m) => modelFor(base, m));
+  const feats = tf.keep(tf.tidy(() => base.encodeImages(pixels).features));
+  const prefill = (model: LlavaModel, cache: KVCache) =>
+    tf.tidy(() => void model.decode(model.embed(ids, feats), { cache, logits: "last" }).logits!.dataSync());
+  const caches = models.map((model) => {
     const c = new KVCache(model.config.text.numLayers);
-    prefill(c);
+    prefill(model, c);
     return c;
   });
   const times = modes.map(() => ({ clip: [] as number[], prefill: [] as number[], decode: [] as number[] }));
   let token = 0;
   for (let r = -1; r < rounds; r++) {
-    modes.forEach((m, i) => {
-      setMode(m);
+    models.forEach((model, i) => {
       const t = [performance.now()];
       tf.tidy(() => void model.encodeImages(pixels).features.dataSync());
       t.push(performance.now());
       const c = new KVCache(model.config.text.numLayers);
-      prefill(c);
+      prefill(model, c);
       c.dispose();
       t.push(performance.now());
       for (let s = 0; s < steps; s++) tf.tidy(() => void model.decode(model.embedStep([(token++ % 1000) + 3]), { cache: caches[i], logits: "last" }).logits!.dataSync());
@@ -65,7 +62,6 @@ function phases(model: LlavaModel, ids: number[][], pixels: tf.Tensor4D, rounds:
       times[i].decode.push((t[3] - t[2]) / steps);
     });
   }
-  setMode("auto");
   caches.forEach((c) => c.dispose());
   feats.dispose();
   return modes.map((mode, i) => ({ mode, clip: median(times[i].clip), prefill: median(times[i].prefill), decode: median(times[i].decode) }));
@@ -108,7 +104,8 @@ async function main(): Promise<void> {
   const ids = [Array.from(readNpy(join(base, "golden", "input_ids.npy")).data)];
   const pv = readNpy(join(base, "golden", "pixel_values.npy"));
   const rows: (string | number)[][] = [];
-  for (const backend of ["wasm", "cpu"] as const) {
+  const backends = (argv.includes("--backends") ? argv[argv.indexOf("--backends") + 1] : "wasm,cpu").split(",") as ("wasm" | "cpu")[];
+  for (const backend of backends) {
     await initBackend(backend);
     const model = await loadModel(modelDir);
     const pixels = tf.tensor4d(pv.data as Float32Array, pv.shape as [number, number, number, number]);

@@ -6,7 +6,6 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { initBackend } from "../src/backend.js";
-import { setPerHeadMatMul } from "../src/model/attention.js";
 import { parseLlavaConfig } from "../src/model/config.js";
 import { Tokenizer } from "../src/text/index.js";
 import { defaultProcessorConfig } from "../src/vision/index.js";
@@ -16,14 +15,16 @@ import { LAB_MODEL, labConfigJson } from "../src/lab/export.js";
 import { batchLoss } from "../src/lab/loss.js";
 import { makeLab } from "../src/lab/make.js";
 import { disposeParams, trainableModel } from "../src/lab/variables.js";
-import { installFastMatMulGradient, uninstallFastMatMulGradient } from "../src/lab/fast-grads.js";
+import { withMatMulGradient } from "../src/lab/fast-grads.js";
+import type { PerformanceOptions } from "../src/model/performance.js";
 import { labTokenizerJson } from "../src/lab/vocab.js";
 
 interface Row { backend: string; gradient: string; msPerStep: number; tokensPerSec: number }
 
-function timeSteps(data: TrainingData, steps: number, batch: number): { ms: number; tokens: number } {
+function timeSteps(data: TrainingData, steps: number, batch: number, gradient: PerformanceOptions["matMulGradient"]): { ms: number; tokens: number } {
   const cfg = parseLlavaConfig(labConfigJson(LAB_MODEL));
-  const tm = trainableModel(cfg, 0);
+  // As `causalmm train` runs: one batched matMul per attention product.
+  const tm = trainableModel(cfg, 0, undefined, { attentionMatMul: "batched", matMulGradient: gradient });
   const opt = new AdamW(tm.params);
   const vars = tm.params.map((p) => p.variable);
   let ms = 0;
@@ -32,7 +33,7 @@ function timeSteps(data: TrainingData, steps: number, batch: number): { ms: numb
   for (let s = 0; s <= steps; s++) {
     const b = makeBatch(data, batchIndices(0, s, batch, data.samples.length), cfg.padTokenId ?? 0, tm.model.numImageTokens);
     const t0 = performance.now();
-    const { value, grads } = tf.variableGrads(() => batchLoss(tm.model, b), vars);
+    const { value, grads } = withMatMulGradient(tm.model.performance.matMulGradient, () => tf.variableGrads(() => batchLoss(tm.model, b), vars));
     value.dataSync();
     opt.step(grads, 1e-3);
     value.dispose();
@@ -55,14 +56,10 @@ async function main(): Promise<void> {
   const tok = Tokenizer.fromJson(labTokenizerJson(), { bos_token: "<s>", eos_token: "</s>", pad_token: "<pad>" });
   const data = await loadTrainingData(dir, tok, defaultProcessorConfig(56));
   const rows: Row[] = [];
-  // As `causalmm train` runs: one batched matMul per attention product.
-  setPerHeadMatMul("never");
   for (const backend of ["cpu", "wasm"]) {
     await initBackend(backend);
     for (const fast of [false, true]) {
-      if (fast) installFastMatMulGradient();
-      else uninstallFastMatMulGradient();
-      const r = timeSteps(data, steps, batch);
+      const r = timeSteps(data, steps, batch, fast ? "explicit-transpose" : "tfjs");
       rows.push({ backend, gradient: fast ? "explicit transposes (lab)" : "tfjs (transpose flags)", msPerStep: Math.round(r.ms), tokensPerSec: Math.round(r.tokens) });
     }
   }

@@ -4,7 +4,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { existsSync } from "node:fs";
 import { currentBackend, type BackendName } from "./backend.js";
-import { loadModel } from "./model/load.js";
+import { loadModel, type LoadOptions } from "./model/load.js";
 import type { PlanRequest } from "./model/memory-plan.js";
 import { loadLlavaConfig } from "./model/config.js";
 import type { LlavaModel } from "./model/llava.js";
@@ -32,6 +32,8 @@ export interface LoadLlavaOptions {
   tokenizerDir?: string;
   /** Weight residency policy and the workload the memory plan provisions for (see LoadOptions.residency). */
   residency?: PlanRequest;
+  /** How the model computes (kernels, matMul strategies, KV cache writes); see src/model/performance.ts. */
+  performance?: LoadOptions["performance"];
 }
 
 export interface AskOptions extends SamplingOptions {
@@ -276,6 +278,6 @@ export async function loadLlava(dir?: string, opts: LoadLlavaOptions = {}): Prom
   const tokenizer = await Tokenizer.fromDir(opts.tokenizerDir ?? modelDir, { imageTokenId: cfg.imageTokenIndex });
   const processor = loadProcessorConfig(modelDir, cfg.vision.imageSize);
   const generation = loadGenerationDefaults(modelDir, cfg, tokenizer);
-  const model = await loadModel(modelDir, { backend: opts.backend, onProgress: opts.onProgress, residency: opts.residency });
+  const model = await loadModel(modelDir, { backend: opts.backend, onProgress: opts.onProgress, residency: opts.residency, performance: opts.performance });
   return new Llava(modelDir, model, tokenizer, processor, generation, performance.now() - t0);
 }

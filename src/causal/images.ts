@@ -1,10 +1,10 @@
-// Image features for every vision variant of a decoding plan. Variants that read the same pixels share
-// CLIP's layers before their first intervention: those run once on N rows, then the rows are tiled
-// (variant-major) and the rest runs as one batched forward with each variant's hook on its rows.
+// Image features for every vision variant of a decoding plan, through the model's own image path
+// (LlavaModel.encodeImages). Variants that read the same pixels share CLIP's layers before their first
+// intervention: those run once on N rows (visionStates), then the rows are tiled (variant-major) and
+// encodeImages continues from there as one batched forward with each variant's hook on its rows.
 import * as tf from "@tensorflow/tfjs-core";
 import type { LlavaModel } from "../model/llava.js";
 import { selectedHiddenIndex } from "../model/config.js";
-import { clipForward } from "../model/clip.js";
 import { makeInterventionHook } from "./counterfactual.js";
 import { rowBlockHook } from "./row-blocks.js";
 import { officialReweightMap, reweightFeatures } from "./official.js";
@@ -39,6 +39,8 @@ export function tileRows<T extends tf.Tensor>(x: T, k: number): T {
 }
 
 interface ClipRun {
+  /** Image features per variant `[N,n,D]`. */
+  features: tf.Tensor3D[];
   /** Selected hidden state per variant `[N,P+1,Dv]`. */
   selected: tf.Tensor3D[];
   /** Post-softmax attention of the layer producing the selected state, factual rows `[N,H,P+1,P+1]`. */
@@ -53,7 +55,7 @@ function runClipVariants(model: LlavaModel, pixels: tf.Tensor4D, sets: { interve
   const K = sets.length;
   // the layer whose attention the reweighting reads (sel − 1) must run in the second stage
   const split = Math.min(wantAttention ? sel - 1 : sel, ...sets.map((s) => firstLayer(s.interventions.interventions)));
-  const trunk = clipForward(model.params.vision, cfg.vision, pixels, { upTo: split }).last; // [N,P+1,Dv]
+  const trunk = model.visionStates(pixels, { upTo: split }).last; // [N,P+1,Dv]
   // variant k's hook sees only its own N rows (block k of the K·N rows)
   const variants = rowBlockHook(sets.map((s) => makeInterventionHook(s.interventions.interventions)), N);
   let selAttention: tf.Tensor4D | undefined;
@@ -63,8 +65,8 @@ function runClipVariants(model: LlavaModel, pixels: tf.Tensor4D, sets: { interve
     return undefined;
   };
   const hook = composeHooks(variants ? [variants, record] : [record]);
-  const out = clipForward(model.params.vision, cfg.vision, null, { from: { index: split, hidden: tileRows(trunk, K) }, upTo: sel, hook }).last;
-  return { selected: tf.split(out, K, 0) as tf.Tensor3D[], selAttention };
+  const out = model.encodeImages({ index: split, hidden: tileRows(trunk, K) }, { hook }); // [K·N,…]
+  return { features: tf.split(out.features, K, 0) as tf.Tensor3D[], selected: tf.split(out.selected, K, 0) as tf.Tensor3D[], selAttention };
 }
 
 /**
@@ -82,7 +84,7 @@ export function encodeVariants(model: LlavaModel, pixels: tf.Tensor4D, variants:
   clipSets.sort((a, b) => Number(b.interventions.length === 0) - Number(a.interventions.length === 0));
   if (clipSets.length) {
     const run = runClipVariants(model, pixels, clipSets.map((interventions) => ({ interventions })), reweights.length > 0);
-    clipSets.forEach((v, k) => out.set(variantKey(v), model.project(run.selected[k])));
+    clipSets.forEach((v, k) => out.set(variantKey(v), run.features[k]));
     for (const r of reweights) out.set(variantKey(r), reweightedFeatures(model, run.selected[0], run.selAttention!, r));
     run.selAttention?.dispose();
   }

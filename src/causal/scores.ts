@@ -58,7 +58,7 @@ function cutoffScores(model: LlavaModel, plan: DecodingPlan, step: number, { hid
   const maxKept = Math.floor(V * MAX_DOT_FRACTION);
   const factualRows = new Set(rowOf[0]);
   const cfRows = [...new Set(rowOf.flat())].filter((r) => !factualRows.has(r));
-  const onDevice = cutoffKernel();
+  const onDevice = cutoffKernel(model.performance);
   // the factual rows' logits [B,V] (on wasm already cut: −∞ below the cutoff, with the kept indices)
   // and every row after the final norm [R,D], in one tidy
   let factual: Float32Array = new Float32Array(0);

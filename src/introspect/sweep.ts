@@ -12,7 +12,6 @@ import type { AttentionHook, ModuleName } from "../model/hooks.js";
 import { counterfactualProbs, type CfType, type Intervention } from "../causal/counterfactual.js";
 import { tileRows } from "../causal/images.js";
 import { firstLayer } from "../causal/plan.js";
-import { clipForward } from "../model/clip.js";
 import { selectedHiddenIndex } from "../model/config.js";
 import { encodePrompt, type TemplateName } from "../text/index.js";
 import { loadImage, preprocessWithShape, type PreprocessMode } from "../vision/index.js";
@@ -143,16 +142,6 @@ function headLogits(model: Llava["model"], h: tf.Tensor3D): tf.Tensor {
   return model.decode(h, { startLayer: model.config.text.numLayers, positionOffset: 0, logits: "last" }).logits!;
 }
 
-/** CLIP layers [from, to) one at a time (see textLayers). */
-function clipLayers(model: Llava["model"], x: tf.Tensor3D, from: number, to: number, hook?: AttentionHook): tf.Tensor3D {
-  let h = x;
-  for (let i = from; i < to; i++) {
-    const input = h;
-    h = tf.tidy(() => clipForward(model.params.vision, model.config.vision, null, { from: { index: i, hidden: input }, upTo: i + 1, hook }).last);
-  }
-  return h;
-}
-
 /** Text rows in batches: layers below the batch's first intervened layer run once, then tiled. */
 async function textRows(llava: Llava, ids: number[], features: tf.Tensor3D, rows: Row[], batch: number): Promise<Float64Array[]> {
   const model = llava.model;
@@ -173,7 +162,8 @@ async function textRows(llava: Llava, ids: number[], features: tf.Tensor3D, rows
 
 /**
  * Vision rows in batches (sorted by first intervened CLIP layer): CLIP's layers below it run once on
- * the image, the rest on k tiled rows with the row-wise hook; then one batched LLM forward.
+ * the image, then the model's image path continues on k tiled rows with the row-wise hook (each CLIP
+ * layer in its own tidy there); then one batched LLM forward.
  */
 async function visionRows(llava: Llava, ids: number[], pixels: tf.Tensor4D, rows: Row[], batch: number): Promise<Float64Array[]> {
   const model = llava.model;
@@ -184,9 +174,10 @@ async function visionRows(llava: Llava, ids: number[], pixels: tf.Tensor4D, rows
   for (const part of chunks(sorted, batch)) {
     const split = Math.min(sel, ...part.map((p) => firstLayer(p.r.ivs)));
     const got = logProbsOf(() => {
-      const trunk = clipLayers(model, clipForward(model.params.vision, cfg.vision, pixels, { upTo: 0 }).last, 0, split);
-      const selected = clipLayers(model, tileRows(trunk, part.length), split, sel, rowwiseHook(part.map((p) => p.r.ivs)));
-      const embeds = model.embed(part.map(() => ids), model.project(selected)); // row j reads image j
+      const trunk = model.visionStates(pixels, { upTo: split }).last;
+      const hook = rowwiseHook(part.map((p) => p.r.ivs));
+      const features = model.encodeImages({ index: split, hidden: tileRows(trunk, part.length) }, { hook }).features;
+      const embeds = model.embed(part.map(() => ids), features); // row j reads image j
       return headLogits(model, textLayers(model, embeds, 0, cfg.text.numLayers));
     });
     part.forEach((p, j) => (out[p.i] = got[j]));

@@ -2,11 +2,13 @@
 // (dA = dY·Bᵀ as matMul(dy, b, false, true), dB = Aᵀ·dY as matMul(a, dy, true, false)); on the wasm
 // backend a flagged matMul leaves XNNPACK's fast path and was 15–20× slower than the forward product
 // in our profile (it dominated training time). Here the operands are transposed explicitly (an O(n)
-// copy) and multiplied without flags. Same mathematics, so it is safe to install process-wide; batch
-// broadcasting cases fall back to the original gradient.
+// copy) and multiplied without flags. Same mathematics; batch broadcasting cases fall back to the
+// original gradient. tfjs keeps one gradient per kernel for the whole process, so the model's choice
+// (performance.matMulGradient) is installed for the duration of a training run and put back after.
 import * as tf from "@tensorflow/tfjs-core";
+import type { PerformanceOptions } from "../model/performance.js";
 
-let installed = false;
+let installed = 0;
 let original: tf.GradConfig | undefined;
 
 /** Swaps the last two axes. */
@@ -22,8 +24,22 @@ function sameBatch(a: tf.Tensor, b: tf.Tensor): boolean {
   return a.rank === b.rank && a.shape.slice(0, -2).every((d, i) => d === b.shape[i]);
 }
 
-export function installFastMatMulGradient(): void {
-  if (installed) return;
+/** Runs `run` with BatchMatMul's gradient as `mode` says (nested runs share one installation). */
+export function withMatMulGradient<T>(mode: PerformanceOptions["matMulGradient"], run: () => T): T {
+  if (mode === "tfjs") return run();
+  install();
+  try {
+    return run();
+  } finally {
+    uninstall();
+  }
+}
+
+function install(): void {
+  if (installed > 0) {
+    installed++;
+    return;
+  }
   original = tf.getGradient("BatchMatMul");
   if (!original) throw new Error("tfjs has no BatchMatMul gradient to replace");
   const fallback = original;
@@ -41,12 +57,11 @@ export function installFastMatMulGradient(): void {
       return { a: () => mm(t(b), t(g)), b: () => mm(t(g), t(a)) };
     },
   });
-  installed = true;
+  installed = 1;
 }
 
-/** Puts tfjs's own gradient back (benchmarks compare the two). */
-export function uninstallFastMatMulGradient(): void {
-  if (!installed || !original) return;
+/** Puts tfjs's own gradient back when the outermost run ends. */
+function uninstall(): void {
+  if (--installed > 0 || !original) return;
   tf.registerGradient(original);
-  installed = false;
 }

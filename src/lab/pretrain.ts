@@ -10,6 +10,7 @@ import type { LlavaModel } from "../model/llava.js";
 import { AdamW, DEFAULT_ADAMW, learningRate } from "./adamw.js";
 import type { TrainingData } from "./data.js";
 import type { TrainParam } from "./variables.js";
+import { withMatMulGradient } from "./fast-grads.js";
 
 export interface PretrainOptions {
   steps: number;
@@ -58,7 +59,8 @@ export function pretrainVision(model: LlavaModel, params: TrainParam[], data: Tr
         px.set(data.pixels[i], b * plane);
         lab.set(labels[i], b * C);
       });
-      const { value, grads } = tf.variableGrads(() => presenceLoss(model, head, px, lab, o.batchSize), [...tower, ...head].map((p) => p.variable));
+      const vars = [...tower, ...head].map((p) => p.variable);
+      const { value, grads } = withMatMulGradient(model.performance.matMulGradient, () => tf.variableGrads(() => presenceLoss(model, head, px, lab, o.batchSize), vars));
       const loss = value.dataSync()[0];
       opt.step(grads, learningRate(step, o.steps, o.lr, Math.min(20, o.steps)));
       value.dispose();

@@ -13,7 +13,8 @@ import { parseLlavaConfig } from "../model/config.js";
 import { AdamW, DEFAULT_ADAMW, learningRate } from "./adamw.js";
 import { batchIndices, makeBatch, type TrainingData } from "./data.js";
 import { readOptimizerState, writeModelDir, writeOptimizerState } from "./export.js";
-import { installFastMatMulGradient } from "./fast-grads.js";
+import { withMatMulGradient } from "./fast-grads.js";
+import type { PerformanceOptions } from "../model/performance.js";
 import { batchLoss } from "./loss.js";
 import { pretrainVision } from "./pretrain.js";
 import { disposeParams, trainableModel, type TrainableModel } from "./variables.js";
@@ -39,6 +40,8 @@ export interface TrainOptions {
   visionPretrain?: { steps: number; batchSize: number; lr: number };
   onPretrainStep?: (step: number, loss: number) => void;
   onStep?: (r: StepRecord) => void;
+  /** How the model computes while training (src/model/performance.ts), e.g. `{ attentionMatMul: "batched" }`. */
+  performance?: Partial<PerformanceOptions>;
 }
 
 export interface StepRecord {
@@ -92,12 +95,12 @@ function setup(o: TrainOptions): { tm: TrainableModel; opt: AdamW; start: number
   const opts = { ...DEFAULT_ADAMW, weightDecay: o.weightDecay ?? DEFAULT_ADAMW.weightDecay };
   const ck = o.resume ? latestCheckpoint(checkpointRoot(o)) : null;
   if (!ck) {
-    const tm = trainableModel(cfg, o.seed);
+    const tm = trainableModel(cfg, o.seed, undefined, o.performance);
     return { tm, opt: new AdamW(tm.params, opts), start: 0 };
   }
   const src = Checkpoint.open(ck.dir);
   try {
-    const tm = trainableModel(cfg, o.seed, checkpointSource(src));
+    const tm = trainableModel(cfg, o.seed, checkpointSource(src), o.performance);
     const opt = new AdamW(tm.params, opts);
     const state = JSON.parse(readFileSync(join(ck.dir, "trainer_state.json"), "utf8")) as { adamT: number };
     readOptimizerState(ck.dir, opt, state.adamT);
@@ -113,7 +116,8 @@ function trainStep(tm: TrainableModel, opt: AdamW, data: TrainingData, o: TrainO
   const cfg = tm.model.config;
   const batch = makeBatch(data, batchIndices(o.seed, step, o.batchSize, data.samples.length), cfg.padTokenId ?? 0, tm.model.numImageTokens);
   const lr = learningRate(step, o.steps, o.lr, o.warmup);
-  const { value, grads } = tf.variableGrads(() => batchLoss(tm.model, batch), tm.params.map((p) => p.variable));
+  const vars = tm.params.map((p) => p.variable);
+  const { value, grads } = withMatMulGradient(tm.model.performance.matMulGradient, () => tf.variableGrads(() => batchLoss(tm.model, batch), vars));
   const loss = value.dataSync()[0];
   const gradNorm = opt.step(grads, lr);
   value.dispose();
@@ -122,7 +126,6 @@ function trainStep(tm: TrainableModel, opt: AdamW, data: TrainingData, o: TrainO
 }
 
 export function train(data: TrainingData, o: TrainOptions): TrainResult {
-  installFastMatMulGradient();
   const { tm, opt, start } = setup(o);
   mkdirSync(o.out, { recursive: true });
   const logPath = join(o.out, "loss.jsonl");

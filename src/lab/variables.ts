@@ -6,6 +6,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { stream } from "../util/rng.js";
 import type { LlavaConfig } from "../model/config.js";
 import { LlavaModel, llavaParams } from "../model/llava.js";
+import type { PerformanceOptions } from "../model/performance.js";
 import { residentStack, residentTable, type TableRole, type Take, type TensorSource } from "../weights/params.js";
 import type { LayerStack, TokenTable } from "../weights/stack.js";
 
@@ -76,9 +77,9 @@ export interface TrainableModel {
 }
 
 /** A LlavaModel whose parameters are variables (random init from `seed`, or copied from `source`). */
-export function trainableModel(cfg: LlavaConfig, seed: number, source?: TensorSource): TrainableModel {
+export function trainableModel(cfg: LlavaConfig, seed: number, source?: TensorSource, performance?: Partial<PerformanceOptions>): TrainableModel {
   const take = new VariableTake(seed, source);
-  const model = new LlavaModel(cfg, llavaParams(cfg, take));
+  const model = new LlavaModel(cfg, llavaParams(cfg, take), undefined, performance);
   return { model, params: take.params };
 }
 

@@ -8,6 +8,7 @@ import { layerNorm, linear, quickGelu, gelu, type Linear, type Norm } from "./la
 import type { Take } from "../weights/params.js";
 import type { LayerStack } from "../weights/stack.js";
 import { guardWasmHeap } from "../backend.js";
+import { DEFAULT_PERFORMANCE, type PerformanceOptions } from "./performance.js";
 
 export interface ClipLayer {
   ln1: Norm;
@@ -74,27 +75,36 @@ export function clipEmbeddings(P: ClipParams, cfg: VisionConfig, pixels: tf.Tens
   return tf.add(tf.concat([cls, emb], 1), P.pos) as tf.Tensor3D; // [B, N+1, D]
 }
 
-function clipLayer(L: ClipLayer, cfg: VisionConfig, x: tf.Tensor3D, layer: number, hook?: AttentionHook, tap?: Tap): tf.Tensor3D {
+/** What every encoder layer of one forward shares. */
+interface LayerContext {
+  cfg: VisionConfig;
+  hook?: AttentionHook;
+  tap?: Tap;
+  performance: PerformanceOptions;
+}
+
+/** Encoder layer `layer`: x `[B,T,D]` → `[B,T,D]`. */
+function clipLayer(L: ClipLayer, x: tf.Tensor3D, layer: number, ctx: LayerContext): tf.Tensor3D {
+  const { cfg, tap } = ctx;
   const [B, T, D] = x.shape;
   const H = cfg.numHeads;
   const hd = cfg.headDim;
   const heads = (t: tf.Tensor) => t.reshape([B, T, H, hd]).transpose([0, 2, 1, 3]) as tf.Tensor4D; // [B,H,T,hd]
   const h = layerNorm(x, L.ln1, cfg.layerNormEps);
   const [q, k, v] = [linear(h, L.q), linear(h, L.k), linear(h, L.v)];
-  if (tap) {
-    tap("vision", layer, "q", q);
-    tap("vision", layer, "k", k);
-    tap("vision", layer, "v", v);
-  }
-  const ctx = attention({
+  tap?.("vision", layer, "q", q);
+  tap?.("vision", layer, "k", k);
+  tap?.("vision", layer, "v", v);
+  const mixed = attention({
     q: heads(q),
     k: heads(k),
     v: heads(v),
     scale: hd ** -0.5,
     site: { module: "vision", layer, numLayers: cfg.numLayers, causalOffset: null },
-    hook,
+    hook: ctx.hook,
+    performance: ctx.performance,
   }); // [B,H,T,hd]
-  const merged = ctx.transpose([0, 2, 1, 3]).reshape([B, T, D]); // [B,T,D]
+  const merged = mixed.transpose([0, 2, 1, 3]).reshape([B, T, D]); // [B,T,D]
   const x1 = tf.add(x, linear(merged, L.out));
   const act = cfg.hiddenAct === "quick_gelu" ? quickGelu : gelu;
   const m = linear(act(linear(layerNorm(x1, L.ln2, cfg.layerNormEps), L.fc1)), L.fc2);
@@ -120,7 +130,13 @@ export interface ClipOutput {
 }
 
 /** Runs the tower; hidden state i is the input of encoder layer i (0 = after pre_layrnorm). */
-export function clipForward(P: ClipParams, cfg: VisionConfig, pixels: tf.Tensor4D | null, opts: ClipRunOptions = {}): ClipOutput {
+export function clipForward(
+  P: ClipParams,
+  cfg: VisionConfig,
+  pixels: tf.Tensor4D | null,
+  opts: ClipRunOptions = {},
+  performance: PerformanceOptions = DEFAULT_PERFORMANCE,
+): ClipOutput {
   const upTo = opts.upTo ?? cfg.numLayers;
   let x: tf.Tensor3D;
   let start: number;
@@ -134,10 +150,11 @@ export function clipForward(P: ClipParams, cfg: VisionConfig, pixels: tf.Tensor4
   }
   const hidden: tf.Tensor3D[] = opts.allHidden ? [x] : [];
   const first = x;
+  const ctx: LayerContext = { cfg, hook: opts.hook, tap: opts.tap, performance };
   for (let i = start; i < upTo; i++) {
     const input = x;
     // each layer in its own scope: attention intermediates are freed layer by layer
-    x = P.layers.use(i, (L) => tf.tidy(() => clipLayer(L, cfg, input, i, opts.hook, opts.tap)));
+    x = P.layers.use(i, (L) => tf.tidy(() => clipLayer(L, input, i, ctx)));
     if (input !== first && !opts.allHidden) input.dispose();
     guardWasmHeap(`vision layer ${i}`);
     if (opts.allHidden) hidden.push(x);

@@ -7,9 +7,13 @@
 // every extra decode row: docs/benchmarks.md). Readers only ever see filled positions, and only spare
 // positions are written, so no tensor anyone holds changes. When the spare room runs out the storage
 // is reallocated with new spare room, by block copies too (tfjs-cpu's slices and gathers of such
-// blocks walk element by element). Other backends (tfjs-node, webgl) concatenate every step.
+// blocks walk element by element). Other backends (tfjs-node, webgl), and caches filled by a model
+// created with `performance.kvWrites: "never"`, concatenate every step.
 import * as tf from "@tensorflow/tfjs-core";
 import { canWriteInPlace, copyInPlace, inPlaceAvailable, type Block } from "./kernels/in-place.js";
+import type { PerformanceOptions } from "./performance.js";
+
+type KvWrites = PerformanceOptions["kvWrites"];
 
 /** One layer's cached keys and values: storage `[B,Hkv,capacity,hd]`, the first `length` positions filled. */
 export interface CachedLayer {
@@ -45,7 +49,14 @@ export class KVCache {
   private values: (tf.Tensor4D | null)[];
   private lengths: number[];
 
-  constructor(readonly numLayers: number) {
+  /**
+   * `writes`: in place where the backend allows it ("auto") or reallocated every step ("never"). The
+   * model that fills the cache passes its own `performance.kvWrites` to `append`; copies inherit it.
+   */
+  constructor(
+    readonly numLayers: number,
+    private writes: KvWrites = "auto",
+  ) {
     this.keys = new Array(numLayers).fill(null);
     this.values = new Array(numLayers).fill(null);
     this.lengths = new Array(numLayers).fill(0);
@@ -60,11 +71,17 @@ export class KVCache {
     return this.keys[0]?.shape[0] ?? 0;
   }
 
+  /** Whether this cache writes in place on the active backend. */
+  private get inPlace(): boolean {
+    return this.writes === "auto" && inPlaceAvailable();
+  }
+
   /** Appends `[B,Hkv,T,hd]` keys (after RoPE) and values; returns the layer's storage and new length. */
-  append(layer: number, k: tf.Tensor4D, v: tf.Tensor4D): CachedLayer {
+  append(layer: number, k: tf.Tensor4D, v: tf.Tensor4D, writes: KvWrites = this.writes): CachedLayer {
+    this.writes = writes;
     const at = this.lengths[layer];
     const T = k.shape[2];
-    const [newK, newV] = inPlaceAvailable()
+    const [newK, newV] = this.inPlace
       ? [this.writeAt(this.keys[layer], k, at), this.writeAt(this.values[layer], v, at)]
       : [this.concatAt(this.keys[layer], k, at), this.concatAt(this.values[layer], v, at)];
     this.keys[layer] = newK;
@@ -119,11 +136,11 @@ export class KVCache {
 
   /** A cache whose layer i holds fresh storage with the batch rows `pick(storage, i)` of this one. */
   private copy(pick: (t: tf.Tensor4D, layer: number) => number[]): KVCache {
-    const out = new KVCache(this.numLayers);
+    const out = new KVCache(this.numLayers, this.writes);
     const each = (t: tf.Tensor4D | null, i: number): tf.Tensor4D | null => {
       if (!t) return null;
       const rows = pick(t, i);
-      if (!inPlaceAvailable()) {
+      if (!this.inPlace) {
         // storage nobody writes: every row may share it, as before in-place writes existed
         const all = rows.length === t.shape[0] && rows.every((r, j) => r === j);
         return tf.keep(tf.tidy(() => (all ? t.clone() : (tf.gather(filled(t, this.lengths[i]), rows, 0) as tf.Tensor4D))));

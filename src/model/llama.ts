@@ -9,6 +9,7 @@ import { applyRope, ropeTables, type RopeTables } from "./rope.js";
 import type { Take } from "../weights/params.js";
 import type { LayerStack, TokenTable } from "../weights/stack.js";
 import { guardWasmHeap } from "../backend.js";
+import { DEFAULT_PERFORMANCE, type PerformanceOptions } from "./performance.js";
 
 export interface LlamaLayer {
   inputNorm: tf.Tensor1D;
@@ -63,36 +64,50 @@ export function llamaParams(cfg: TextConfig, take: Take, prefix: string, lmHeadN
   };
 }
 
-/** One decoder layer; `past` = positions already in the cache before this forward. */
-function llamaLayer(L: LlamaLayer, cfg: TextConfig, x: tf.Tensor3D, i: number, rope: RopeTables, past: number, mask: tf.Tensor2D | undefined, cache: KVCache | undefined, hook?: AttentionHook, tap?: Tap): tf.Tensor3D {
+/** What every decoder layer of one forward shares. */
+interface LayerContext {
+  cfg: TextConfig;
+  rope: RopeTables;
+  /** Positions already in the cache before this forward. */
+  past: number;
+  /** One causal mask for every layer (a single decode row needs none). */
+  mask?: tf.Tensor2D;
+  cache?: KVCache;
+  hook?: AttentionHook;
+  tap?: Tap;
+  performance: PerformanceOptions;
+}
+
+/** Decoder layer `i`: x `[B,T,D]` → `[B,T,D]`. */
+function llamaLayer(L: LlamaLayer, x: tf.Tensor3D, i: number, ctx: LayerContext): tf.Tensor3D {
+  const { cfg, rope, past, cache, tap } = ctx;
   const [B, T, D] = x.shape;
   const hd = cfg.headDim;
   const h = rmsNorm(x, L.inputNorm, cfg.rmsNormEps);
   const q = linear(h, L.q);
   const k = linear(h, L.k);
   const v = linear(h, L.v);
-  if (tap) {
-    tap("text", i, "q", q);
-    tap("text", i, "k", k);
-    tap("text", i, "v", v);
-  }
+  tap?.("text", i, "q", q);
+  tap?.("text", i, "k", k);
+  tap?.("text", i, "v", v);
   const heads = (t: tf.Tensor, n: number) => t.reshape([B, T, n, hd]).transpose([0, 2, 1, 3]) as tf.Tensor4D; // [B,n,T,hd]
   const qh = applyRope(heads(q, cfg.numHeads), rope);
   let kh = applyRope(heads(k, cfg.numKvHeads), rope);
   let vh = heads(v, cfg.numKvHeads);
   let kvLength: number | undefined;
-  if (cache) ({ k: kh, v: vh, length: kvLength } = cache.append(i, kh, vh)); // storage [B,Hkv,S,hd]
-  const ctx = attention({
+  if (cache) ({ k: kh, v: vh, length: kvLength } = cache.append(i, kh, vh, ctx.performance.kvWrites)); // storage [B,Hkv,S,hd]
+  const mixed = attention({
     q: qh,
     k: kh,
     v: vh,
     kvLength,
     scale: 1 / Math.sqrt(hd),
-    mask,
+    mask: ctx.mask,
     site: { module: "text", layer: i, numLayers: cfg.numLayers, causalOffset: past },
-    hook,
+    hook: ctx.hook,
+    performance: ctx.performance,
   }); // [B,H,T,hd]
-  const merged = ctx.transpose([0, 2, 1, 3]).reshape([B, T, cfg.numHeads * hd]); // [B,T,H·hd]
+  const merged = mixed.transpose([0, 2, 1, 3]).reshape([B, T, cfg.numHeads * hd]); // [B,T,H·hd]
   const x1 = tf.add(x, linear(merged, L.o));
   const h2 = rmsNorm(x1, L.postNorm, cfg.rmsNormEps);
   const mlp = linear(tf.mul(silu(linear(h2, L.gate)), linear(h2, L.up)), L.down);
@@ -125,7 +140,13 @@ export interface LlamaOutput {
 }
 
 /** embeds `[B,S,D]` → logits; positions continue after the cache's length. */
-export function llamaForward(P: LlamaParams, cfg: TextConfig, embeds: tf.Tensor3D, opts: LlamaRunOptions = {}): LlamaOutput {
+export function llamaForward(
+  P: LlamaParams,
+  cfg: TextConfig,
+  embeds: tf.Tensor3D,
+  opts: LlamaRunOptions = {},
+  performance: PerformanceOptions = DEFAULT_PERFORMANCE,
+): LlamaOutput {
   const S = embeds.shape[1];
   const start = opts.positionOffset ?? opts.cache?.length ?? 0;
   const rope = ropeTables(start, S, cfg.headDim, cfg.ropeTheta);
@@ -133,12 +154,13 @@ export function llamaForward(P: LlamaParams, cfg: TextConfig, embeds: tf.Tensor3
   const stop = opts.stopLayer ?? cfg.numLayers;
   // one causal mask for every layer of this forward (a single decode row needs none)
   const mask = S > 1 ? causalBias(S, start + S, start) : undefined;
+  const ctx: LayerContext = { cfg, rope, past: start, mask, cache: opts.cache, hook: opts.hook, tap: opts.tap, performance };
   let x = embeds;
   const hidden: tf.Tensor3D[] = opts.allHidden ? [x] : [];
   for (let i = first; i < stop; i++) {
     const input = x;
     // each layer in its own scope: a long prompt's attention intermediates are freed layer by layer
-    x = P.layers.use(i, (L) => tf.tidy(() => llamaLayer(L, cfg, input, i, rope, start, mask, opts.cache, opts.hook, opts.tap)));
+    x = P.layers.use(i, (L) => tf.tidy(() => llamaLayer(L, input, i, ctx)));
     if (input !== embeds && !opts.allHidden) input.dispose();
     guardWasmHeap(`text layer ${i}`);
     if (opts.allHidden && i < cfg.numLayers - 1) hidden.push(x);

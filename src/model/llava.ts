@@ -2,11 +2,12 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { numImageTokens, selectedHiddenIndex, type LlavaConfig } from "./config.js";
 import type { AttentionHook, Tap } from "./hooks.js";
-import { clipForward, clipParams, type ClipParams } from "./clip.js";
+import { clipForward, clipParams, type ClipOutput, type ClipParams, type ClipRunOptions } from "./clip.js";
 import { projectorForward, projectorParams, type ProjectorParams } from "./projector.js";
 import { embedTokens, finalNorm, llamaForward, llamaParams, type LlamaOutput, type LlamaParams, type LlamaRunOptions } from "./llama.js";
 import type { Take } from "../weights/params.js";
 import { collectTensors } from "../weights/stack.js";
+import { resolvePerformance, type PerformanceOptions } from "./performance.js";
 
 export interface LlavaParams {
   vision: ClipParams;
@@ -35,6 +36,12 @@ export interface ImageEncodeOptions {
   stages?: { linear1?: tf.Tensor; gelu?: tf.Tensor };
 }
 
+/** A CLIP hidden state to continue from: `hidden` `[N,P+1,Dv]` is hidden state `index` (0 = after pre_layrnorm). */
+export interface VisionStart {
+  index: number;
+  hidden: tf.Tensor3D;
+}
+
 export interface ImageEncoding {
   /** Projector output `[N_images, N_img_tokens, D_text]`. */
   features: tf.Tensor3D;
@@ -45,29 +52,58 @@ export interface ImageEncoding {
 }
 
 export class LlavaModel {
+  /** How this model computes (never what); fixed at creation, see model/performance.ts. */
+  readonly performance: Readonly<PerformanceOptions>;
+  /** False for a `withPerformance` view, which shares the weights of the model it was made from. */
+  private ownsWeights = true;
+
   constructor(
     readonly config: LlavaConfig,
     readonly params: LlavaParams,
     /** Releases what the weights hold outside the backend (16-bit host copies); set by the loader. */
     private readonly releaseHost: () => void = () => {},
-  ) {}
+    performance: Partial<PerformanceOptions> = {},
+  ) {
+    this.performance = resolvePerformance(performance);
+  }
+
+  /**
+   * The same weights computed another way (benchmarks and tests compare the two side by side). The view
+   * does not own the weights: dispose the model it was made from, not the view.
+   */
+  withPerformance(performance: Partial<PerformanceOptions>): LlavaModel {
+    const view = new LlavaModel(this.config, this.params, () => {}, { ...this.performance, ...performance });
+    view.ownsWeights = false;
+    return view;
+  }
 
   get numImageTokens(): number {
     return numImageTokens(this.config);
   }
 
-  /** pixels `[N,C,H,W]` → image features. CLIP stops at the selected layer unless `allHidden`. */
-  encodeImages(pixels: tf.Tensor4D, opts: ImageEncodeOptions = {}): ImageEncoding {
-    const cfg = this.config;
-    const sel = selectedHiddenIndex(cfg);
-    const out = clipForward(this.params.vision, cfg.vision, pixels, {
-      hook: opts.hook,
-      tap: opts.tap,
-      upTo: opts.allHidden ? cfg.vision.numLayers : sel,
-      allHidden: opts.allHidden,
-    });
-    const selected = opts.allHidden ? out.hidden[sel] : out.last;
+  /**
+   * pixels `[N,C,H,W]` → image features: CLIP up to the selected hidden state (every layer when
+   * `allHidden`), then the projector. The one image path: CausalMM's branches and the sweep enter it
+   * with a `VisionStart` (a shared trunk of early layers run once by `visionStates`, tiled per branch).
+   */
+  encodeImages(input: tf.Tensor4D | VisionStart, opts: ImageEncodeOptions = {}): ImageEncoding {
+    const sel = selectedHiddenIndex(this.config);
+    const upTo = opts.allHidden ? this.config.vision.numLayers : sel;
+    const out = this.visionStates(input, { hook: opts.hook, tap: opts.tap, upTo, allHidden: opts.allHidden });
+    const start = "hidden" in input ? input.index : 0;
+    const selected = opts.allHidden ? out.hidden[sel - start] : out.last;
     return { features: this.project(selected, opts.stages), selected, visionHidden: out.hidden };
+  }
+
+  /**
+   * The vision tower alone: CLIP hidden state `upTo` (default: the selected one) from the pixels or
+   * from an earlier hidden state.
+   */
+  visionStates(input: tf.Tensor4D | VisionStart, opts: Omit<ClipRunOptions, "from"> = {}): ClipOutput {
+    const cfg = this.config;
+    const run = { ...opts, upTo: opts.upTo ?? selectedHiddenIndex(cfg) };
+    if ("hidden" in input) return clipForward(this.params.vision, cfg.vision, null, { ...run, from: input }, this.performance);
+    return clipForward(this.params.vision, cfg.vision, input, run, this.performance);
   }
 
   /** Selected CLIP hidden state `[N,P+1,Dv]` → projector output, applying the select strategy. */
@@ -97,7 +133,7 @@ export class LlavaModel {
 
   /** The LLM on merged embeddings (prefill or, with a cache, continuation). */
   decode(embeds: tf.Tensor3D, opts: LlamaRunOptions = {}): LlamaOutput {
-    return llamaForward(this.params.text, this.config.text, embeds, opts);
+    return llamaForward(this.params.text, this.config.text, embeds, opts, this.performance);
   }
 
   /** Pre-norm last-layer rows `[N,D]` → logits `[N,V]`. */
@@ -130,6 +166,7 @@ export class LlavaModel {
   }
 
   dispose(): void {
+    if (!this.ownsWeights) return;
     for (const t of new Set(collectTensors(this.params))) t.dispose();
     this.releaseHost();
   }

@@ -12,6 +12,7 @@ import { machineMemory, type MachineMemory } from "./machine.js";
 import { choosePlan, type MemoryPlan, type PlanContext, type PlanRequest, type SizedTensor } from "./memory-plan.js";
 import { refusal } from "./plan-text.js";
 import { ResidencyLoader } from "./residency.js";
+import { resolvePerformance, type PerformanceOptions } from "./performance.js";
 import { NativeLoader } from "./native-residency.js";
 import { nativeAvailable } from "./kernels/native.js";
 
@@ -25,6 +26,8 @@ export interface LoadOptions {
   residency?: PlanRequest;
   /** The machine's memory as the plan sees it (default: measured now; tests pass their own). */
   machine?: MachineMemory;
+  /** How the model computes (never what): src/model/performance.ts; unset fields take the defaults. */
+  performance?: Partial<PerformanceOptions>;
 }
 
 export function checkpointSource(ckpt: Checkpoint): TensorSource {
@@ -67,19 +70,20 @@ export function planContext(cfg: LlavaConfig, tensors: SizedTensor[], machine: M
 /** Builds a model from any tensor source (a checkpoint, or tensors made in memory). */
 export function buildModel(cfg: LlavaConfig, src: TensorSource, opts: Omit<LoadOptions, "backend"> | LoadOptions["onProgress"] = {}): LlavaModel {
   const o = typeof opts === "function" ? { onProgress: opts } : opts;
+  resolvePerformance(o.performance); // a bad option fails before any tensor is read
   const tensors = sizedTensors(cfg, src);
   const ctx = planContext(cfg, tensors, o.machine);
   const plan = choosePlan(ctx, o.residency);
   if (plan.problems.length) throw new Error(refusal(`model ${src.dir}`, plan, ctx, o.residency));
   const totalBytes = plannedBytes(tensors, false);
   let model: LlavaModel;
-  if (plan.policy === "all") model = new LlavaModel(cfg, llavaParams(cfg, new ParamLoader(src, totalBytes, o.onProgress)));
+  if (plan.policy === "all") model = new LlavaModel(cfg, llavaParams(cfg, new ParamLoader(src, totalBytes, o.onProgress)), undefined, o.performance);
   else if (plan.policy === "native") {
     const loader = new NativeLoader(src, totalBytes, o.onProgress);
-    model = new LlavaModel(cfg, llavaParams(cfg, loader), () => loader.release());
+    model = new LlavaModel(cfg, llavaParams(cfg, loader), () => loader.release(), o.performance);
   } else {
     const loader = new ResidencyLoader(src, plan.residency, totalBytes, o.onProgress);
-    model = new LlavaModel(cfg, llavaParams(cfg, loader), () => loader.host.clear());
+    model = new LlavaModel(cfg, llavaParams(cfg, loader), () => loader.host.clear(), o.performance);
   }
   plans.set(model, plan);
   return model;

@@ -18,7 +18,7 @@ import { makeLab } from "../../src/lab/make.js";
 import { train, type TrainOptions } from "../../src/lab/train.js";
 import { disposeParams, trainableModel } from "../../src/lab/variables.js";
 import { labTokenizerJson } from "../../src/lab/vocab.js";
-import { installFastMatMulGradient } from "../../src/lab/fast-grads.js";
+import { withMatMulGradient } from "../../src/lab/fast-grads.js";
 import { pretrainVision } from "../../src/lab/pretrain.js";
 
 const MICRO = labConfigJson({ imageSize: 28, patchSize: 14, visionHidden: 16, visionLayers: 2, visionHeads: 2, textHidden: 16, textLayers: 1, textHeads: 2, kvHeads: 2 });
@@ -27,8 +27,6 @@ let data: TrainingData;
 
 beforeAll(async () => {
   await initBackend("cpu");
-  // Training installs it; installing here too makes the finite-difference test check it.
-  installFastMatMulGradient();
   const dir = tmp("labdata-");
   await makeLab({ out: dir, seed: 1, train: 12, test: 2, questionsPerImage: 2, imageSize: 28 });
   const tok = Tokenizer.fromJson(labTokenizerJson(), { bos_token: "<s>", eos_token: "</s>", pad_token: "<pad>" });
@@ -88,7 +86,9 @@ describe("lab training", () => {
     const tm = trainableModel(parseLlavaConfig(MICRO), 5);
     const batch = makeBatch(data, [0, 1], tm.model.config.padTokenId!, tm.model.numImageTokens);
     const loss = () => tf.tidy(() => batchLoss(tm.model, batch).dataSync()[0]);
-    const { value, grads } = tf.variableGrads(() => batchLoss(tm.model, batch), tm.params.map((p) => p.variable));
+    // the lab's BatchMatMul gradient, as training runs it (performance.matMulGradient)
+    const vars = tm.params.map((p) => p.variable);
+    const { value, grads } = withMatMulGradient("explicit-transpose", () => tf.variableGrads(() => batchLoss(tm.model, batch), vars));
     value.dispose();
     const names = ["language_model.lm_head.weight", "language_model.model.embed_tokens.weight", "multi_modal_projector.linear_1.weight",
       "vision_tower.vision_model.embeddings.patch_embedding.weight", "language_model.model.layers.0.self_attn.q_proj.weight"];

@@ -5,10 +5,10 @@
 // cutoff kernel keeps exactly the tokens `plausibleTokens` keeps.
 import { createRequire } from "node:module";
 import { readFileSync } from "node:fs";
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { beforeAll, describe, expect, test } from "vitest";
 import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../../src/backend.js";
-import { cutoffKernel, attentionKernels, rowSoftmax, setDecodeKernel } from "../../src/model/kernels/kernels.js";
+import { cutoffKernel, attentionKernels, rowSoftmax, type KernelChoice } from "../../src/model/kernels/kernels.js";
 import { plausibleTokens } from "../../src/causal/contrast.js";
 import { buildModel } from "../../src/model/load.js";
 import { parseLlavaConfig } from "../../src/model/config.js";
@@ -19,6 +19,9 @@ import { maxAbsDiff } from "../helpers/compare.js";
 const require = createRequire(import.meta.url);
 const builder = require("../helpers/build-kernels.cjs") as { assemble(): Promise<string>; source(b64: string): string; target: string };
 
+const ON: KernelChoice = { kernels: "auto" };
+const OFF: KernelChoice = { kernels: "never" };
+
 function repeatHeads(x: tf.Tensor4D, H: number): tf.Tensor4D {
   const rep = H / x.shape[1];
   return tf.gather(x, Array.from({ length: H }, (_, h) => Math.floor(h / rep)), 1) as tf.Tensor4D;
@@ -26,21 +29,19 @@ function repeatHeads(x: tf.Tensor4D, H: number): tf.Tensor4D {
 
 describe("wasm kernels", () => {
   beforeAll(() => initBackend("wasm"));
-  afterAll(() => setDecodeKernel("auto"));
 
   test("the shipped module is the assembly of wasm-kernels.wat", async () => {
     expect(readFileSync(builder.target, "utf8")).toBe(builder.source(await builder.assemble()));
   });
 
   test("attention products on wasm (one query row) and cpu (any), the cutoff on wasm, the softmax on cpu", async () => {
-    const available = () => [attentionKernels(1), attentionKernels(7), cutoffKernel(), rowSoftmax()].map((k) => k !== null);
+    const available = (o = ON) => [attentionKernels(1, o), attentionKernels(7, o), cutoffKernel(o), rowSoftmax(o)].map((k) => k !== null);
     expect(available()).toEqual([true, false, true, false]);
     await initBackend("cpu");
     expect(available()).toEqual([true, true, false, true]);
-    setDecodeKernel("never");
-    expect(available()).toEqual([false, false, false, false]);
-    setDecodeKernel("auto");
+    expect(available(OFF)).toEqual([false, false, false, false]);
     await initBackend("wasm");
+    expect(available(OFF)).toEqual([false, false, false, false]);
   });
 
   const shapes: [number, number, number, number, number][] = [
@@ -55,7 +56,7 @@ describe("wasm kernels", () => {
   const cases = shapes.flatMap(([B, H, Hkv, T, hd], i) => [["wasm", 1], ["cpu", 1], ["cpu", 1 + (i % 3) * 4]].map(([backend, R]) => [backend as "wasm" | "cpu", R as number, B, H, Hkv, T, hd, i % 2 ? 3 : 0] as const));
   test.each(cases)("%s: %i query rows, B %i, H %i, Hkv %i, T %i, hd %i, %i spare positions: equal to batched matMuls", async (backend, R, B, H, Hkv, T, hd, spare) => {
     await initBackend(backend);
-    const kernels = attentionKernels(R)!;
+    const kernels = attentionKernels(R, ON)!;
     tf.tidy(() => {
       const q = tf.randomNormal([B, H, R, hd], 0, 1, "float32", 1) as tf.Tensor4D;
       const k = tf.randomNormal([B, Hkv, T, hd], 0, 1, "float32", 2) as tf.Tensor4D;
@@ -79,7 +80,7 @@ describe("wasm kernels", () => {
     await initBackend("cpu");
     tf.tidy(() => {
       const x = tf.add(tf.randomNormal([2, 3, 5, 40], 0, 4, "float32", 8), tf.concat([tf.zeros([5, 30]), tf.fill([5, 10], -Infinity)], 1)) as tf.Tensor4D;
-      const ours = rowSoftmax()!;
+      const ours = rowSoftmax(ON)!;
       expect(maxAbsDiff(ours(x).dataSync() as Float32Array, tf.softmax(x).dataSync() as Float32Array)).toBeLessThan(1e-7);
       expect(ours(x).slice([0, 0, 0, 30], [-1, -1, -1, -1]).max().dataSync()[0]).toBe(0);
       const w = tf.randomNormal(x.shape, 0, 1, "float32", 9);
@@ -91,7 +92,7 @@ describe("wasm kernels", () => {
 
   test("the cutoff kernel: masked rows and kept indices as plausibleTokens decides", async () => {
     await initBackend("wasm");
-    const cut = cutoffKernel()!;
+    const cut = cutoffKernel(ON)!;
     let seed = 3;
     const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     for (let trial = 0; trial < 60; trial++) {
@@ -130,13 +131,12 @@ describe("wasm kernels", () => {
   test.each(["wasm", "cpu"] as const)("%s: cached decode with the kernels equals decode with tfjs ops (GQA model, 2 rows)", async (backend) => {
     await initBackend(backend);
     const raw = tinyConfigJson({ imageSize: 28, visionLayers: 2, textLayers: 3, textHeads: 4, kvHeads: 2, seed: 4 });
-    const m = buildModel(parseLlavaConfig(raw), randomSource(raw, 4));
+    const fastModel = buildModel(parseLlavaConfig(raw), randomSource(raw, 4));
     const px = tf.randomNormal([2, 3, 28, 28], 0, 1, "float32", 6) as tf.Tensor4D;
-    const img = m.config.imageTokenIndex;
+    const img = fastModel.config.imageTokenIndex;
     const ids = [[1, 5, img, 9, 10], [1, 6, img, 11, 12]];
-    const run = (mode: "auto" | "never") => {
-      setDecodeKernel(mode);
-      const src = new ModelSource(m, ids, { pixels: px });
+    const run = (kernels: "auto" | "never") => {
+      const src = new ModelSource(fastModel.withPerformance({ kernels }), ids, { pixels: px });
       const rows = [src.prefill()];
       for (let i = 0; i < 6; i++) rows.push(src.step([20 + i, 30 + i]));
       src.dispose();
@@ -148,6 +148,6 @@ describe("wasm kernels", () => {
     const slow = run("never");
     fast.forEach((row, i) => expect(maxAbsDiff(row, slow[i]), `row ${i}`).toBeLessThan(1e-5));
     px.dispose();
-    m.dispose();
+    fastModel.dispose();
   });
 });

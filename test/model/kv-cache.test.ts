@@ -2,11 +2,10 @@
 // steps really write in place; nothing handed out earlier changes (slices of filled positions, a tensor
 // sharing the storage); clones and row selections are independent; in-place writes on or off give the
 // same decode; no tensor growth.
-import { afterEach, describe, expect, test } from "vitest";
+import { describe, expect, test } from "vitest";
 import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../../src/backend.js";
 import { KVCache } from "../../src/model/kv-cache.js";
-import { setInPlaceWrites } from "../../src/model/kernels/in-place.js";
 import { buildModel } from "../../src/model/load.js";
 import { parseLlavaConfig } from "../../src/model/config.js";
 import { randomSource, tinyConfigJson } from "../../src/lab/random-model.js";
@@ -32,8 +31,6 @@ function appendAll(cache: KVCache, sizes: number[], B: number, seed: number): tf
 }
 
 describe.each(["wasm", "cpu"] as const)("KV cache (%s)", (backend) => {
-  afterEach(() => setInPlaceWrites("auto"));
-
   test("appends across capacity growth equal a concat, and the steps write in place", async () => {
     await initBackend(backend);
     const before = tf.memory().numTensors;
@@ -82,8 +79,7 @@ describe.each(["wasm", "cpu"] as const)("KV cache (%s)", (backend) => {
 
   test.each(["auto", "never"] as const)("clone and selectRows are independent of the original (in-place writes %s)", async (mode) => {
     await initBackend(backend);
-    setInPlaceWrites(mode);
-    const a = new KVCache(1);
+    const a = new KVCache(1, mode);
     const common = appendAll(a, [6, 1], 3, 30);
     const b = a.clone();
     const c = a.selectRows([2, 0]);
@@ -108,8 +104,8 @@ describe.each(["wasm", "cpu"] as const)("KV cache (%s)", (backend) => {
     const raw = tinyConfigJson({ imageSize: 28, visionLayers: 1, textLayers: 2, textHeads: 4, kvHeads: 2, seed: 5 });
     const m = buildModel(parseLlavaConfig(raw), randomSource(raw, 5));
     const ids = [[1, 5, 9, 10], [1, 6, 11, 12]];
-    const run = () => {
-      const src = new ModelSource(m, ids, {});
+    const run = (kvWrites: "auto" | "never") => {
+      const src = new ModelSource(m.withPerformance({ kvWrites }), ids, {});
       const out = [src.prefill()];
       const before = tf.memory().numTensors;
       for (let i = 0; i < 140; i++) out.push(src.step([20 + (i % 50), 30 + (i % 40)]));
@@ -117,9 +113,8 @@ describe.each(["wasm", "cpu"] as const)("KV cache (%s)", (backend) => {
       src.dispose();
       return out.flat().map((r) => Array.from(r));
     };
-    const inPlace = run();
-    setInPlaceWrites("never");
-    expect(run()).toEqual(inPlace);
+    const inPlace = run("auto");
+    expect(run("never")).toEqual(inPlace);
     m.dispose();
   });
 });

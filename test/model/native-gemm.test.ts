@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../../src/backend.js";
-import { matMulKernel, setDecodeKernel } from "../../src/model/kernels/kernels.js";
+import { matMulKernel } from "../../src/model/kernels/kernels.js";
 import {
   loadAddon, nativeAvailable, nativeLinear, nativeMatMul, nativeUnavailableReason, nativeWeight, setNativeGemm, setNativeThreads,
   type NativeDtype,
@@ -156,9 +156,8 @@ function nativeSuite(backend: "wasm" | "cpu") {
       expect(matMulKernel()).toBeNull();
       const ref = linear(x, p);
       setNativeGemm(true);
-      setDecodeKernel("never");
-      expect(matMulKernel()).toBeNull();
-      setDecodeKernel("auto");
+      expect(matMulKernel({ kernels: "never", matmul: "auto" })).toBeNull();
+      expect(matMulKernel({ kernels: "auto", matmul: "tfjs" })).toBeNull();
       expect(y.shape).toEqual([2, 7, 96]);
       const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(y, ref))).dataSync()[0]);
       expect(diff).toBeLessThan(1e-5);

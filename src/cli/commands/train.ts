@@ -5,7 +5,6 @@ import type { ParsedArgs } from "../args.js";
 import { defineCommand, need, numOpt, str } from "../args.js";
 import { ProgressBar } from "../progress.js";
 import { initBackend } from "../../backend.js";
-import { setPerHeadMatMul } from "../../model/attention.js";
 import { loadTrainingData } from "../../lab/data.js";
 import { LAB_MODEL, labConfigJson } from "../../lab/export.js";
 import { train, type StepRecord } from "../../lab/train.js";
@@ -41,8 +40,6 @@ async function run(args: ParsedArgs): Promise<void> {
   const warmup = numOpt(args, "warmup") ?? 40;
   if (warmup >= steps) throw new Error(`train: --warmup (${warmup}) must be less than --steps (${steps}); the cosine decay would never start`);
   const info = await initBackend(str(args, "backend") ?? "wasm");
-  // One batched matMul per attention product trains faster than the per-head loop used for inference.
-  setPerHeadMatMul("never");
   const spec = {
     ...LAB_MODEL,
     textHidden: numOpt(args, "text-hidden") ?? LAB_MODEL.textHidden,
@@ -60,6 +57,8 @@ async function run(args: ParsedArgs): Promise<void> {
     lr: numOpt(args, "lr") ?? 2e-3, warmup, weightDecay: numOpt(args, "weight-decay"),
     checkpointEvery: numOpt(args, "checkpoint-every") ?? 100, stopAt: numOpt(args, "stop-at"),
     resume: args.opts.resume !== false, configJson, checkpointRoot: str(args, "checkpoints"),
+    // One batched matMul per attention product trains faster than the per-head loop used for inference.
+    performance: { attentionMatMul: "batched" },
     visionPretrain: { steps: numOpt(args, "vision-pretrain-steps") ?? 600, batchSize: numOpt(args, "vision-pretrain-batch") ?? 64, lr: numOpt(args, "vision-pretrain-lr") ?? 3e-3 },
     onPretrainStep: (s, loss) => {
       if ((s + 1) % 50 === 0) process.stderr.write(`vision pretraining step ${s + 1}: object BCE ${loss.toFixed(4)}\n`);

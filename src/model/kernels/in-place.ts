@@ -9,16 +9,9 @@ interface Backends {
   cpu: { data: { get(id: object): { values?: unknown } | undefined } };
 }
 
-let mode: "auto" | "never" = "auto";
-
-/** For tests and benchmarks: "never" turns in-place writes off (the KV cache then reallocates). */
-export function setInPlaceWrites(m: "auto" | "never"): void {
-  mode = m;
-}
-
-/** Whether in-place writes are on and the active backend allows them. */
+/** Whether the active backend's tensor memory can be written in place (wasm, cpu). */
 export function inPlaceAvailable(): boolean {
-  return mode === "auto" && (tf.getBackend() === "wasm" || tf.getBackend() === "cpu");
+  return tf.getBackend() === "wasm" || tf.getBackend() === "cpu";
 }
 
 /** A float32 view of `t`'s memory on the active backend, or null where there is none. */
@@ -38,12 +31,12 @@ function viewOf(t: tf.Tensor): Float32Array | null {
   return null;
 }
 
-/** `t`'s memory if it can be written in place (writes available, no other tensor shares it), else null. */
+/** `t`'s memory if it can be written in place (the backend allows it, no other tensor shares it), else null. */
 function writableView(t: tf.Tensor): Float32Array | null {
   return inPlaceAvailable() && tf.backend().refCount(t.dataId) === 1 ? viewOf(t) : null;
 }
 
-/** Whether `t` can be written in place: writes are available and no other tensor shares its memory. */
+/** Whether `t` can be written in place: the backend allows it and no other tensor shares its memory. */
 export function canWriteInPlace(t: tf.Tensor): boolean {
   return writableView(t) !== null;
 }

@@ -1,24 +1,22 @@
 // Which of the project's own kernels the active backend runs (names.ts; wasm: a SIMD module, cpu: JS).
-// Every getter returns null where a kernel is missing or turned off, and callers keep plain tfjs ops.
+// Every getter returns null where a kernel is missing or turned off (the model's performance option
+// `kernels: "never"`), and callers keep plain tfjs ops.
 import * as tf from "@tensorflow/tfjs-core";
 import { KERNEL_NAMES } from "./names.js";
 import { registerWasmKernels } from "./wasm-kernels.js";
 import { registerCpuKernels } from "./cpu-kernels.js";
+import { DEFAULT_PERFORMANCE, type PerformanceOptions } from "../performance.js";
 import { nativeMatMulKernel } from "./native.js";
 
-let mode: "auto" | "never" = "auto";
-
-/** For tests and benchmarks: "never" turns every kernel off (tfjs ops and JS scans instead). */
-export function setDecodeKernel(m: "auto" | "never"): void {
-  mode = m;
-}
+/** The part of the performance options these getters read. */
+export type KernelChoice = Pick<PerformanceOptions, "kernels">;
 
 const REGISTER: Record<string, () => boolean> = { wasm: registerWasmKernels, cpu: registerCpuKernels };
 
 /** Whether the active backend has kernel `name` (registering this backend's kernels on first use). */
-function has(name: string): boolean {
+function has(name: string, opts: KernelChoice): boolean {
   const backend = tf.getBackend();
-  if (mode === "never" || !REGISTER[backend]?.()) return false;
+  if (opts.kernels === "never" || !REGISTER[backend]?.()) return false;
   return tf.getKernel(name, backend) !== undefined;
 }
 
@@ -37,16 +35,16 @@ const MAX_QUERY_ROWS: Record<string, number> = { wasm: 1, cpu: Infinity };
  * `queryRows` query rows per head, or null where the backend's kernels do not take that many, or while a
  * gradient tape records (the lab's training): they have no gradients, matMuls do.
  */
-export function attentionKernels(queryRows: number): AttentionProducts | null {
-  if (queryRows > (MAX_QUERY_ROWS[tf.getBackend()] ?? 0) || tf.engine().isTapeOn() || !has(KERNEL_NAMES.qk)) return null;
+export function attentionKernels(queryRows: number, opts: KernelChoice): AttentionProducts | null {
+  if (queryRows > (MAX_QUERY_ROWS[tf.getBackend()] ?? 0) || tf.engine().isTapeOn() || !has(KERNEL_NAMES.qk, opts)) return null;
   const run = (name: string, row: tf.Tensor4D, cache: tf.Tensor4D, length: number) =>
     tf.engine().runKernel(name, { row, cache }, { length } as unknown as tf.NamedAttrMap) as tf.Tensor4D;
   return { qk: (q, k, length) => run(KERNEL_NAMES.qk, q, k, length), pv: (p, v) => run(KERNEL_NAMES.pv, p, v, p.shape[3]) };
 }
 
 /** Softmax over the last axis where the backend has a faster one than tfjs's (cpu), else null. */
-export function rowSoftmax(): ((x: tf.Tensor) => tf.Tensor) | null {
-  if (!has(KERNEL_NAMES.softmax)) return null;
+export function rowSoftmax(opts: KernelChoice): ((x: tf.Tensor) => tf.Tensor) | null {
+  if (!has(KERNEL_NAMES.softmax, opts)) return null;
   return (x) => tf.engine().runKernel(KERNEL_NAMES.softmax, { x }, {}) as tf.Tensor;
 }
 
@@ -54,8 +52,8 @@ export function rowSoftmax(): ((x: tf.Tensor) => tf.Tensor) | null {
  * tf.unstack along axis 0 where the backend has a faster one than tfjs's (wasm), else null; null too
  * while a gradient tape records (it has no gradient).
  */
-export function unstackKernel(): ((x: tf.Tensor) => tf.Tensor[]) | null {
-  if (tf.engine().isTapeOn() || !has(KERNEL_NAMES.unstack)) return null;
+export function unstackKernel(opts: KernelChoice): ((x: tf.Tensor) => tf.Tensor[]) | null {
+  if (tf.engine().isTapeOn() || !has(KERNEL_NAMES.unstack, opts)) return null;
   return (x) => tf.engine().runKernel(KERNEL_NAMES.unstack, { x }, {}) as tf.Tensor[];
 }
 
@@ -64,8 +62,10 @@ export function unstackKernel(): ((x: tf.Tensor) => tf.Tensor[]) | null {
  * ℓ < fround(log ε) + max ℓ, and `kept` `[B, maxKept+1]` = per row the count of kept tokens followed by
  * their ascending indices (only the first maxKept are written). Null where the backend has none.
  */
-export function cutoffKernel(): ((logits: tf.Tensor2D, epsilon: number, maxKept: number) => { masked: tf.Tensor2D; kept: tf.Tensor2D }) | null {
-  if (!has(KERNEL_NAMES.cutoff)) return null;
+export function cutoffKernel(
+  opts: KernelChoice,
+): ((logits: tf.Tensor2D, epsilon: number, maxKept: number) => { masked: tf.Tensor2D; kept: tf.Tensor2D }) | null {
+  if (!has(KERNEL_NAMES.cutoff, opts)) return null;
   return (logits, epsilon, maxKept) => {
     const attrs = { logEps: Math.fround(Math.log(epsilon)), maxKept };
     const [masked, kept] = tf.engine().runKernel(KERNEL_NAMES.cutoff, { logits }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor2D[];
@@ -75,9 +75,12 @@ export function cutoffKernel(): ((logits: tf.Tensor2D, epsilon: number, maxKept:
 
 /**
  * a `[M,K]` · b `[K,N]` (+ bias `[N]`) in the native GEMM addon (native.ts), or null where it did not load,
- * is turned off (setNativeGemm, setDecodeKernel("never")) or while a gradient tape records (no gradient).
+ * is turned off (performance `matmul: "tfjs"` or `kernels: "never"`, setNativeGemm) or while a gradient
+ * tape records (no gradient). layers.ts `linear()` does not receive the model's options yet: it reads the defaults.
  */
-export function matMulKernel(): ((a: tf.Tensor2D, b: tf.Tensor2D, bias?: tf.Tensor1D) => tf.Tensor2D) | null {
-  if (mode === "never" || tf.engine().isTapeOn()) return null;
+export function matMulKernel(
+  opts: Pick<PerformanceOptions, "kernels" | "matmul"> = DEFAULT_PERFORMANCE,
+): ((a: tf.Tensor2D, b: tf.Tensor2D, bias?: tf.Tensor1D) => tf.Tensor2D) | null {
+  if (opts.kernels === "never" || opts.matmul === "tfjs" || tf.engine().isTapeOn()) return null;
   return nativeMatMulKernel();
 }
