@@ -35,7 +35,9 @@ export function chairIntervals(sentences: readonly ChairSentence[], o: ChairInte
   const resamples = o.resamples ?? 1000;
   const seed = o.seed ?? 0;
   const level = o.level ?? 0.95;
-  if (!Number.isInteger(resamples) || resamples < 1) throw new Error(`CHAIR intervals: resamples must be a positive integer (got ${resamples})`);
+  if (!Number.isInteger(resamples) || resamples < 1) {
+    throw new Error(`CHAIR intervals: resamples must be a positive integer (got ${resamples})`);
+  }
   const n = sentences.length;
   if (n === 0) throw new Error("CHAIR intervals: no captions");
   const counts = sentences.map(captionCounts);

@@ -4,7 +4,7 @@
 // hook's optional `scores` sees the masked scores right before the softmax (PAI's amplification).
 import * as tf from "@tensorflow/tfjs-core";
 import type { AttentionHook, AttentionSite } from "./hooks.js";
-import { attentionKernels, rowSoftmax, unstackKernel } from "./kernels/kernels.js";
+import { attentionKernels, matMulKernel, rowSoftmax, unstackKernel } from "./kernels/kernels.js";
 
 export interface AttentionInputs {
   /** `[B,H,Tq,D]` */
@@ -81,7 +81,8 @@ export function headMatMul(a: tf.Tensor4D, b: tf.Tensor4D, transposeB: boolean):
   const unstack = unstackKernel() ?? ((x: tf.Tensor) => tf.unstack(x));
   const as = unstack(a.reshape([B * H, Ta, a.shape[3]])); // (B·H) × [Ta, Da]
   const bs = unstack(b.reshape([B * H, b.shape[2], b.shape[3]])); // (B·H) × [Tb, Db]
-  const outs = as.map((ai, i) => tf.matMul(ai as tf.Tensor2D, (transposeB ? tf.transpose(bs[i]) : bs[i]) as tf.Tensor2D));
+  const mm = matMulKernel() ?? ((x: tf.Tensor2D, y: tf.Tensor2D) => tf.matMul(x, y)); // the native GEMM where it loaded
+  const outs = as.map((ai, i) => mm(ai as tf.Tensor2D, (transposeB ? tf.transpose(bs[i]) : bs[i]) as tf.Tensor2D));
   return tf.stack(outs).reshape([B, H, Ta, outCols]) as tf.Tensor4D; // [B,H,Ta,cols]
 }
 

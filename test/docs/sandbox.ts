@@ -1,10 +1,11 @@
 // The folder runnable doc blocks run in: small stand-ins, built from the fixture photos, for the data the
-// docs name (POPE files in both forms, an MME folder, LLaVA's llava_mme.jsonl, photo.jpg), and `causalmm`
+// docs name (POPE files in both forms, an MME folder, LLaVA's llava_mme.jsonl, a VLind-Bench data folder, photo.jpg), and `causalmm`
 // / `npx causalmm` on PATH running the built CLI. Blocks see $M (the embedded lab model), $BACKEND
 // (wasm) and $F / $CAUSALMM_FIXTURES (the fixtures).
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { vlindImagePaths, writeVlindData } from "../eval/vlind-fixture.js";
 
 const SUFFIX = "\nAnswer the question using a single word or phrase.";
 
@@ -50,6 +51,12 @@ function mmeFiles(dir: string, photos: string[]): void {
   jsonl(join(dir, "llava_mme.jsonl"), llava.map(([id, q]) => ({ question_id: id, image: id.startsWith("artwork") ? "artwork/images/10002.jpg" : id, text: q + SUFFIX, category: id.split("/")[0] })));
 }
 
+/** VLind-Bench's layout: data/data.json (the hand-made set of the eval tests) and data/images/{factual,counterfactual}. */
+function vlindFiles(dir: string, photos: string[]): void {
+  writeVlindData(join(dir, "data"));
+  vlindImagePaths().forEach((rel, i) => copy(photos[i % photos.length], join(dir, "data", rel)));
+}
+
 function shims(dir: string, main: string): string {
   const bin = join(dir, ".bin");
   mkdirSync(bin);
@@ -66,6 +73,7 @@ export function makeSandbox(fixtures: string, main: string, labModel: string): {
   copy(photos[1], join(dir, "photo.jpg"));
   popeFiles(dir, photos);
   mmeFiles(dir, photos);
+  vlindFiles(dir, photos);
   const bin = shims(dir, main);
   const env: NodeJS.ProcessEnv = { ...process.env, PATH: `${bin}:${process.env.PATH}`, M: labModel, BACKEND: "wasm", F: fixtures, CAUSALMM_FIXTURES: fixtures };
   delete env.CAUSALMM_BACKEND;

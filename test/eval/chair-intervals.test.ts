@@ -60,7 +60,8 @@ describe("score chair prints the intervals", () => {
     writeFileSync(join(d, "ann.jsonl"), '{"image_id": 1, "objects": ["dog"]}\n{"image_id": 2, "objects": ["cat"]}\n');
     writeFileSync(join(d, "ans.jsonl"), '{"question_id": 1, "text": "A dog and a cat."}\n{"question_id": 2, "text": "A cat."}\n');
     const cli = join(REPO_ROOT, "dist", "src", "cli", "main.js");
-    const args = [cli, "score", "chair", "--answers", join(d, "ans.jsonl"), "--annotations", join(d, "ann.jsonl"), "--resamples", "300", "--seed", "5"];
+    const files = ["--answers", join(d, "ans.jsonl"), "--annotations", join(d, "ann.jsonl")];
+    const args = [cli, "score", "chair", ...files, "--resamples", "300", "--seed", "5"];
     const r = await runNode([...args, "--json"]);
     expect(r.status, r.stderr).toBe(0);
     const j = JSON.parse(r.stdout);

@@ -1,7 +1,7 @@
-// `causalmm eval pope|mme`: answer a benchmark's questions into a resumable answers file.
+// `causalmm eval pope|mme|chair|vlind`: answer a benchmark's questions into a resumable answers file.
 import type { CommandSpec, OptionSpec, ParsedArgs } from "../args.js";
 import { need, numOpt, str } from "../args.js";
-import { ProgressBar } from "../progress.js";
+import { PROGRESS_OPTIONS, ProgressBar, progressFlags } from "../progress.js";
 import type { EvalItem } from "../../eval/answerer.js";
 import { answersById, readAnswers } from "../../eval/answers-file.js";
 import { idKey } from "../../eval/jsonl.js";
@@ -12,11 +12,15 @@ import { loadPopeQuestions } from "../../eval/pope-data.js";
 import { runEval, type RunSummary } from "../../eval/runner.js";
 import { CHAIR_MAX_NEW_TOKENS } from "../../eval/chair-data.js";
 import { CHAIR_OPTIONS, loadChairRun } from "./eval-chair.js";
+import { loadVlindRun, VLIND_EVAL_OPTIONS, VLIND_OPTIONS } from "./eval-vlind.js";
+import { VLIND_MAX_NEW_TOKENS } from "../../eval/vlind-data.js";
 import { MODEL_ANSWERER, testAnswererFactory, type AnswererSpec } from "../eval-answerer.js";
 
 const USAGE = [
   "causalmm eval pope --questions FILE --image-folder DIR --answers OUT.jsonl [--num-chunks N --chunk-idx I] [--batch B] [model options]",
   "       causalmm eval chair --image-folder DIR --annotations FILE [--annotations FILE2] --answers OUT.jsonl [--synonyms FILE] [...]",
+  "       causalmm eval vlind --data data.json [--image-dir DIR --factual-image-dir DIR] [--vote-thres 2] [--vlind-prompts reversed|gpt4o]",
+  "                           --answers OUT.jsonl [...]",
   "       causalmm eval mme --mme-root DIR --answers OUT.jsonl [--results-dir DIR] [...]",
   "       causalmm eval mme --question-file llava_mme.jsonl --image-folder MME_DIR --answers-file OUT.jsonl [...]",
   "       causalmm eval pope|mme <questions options> --answers MERGED.jsonl --merge CHUNK0.jsonl CHUNK1.jsonl ...",
@@ -35,10 +39,12 @@ const BASE_OPTIONS: OptionSpec[] = [
   { name: "limit", type: "number", integer: true, min: 1, help: "only the first N questions (before chunking)" },
   { name: "overwrite", type: "boolean", help: "discard an existing answers file instead of resuming it" },
   { name: "merge", type: "boolean", help: "merge the chunk answers files given as arguments into --answers" },
+  ...PROGRESS_OPTIONS,
 ];
 
 function loadItems(bench: string, args: ParsedArgs, checkImages: boolean): { items: EvalItem[]; source: string } {
   if (bench === "chair") return loadChairRun(args);
+  if (bench === "vlind") return loadVlindRun(args, checkImages);
   if (bench === "pope") {
     const source = need(args, "questions", "eval pope");
     return { items: loadPopeQuestions(source, { imageFolder: str(args, "image-folder"), checkImages }), source };
@@ -87,15 +93,18 @@ async function runMerge(bench: string, args: ParsedArgs, parts: string[]): Promi
 
 async function run(args: ParsedArgs, answerers: AnswererSpec): Promise<number> {
   const [bench, ...rest] = args.positional;
-  if (bench !== "pope" && bench !== "mme" && bench !== "chair") throw new Error(`eval: first argument must be pope, mme or chair (got ${bench ?? "nothing"})\nusage: ${USAGE}`);
+  if (!["pope", "mme", "chair", "vlind"].includes(bench)) {
+    throw new Error(`eval: first argument must be pope, mme, chair or vlind (got ${bench ?? "nothing"})\nusage: ${USAGE}`);
+  }
   if (args.opts.merge) return runMerge(bench, args, rest);
   if (rest.length) throw new Error(`eval: unexpected arguments ${rest.join(" ")} (chunk files go with --merge)`);
   const { items, source } = loadItems(bench, args, true);
   if (bench === "chair" && args.opts["max-new-tokens"] === undefined) args.opts["max-new-tokens"] = CHAIR_MAX_NEW_TOKENS;
+  if (bench === "vlind" && args.opts["max-new-tokens"] === undefined) args.opts["max-new-tokens"] = VLIND_MAX_NEW_TOKENS;
   const answersFile = need(args, "answers", `eval ${bench}`);
   const answerer = await ((await testAnswererFactory()) ?? answerers.create)(args);
   try {
-    const bar = new ProgressBar(`eval ${bench}`);
+    const bar = new ProgressBar(`eval ${bench}`, { ...progressFlags(args), unit: "answers" });
     const summary = await runEval({
       benchmark: bench,
       items,
@@ -107,7 +116,7 @@ async function run(args: ParsedArgs, answerers: AnswererSpec): Promise<number> {
       batch: numOpt(args, "batch"),
       limit: numOpt(args, "limit"),
       overwrite: Boolean(args.opts.overwrite),
-      onProgress: (p) => bar.update(p.answeredNow, p.todo, `${p.done}/${p.total} ${p.rate.toFixed(2)} q/s`),
+      onProgress: (p) => bar.update(p.done, p.total, `${p.done}/${p.total} ${p.rate.toFixed(2)} q/s`),
     });
     bar.done();
     process.stderr.write(summaryLine(bench, summary) + "\n");
@@ -124,9 +133,9 @@ async function run(args: ParsedArgs, answerers: AnswererSpec): Promise<number> {
 export function makeEvalCommand(answerers: AnswererSpec = MODEL_ANSWERER): CommandSpec {
   return {
     name: "eval",
-    summary: "answer POPE, MME or CHAIR questions into a resumable answers file (chunks, merge)",
+    summary: "answer POPE, MME, CHAIR or VLind-Bench questions into a resumable answers file (chunks, merge)",
     usage: USAGE,
-    options: [...BASE_OPTIONS, ...CHAIR_OPTIONS, ...answerers.options],
+    options: [...BASE_OPTIONS, ...CHAIR_OPTIONS, ...VLIND_OPTIONS, ...VLIND_EVAL_OPTIONS, ...answerers.options],
     run: (args) => run(args, answerers),
   };
 }

@@ -9,6 +9,7 @@ import { listOpt, numOpt, str } from "../args.js";
 import { loadLlava } from "../../api.js";
 import { aggregate, aggregateCsv, aggregateMarkdown, readRunSet, replicateConfigs, runReplicate, type AggRow, type MetricName } from "../../lab/replicate.js";
 import { Canvas, type Rgb } from "../../introspect/draw.js";
+import { PROGRESS_OPTIONS, ProgressBar, progressFlags } from "../progress.js";
 
 /** `DIR@SEED` (training seed after the last @) or `DIR` (seed = position in the list). */
 function models(specs: string[]): { dir: string; trainSeed: number }[] {
@@ -98,8 +99,17 @@ async function run(args: ParsedArgs): Promise<number> {
   const only = listOpt(args, "config");
   mkdirSync(out, { recursive: true });
   if (ms.length) {
+    const bars = new Map<string, ProgressBar>();
+    const onProgress = (config: string, p: { done: number; total: number; rate: number }) => {
+      if (!bars.has(config)) bars.set(config, new ProgressBar(`replicate ${config}`, { ...progressFlags(args), unit: "answers" }));
+      bars.get(config)!.update(p.done, p.total, `${p.rate.toFixed(2)} q/s`);
+      if (p.done === p.total) {
+        bars.get(config)!.done();
+        bars.delete(config); // the next run's config gets a fresh clock
+      }
+    };
     await runReplicate({
-      models: ms, decodeSeeds, sceneSeed, perSplit, out, only: only.length ? only : undefined, log,
+      models: ms, decodeSeeds, sceneSeed, perSplit, out, only: only.length ? only : undefined, log, onProgress,
       load: (dir) => loadLlava(dir, { backend: str(args, "backend") }),
     });
   }
@@ -147,6 +157,7 @@ export const replicateCommand: CommandSpec = {
     { name: "bootstrap-seed", type: "number", help: "seed of the bootstrap", default: 0 },
     { name: "img-dir", type: "string", help: "where the PNG plots go (default: OUT)" },
     { name: "prefix", type: "string", help: "file-name prefix of the plots", default: "replication" },
+    ...PROGRESS_OPTIONS,
   ],
   run,
 };

@@ -10,11 +10,14 @@ import { loadMmeQuestions, mmeRows, readMmeResults, writeMmeResults } from "../.
 import { scoreMme } from "../../eval/mme-score.js";
 import { loadPopeQuestions } from "../../eval/pope-data.js";
 import { CHAIR_OPTIONS, scoreChairCmd } from "./eval-chair.js";
+import { scoreVlindCmd, VLIND_OPTIONS, VLIND_SCORE_OPTIONS } from "./eval-vlind.js";
 import { pairAnswers, POPE_RULES, scorePope, type PopeRule, type Scored } from "../../eval/pope-score.js";
 
 const USAGE = [
   "causalmm score pope --answers A.jsonl --questions Q.json [--labels-dir DIR] [--answers B.jsonl --questions Q2.json ...] [--json]",
   "       causalmm score chair --answers A.jsonl --annotations FILE [--annotations FILE2] [--synonyms FILE] [--save OUT.json] [--resamples 1000 --seed 0] [--json]",
+  "       causalmm score vlind (--answers A.jsonl --data data.json | --pred-file data_pred.json --model-id ID) [--vote-thres 2]",
+  "                            [--style all|photorealistic|illustration|cartoon] [--json]",
   "       causalmm score mme (--results-dir DIR | --answers A.jsonl --mme-root DIR [--write-results DIR]) [--json]",
   "       causalmm score compare A.jsonl B.jsonl ... --labels Q.json [--labels-dir DIR] [--rule vcd|llava|opera] [--resamples 1000] [--seed 0] [--json]",
 ].join("\n");
@@ -93,12 +96,13 @@ async function run(args: ParsedArgs): Promise<number> {
   if (what === "pope") return scorePopeCmd(args);
   if (what === "mme") return scoreMmeCmd(args);
   if (what === "chair") return scoreChairCmd(args, (json, text) => out(args, json, text));
-  throw new Error(`score: first argument must be pope, mme, chair or compare (got ${what ?? "nothing"})\nusage: ${USAGE}`);
+  if (what === "vlind") return scoreVlindCmd(args, (json, text) => out(args, json, text));
+  throw new Error(`score: first argument must be pope, mme, chair, vlind or compare (got ${what ?? "nothing"})\nusage: ${USAGE}`);
 }
 
 export const scoreCommand: CommandSpec = {
   name: "score",
-  summary: "score answers: POPE (VCD/LLaVA/OPERA rules), MME (eval_tool rule), CHAIR, compare files with CIs",
+  summary: "score answers: POPE (VCD/LLaVA/OPERA rules), MME (eval_tool rule), CHAIR, VLind-Bench, compare files with CIs",
   usage: USAGE,
   options: [
     { name: "answers", type: "list", help: "answers JSONL (pope: one per --questions file)" },
@@ -113,6 +117,8 @@ export const scoreCommand: CommandSpec = {
     { name: "resamples", type: "number", help: "compare, chair: bootstrap resamples", default: 1000 },
     { name: "seed", type: "number", help: "compare, chair: bootstrap seed", default: 0 },
     ...CHAIR_OPTIONS,
+    ...VLIND_OPTIONS,
+    ...VLIND_SCORE_OPTIONS,
     { name: "image-id-key", type: "string", help: "chair: image id field of the captions file (default: image_id, else question_id)" },
     { name: "caption-key", type: "string", help: "chair: caption field (default: caption, else text)" },
     { name: "save", type: "string", help: "chair: write per-caption results (chair.py's --save_path JSON) here" },

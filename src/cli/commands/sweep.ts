@@ -13,6 +13,7 @@ import { runningVisionLayers } from "../../introspect/layers.js";
 import { parseIndexList } from "../../util/index-list.js";
 import type { Llava } from "../../api.js";
 import { ONE_WORD_SUFFIX } from "../../text/index.js";
+import { PROGRESS_OPTIONS, ProgressBar, progressFlags } from "../progress.js";
 
 function questions(args: ParsedArgs): SweepQuestion[] {
   const file = str(args, "questions");
@@ -60,8 +61,11 @@ async function run(args: ParsedArgs): Promise<number> {
       groups: layerGroups(listOpt(args, "layer-groups"), llava),
     };
     const t0 = performance.now();
-    const res = await runSweep(llava, qs, settings, (p) => process.stderr.write(`\rsweep: question ${p.question}/${p.total}`));
-    process.stderr.write(`\n${res.cells.length} cells × ${qs.length} question(s) in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+    const bar = new ProgressBar("sweep", { ...progressFlags(args), unit: "questions" });
+    bar.update(0, qs.length);
+    const res = await runSweep(llava, qs, settings, (p) => bar.update(p.question, p.total, `question ${p.question}/${p.total}`));
+    bar.done();
+    process.stderr.write(`${res.cells.length} cells × ${qs.length} question(s) in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
     const bootstrap = numOpt(args, "bootstrap") ?? 1000;
     const tok = (id: number) => llava.tokenizer.idToToken(id) ?? String(id);
     const report: SweepReport = {
@@ -95,6 +99,7 @@ export const sweepCommand: CommandSpec = {
     { name: "batch", type: "number", integer: true, min: 1, help: "counterfactual rows per batched forward", default: 8 },
     { name: "metric", type: "string", help: "what the PNG shows", choices: ["kl", "dLogOdds", "argmaxFlip", "yesNoFlip"], default: "kl" },
     { name: "out", type: "string", help: "output prefix: writes PREFIX.json, PREFIX.csv, PREFIX.png" },
+    ...PROGRESS_OPTIONS,
   ],
   run,
 };

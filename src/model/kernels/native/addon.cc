@@ -2,6 +2,7 @@
 // this CPU runs (AVX-512 > AVX2+FMA+F16C > portable) at load, and splits C's columns over a small
 // persistent thread pool (the calling thread is worker 0). Calls are synchronous and serialized.
 #include <node_api.h>
+#include <atomic>
 #include <condition_variable>
 #include <cstring>
 #include <functional>
@@ -112,32 +113,34 @@ bool supports(const Isa* i) {
   return true;
 }
 
-/** Columns [n0, n1) of thread t of T, in multiples of `align`. */
-void share(long N, long align, int t, int T, long* n0, long* n1) {
-  long units = (N + align - 1) / align;
-  long a = units * t / T, b = units * (t + 1) / T;
-  *n0 = a * align < N ? a * align : N;
-  *n1 = b * align < N ? b * align : N;
-}
-
+/**
+ * GEMM threads take column chunks from a shared counter (about 4 per thread), so a thread the OS delays
+ * (this machine is shared) does not hold the others up. Chunks are multiples of the kernel's column tile.
+ */
 void runProblem(const Problem& p) {
   bool gemv = p.M <= 4;
   double work = double(p.M) * p.N * p.K;
   int T = work < (1 << 20) ? 1 : pool->size();
   long align = gemv ? 64 : isa->nAlign;
+  // GEMV streams whole rows of B: one long chunk per thread keeps the reads contiguous
+  long parts = gemv ? T : 4 * T;
+  long chunk = T == 1 ? p.N : ((p.N + parts - 1) / parts + align - 1) / align * align;
+  long chunks = (p.N + chunk - 1) / chunk;
+  std::atomic<long> next{0};
   std::function<void(int)> job = [&](int t) {
     if (t >= T) return;
-    long n0, n1;
-    share(p.N, align, t, T, &n0, &n1);
-    if (n0 >= n1) return;
-    if (gemv) {
-      isa->gemv(p, n0, n1);
-      return;
+    float* scratch = nullptr;
+    if (!gemv) {
+      auto& s = pool->scratch(t);
+      size_t need = size_t(isa->scratchFloats(p.M));
+      if (s.size() < need) s.resize(need);
+      scratch = s.data();
     }
-    auto& s = pool->scratch(t);
-    size_t need = size_t(isa->scratchFloats(p.M));
-    if (s.size() < need) s.resize(need);
-    isa->gemm(p, n0, n1, s.data());
+    for (long i = next++; i < chunks; i = next++) {
+      long n0 = i * chunk, n1 = n0 + chunk < p.N ? n0 + chunk : p.N;
+      if (gemv) isa->gemv(p, n0, n1);
+      else isa->gemm(p, n0, n1, scratch);
+    }
   };
   if (T == 1) job(0);
   else pool->run(job);

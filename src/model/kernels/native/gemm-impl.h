@@ -174,36 +174,44 @@ inline float hsum(V v) {
   return s;
 }
 
-/** GEMV over [K,N] storage: rows of B are read once, 4 vectors of columns at a time, for all M ≤ 4 rows of A. */
+/**
+ * GEMV over [K,N] storage: B is streamed row by row (contiguous), 4 rows at a time, into accumulators for a
+ * tile of TW columns × M ≤ 4 rows that stay in L1/L2. Each element is the same k-ordered FMA chain as gemm().
+ */
 template <int M>
 void gemvInOut(const Problem& p, long n0, long n1) {
-  constexpr long CW = 4 * VW;
-  long n = n0;
-  for (; n + CW <= n1; n += CW) {
-    V acc[M][4] = {};
-    for (long k = 0; k < p.K; k++) {
-      V bv[4];
+  constexpr long TW = 8192;
+  float acc[M * TW];
+  const float* x = p.a;
+  for (long t0 = n0; t0 < n1; t0 += TW) {
+    long tw = n1 - t0 < TW ? n1 - t0 : TW, vec = tw / VW * VW;
+    for (long i = 0; i < M * TW; i++) acc[i] = 0.f;
+    long k = 0;
+    for (; k + 4 <= p.K; k += 4) {
+      const long r = k * p.N + t0;
+      for (long v = 0; v < vec; v += VW) {
+        V w0 = loadB(p, r + v), w1 = loadB(p, r + p.N + v), w2 = loadB(p, r + 2 * p.N + v), w3 = loadB(p, r + 3 * p.N + v);
 #pragma GCC unroll 4
-      for (int j = 0; j < 4; j++) bv[j] = loadB(p, k * p.N + n + j * VW);
-#pragma GCC unroll 4
-      for (int m = 0; m < M; m++) {
-        float av = p.a[m * p.K + k];
-#pragma GCC unroll 4
-        for (int j = 0; j < 4; j++) acc[m][j] += av * bv[j];
+        for (int m = 0; m < M; m++) {
+          const float* xm = x + m * p.K + k;
+          V y = loadV(acc + m * TW + v);
+          y += xm[0] * w0;
+          y += xm[1] * w1;
+          y += xm[2] * w2;
+          y += xm[3] * w3;
+          storeV(acc + m * TW + v, y);
+        }
       }
+      for (long v = vec; v < tw; v++)
+        for (int m = 0; m < M; m++)
+          for (long kk = k; kk < k + 4; kk++) acc[m * TW + v] += x[m * p.K + kk] * bAt(p, kk, t0 + v);
     }
+    for (; k < p.K; k++)
+      for (long v = 0; v < tw; v++)
+        for (int m = 0; m < M; m++) acc[m * TW + v] += x[m * p.K + k] * bAt(p, k, t0 + v);
     for (int m = 0; m < M; m++)
-      for (int j = 0; j < 4; j++) {
-        V bias = p.bias ? loadV(p.bias + n + j * VW) : V{};
-        storeV(p.c + m * p.N + n + j * VW, acc[m][j] + bias);
-      }
+      for (long v = 0; v < tw; v++) p.c[m * p.N + t0 + v] = p.bias ? acc[m * TW + v] + p.bias[t0 + v] : acc[m * TW + v];
   }
-  for (; n < n1; n++)
-    for (int m = 0; m < M; m++) {
-      float s = 0.f;
-      for (long k = 0; k < p.K; k++) s += p.a[m * p.K + k] * bAt(p, k, n);
-      p.c[m * p.N + n] = s + (p.bias ? p.bias[n] : 0.f);
-    }
 }
 
 /** GEMV over [N,K] storage: 4 rows of B at a time, dotted with all M ≤ 4 rows of A along k. */
