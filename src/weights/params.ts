@@ -4,10 +4,18 @@
 // before any byte is read), then against the loader that reads, converts and uploads each tensor.
 import * as tf from "@tensorflow/tfjs-core";
 import { ResidentStack, ResidentTable, type LayerStack, type TokenTable } from "./stack.js";
-import type { NativeWeight } from "../model/kernels/native.js";
+/** A linear weight kept outside tfjs (the shape of model/kernels/native.ts's NativeWeight, declared here
+ *  so that weights/ imports nothing from model/). */
+export interface HostLinearWeight {
+  readonly inDim: number;
+  readonly outDim: number;
+  readonly dtype: "F32" | "F16" | "BF16";
+  readonly bytes: number;
+  dispose(): void;
+}
 
 /** What `Take.linear` gives: a backend tensor `[in, out]`, or a host weight for the native GEMM. */
-export type LinearWeight = tf.Tensor2D | NativeWeight;
+export type LinearWeight = tf.Tensor2D | HostLinearWeight;
 
 export interface Take {
   /** 1-D tensor `[n]`. */
