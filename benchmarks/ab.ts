@@ -17,7 +17,12 @@ interface Table {
 export function tablesOf(out: string): Table[] {
   const tables: Table[] = [];
   let block: string[][] = [];
-  const cells = (l: string) => l.trim().slice(1, -1).split("|").map((c) => c.trim());
+  const cells = (l: string) =>
+    l
+      .trim()
+      .slice(1, -1)
+      .split("|")
+      .map((c) => c.trim());
   for (const line of [...out.split("\n"), ""]) {
     if (line.trim().startsWith("|")) block.push(cells(line));
     else if (block.length) {
@@ -55,14 +60,22 @@ function main(): void {
   } else {
     const [a, b] = [opt("--a"), opt("--b")];
     const sep = argv.indexOf("--");
-    if (!a || !b || sep < 0 || sep + 1 >= argv.length) throw new Error("usage: ab.js --a DIR --b DIR [--runs N] [--save DIR] -- SCRIPT.js [args…]");
+    if (!a || !b || sep < 0 || sep + 1 >= argv.length)
+      throw new Error("usage: ab.js --a DIR --b DIR [--runs N] [--save DIR] -- SCRIPT.js [args…]");
     const runs = Number(opt("--runs") ?? 3);
     const save = opt("--save");
     if (save) mkdirSync(save, { recursive: true });
     const [script, ...args] = argv.slice(sep + 1);
     for (let i = 0; i < runs; i++) {
-      for (const [key, dir] of [["a", a], ["b", b]] as const) {
-        const out = execFileSync(process.execPath, [join(dir, "dist", "benchmarks", script), ...args], { cwd: dir, encoding: "utf8", maxBuffer: 64 << 20 });
+      for (const [key, dir] of [
+        ["a", a],
+        ["b", b],
+      ] as const) {
+        const out = execFileSync(process.execPath, [join(dir, "dist", "benchmarks", script), ...args], {
+          cwd: dir,
+          encoding: "utf8",
+          maxBuffer: 64 << 20,
+        });
         if (save) writeFileSync(join(save, `${key}-${i + 1}.txt`), out);
         process.stderr.write(`run ${i + 1}/${runs} ${key} (${dir}) done\n`);
         outs[key].push(tablesOf(out));

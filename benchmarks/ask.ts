@@ -38,9 +38,15 @@ async function bench(fixtures: string, backend: string, runs: number, newTokens:
     for (let i = 0; i < runs; i++) t.push((await ask()).timings);
     const med = (f: (x: Timings) => number) => median(t.map(f));
     return [
-      backend, String(t[0].prefillTokens), med((x) => x.imageMs ?? 0).toFixed(1), med((x) => x.visionEncodeMs).toFixed(1),
-      med((x) => x.prefillMs).toFixed(1), med((x) => x.prefillTokensPerSec).toFixed(0),
-      String(t[0].decodeTokens), med((x) => x.decodeMs / Math.max(1, x.decodeTokens)).toFixed(2), med((x) => x.decodeTokensPerSec).toFixed(1),
+      backend,
+      String(t[0].prefillTokens),
+      med((x) => x.imageMs ?? 0).toFixed(1),
+      med((x) => x.visionEncodeMs).toFixed(1),
+      med((x) => x.prefillMs).toFixed(1),
+      med((x) => x.prefillTokensPerSec).toFixed(0),
+      String(t[0].decodeTokens),
+      med((x) => x.decodeMs / Math.max(1, x.decodeTokens)).toFixed(2),
+      med((x) => x.decodeTokensPerSec).toFixed(1),
       med((x) => x.totalMs + (x.imageMs ?? 0)).toFixed(0),
     ];
   } finally {
@@ -61,8 +67,23 @@ async function main(): Promise<void> {
   const newTokens = Number(process.argv[3] ?? 32);
   const backends = (process.argv[4] ?? "wasm,cpu").split(",");
   const fixtures = fixturesDir();
-  console.log(`llava-tiny (336 px, 576 image tokens), greedy, ${newTokens} new tokens, median of ${runs} runs; node ${process.version}, ${cpus().length} CPUs\n`);
-  const rows = [["backend", "prefill tokens", "preprocess ms", "vision encode ms", "prefill ms", "prefill tok/s", "decode steps", "ms/step", "decode tok/s", "total ms"]];
+  console.log(
+    `llava-tiny (336 px, 576 image tokens), greedy, ${newTokens} new tokens, median of ${runs} runs; node ${process.version}, ${cpus().length} CPUs\n`,
+  );
+  const rows = [
+    [
+      "backend",
+      "prefill tokens",
+      "preprocess ms",
+      "vision encode ms",
+      "prefill ms",
+      "prefill tok/s",
+      "decode steps",
+      "ms/step",
+      "decode tok/s",
+      "total ms",
+    ],
+  ];
   for (const b of backends) rows.push(await bench(fixtures, b, runs, newTokens));
   printTable(rows);
 }

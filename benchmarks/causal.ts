@@ -75,7 +75,11 @@ function decodeTable(backend: string, model: LlavaModel, ids: number[][], pixels
   ];
   const plain = () => [new ModelSource(model, ids, { pixels })];
   return plans.map(([name, plan]) => {
-    const r = compare(plain, () => [new CausalSource(model, { plan, prompts: { main: ids }, pixels })], () => sequential(model, plan, ids, pixels));
+    const r = compare(
+      plain,
+      () => [new CausalSource(model, { plan, prompts: { main: ids }, pixels })],
+      () => sequential(model, plan, ids, pixels),
+    );
     return [backend, name, ...r];
   });
 }
@@ -86,9 +90,24 @@ function decodeTable(backend: string, model: LlavaModel, ids: number[][], pixels
  * so the plausibility cutoff keeps more tokens than a trained model would (reported).
  */
 function midModel(performance: Partial<PerformanceOptions>): { model: LlavaModel; ids: number[][]; pixels: tf.Tensor4D } {
-  const raw = tinyConfigJson({ textHidden: 1024, textLayers: 8, textHeads: 16, vocabSize: 32000, visionHidden: 64, imageSize: 56, seed: 1 });
+  const raw = tinyConfigJson({
+    textHidden: 1024,
+    textLayers: 8,
+    textHeads: 16,
+    vocabSize: 32000,
+    visionHidden: 64,
+    imageSize: 56,
+    seed: 1,
+  });
   const model = buildModel(parseLlavaConfig(raw), randomSource(raw, 1), { performance });
-  const ids = [[1, ...Array.from({ length: 40 }, (_, i) => 100 + i), model.config.imageTokenIndex, ...Array.from({ length: 543 }, (_, i) => 200 + ((i * 37) % 30000))]];
+  const ids = [
+    [
+      1,
+      ...Array.from({ length: 40 }, (_, i) => 100 + i),
+      model.config.imageTokenIndex,
+      ...Array.from({ length: 543 }, (_, i) => 200 + ((i * 37) % 30000)),
+    ],
+  ];
   return { model, ids, pixels: tf.randomNormal([1, 3, 56, 56], 0, 1, "float32", 1) as tf.Tensor4D };
 }
 
@@ -103,7 +122,11 @@ function modelDir(fixtures: string): string {
 async function popeRate(llava: Llava, fixtures: string, causal: object | undefined, caching: boolean, n: number): Promise<number> {
   const answerer = new ModelAnswerer(llava, { maxNewTokens: 4, causal }, caching);
   const objects = ["cup", "cat", "dog", "person", "car", "chair"];
-  const items = Array.from({ length: n }, (_, i) => ({ questionId: i, image: join(fixtures, "preprocess", "coffee.png"), question: `Is there a ${objects[i % 6]} in the image?` }));
+  const items = Array.from({ length: n }, (_, i) => ({
+    questionId: i,
+    image: join(fixtures, "preprocess", "coffee.png"),
+    question: `Is there a ${objects[i % 6]} in the image?`,
+  }));
   await answerer.answer(items.slice(0, 6)); // warm-up
   const t = performance.now();
   for (let i = 0; i < n; i += 6) await answerer.answer(items.slice(i, i + 6)); // POPE: 6 questions per image
@@ -129,7 +152,12 @@ async function main(): Promise<void> {
     const pixels = tf.tensor4d(pv.data as Float32Array, pv.shape as [number, number, number, number]);
     decodeRows.push(...decodeTable(backend, llava.model, ids, pixels));
     const n = Number(opt("--questions", backend === "cpu" ? "6" : "24"));
-    for (const [name, causal] of n > 0 ? ([["plain", undefined], ["CausalMM multimodal", { cf: ["both"] }]] as const) : []) {
+    for (const [name, causal] of n > 0
+      ? ([
+          ["plain", undefined],
+          ["CausalMM multimodal", { cf: ["both"] }],
+        ] as const)
+      : []) {
       const cached = await popeRate(llava, fixtures, causal, true, n);
       const fresh = await popeRate(llava, fixtures, causal, false, n);
       popeRows.push([backend, name, fresh, cached, cached / fresh]);
@@ -145,10 +173,14 @@ async function main(): Promise<void> {
     mid.model.dispose();
     mid.pixels.dispose();
   }
-  console.log(`per-token decode, tiny-336 fixture model (595-position prompt), medians over ${ROUNDS} interleaved rounds of ${STEPS} steps; ` +
-    `× plain = total time over all rounds relative to a plain ModelSource decode timed in the same rounds`);
-  console.log(`KV cache writes: ${opt("--in-place", "auto") === "never" ? "reallocated every step" : "in place"}; ` +
-    `kernels: ${opt("--kernels", "auto") === "never" ? "off" : "on"}\n`);
+  console.log(
+    `per-token decode, tiny-336 fixture model (595-position prompt), medians over ${ROUNDS} interleaved rounds of ${STEPS} steps; ` +
+      `× plain = total time over all rounds relative to a plain ModelSource decode timed in the same rounds`,
+  );
+  console.log(
+    `KV cache writes: ${opt("--in-place", "auto") === "never" ? "reallocated every step" : "in place"}; ` +
+      `kernels: ${opt("--kernels", "auto") === "never" ? "off" : "on"}\n`,
+  );
   console.log(table(["backend", "decoding", "batched ms/token", "× plain", "sequential ms/token", "× plain"], decodeRows));
   if (midRows.length) {
     console.log(`\nthe same on a random mid-size model (D 1024, 8 layers, 16 heads, V 32000; 0.16 B parameters, 600-position prompt)\n`);

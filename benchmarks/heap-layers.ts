@@ -31,7 +31,9 @@ async function main(): Promise<void> {
   const workload = { promptTokens: S, maxNewTokens: 2 };
   const model = buildModel(cfg, realWidthSource(cfgJson), { residency: { policy, workload, ...(residentBytes ? { residentBytes } : {}) } });
   const plan = memoryPlanOf(model)!;
-  console.log(`${plan.policy}, ${layers} layers, ${S} positions: plan backend peak ${gib(plan.backendPeakBytes)}; after load heap ${gib(heap())}`);
+  console.log(
+    `${plan.policy}, ${layers} layers, ${S} positions: plan backend peak ${gib(plan.backendPeakBytes)}; after load heap ${gib(heap())}`,
+  );
   const cache = new KVCache(layers);
   const tap: Tap = (_m, layer, name) => {
     if (name === "v") console.log(`  layer ${layer}: heap ${gib(heap())}, live tensors ${gib(tf.memory().numBytes)}`);

@@ -45,17 +45,22 @@ async function main(): Promise<void> {
   const recMs = performance.now() - t0;
   const P0 = rec.prefillLength!;
   const bound = 4 * text.numLayers * text.numHeads * (N * P0 + (N * (N - 1)) / 2) + 4 * 2 * vision.numHeads * (P0 - ids.length + 2);
-  console.log(table(["what", "value"], [
-    ["generated tokens", N],
-    ["prompt positions P0", P0],
-    ["records", rec.records.length],
-    ["bytes held by the recorder", rec.bytes()],
-    ["closed-form bound (bytes)", bound],
-    ["JS heap growth (bytes, indicative)", process.memoryUsage().heapUsed - heap0],
-    ["tfjs tensors leaked by the recording run", tf.memory().numTensors - tensors0],
-    ["ms per token, plain", plainMs / N],
-    ["ms per token, recording", recMs / N],
-  ]));
+  console.log(
+    table(
+      ["what", "value"],
+      [
+        ["generated tokens", N],
+        ["prompt positions P0", P0],
+        ["records", rec.records.length],
+        ["bytes held by the recorder", rec.bytes()],
+        ["closed-form bound (bytes)", bound],
+        ["JS heap growth (bytes, indicative)", process.memoryUsage().heapUsed - heap0],
+        ["tfjs tensors leaked by the recording run", tf.memory().numTensors - tensors0],
+        ["ms per token, plain", plainMs / N],
+        ["ms per token, recording", recMs / N],
+      ],
+    ),
+  );
   pixels.dispose();
   model.dispose();
 }

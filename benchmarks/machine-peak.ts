@@ -13,7 +13,10 @@ const BUFFER_BYTES = 256 * 1024 ** 2;
 function peakWat(): string {
   const acc = Array.from({ length: CHAINS }, (_, i) => `(local $a${i} v128)`).join(" ");
   const init = Array.from({ length: CHAINS }, (_, i) => `(local.set $a${i} (f32x4.splat (f32.const ${1 + i / 100})))`).join("\n");
-  const step = Array.from({ length: CHAINS }, (_, i) => `(local.set $a${i} (f32x4.add (f32x4.mul (local.get $a${i}) (local.get $m)) (local.get $c)))`).join("\n");
+  const step = Array.from(
+    { length: CHAINS },
+    (_, i) => `(local.set $a${i} (f32x4.add (f32x4.mul (local.get $a${i}) (local.get $m)) (local.get $c)))`,
+  ).join("\n");
   const sum = Array.from({ length: CHAINS - 1 }, (_, i) => `(local.set $a0 (f32x4.add (local.get $a0) (local.get $a${i + 1})))`).join("\n");
   return `(module
   (memory (export "memory") ${BUFFER_BYTES / 65536 + 1})
@@ -45,7 +48,11 @@ function peakWat(): string {
 }
 
 async function assemble(): Promise<Uint8Array> {
-  const wabt = await (createRequire(import.meta.url)("wabt") as () => Promise<{ parseWat(n: string, s: string, f: object): { toBinary(o: object): { buffer: Uint8Array } } }>)();
+  const wabt = await (
+    createRequire(import.meta.url)("wabt") as () => Promise<{
+      parseWat(n: string, s: string, f: object): { toBinary(o: object): { buffer: Uint8Array } };
+    }>
+  )();
   return wabt.parseWat("peak.wat", peakWat(), { simd: true }).toBinary({}).buffer;
 }
 
@@ -77,7 +84,10 @@ export interface PeakResult {
 }
 
 async function runThreads(bytes: Uint8Array, threads: number, steps: number, reps: number): Promise<PeakResult> {
-  const workers = Array.from({ length: threads }, () => new Worker(WORKER, { eval: true, workerData: { bytes, steps, reps, bufferBytes: BUFFER_BYTES } }));
+  const workers = Array.from(
+    { length: threads },
+    () => new Worker(WORKER, { eval: true, workerData: { bytes, steps, reps, bufferBytes: BUFFER_BYTES } }),
+  );
   await Promise.all(workers.map((w) => new Promise((ok) => w.once("message", ok))));
   const results = await Promise.all(
     workers.map((w) => {

@@ -54,7 +54,8 @@ function phases(base: LlavaModel, ids: number[][], pixels: tf.Tensor4D, rounds: 
       prefill(model, c);
       c.dispose();
       t.push(performance.now());
-      for (let s = 0; s < steps; s++) tf.tidy(() => void model.decode(model.embedStep([(token++ % 1000) + 3]), { cache: caches[i], logits: "last" }).logits!.dataSync());
+      for (let s = 0; s < steps; s++)
+        tf.tidy(() => void model.decode(model.embedStep([(token++ % 1000) + 3]), { cache: caches[i], logits: "last" }).logits!.dataSync());
       t.push(performance.now());
       if (r < 0) return; // untimed warm-up round: V8 tiers wasm and JS up during the first calls
       times[i].clip.push(t[1] - t[0]);
@@ -64,7 +65,12 @@ function phases(base: LlavaModel, ids: number[][], pixels: tf.Tensor4D, rounds: 
   }
   caches.forEach((c) => c.dispose());
   feats.dispose();
-  return modes.map((mode, i) => ({ mode, clip: median(times[i].clip), prefill: median(times[i].prefill), decode: median(times[i].decode) }));
+  return modes.map((mode, i) => ({
+    mode,
+    clip: median(times[i].clip),
+    prefill: median(times[i].prefill),
+    decode: median(times[i].decode),
+  }));
 }
 
 /** The same model in PyTorch eager (benchmarks/torch_reference.py), when Debian's python3-torch is installed. */
@@ -100,7 +106,8 @@ async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   if (argv[0] === "--rss-child") return rssChild(argv[1]);
   const base = join(fixturesDir(), "llava-tiny");
-  const modelDir = argv[argv.indexOf("--model") + 1] && argv.includes("--model") ? argv[argv.indexOf("--model") + 1] : join(base, "model-f32");
+  const modelDir =
+    argv[argv.indexOf("--model") + 1] && argv.includes("--model") ? argv[argv.indexOf("--model") + 1] : join(base, "model-f32");
   const ids = [Array.from(readNpy(join(base, "golden", "input_ids.npy")).data)];
   const pv = readNpy(join(base, "golden", "pixel_values.npy"));
   const rows: (string | number)[][] = [];
@@ -111,7 +118,12 @@ async function main(): Promise<void> {
     const pixels = tf.tensor4d(pv.data as Float32Array, pv.shape as [number, number, number, number]);
     const seq = ids[0].length - 1 + model.numImageTokens;
     for (const r of phases(model, ids, pixels, backend === "cpu" ? 5 : 15, backend === "cpu" ? 5 : 20)) {
-      const label = r.mode === "never" ? "tfjs ops only" : backend === "wasm" ? "per-head 2-D; decode: SIMD kernels; in-place KV" : "JS softmax and products; in-place KV";
+      const label =
+        r.mode === "never"
+          ? "tfjs ops only"
+          : backend === "wasm"
+            ? "per-head 2-D; decode: SIMD kernels; in-place KV"
+            : "JS softmax and products; in-place KV";
       rows.push([backend, label, r.clip, r.prefill, seq / (r.prefill / 1000), r.decode, 1000 / r.decode]);
     }
     pixels.dispose();
@@ -121,13 +133,30 @@ async function main(): Promise<void> {
   if (torch) {
     const seq = torch.prefill_tokens as number;
     const [clip, prefill, decode] = [Number(torch.clip_ms), Number(torch.prefill_ms), Number(torch.decode_ms)];
-    rows.push([`pytorch ${torch.torch} eager, ${torch.threads} thread(s)`, "batched", clip, prefill, seq / (prefill / 1000), decode, 1000 / decode]);
+    rows.push([
+      `pytorch ${torch.torch} eager, ${torch.threads} thread(s)`,
+      "batched",
+      clip,
+      prefill,
+      seq / (prefill / 1000),
+      decode,
+      1000 / decode,
+    ]);
   } else rows.push(["pytorch eager", "not available (apt-get install python3-torch)", "", "", "", "", ""]);
   console.log(`model: ${modelDir}\n`);
   console.log(table(["backend", "attention", "CLIP ms", "prefill ms", "prefill tok/s", "decode ms/token", "decode tok/s"], rows));
   const f32 = loadRss(join(base, "model-f32"));
   const f16 = loadRss(join(base, "model-f16"));
-  console.log("\n" + table(["weights", "on disk MiB", "load peak RSS increase MiB"], [["F32 (1 file)", f32.weightMiB, f32.rssMiB], ["F16 (2 shards)", f16.weightMiB, f16.rssMiB]]));
+  console.log(
+    "\n" +
+      table(
+        ["weights", "on disk MiB", "load peak RSS increase MiB"],
+        [
+          ["F32 (1 file)", f32.weightMiB, f32.rssMiB],
+          ["F16 (2 shards)", f16.weightMiB, f16.rssMiB],
+        ],
+      ),
+  );
 }
 
 main().catch((e) => {

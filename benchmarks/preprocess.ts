@@ -6,8 +6,14 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
-  activeJpegDecoder, decodeImage, defaultProcessorConfig, preprocess, resizeBicubic, shortestEdgeSize,
-  type DecodeOptions, type RgbImage,
+  activeJpegDecoder,
+  decodeImage,
+  defaultProcessorConfig,
+  preprocess,
+  resizeBicubic,
+  shortestEdgeSize,
+  type DecodeOptions,
+  type RgbImage,
 } from "../src/vision/index.js";
 
 const IMAGES = ["chelsea.png", "coffee.png", "camera.png", "logo.png", "rocket.jpg", "coffee_420.jpg", "chelsea_exif6.jpg"];
@@ -25,7 +31,10 @@ function now(): number {
   return Number(process.hrtime.bigint()) / 1e6;
 }
 
-interface Timing { median: number; min: number }
+interface Timing {
+  median: number;
+  min: number;
+}
 
 async function timeMs(runs: number, fn: () => unknown): Promise<Timing> {
   await fn(); // warm-up: JIT and, for the wasm decoder, module instantiation
@@ -46,7 +55,9 @@ async function row(dir: string, file: string, runs: number, opts: DecodeOptions)
   const bytes = readFileSync(join(dir, file));
   const cfg = defaultProcessorConfig();
   let img: RgbImage = await decodeImage(bytes, file, opts);
-  const decode = await timeMs(runs, async () => { img = await decodeImage(bytes, file, opts); });
+  const decode = await timeMs(runs, async () => {
+    img = await decodeImage(bytes, file, opts);
+  });
   const [w, h] = shortestEdgeSize(img.width, img.height, cfg.size);
   const resize = await timeMs(runs, () => resizeBicubic(img, w, h));
   const crop = await timeMs(runs, () => preprocess(img, cfg, "crop"));

@@ -65,13 +65,33 @@ async function profile(label: string, fn: () => void, reps = 3) {
     byName.set(g.name, { ms: n.ms + g.ms, count: n.count + g.count, flop: n.flop + g.flop });
   }
   const pct = (ms: number) => `${((100 * ms) / bestWall).toFixed(1)} %`;
-  console.log(`\n## ${label}: wall ${bestWall.toFixed(0)} ms (best of ${reps} profiled runs), ` +
-    `Σ kernels ${kernelMs.toFixed(0)} ms, outside kernels ${(bestWall - kernelMs).toFixed(0)} ms (${pct(bestWall - kernelMs)})\n`);
+  console.log(
+    `\n## ${label}: wall ${bestWall.toFixed(0)} ms (best of ${reps} profiled runs), ` +
+      `Σ kernels ${kernelMs.toFixed(0)} ms, outside kernels ${(bestWall - kernelMs).toFixed(0)} ms (${pct(bestWall - kernelMs)})\n`,
+  );
   const names = [...byName].sort((a, b) => b[1].ms - a[1].ms);
-  console.log(table(["kernel", "calls", "ms", "share of wall", "GFLOP/s"], names.map(([n, v]) => [n, v.count, v.ms, pct(v.ms), v.flop ? v.flop / (v.ms * 1e6) : ""])));
+  console.log(
+    table(
+      ["kernel", "calls", "ms", "share of wall", "GFLOP/s"],
+      names.map(([n, v]) => [n, v.count, v.ms, pct(v.ms), v.flop ? v.flop / (v.ms * 1e6) : ""]),
+    ),
+  );
   const top = [...groups.values()].sort((a, b) => b.ms - a.ms).slice(0, 14);
   console.log("\nlargest kernel groups (name, input shapes):\n");
-  console.log(table(["kernel", "inputs", "calls", "ms", "share", "GFLOP/s", "GB/s"], top.map((g) => [g.name, g.shapes, g.count, g.ms, pct(g.ms), g.flop ? g.flop / (g.ms * 1e6) : "", g.flop ? "" : g.bytes / (g.ms * 1e6)])));
+  console.log(
+    table(
+      ["kernel", "inputs", "calls", "ms", "share", "GFLOP/s", "GB/s"],
+      top.map((g) => [
+        g.name,
+        g.shapes,
+        g.count,
+        g.ms,
+        pct(g.ms),
+        g.flop ? g.flop / (g.ms * 1e6) : "",
+        g.flop ? "" : g.bytes / (g.ms * 1e6),
+      ]),
+    ),
+  );
 }
 
 function textModel(): LlavaModel {
@@ -91,7 +111,9 @@ async function main(): Promise<void> {
     const cfg = realWidthConfig("clip", { visionLayers: 2 });
     const model = buildModel(cfg, lazyRandomSource(cfg));
     const pixels = tf.randomNormal([1, 3, 336, 336], 0, 1, "float32", 2) as tf.Tensor4D;
-    await profile("CLIP-L: patch embedding + one encoder layer + 7B projector", () => tf.tidy(() => void model.encodeImages(pixels).features.dataSync()));
+    await profile("CLIP-L: patch embedding + one encoder layer + 7B projector", () =>
+      tf.tidy(() => void model.encodeImages(pixels).features.dataSync()),
+    );
     pixels.dispose();
     model.dispose();
   }
@@ -99,11 +121,20 @@ async function main(): Promise<void> {
     const model = textModel();
     const ids = [[1, ...Array.from({ length: PROMPT_POSITIONS - 1 }, (_, i) => 3 + (i % 1000))]];
     const run = (cache: KVCache) => tf.tidy(() => void model.decode(model.embed(ids), { cache, logits: "last" }).logits!.dataSync());
-    if (parts.includes("prefill")) await profile(`7B layer prefill, ${PROMPT_POSITIONS} positions (lm_head of 1 024 tokens)`, () => { const c = new KVCache(1); run(c); c.dispose(); });
+    if (parts.includes("prefill"))
+      await profile(`7B layer prefill, ${PROMPT_POSITIONS} positions (lm_head of 1 024 tokens)`, () => {
+        const c = new KVCache(1);
+        run(c);
+        c.dispose();
+      });
     if (parts.includes("decode")) {
       const cache = new KVCache(1);
       run(cache);
-      await profile(`7B layer decode step after ${PROMPT_POSITIONS} positions (lm_head of 1 024 tokens)`, () => tf.tidy(() => void model.decode(model.embedStep([7]), { cache, logits: "last" }).logits!.dataSync()), 7);
+      await profile(
+        `7B layer decode step after ${PROMPT_POSITIONS} positions (lm_head of 1 024 tokens)`,
+        () => tf.tidy(() => void model.decode(model.embedStep([7]), { cache, logits: "last" }).logits!.dataSync()),
+        7,
+      );
       cache.dispose();
     }
     model.dispose();

@@ -30,7 +30,14 @@ export function realWidthConfigJson(part: RealWidthPart, o: RealWidthOverrides =
   const text =
     part === "clip"
       ? { hidden_size: 4096, intermediate_size: 16, num_hidden_layers: 1, num_attention_heads: 32, num_key_value_heads: 1, vocab_size: 64 }
-      : { hidden_size: 4096, intermediate_size: 11008, num_hidden_layers: 1, num_attention_heads: 32, num_key_value_heads: 32, vocab_size: 32064 };
+      : {
+          hidden_size: 4096,
+          intermediate_size: 11008,
+          num_hidden_layers: 1,
+          num_attention_heads: 32,
+          num_key_value_heads: 32,
+          vocab_size: 32064,
+        };
   if (o.visionLayers) vision.num_hidden_layers = o.visionLayers;
   if (o.vocabSize) text.vocab_size = o.vocabSize;
   const vocab = text.vocab_size;

@@ -36,9 +36,15 @@ const CAUSAL_STEPS = 4;
 
 /** GFLOP of each row (2 per multiply-add of the weight matMuls and attention products). */
 function gflop(row: string): number {
-  const T = 577, D = 1024, I = 4096, L = 23; // CLIP-L up to the selected layer
+  const T = 577,
+    D = 1024,
+    I = 4096,
+    L = 23; // CLIP-L up to the selected layer
   const clip = L * (2 * T * (4 * D * D + 2 * D * I) + 2 * 2 * T * T * D) + 2 * 576 * (1024 * 4096 + 4096 * 4096) + 2 * 576 * 588 * D;
-  const S = PROMPT_POSITIONS, D7 = 4096, I7 = 11008, V = 32064;
+  const S = PROMPT_POSITIONS,
+    D7 = 4096,
+    I7 = 11008,
+    V = 32064;
   const layer = 4 * D7 * D7 + 3 * D7 * I7;
   if (row.startsWith("gemm-")) return gemmCost(row).gflop;
   if (row === "clip") return clip / 1e9;
@@ -72,7 +78,8 @@ function textRows(model: LlavaModel): Record<string, () => number> {
   const ids = textPrompt(model);
   const pixels = tf.randomNormal([1, 3, 56, 56], 0, 1, "float32", 1) as tf.Tensor4D;
   const feats = tf.keep(tf.tidy(() => model.encodeImages(pixels).features));
-  const prefill = (cache: KVCache) => tf.tidy(() => void model.decode(model.embed(ids, feats), { cache, logits: "last" }).logits!.dataSync());
+  const prefill = (cache: KVCache) =>
+    tf.tidy(() => void model.decode(model.embed(ids, feats), { cache, logits: "last" }).logits!.dataSync());
   let cache = new KVCache(1);
   prefill(cache);
   const timed = (fn: () => void) => () => {
@@ -180,7 +187,11 @@ function arg(argv: string[], name: string, def: string): string {
 }
 
 /** Rounds over every (row, configuration); returns medians in ms keyed "config/row". */
-async function measure(servers: { s: Server; cfgs: { label: string; line: (row: string) => string }[]; rows: string[] }[], rounds: number, repeat: Record<string, number>) {
+async function measure(
+  servers: { s: Server; cfgs: { label: string; line: (row: string) => string }[]; rows: string[] }[],
+  rounds: number,
+  repeat: Record<string, number>,
+) {
   const times = new Map<string, number[]>();
   for (let r = -1; r < rounds; r++) {
     for (const { s, cfgs, rows } of servers)
@@ -205,22 +216,51 @@ function partRows(part: Part, kind: "torch" | "wasm" | "native"): string[] {
 }
 
 /** Configuration labels: `wasm-Nt` (XNNPACK on N wasm threads), `native-Nt` (the addon on N threads, wasm backend). */
-async function runPart(part: Part, wasmThreads: number[], nativeThreads: number[], torchThreads: number[], rounds: number, decodeRuns: number) {
+async function runPart(
+  part: Part,
+  wasmThreads: number[],
+  nativeThreads: number[],
+  torchThreads: number[],
+  rounds: number,
+  decodeRuns: number,
+) {
   const self = fileURLToPath(import.meta.url);
-  const torch = await startServer("torch", "/usr/bin/python3", [join(PACKAGE_ROOT, "benchmarks", "real_width_torch.py"), part], { OPENBLAS_NUM_THREADS: "1" });
+  const torch = await startServer("torch", "/usr/bin/python3", [join(PACKAGE_ROOT, "benchmarks", "real_width_torch.py"), part], {
+    OPENBLAS_NUM_THREADS: "1",
+  });
   const servers: { s: Server; label: string; kind: "wasm" | "native" }[] = [];
-  for (const t of wasmThreads) servers.push({ s: await startServer(`wasm-${t}t`, process.execPath, [self, "--serve", part, String(t), "off"], {}), label: `wasm-${t}t`, kind: "wasm" });
+  for (const t of wasmThreads)
+    servers.push({
+      s: await startServer(`wasm-${t}t`, process.execPath, [self, "--serve", part, String(t), "off"], {}),
+      label: `wasm-${t}t`,
+      kind: "wasm",
+    });
   for (const t of nativeThreads) {
-    servers.push({ s: await startServer(`native-${t}t`, process.execPath, [self, "--serve", part, "1", String(t)], {}), label: `native-${t}t`, kind: "native" });
+    servers.push({
+      s: await startServer(`native-${t}t`, process.execPath, [self, "--serve", part, "1", String(t)], {}),
+      label: `native-${t}t`,
+      kind: "native",
+    });
   }
   const loadBefore = loadavg();
   const med = await measure(
     [
-      { s: torch, cfgs: torchThreads.map((t) => ({ label: `torch-${t}t`, line: (row: string) => `${row} ${t}` })), rows: partRows(part, "torch") },
+      {
+        s: torch,
+        cfgs: torchThreads.map((t) => ({ label: `torch-${t}t`, line: (row: string) => `${row} ${t}` })),
+        rows: partRows(part, "torch"),
+      },
       ...servers.map(({ s, label, kind }) => ({ s, cfgs: [{ label, line: (row: string) => row }], rows: partRows(part, kind) })),
     ],
     rounds,
-    { decode: decodeRuns, "gemm-1x4096x11008": decodeRuns, "gemm-1x4096x11008-f16": decodeRuns, "causal-plain": 2, "causal-multimodal": 2, "causal-vision": 2 },
+    {
+      decode: decodeRuns,
+      "gemm-1x4096x11008": decodeRuns,
+      "gemm-1x4096x11008-f16": decodeRuns,
+      "causal-plain": 2,
+      "causal-multimodal": 2,
+      "causal-vision": 2,
+    },
   );
   [torch, ...servers.map((x) => x.s)].forEach((s) => s.close());
   return { med, load: [loadBefore, loadavg()] };
@@ -243,16 +283,25 @@ function report(part: Part, med: Map<string, number>, labels: string[], torchThr
       const ms = med.get(`${label}/${row}`);
       if (ms === undefined) continue;
       const bytes = rowBytes(row);
-      rows.push([row, describe(label), ms, gflop(row) / (ms / 1000), bytes ? bytes / (ms * 1e6) : "", Number.isNaN(torchBest) ? "—" : ms / torchBest]);
+      rows.push([
+        row,
+        describe(label),
+        ms,
+        gflop(row) / (ms / 1000),
+        bytes ? bytes / (ms * 1e6) : "",
+        Number.isNaN(torchBest) ? "—" : ms / torchBest,
+      ]);
     }
   }
   let out = table(["row", "implementation", "ms (median)", "GFLOP/s", "weight GB/s", "× PyTorch best"], rows);
   if (part === "text") {
-    const causal = labels.filter((l) => !l.startsWith("torch")).map((label) => {
-      const plain = med.get(`${label}/causal-plain`)!;
-      const [mm, one] = [med.get(`${label}/causal-multimodal`)!, med.get(`${label}/causal-vision`)!];
-      return [describe(label), plain, mm, mm / plain, one, one / plain];
-    });
+    const causal = labels
+      .filter((l) => !l.startsWith("torch"))
+      .map((label) => {
+        const plain = med.get(`${label}/causal-plain`)!;
+        const [mm, one] = [med.get(`${label}/causal-multimodal`)!, med.get(`${label}/causal-vision`)!];
+        return [describe(label), plain, mm, mm / plain, one, one / plain];
+      });
     out += "\n\nCausalMM decode step at 7B widths (one layer + lm_head, batched branches), ms per token:\n";
     out += table(["implementation", "plain", "multimodal (2 branches)", "× plain", "vision CF (1 branch)", "× plain"], causal);
   }
@@ -269,18 +318,33 @@ async function main(): Promise<void> {
   const nativeThreads = list("--native-threads", "1,2");
   const torchThreads = arg(argv, "--torch-threads", "1,2").split(",").map(Number);
   const decodeRuns = Number(arg(argv, "--decode-runs", "5"));
-  console.log(`real-width benchmark, ${new Date().toISOString()}, load average ${loadavg().map((x) => x.toFixed(2)).join(" ")}\n`);
+  console.log(
+    `real-width benchmark, ${new Date().toISOString()}, load average ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(" ")}\n`,
+  );
   if (parts.includes("peak")) {
     const peak = await machinePeak();
     console.log("wasm SIMD limits (f32x4 mul+add chains; f32x4 sums over 256 MiB per thread):\n");
-    console.log(table(["threads", "mul+add GFLOP/s", "read GB/s"], peak.map((p) => [p.threads, p.gflops, p.readGBs])) + "\n");
+    console.log(
+      table(
+        ["threads", "mul+add GFLOP/s", "read GB/s"],
+        peak.map((p) => [p.threads, p.gflops, p.readGBs]),
+      ) + "\n",
+    );
   }
   for (const part of ["gemm", "clip", "text"] as const) {
     if (!parts.includes(part)) continue;
     const { med, load } = await runPart(part, wasmThreads, nativeThreads, torchThreads, rounds, decodeRuns);
-    console.log(`${part}: ${rounds} rounds (after one untimed), ` +
-      `load average before ${load[0].map((x) => x.toFixed(2)).join(" ")}, after ${load[1].map((x) => x.toFixed(2)).join(" ")}\n`);
-    const labels = [...torchThreads.map((t) => `torch-${t}t`), ...wasmThreads.map((t) => `wasm-${t}t`), ...nativeThreads.map((t) => `native-${t}t`)];
+    console.log(
+      `${part}: ${rounds} rounds (after one untimed), ` +
+        `load average before ${load[0].map((x) => x.toFixed(2)).join(" ")}, after ${load[1].map((x) => x.toFixed(2)).join(" ")}\n`,
+    );
+    const labels = [
+      ...torchThreads.map((t) => `torch-${t}t`),
+      ...wasmThreads.map((t) => `wasm-${t}t`),
+      ...nativeThreads.map((t) => `native-${t}t`),
+    ];
     console.log(report(part, med, labels, torchThreads) + "\n");
   }
 }

@@ -49,7 +49,9 @@ async function main(): Promise<void> {
   const peak = trackPeak();
   const heap0 = process.memoryUsage().rss;
   const t0 = performance.now();
-  const model = buildModel(cfg, realWidthSource(cfgJson), { residency: { policy, workload, ...(resident ? { residentBytes: parseBytes(resident) } : {}) } });
+  const model = buildModel(cfg, realWidthSource(cfgJson), {
+    residency: { policy, workload, ...(resident ? { residentBytes: parseBytes(resident) } : {}) },
+  });
   const loadMs = performance.now() - t0;
   const pixels = tf.randomUniform([1, 3, image, image], -1, 1, "float32", 7) as tf.Tensor4D;
   const t1 = performance.now();
@@ -58,8 +60,18 @@ async function main(): Promise<void> {
   const plan = memoryPlanOf(model)!;
   const heap = (tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array } }).wasm?.HEAPU8?.length ?? 0;
   const out = {
-    backend, policy: plan.policy, resident: [...plan.residency.resident], tokens: tokens[0], loadMs, runMs,
-    plan: { tensorPeak: plan.tensorPeakBytes, backendPeak: plan.backendPeakBytes, processPeak: plan.processPeakBytes, host: plan.hostBytes },
+    backend,
+    policy: plan.policy,
+    resident: [...plan.residency.resident],
+    tokens: tokens[0],
+    loadMs,
+    runMs,
+    plan: {
+      tensorPeak: plan.tensorPeakBytes,
+      backendPeak: plan.backendPeakBytes,
+      processPeak: plan.processPeakBytes,
+      host: plan.hostBytes,
+    },
     measured: { tensorPeak: peak(), wasmHeap: heap, vmHwm: vmHwm(), rssAtStart: heap0 },
   };
   if (process.argv.includes("--json")) process.stdout.write(JSON.stringify(out) + "\n");

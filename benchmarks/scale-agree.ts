@@ -28,10 +28,26 @@ export async function agreeChild(argv: string[]): Promise<void> {
   });
   const textS = (performance.now() - t2) / 1000;
   model.dispose();
-  process.stdout.write(JSON.stringify({ backend, loadS, visionS, textS, features: [...features.subarray(0, 4096)], featureCount: features.length, logits: [...logits] }) + "\n");
+  process.stdout.write(
+    JSON.stringify({
+      backend,
+      loadS,
+      visionS,
+      textS,
+      features: [...features.subarray(0, 4096)],
+      featureCount: features.length,
+      logits: [...logits],
+    }) + "\n",
+  );
 }
 
-interface ChildResult { visionS: number; textS: number; loadS: number; features: number[]; logits: number[] }
+interface ChildResult {
+  visionS: number;
+  textS: number;
+  loadS: number;
+  features: number[];
+  logits: number[];
+}
 
 /** One line of the scale log, as read back: each case fills its own fields. */
 export interface ScaleRow {
@@ -63,7 +79,16 @@ const argmax = (v: number[]) => v.reduce((best, x, i) => (x > v[best] ? i : best
 export function agreeRow(r: ScaleRow): string[] {
   const w = r.wasm?.result;
   const c = r.cpu?.result;
-  if (typeof w !== "object" || typeof c !== "object") return [String(r.model), String(r.policy), "failed", "failed", String(w).slice(-80), String(c).slice(-80), "?"];
+  if (typeof w !== "object" || typeof c !== "object")
+    return [String(r.model), String(r.policy), "failed", "failed", String(w).slice(-80), String(c).slice(-80), "?"];
   const s = (x: ChildResult) => `${x.loadS.toFixed(0)} + ${x.visionS.toFixed(0)} + ${x.textS.toFixed(0)}`;
-  return [String(r.model), String(r.policy), s(w), s(c), maxAbs(w.features, c.features).toExponential(1), maxAbs(w.logits, c.logits).toExponential(1), String(argmax(w.logits) === argmax(c.logits))];
+  return [
+    String(r.model),
+    String(r.policy),
+    s(w),
+    s(c),
+    maxAbs(w.features, c.features).toExponential(1),
+    maxAbs(w.logits, c.logits).toExponential(1),
+    String(argmax(w.logits) === argmax(c.logits)),
+  ];
 }

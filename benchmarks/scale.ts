@@ -23,10 +23,22 @@ const CLI = join(PACKAGE_ROOT, "dist", "src", "cli", "main.js");
 const LOCK = "/work/coord/bigmem.lock";
 const QUESTION = "Is there a cat in the image?";
 
-interface Args { cases: string[]; model: string; small: string; log: string; image: string }
+interface Args {
+  cases: string[];
+  model: string;
+  small: string;
+  log: string;
+  image: string;
+}
 
 function parse(argv: string[]): Args {
-  const a: Args = { cases: [], model: "/work/data/llava-7b-random", small: "/work/data/llava-7b-random-t2v2", log: "/work/data/scale-results.jsonl", image: "" };
+  const a: Args = {
+    cases: [],
+    model: "/work/data/llava-7b-random",
+    small: "/work/data/llava-7b-random-t2v2",
+    log: "/work/data/scale-results.jsonl",
+    image: "",
+  };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     if (k === "--model") a.model = argv[++i];
@@ -55,8 +67,29 @@ async function plan(a: Args): Promise<void> {
 /** An impossible plan (all weights as float32 on wasm's 4 GiB heap, or on cpu in 24 GB) must be refused at once. */
 async function refuse(a: Args): Promise<void> {
   for (const backend of ["wasm", "cpu"]) {
-    const r = await runTimed(["node", CLI, "ask", "--model", a.model, "--backend", backend, "--residency", "all", "--image", a.image, "--one-word", QUESTION]);
-    record(a, { case: "refuse", backend, status: r.status, seconds: r.seconds, peakRssKiB: r.peakKiB, message: r.stderr.trim().split("\n").slice(-3).join(" ") });
+    const r = await runTimed([
+      "node",
+      CLI,
+      "ask",
+      "--model",
+      a.model,
+      "--backend",
+      backend,
+      "--residency",
+      "all",
+      "--image",
+      a.image,
+      "--one-word",
+      QUESTION,
+    ]);
+    record(a, {
+      case: "refuse",
+      backend,
+      status: r.status,
+      seconds: r.seconds,
+      peakRssKiB: r.peakKiB,
+      message: r.stderr.trim().split("\n").slice(-3).join(" "),
+    });
   }
 }
 
@@ -65,10 +98,38 @@ async function ask(a: Args, spec: string): Promise<void> {
   const [, policy, cf] = spec.split(":");
   const flags = policy.startsWith("budget=") ? ["--resident", policy.slice(7)] : ["--residency", policy];
   if (cf) flags.push("--cf", "both");
-  const cmd = ["node", CLI, "ask", "--model", a.model, "--backend", "wasm", ...flags, "--image", a.image, "--one-word", "--max-new-tokens", "2", "--json", "--verbose", QUESTION];
+  const cmd = [
+    "node",
+    CLI,
+    "ask",
+    "--model",
+    a.model,
+    "--backend",
+    "wasm",
+    ...flags,
+    "--image",
+    a.image,
+    "--one-word",
+    "--max-new-tokens",
+    "2",
+    "--json",
+    "--verbose",
+    QUESTION,
+  ];
   const r = await runTimed(["flock", LOCK, ...cmd]);
-  const json = r.status === 0 ? (JSON.parse(r.stdout.trim().split("\n").pop()!) as { text: string; timings: Record<string, number> }) : undefined;
-  record(a, { case: "ask", policy, cf: cf ? "both" : "none", status: r.status, seconds: r.seconds, peakRssKiB: r.peakKiB, timings: json?.timings, text: json?.text, stderr: r.stderr.trim().split("\n").slice(-12).join("\n") });
+  const json =
+    r.status === 0 ? (JSON.parse(r.stdout.trim().split("\n").pop()!) as { text: string; timings: Record<string, number> }) : undefined;
+  record(a, {
+    case: "ask",
+    policy,
+    cf: cf ? "both" : "none",
+    status: r.status,
+    seconds: r.seconds,
+    peakRssKiB: r.peakKiB,
+    timings: json?.timings,
+    text: json?.text,
+    stderr: r.stderr.trim().split("\n").slice(-12).join("\n"),
+  });
 }
 
 function gib(kib: number | undefined): string {
@@ -76,26 +137,61 @@ function gib(kib: number | undefined): string {
 }
 
 function report(a: Args): void {
-  const rows = existsSync(a.log) ? readFileSync(a.log, "utf8").trim().split("\n").map((l) => JSON.parse(l) as ScaleRow) : [];
+  const rows = existsSync(a.log)
+    ? readFileSync(a.log, "utf8")
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l) as ScaleRow)
+    : [];
   const last = new Map<string, ScaleRow>();
   for (const r of rows) last.set(`${r.case}|${r.backend ?? ""}|${r.policy ?? ""}|${r.cf ?? ""}|${r.model ?? ""}`, r);
   const pick = (c: string) => [...last.values()].filter((r) => r.case === c);
   const s = (ms: number | undefined) => (ms === undefined ? "?" : (ms / 1000).toFixed(1));
-  console.log(table(["case", "backend", "exit", "wall s", "peak RSS GiB", "output"],
-    [...pick("plan"), ...pick("refuse")].map((r) => [r.case, r.backend ?? "?", String(r.status), r.seconds.toFixed(2), gib(r.peakRssKiB), String(r.output ?? r.message).split("\n").slice(0, 1).join("")])));
+  console.log(
+    table(
+      ["case", "backend", "exit", "wall s", "peak RSS GiB", "output"],
+      [...pick("plan"), ...pick("refuse")].map((r) => [
+        r.case,
+        r.backend ?? "?",
+        String(r.status),
+        r.seconds.toFixed(2),
+        gib(r.peakRssKiB),
+        String(r.output ?? r.message)
+          .split("\n")
+          .slice(0, 1)
+          .join(""),
+      ]),
+    ),
+  );
   console.log();
-  console.log(table(["policy", "cf", "exit", "load s", "image+CLIP s", "prefill s (tokens)", "first token s", "ms/token", "wall s", "peak RSS GiB"],
-    pick("ask").map((r) => {
-      const t = r.timings ?? {};
-      const first = t.loadMs !== undefined ? t.loadMs + (t.imageMs ?? 0) + t.visionEncodeMs + t.prefillMs : undefined;
-      const perTok = t.decodeTokens ? (t.decodeMs / t.decodeTokens).toFixed(0) : "?";
-      return [r.policy ?? "?", r.cf ?? "?", String(r.status), s(t.loadMs), s(t.imageMs !== undefined ? t.imageMs + t.visionEncodeMs : undefined),
-        `${s(t.prefillMs)} (${t.prefillTokens ?? "?"})`, s(first), perTok, r.seconds.toFixed(0), gib(r.peakRssKiB)];
-    })));
+  console.log(
+    table(
+      ["policy", "cf", "exit", "load s", "image+CLIP s", "prefill s (tokens)", "first token s", "ms/token", "wall s", "peak RSS GiB"],
+      pick("ask").map((r) => {
+        const t = r.timings ?? {};
+        const first = t.loadMs !== undefined ? t.loadMs + (t.imageMs ?? 0) + t.visionEncodeMs + t.prefillMs : undefined;
+        const perTok = t.decodeTokens ? (t.decodeMs / t.decodeTokens).toFixed(0) : "?";
+        return [
+          r.policy ?? "?",
+          r.cf ?? "?",
+          String(r.status),
+          s(t.loadMs),
+          s(t.imageMs !== undefined ? t.imageMs + t.visionEncodeMs : undefined),
+          `${s(t.prefillMs)} (${t.prefillTokens ?? "?"})`,
+          s(first),
+          perTok,
+          r.seconds.toFixed(0),
+          gib(r.peakRssKiB),
+        ];
+      }),
+    ),
+  );
   const agree = pick("agree");
   if (agree.length) {
     console.log();
-    console.log(table(["model", "policy", "wasm s", "cpu s", "max |Δ image features|", "max |Δ logits|", "argmax equal"], agree.map(agreeRow)));
+    console.log(
+      table(["model", "policy", "wasm s", "cpu s", "max |Δ image features|", "max |Δ logits|", "argmax equal"], agree.map(agreeRow)),
+    );
   }
 }
 

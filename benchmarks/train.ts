@@ -19,9 +19,19 @@ import { withMatMulGradient } from "../src/lab/fast-grads.js";
 import type { PerformanceOptions } from "../src/model/performance.js";
 import { labTokenizerJson } from "../src/lab/vocab.js";
 
-interface Row { backend: string; gradient: string; msPerStep: number; tokensPerSec: number }
+interface Row {
+  backend: string;
+  gradient: string;
+  msPerStep: number;
+  tokensPerSec: number;
+}
 
-function timeSteps(data: TrainingData, steps: number, batch: number, gradient: PerformanceOptions["matMulGradient"]): { ms: number; tokens: number } {
+function timeSteps(
+  data: TrainingData,
+  steps: number,
+  batch: number,
+  gradient: PerformanceOptions["matMulGradient"],
+): { ms: number; tokens: number } {
   const cfg = parseLlavaConfig(labConfigJson(LAB_MODEL));
   // As `causalmm train` runs: one batched matMul per attention product.
   const tm = trainableModel(cfg, 0, undefined, { attentionMatMul: "batched", matMulGradient: gradient });
@@ -33,7 +43,9 @@ function timeSteps(data: TrainingData, steps: number, batch: number, gradient: P
   for (let s = 0; s <= steps; s++) {
     const b = makeBatch(data, batchIndices(0, s, batch, data.samples.length), cfg.padTokenId ?? 0, tm.model.numImageTokens);
     const t0 = performance.now();
-    const { value, grads } = withMatMulGradient(tm.model.performance.matMulGradient, () => tf.variableGrads(() => batchLoss(tm.model, b), vars));
+    const { value, grads } = withMatMulGradient(tm.model.performance.matMulGradient, () =>
+      tf.variableGrads(() => batchLoss(tm.model, b), vars),
+    );
     value.dataSync();
     opt.step(grads, 1e-3);
     value.dispose();
@@ -60,7 +72,12 @@ async function main(): Promise<void> {
     await initBackend(backend);
     for (const fast of [false, true]) {
       const r = timeSteps(data, steps, batch, fast ? "explicit-transpose" : "tfjs");
-      rows.push({ backend, gradient: fast ? "explicit transposes (lab)" : "tfjs (transpose flags)", msPerStep: Math.round(r.ms), tokensPerSec: Math.round(r.tokens) });
+      rows.push({
+        backend,
+        gradient: fast ? "explicit transposes (lab)" : "tfjs (transpose flags)",
+        msPerStep: Math.round(r.ms),
+        tokensPerSec: Math.round(r.tokens),
+      });
     }
   }
   console.log(`lab model ${JSON.stringify(LAB_MODEL)}; batch ${batch} conversations; ${steps} timed steps\n`);

@@ -14,8 +14,24 @@ import { DEFAULTS } from "./defaults.js";
 import { cleanupAfter, withCleanup } from "./util/cleanup.js";
 import { Tokenizer } from "./text/tokenizer.js";
 import { encodePrompt, type TemplateName } from "./text/templates.js";
-import { loadImage, loadProcessorConfig, preprocessWithShape, type PreprocessMode, type PreprocessResult, type ProcessorConfig, type RgbImage } from "./vision/index.js";
-import { generate, stream as streamTokens, type FinishReason, type GenerateOptions, type GenerateResult, type StreamEvent, type Timings } from "./generate/generate.js";
+import {
+  loadImage,
+  loadProcessorConfig,
+  preprocessWithShape,
+  type PreprocessMode,
+  type PreprocessResult,
+  type ProcessorConfig,
+  type RgbImage,
+} from "./vision/index.js";
+import {
+  generate,
+  stream as streamTokens,
+  type FinishReason,
+  type GenerateOptions,
+  type GenerateResult,
+  type StreamEvent,
+  type Timings,
+} from "./generate/generate.js";
 import { loadGenerationDefaults, type GenerationDefaults } from "./generate/defaults.js";
 import type { LogitsSource } from "./generate/source.js";
 import type { LogitsProcessor } from "./generate/processors.js";
@@ -127,7 +143,10 @@ export class Llava {
   /** Several prompts as one batch (their prompts must encode to the same length). */
   async generate(inputs: AskInput | AskInput[], opts: AskOptions = {}): Promise<BatchResult> {
     const job = await this.prepare(Array.isArray(inputs) ? inputs : [inputs], opts);
-    return withCleanup(() => this.finish(generate(job.source, job.gen), job), () => job.dispose());
+    return withCleanup(
+      () => this.finish(generate(job.source, job.gen), job),
+      () => job.dispose(),
+    );
   }
 
   /** Token-by-token events; the generator's return value is the full result. */
@@ -161,7 +180,8 @@ export class Llava {
   /** Token ids for every prompt a plan's branches read ("main" is `prompt`). */
   branchPrompts(plan: DecodingPlan | null, prompt: number[][], inputs: AskInput[], opts: AskOptions): Record<string, number[][]> {
     const prompts: Record<string, number[][]> = { main: prompt };
-    for (const key of new Set(plan?.branches.map(promptKey) ?? [])) if (key !== "main") prompts[key] = this.variantPrompts(key, inputs, opts);
+    for (const key of new Set(plan?.branches.map(promptKey) ?? []))
+      if (key !== "main") prompts[key] = this.variantPrompts(key, inputs, opts);
     return prompts;
   }
 
@@ -188,11 +208,15 @@ export class Llava {
     const t0 = performance.now();
     const images = await Promise.all(inputs.map((i) => (i.image ? this.pixelsOf(i.image, settings.mode) : null)));
     const imageMs = performance.now() - t0;
-    const prompt = inputs.map((i) => encodePrompt(this.tokenizer, settings.template, i.question, { suffix: settings.suffix, image: Boolean(i.image) }));
+    const prompt = inputs.map((i) =>
+      encodePrompt(this.tokenizer, settings.template, i.question, { suffix: settings.suffix, image: Boolean(i.image) }),
+    );
     checkBatch(prompt);
     settings.maxNewTokens = this.fitMaxNew(prompt[0], settings.maxNewTokens);
     const present = images.filter((x): x is PreprocessResult => x !== null);
-    const pixels = present.length ? tf.tensor4d(concat(present.map((p) => p.data)), [present.length, 3, present[0].height, present[0].width]) : null;
+    const pixels = present.length
+      ? tf.tensor4d(concat(present.map((p) => p.data)), [present.length, 3, present[0].height, present[0].width])
+      : null;
     let source: LogitsSource;
     try {
       source = this.createSource({ plan, prompt, pixels, inputs, opts });
@@ -201,8 +225,12 @@ export class Llava {
       throw e;
     }
     const gen: GenerateOptions = {
-      ...opts, maxNewTokens: settings.maxNewTokens, eosTokenIds: settings.eosTokenIds, stop: settings.stop,
-      tokenizer: this.tokenizer, padTokenId: this.generation.padTokenId ?? settings.eosTokenIds[0],
+      ...opts,
+      maxNewTokens: settings.maxNewTokens,
+      eosTokenIds: settings.eosTokenIds,
+      stop: settings.stop,
+      tokenizer: this.tokenizer,
+      padTokenId: this.generation.padTokenId ?? settings.eosTokenIds[0],
     };
     const dispose = () => {
       source.dispose();
@@ -278,6 +306,11 @@ export async function loadLlava(dir?: string, opts: LoadLlavaOptions = {}): Prom
   const tokenizer = await Tokenizer.fromDir(opts.tokenizerDir ?? modelDir, { imageTokenId: cfg.imageTokenIndex });
   const processor = loadProcessorConfig(modelDir, cfg.vision.imageSize);
   const generation = loadGenerationDefaults(modelDir, cfg, tokenizer);
-  const model = await loadModel(modelDir, { backend: opts.backend, onProgress: opts.onProgress, residency: opts.residency, performance: opts.performance });
+  const model = await loadModel(modelDir, {
+    backend: opts.backend,
+    onProgress: opts.onProgress,
+    residency: opts.residency,
+    performance: opts.performance,
+  });
   return new Llava(modelDir, model, tokenizer, processor, generation, performance.now() - t0);
 }

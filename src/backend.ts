@@ -59,7 +59,10 @@ export interface BackendOptions {
 export function wasmThreadsWanted(opts: BackendOptions = {}): number {
   const env = process.env.CAUSALMM_WASM_THREADS;
   const n = opts.wasmThreads ?? (env ? Number(env) : 1);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`wasm threads must be a positive integer, got '${opts.wasmThreads ?? env}' (option wasmThreads or $CAUSALMM_WASM_THREADS)`);
+  if (!Number.isInteger(n) || n < 1)
+    throw new Error(
+      `wasm threads must be a positive integer, got '${opts.wasmThreads ?? env}' (option wasmThreads or $CAUSALMM_WASM_THREADS)`,
+    );
   return Math.min(8, n);
 }
 
@@ -100,7 +103,10 @@ async function tryLoad(name: Exclude<BackendName, "auto">, opts: BackendOptions,
 /** tfjs-wasm with the threads asked for; the single-threaded SIMD build when they cannot start. */
 async function setWasmBackend(opts: BackendOptions, notes: string[]): Promise<boolean> {
   const threads = wasmThreadsWanted(opts);
-  const wasmApi = (await import("@tensorflow/tfjs-backend-wasm")) as unknown as { setThreadsCount(n: number): void; getThreadsCount(): number };
+  const wasmApi = (await import("@tensorflow/tfjs-backend-wasm")) as unknown as {
+    setThreadsCount(n: number): void;
+    getThreadsCount(): number;
+  };
   if (threads > 1 && wasmThreadsSupported()) {
     try {
       const r = await withWasmThreads(threads, wasmApi, () => tf.setBackend("wasm"));
@@ -131,14 +137,23 @@ export async function initBackend(requested?: BackendName | string, opts: Backen
   for (const name of order) {
     const err = await tryLoad(name, opts, skipped);
     if (err === null) {
-      current = { name, tfName: TF_NAME[name], package: PACKAGE[name], skipped, ...(name === "wasm" ? { threads: wasmThreadCount() } : {}) };
+      current = {
+        name,
+        tfName: TF_NAME[name],
+        package: PACKAGE[name],
+        skipped,
+        ...(name === "wasm" ? { threads: wasmThreadCount() } : {}),
+      };
       if (name === "wasm") guardWasmMalloc();
       return current;
     }
     skipped.push(`${name}: ${err}`);
   }
   if (want !== "auto") {
-    const hint = want === "cuda" || want === "node" ? ` Install it with 'npm install ${PACKAGE[want]}' (needs libtensorflow), or use --backend wasm|cpu.` : "";
+    const hint =
+      want === "cuda" || want === "node"
+        ? ` Install it with 'npm install ${PACKAGE[want]}' (needs libtensorflow), or use --backend wasm|cpu.`
+        : "";
     throw new Error(`backend '${want}' is not available: ${skipped[0]}.${hint}`);
   }
   throw new Error(`no tfjs backend could be loaded:\n  ${skipped.join("\n  ")}`);
@@ -211,7 +226,9 @@ function guardWasmMalloc(): void {
 
 function wasmHeapMessage(request: number, heap: number): string {
   const gib = (x: number) => (x / 1024 ** 3).toFixed(2);
-  return `wasm heap full: could not allocate ${(request / 1024 ** 2).toFixed(1)} MiB with ${gib(tf.memory().numBytes)} GiB of live tensors ` +
+  return (
+    `wasm heap full: could not allocate ${(request / 1024 ** 2).toFixed(1)} MiB with ${gib(tf.memory().numBytes)} GiB of live tensors ` +
     `(heap ${gib(heap)} of ${gib(heapLimit)} GiB); stopped before wasm could corrupt memory. ` +
-    "Use a shorter input, fewer --draws, --backend cpu, or --backend cuda.";
+    "Use a shorter input, fewer --draws, --backend cpu, or --backend cuda."
+  );
 }

@@ -28,7 +28,16 @@ export { KVCache } from "./model/kv-cache.js";
 export type { AttentionHook, AttentionSite, Tap, ModuleName } from "./model/hooks.js";
 export type { LoadProgress } from "./weights/params.js";
 
-export { Tokenizer, StreamDecoder, buildPrompt, encodePrompt, encodePromptOriginal, TEMPLATE_NAMES, ONE_WORD_SUFFIX, SINGLE_WORD_PHRASE_SUFFIX } from "./text/index.js";
+export {
+  Tokenizer,
+  StreamDecoder,
+  buildPrompt,
+  encodePrompt,
+  encodePromptOriginal,
+  TEMPLATE_NAMES,
+  ONE_WORD_SUFFIX,
+  SINGLE_WORD_PHRASE_SUFFIX,
+} from "./text/index.js";
 export type { TemplateName, PromptOptions } from "./text/index.js";
 export { loadImage, decodeImage, preprocess, preprocessWithShape, loadProcessorConfig, defaultProcessorConfig } from "./vision/index.js";
 export type { RgbImage, ProcessorConfig, PreprocessMode } from "./vision/index.js";

@@ -16,8 +16,27 @@ export function llava7bConfig(textLayers = 32, visionLayers = 24, imageSize = 33
     projector_hidden_act: "gelu",
     vision_feature_layer: -2,
     vision_feature_select_strategy: "default",
-    vision_config: { model_type: "clip_vision_model", hidden_size: 1024, intermediate_size: 4096, num_hidden_layers: visionLayers, num_attention_heads: 16, image_size: imageSize, patch_size: 14, projection_dim: 768 },
-    text_config: { model_type: "llama", hidden_size: 4096, intermediate_size: 11008, num_hidden_layers: textLayers, num_attention_heads: 32, num_key_value_heads: 32, rms_norm_eps: 1e-5, vocab_size: 32064, max_position_embeddings: 4096 },
+    vision_config: {
+      model_type: "clip_vision_model",
+      hidden_size: 1024,
+      intermediate_size: 4096,
+      num_hidden_layers: visionLayers,
+      num_attention_heads: 16,
+      image_size: imageSize,
+      patch_size: 14,
+      projection_dim: 768,
+    },
+    text_config: {
+      model_type: "llama",
+      hidden_size: 4096,
+      intermediate_size: 11008,
+      num_hidden_layers: textLayers,
+      num_attention_heads: 32,
+      num_key_value_heads: 32,
+      rms_norm_eps: 1e-5,
+      vocab_size: 32064,
+      max_position_embeddings: 4096,
+    },
   };
 }
 

@@ -98,7 +98,7 @@ export function scoresOnlyHook(scores: ScoresHook): AttentionHook {
 export function imageSpans(ids: number[], imageToken: number, n: number): { spans: [number, number][]; length: number } {
   const spans: [number, number][] = [];
   let pos = 0;
-  for (let i = 0; i < ids.length; ) {
+  for (let i = 0; i < ids.length;) {
     if (ids[i] !== imageToken) {
       pos++;
       i++;
@@ -118,10 +118,23 @@ export function imageSpans(ids: number[], imageToken: number, n: number): { span
  * PAI's edit for batch rows `rows[b]` reading prompt `ids[b]`: the image keys of that prompt, from its
  * last position on. `prefixOnly`: the forward runs a prefix of the prompt (nothing to amplify yet).
  */
-export function amplifyHook(amp: ImageAmplification, ids: number[][], rows: number[], imageToken: number, n: number, prefixOnly = false): AttentionHook {
+export function amplifyHook(
+  amp: ImageAmplification,
+  ids: number[][],
+  rows: number[],
+  imageToken: number,
+  n: number,
+  prefixOnly = false,
+): AttentionHook {
   const hooks = ids.map((row, b) => {
     const { spans, length } = imageSpans(row, imageToken, n);
-    const edit: ScoreEdit = { module: "text", layers: amp.layers, keys: spans, fromQuery: prefixOnly ? Infinity : length - 1, alpha: amp.alpha };
+    const edit: ScoreEdit = {
+      module: "text",
+      layers: amp.layers,
+      keys: spans,
+      fromQuery: prefixOnly ? Infinity : length - 1,
+      alpha: amp.alpha,
+    };
     return makeScoresHook([edit], { rows: [rows[b]] });
   });
   return scoresOnlyHook((s, site) => {

@@ -24,7 +24,9 @@ export function branchesPerChunk(cfg: TextConfig, batch: number, s: number, t: n
  * the tensors already live would not fit the heap; elsewhere memory is the machine's, not capped.
  */
 export function assertCachesFit(cfg: TextConfig, rows: number, branches: number, t: number): void {
-  assertFitsBackend(rows * rowCacheBytes(cfg, t) + tf.memory().numBytes,
+  assertFitsBackend(
+    rows * rowCacheBytes(cfg, t) + tf.memory().numBytes,
     `contrastive decoding with ${branches} branches (the factual one and each counterfactual draw; fewer --draws or ` +
-    `--shared-cache true need less) on a ${t}-token prompt`);
+      `--shared-cache true need less) on a ${t}-token prompt`,
+  );
 }

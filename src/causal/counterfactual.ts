@@ -177,12 +177,14 @@ function givenCf(shape: Shape4, site: AttentionSite, iv: Intervention): tf.Tenso
   if (iv.given === undefined) throw new Error("type 'given' needs the `given` tensor or function");
   const g = typeof iv.given === "function" ? iv.given(site) : iv.given;
   const [b, hs, tq, tk] = shape;
-  const ok = (g.rank === 3 && g.shape[0] === hs && g.shape[1] === tq && g.shape[2] === tk) ||
+  const ok =
+    (g.rank === 3 && g.shape[0] === hs && g.shape[1] === tq && g.shape[2] === tk) ||
     (g.rank === 4 && (g.shape[0] === b || g.shape[0] === 1) && g.shape[1] === hs && g.shape[2] === tq && g.shape[3] === tk);
   if (!ok) {
     throw new Error(
       `given counterfactual for ${site.module} layer ${site.layer} has shape [${g.shape.join(",")}]; ` +
-      `expected [${b} or 1, ${hs}, ${tq}, ${tk}] or [${hs}, ${tq}, ${tk}] (batch, selected heads, queries, keys)`);
+        `expected [${b} or 1, ${hs}, ${tq}, ${tk}] or [${hs}, ${tq}, ${tk}] (batch, selected heads, queries, keys)`,
+    );
   }
   const g4 = g.rank === 3 ? tf.reshape(g, [1, hs, tq, tk]) : g;
   const g32 = tf.cast(g4, "float32");
@@ -194,11 +196,16 @@ function counterfactualFor(sel: tf.Tensor4D, site: AttentionSite, iv: Interventi
   const seed = iv.seed ?? 0;
   switch (iv.type) {
     case "uniform":
-    case "random": return shapeOnlyCf(sel.shape, site, iv, heads);
-    case "reversed": return reversedCf(sel, site);
-    case "shuffle": return shuffleCf(sel, site, heads, seed);
-    case "given": return givenCf(sel.shape, site, iv);
-    default: throw new Error(`unknown counterfactual type '${String(iv.type)}' (valid: ${CF_TYPES.join(", ")})`);
+    case "random":
+      return shapeOnlyCf(sel.shape, site, iv, heads);
+    case "reversed":
+      return reversedCf(sel, site);
+    case "shuffle":
+      return shuffleCf(sel, site, heads, seed);
+    case "given":
+      return givenCf(sel.shape, site, iv);
+    default:
+      throw new Error(`unknown counterfactual type '${String(iv.type)}' (valid: ${CF_TYPES.join(", ")})`);
   }
 }
 

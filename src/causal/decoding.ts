@@ -38,7 +38,10 @@ export function decodingSource(model: LlavaModel, plan: DecodingPlan | null, inp
 
 /** Runs the prompt prefix `ids` (per prompt key) with the image through every branch of `plan`; the caller owns it. */
 export function decodingPrefix(
-  model: LlavaModel, plan: DecodingPlan | null, ids: Record<string, number[]>, pixels: tf.Tensor4D,
+  model: LlavaModel,
+  plan: DecodingPlan | null,
+  ids: Record<string, number[]>,
+  pixels: tf.Tensor4D,
 ): PrefixState {
   return CausalSource.buildPrefix(model, plan ?? PLAIN_PLAN, ids, { pixels });
 }

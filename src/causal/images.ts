@@ -15,18 +15,20 @@ import type { AttentionHook, AttentionSite } from "../model/hooks.js";
 /** Hooks applied in turn, at both points (pre-softmax `scores`, then post-softmax); each touches only its own rows. */
 export function composeHooks(hooks: AttentionHook[]): AttentionHook | undefined {
   if (hooks.length === 0) return undefined;
-  const inTurn = <T>(fs: ((x: T, site: AttentionSite) => T | undefined)[]) => (x: T, site: AttentionSite): T | undefined => {
-    let cur = x;
-    let changed = false;
-    for (const f of fs) {
-      const next = f(cur, site);
-      if (next) {
-        cur = next;
-        changed = true;
+  const inTurn =
+    <T>(fs: ((x: T, site: AttentionSite) => T | undefined)[]) =>
+    (x: T, site: AttentionSite): T | undefined => {
+      let cur = x;
+      let changed = false;
+      for (const f of fs) {
+        const next = f(cur, site);
+        if (next) {
+          cur = next;
+          changed = true;
+        }
       }
-    }
-    return changed ? cur : undefined;
-  };
+      return changed ? cur : undefined;
+    };
   const hook: AttentionHook = inTurn(hooks);
   const scores = hooks.flatMap((h) => (h.scores ? [h.scores] : []));
   if (scores.length) hook.scores = inTurn(scores);
@@ -35,7 +37,12 @@ export function composeHooks(hooks: AttentionHook[]): AttentionHook | undefined 
 
 /** Rows `[N·K, ...]`: K copies of x stacked variant-major. */
 export function tileRows<T extends tf.Tensor>(x: T, k: number): T {
-  return k === 1 ? x : (tf.concat(Array.from({ length: k }, () => x), 0) as T);
+  return k === 1
+    ? x
+    : (tf.concat(
+        Array.from({ length: k }, () => x),
+        0,
+      ) as T);
 }
 
 interface ClipRun {
@@ -48,7 +55,12 @@ interface ClipRun {
 }
 
 /** CLIP for several intervention sets over the same pixels, sharing the unintervened early layers. */
-function runClipVariants(model: LlavaModel, pixels: tf.Tensor4D, sets: { interventions: VisionVariant & { kind: "clip" } }[], wantAttention: boolean): ClipRun {
+function runClipVariants(
+  model: LlavaModel,
+  pixels: tf.Tensor4D,
+  sets: { interventions: VisionVariant & { kind: "clip" } }[],
+  wantAttention: boolean,
+): ClipRun {
   const cfg = model.config;
   const sel = selectedHiddenIndex(cfg);
   const N = pixels.shape[0];
@@ -57,7 +69,10 @@ function runClipVariants(model: LlavaModel, pixels: tf.Tensor4D, sets: { interve
   const split = Math.min(wantAttention ? sel - 1 : sel, ...sets.map((s) => firstLayer(s.interventions.interventions)));
   const trunk = model.visionStates(pixels, { upTo: split }).last; // [N,P+1,Dv]
   // variant k's hook sees only its own N rows (block k of the K·N rows)
-  const variants = rowBlockHook(sets.map((s) => makeInterventionHook(s.interventions.interventions)), N);
+  const variants = rowBlockHook(
+    sets.map((s) => makeInterventionHook(s.interventions.interventions)),
+    N,
+  );
   let selAttention: tf.Tensor4D | undefined;
   const record: AttentionHook = (p, site) => {
     // factual rows come first; kept past the layer's tidy, disposed by encodeVariants
@@ -79,11 +94,17 @@ export function encodeVariants(model: LlavaModel, pixels: tf.Tensor4D, variants:
   const factual: VisionVariant = { kind: "clip", interventions: [] };
   const clipSets = unique.filter((v): v is VisionVariant & { kind: "clip" } => v.kind === "clip");
   const reweights = unique.filter((v): v is VisionVariant & { kind: "reweight" } => v.kind === "reweight");
-  if (reweights.length && !clipSets.some((v) => v.interventions.length === 0)) clipSets.unshift(factual as VisionVariant & { kind: "clip" });
+  if (reweights.length && !clipSets.some((v) => v.interventions.length === 0))
+    clipSets.unshift(factual as VisionVariant & { kind: "clip" });
   // the factual set (if any) goes first so that recorded attention rows are the factual ones
   clipSets.sort((a, b) => Number(b.interventions.length === 0) - Number(a.interventions.length === 0));
   if (clipSets.length) {
-    const run = runClipVariants(model, pixels, clipSets.map((interventions) => ({ interventions })), reweights.length > 0);
+    const run = runClipVariants(
+      model,
+      pixels,
+      clipSets.map((interventions) => ({ interventions })),
+      reweights.length > 0,
+    );
     clipSets.forEach((v, k) => out.set(variantKey(v), run.features[k]));
     for (const r of reweights) out.set(variantKey(r), reweightedFeatures(model, run.selected[0], run.selAttention!, r));
     run.selAttention?.dispose();
@@ -107,8 +128,14 @@ export function encodePlanFeatures(model: LlavaModel, pixels: tf.Tensor4D, plan:
   return out;
 }
 
-function reweightedFeatures(model: LlavaModel, selected: tf.Tensor3D, attention: tf.Tensor4D, v: VisionVariant & { kind: "reweight" }): tf.Tensor3D {
-  if (model.config.visionFeatureSelectStrategy !== "default") throw new Error("the official reweighting needs vision_feature_select_strategy 'default'");
+function reweightedFeatures(
+  model: LlavaModel,
+  selected: tf.Tensor3D,
+  attention: tf.Tensor4D,
+  v: VisionVariant & { kind: "reweight" },
+): tf.Tensor3D {
+  if (model.config.visionFeatureSelectStrategy !== "default")
+    throw new Error("the official reweighting needs vision_feature_select_strategy 'default'");
   const grid = model.config.vision.imageSize / model.config.vision.patchSize;
   const map = officialReweightMap(attention, v.type, grid, v.seed); // [N, grid²]
   const patches = selected.slice([0, 1, 0], [-1, -1, -1]) as tf.Tensor3D; // [N,P,Dv] drops CLS

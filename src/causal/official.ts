@@ -56,10 +56,14 @@ function randomEdit(a: tf.Tensor4D, seed: number): tf.Tensor4D {
 export function editAttentionOfficial(A: tf.Tensor4D, type: OfficialCfType, seed = 0): tf.Tensor4D {
   return tf.tidy(() => {
     switch (type) {
-      case "uniform": return tf.broadcastTo(tf.mean(A, [2, 3], true), A.shape) as tf.Tensor4D;
-      case "reversed": return tf.sub(tf.max(A, [2, 3], true), A) as tf.Tensor4D;
-      case "shuffle": return shuffleEdit(A, seed);
-      case "random": return randomEdit(A, seed);
+      case "uniform":
+        return tf.broadcastTo(tf.mean(A, [2, 3], true), A.shape) as tf.Tensor4D;
+      case "reversed":
+        return tf.sub(tf.max(A, [2, 3], true), A) as tf.Tensor4D;
+      case "shuffle":
+        return shuffleEdit(A, seed);
+      case "random":
+        return randomEdit(A, seed);
       default:
         throw new Error(`unknown official counterfactual type '${String(type)}' (valid: ${OFFICIAL_CF_TYPES.join(", ")})`);
     }

@@ -116,16 +116,23 @@ export function buildPlan(o: CausalOptions, cfg: LlavaConfig): DecodingPlan {
   const base = { gamma: o.gamma ?? 1, epsilon: o.epsilon ?? (official ? 0.6 : 0.1), sharedCache: o.sharedCache ?? official };
   if (!(base.epsilon >= 0 && base.epsilon <= 1)) throw new Error(`epsilon must be in [0, 1], got ${base.epsilon}`);
   if (!Number.isFinite(base.gamma)) throw new Error(`gamma must be a finite number, got ${base.gamma}`);
-  if (o.draws !== undefined && !(Number.isInteger(o.draws) && o.draws >= 1)) throw new Error(`draws must be an integer ≥ 1, got ${o.draws}`);
+  if (o.draws !== undefined && !(Number.isInteger(o.draws) && o.draws >= 1))
+    throw new Error(`draws must be an integer ≥ 1, got ${o.draws}`);
   if (o.baseline) {
-    if (official || o.cf || o.vision || o.text) throw new Error("a baseline replaces the counterfactual branches: don't combine --baseline with --cf or --preset official");
+    if (official || o.cf || o.vision || o.text)
+      throw new Error("a baseline replaces the counterfactual branches: don't combine --baseline with --cf or --preset official");
     if (o.baseline === "pai") return paiPlan(o, cfg);
     const b = baselinePlan(o, seed);
     return { ...base, branches: [FACTUAL, b.branch], terms: [{ branches: [1], weight: b.weight }] };
   }
   if (official) {
-    if (o.cf || o.vision || o.text) throw new Error("the official preset has its own counterfactual (attention reweighting); don't combine it with --cf");
-    const reweight: Branch = { name: `official-reweight-${o.officialType ?? "shuffle"}`, vision: { kind: "reweight", type: o.officialType ?? "shuffle", seed }, text: [] };
+    if (o.cf || o.vision || o.text)
+      throw new Error("the official preset has its own counterfactual (attention reweighting); don't combine it with --cf");
+    const reweight: Branch = {
+      name: `official-reweight-${o.officialType ?? "shuffle"}`,
+      vision: { kind: "reweight", type: o.officialType ?? "shuffle", seed },
+      text: [],
+    };
     return { ...base, branches: [FACTUAL, reweight], terms: [{ branches: [1], weight: 1 }] };
   }
   const dims = specDims(cfg);
@@ -157,8 +164,10 @@ export function paiAmplification(o: CausalOptions, cfg: LlavaConfig): ImageAmpli
   const end = o.paiEndLayer ?? L;
   if (!Number.isFinite(alpha)) throw new Error(`PAI alpha must be finite, got ${alpha}`);
   if (!(Number.isInteger(start) && Number.isInteger(end) && start >= 0 && start < end && end <= L)) {
-    throw new Error(`PAI layers [${start}, ${end}) are not a non-empty range within this model's ${L} text layers ` +
-      `(valid: 0 ≤ start < end ≤ ${L}; PAI's defaults are 2 and ${L}: set --pai-start-layer/--pai-end-layer)`);
+    throw new Error(
+      `PAI layers [${start}, ${end}) are not a non-empty range within this model's ${L} text layers ` +
+        `(valid: 0 ≤ start < end ≤ ${L}; PAI's defaults are 2 and ${L}: set --pai-start-layer/--pai-end-layer)`,
+    );
   }
   return { alpha, layers: Array.from({ length: end - start }, (_, i) => start + i) };
 }
@@ -176,7 +185,13 @@ function paiPlan(o: CausalOptions, cfg: LlavaConfig): DecodingPlan {
   const amplified: Branch = { name: "pai-amplified", vision: FACTUAL.vision, text: [], amplify: paiAmplification(o, cfg) };
   if (gamma === 1) return { branches: [amplified], terms: [], gamma, epsilon: o.epsilon ?? 0, sharedCache: o.sharedCache ?? false };
   const textOnly: Branch = { name: "pai-text-only", vision: null, text: [], prompt: "noimage" };
-  return { branches: [amplified, textOnly], terms: [{ branches: [1], weight: (gamma - 1) / gamma }], gamma, epsilon: o.epsilon ?? 0.1, sharedCache: o.sharedCache ?? false };
+  return {
+    branches: [amplified, textOnly],
+    terms: [{ branches: [1], weight: (gamma - 1) / gamma }],
+    gamma,
+    epsilon: o.epsilon ?? 0.1,
+    sharedCache: o.sharedCache ?? false,
+  };
 }
 
 /** Sampling defaults that come with a preset (the released code samples at T = 1, top-p 1, seed 55). */

@@ -17,7 +17,11 @@ export function rowBlockHook(blocks: (AttentionHook | undefined)[], n: number): 
   if (!blocks.some((h) => h !== undefined)) return undefined;
   if (blocks.length === 1) return blocks[0];
   const hook: AttentionHook = blockwise(blocks, n);
-  if (blocks.some((h) => h?.scores)) hook.scores = blockwise(blocks.map((h) => h?.scores), n);
+  if (blocks.some((h) => h?.scores))
+    hook.scores = blockwise(
+      blocks.map((h) => h?.scores),
+      n,
+    );
   return hook;
 }
 

@@ -107,7 +107,13 @@ function deviceKept(kept: Int32Array | null, b: number, maxKept: number): Int32A
  * cutoff kernel) written into `out`, whose other entries must be −∞. `branch(i)` gives branch i's
  * logits over `kept` (branch 0 is the factual row).
  */
-function plausibleScores(plan: DecodingPlan, step: number, kept: Int32Array, branch: (i: number) => Float32Array, out: Float32Array): Float32Array {
+function plausibleScores(
+  plan: DecodingPlan,
+  step: number,
+  kept: Int32Array,
+  branch: (i: number) => Float32Array,
+  out: Float32Array,
+): Float32Array {
   const s = contrastRow(plan, step, branch(0), branch);
   for (let j = 0; j < kept.length; j++) out[kept[j]] = s[j];
   return out;

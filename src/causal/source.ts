@@ -75,7 +75,10 @@ export class CausalSource implements LogitsSource {
   private frozen = new Set<number>();
   readonly branchesPerForward: number;
 
-  constructor(private readonly model: LlavaModel, private readonly opts: CausalSourceOptions) {
+  constructor(
+    private readonly model: LlavaModel,
+    private readonly opts: CausalSourceOptions,
+  ) {
     const main = opts.prompts.main;
     if (!main?.length) throw new Error("CausalSource: prompts.main is required");
     this.batchSize = main.length;
@@ -83,7 +86,8 @@ export class CausalSource implements LogitsSource {
     const cfg = model.config.text;
     const s = Math.max(...Object.values(opts.prompts).flatMap((rows) => rows.map((r) => r.length)));
     const past = opts.prefix ? Math.max(...Object.values(opts.prefix.ids).map((r) => r.length)) : 0;
-    this.branchesPerForward = opts.branchesPerForward ?? opts.prefix?.branchesPerForward ?? branchesPerChunk(cfg, this.batchSize, s, s + past);
+    this.branchesPerForward =
+      opts.branchesPerForward ?? opts.prefix?.branchesPerForward ?? branchesPerChunk(cfg, this.batchSize, s, s + past);
     if (!(Number.isInteger(this.branchesPerForward) && this.branchesPerForward >= 1)) {
       throw new Error(`CausalSource: branchesPerForward must be a positive integer, got ${this.branchesPerForward}`);
     }
@@ -99,7 +103,12 @@ export class CausalSource implements LogitsSource {
   }
 
   /** Runs `prefixIds` (one row per prompt key) through every branch; the caller owns the result. */
-  static buildPrefix(model: LlavaModel, plan: DecodingPlan, prefixIds: Record<string, number[]>, images: { pixels?: tf.Tensor4D | null; features?: Map<string, tf.Tensor3D> }): PrefixState {
+  static buildPrefix(
+    model: LlavaModel,
+    plan: DecodingPlan,
+    prefixIds: Record<string, number[]>,
+    images: { pixels?: tf.Tensor4D | null; features?: Map<string, tf.Tensor3D> },
+  ): PrefixState {
     const prompts = Object.fromEntries(Object.entries(prefixIds).map(([k, ids]) => [k, [ids]]));
     const src = new CausalSource(model, { plan, prompts, ...images, prefixOnly: true });
     src.runGroups().forEach((h) => h.dispose());
@@ -113,7 +122,8 @@ export class CausalSource implements LogitsSource {
       const cache = prefix.caches.get(g.cacheKey);
       if (!pre || !cache) throw new Error(`CausalSource: the prefix has no state for prompt '${g.cacheKey}'`);
       g.ids = g.ids.map((row) => {
-        if (row.length <= pre.length || pre.some((t, i) => row[i] !== t)) throw new Error(`CausalSource: prompt '${g.key}' does not start with the cached prefix`);
+        if (row.length <= pre.length || pre.some((t, i) => row[i] !== t))
+          throw new Error(`CausalSource: prompt '${g.key}' does not start with the cached prefix`);
         return row.slice(pre.length);
       });
       g.cache.dispose();
@@ -135,9 +145,24 @@ export class CausalSource implements LogitsSource {
         const k = identical ? 1 : idx.length;
         const B = this.batchSize;
         // each branch's hooks see only its own B rows (block j of the k·B rows)
-        const hook = identical ? undefined : rowBlockHook(idx.map((i) => composeHooks(this.branchHooks(i, ids))), B);
+        const hook = identical
+          ? undefined
+          : rowBlockHook(
+              idx.map((i) => composeHooks(this.branchHooks(i, ids))),
+              B,
+            );
         const cacheKey = n === 0 ? key : `${key}#${n}`;
-        return { key, cacheKey, branches: idx, ids, sharedInput, split: sharedInput ? Math.min(first, L) : 0, k, hook, cache: new KVCache(L) };
+        return {
+          key,
+          cacheKey,
+          branches: idx,
+          ids,
+          sharedInput,
+          split: sharedInput ? Math.min(first, L) : 0,
+          k,
+          hook,
+          cache: new KVCache(L),
+        };
       });
     });
   }
@@ -197,10 +222,16 @@ export class CausalSource implements LogitsSource {
   /** The factual branch's trace (the plain model); undefined when it has edits or its inputs are not all here. */
   traceNonFinite(row: number, generated: number[]): NonFiniteOrigin | null | undefined {
     const f = this.opts.plan.branches[0];
-    const plain = f.text.length === 0 && !f.amplify && (f.vision === null || (f.vision.kind === "clip" && f.vision.interventions.length === 0));
+    const plain =
+      f.text.length === 0 && !f.amplify && (f.vision === null || (f.vision.kind === "clip" && f.vision.interventions.length === 0));
     const ids = this.opts.prompts[promptKey(f)];
     if (!plain || !ids || this.opts.prefix || (f.vision !== null && !this.opts.pixels)) return undefined;
-    return traceNonFinite(this.model, ids.map((p) => [...p, ...generated]), f.vision === null ? null : this.opts.pixels!, row);
+    return traceNonFinite(
+      this.model,
+      ids.map((p) => [...p, ...generated]),
+      f.vision === null ? null : this.opts.pixels!,
+      row,
+    );
   }
 
   private encode(): Map<string, tf.Tensor3D> {
@@ -234,7 +265,13 @@ export class CausalSource implements LogitsSource {
         if (g.split > 0) h = this.model.decode(x, { cache: g.cache, stopLayer: g.split, positionOffset: position, logits: "none" }).last;
         h = tileRows(h, g.k);
       }
-      const last = this.model.decode(h, { cache: g.cache, hook: g.hook, startLayer: g.sharedInput ? g.split : 0, positionOffset: position, logits: "none" }).last;
+      const last = this.model.decode(h, {
+        cache: g.cache,
+        hook: g.hook,
+        startLayer: g.sharedInput ? g.split : 0,
+        positionOffset: position,
+        logits: "none",
+      }).last;
       const [R, S, D] = last.shape;
       const final = S === 1 ? last : last.slice([0, S - 1, 0], [R, 1, D]); // [k·B,1,D]
       return final.reshape([R, D]) as tf.Tensor2D; // [k·B,D]

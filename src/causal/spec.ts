@@ -29,9 +29,11 @@ const CLI_TYPES = CF_TYPES.filter((t) => t !== "given");
 const SYNTAX = "<module>:<type>@<layers>[:h<heads>][:s<seed>] or both[:<type>]";
 
 function choices(dims: SpecDims): string {
-  return `modules: vision, text; types: ${CLI_TYPES.join(", ")}; layers: sel (vision), all, last or a list ` +
+  return (
+    `modules: vision, text; types: ${CLI_TYPES.join(", ")}; layers: sel (vision), all, last or a list ` +
     `like 0,2,5-7 (vision 0–${dims.visionLayers - 1}, text 0–${dims.textLayers - 1}); heads: h<list> ` +
-    `(vision 0–${dims.visionHeads - 1}, text 0–${dims.textHeads - 1}); seed: s<integer>`;
+    `(vision 0–${dims.visionHeads - 1}, text 0–${dims.textHeads - 1}); seed: s<integer>`
+  );
 }
 
 /**
@@ -43,8 +45,10 @@ export function selectedVisionLayer(numVisionLayers: number, visionFeatureLayer:
   const idx = visionFeatureLayer < 0 ? numVisionLayers + 1 + visionFeatureLayer : visionFeatureLayer;
   const layer = idx - 1;
   if (!Number.isInteger(layer) || layer < 0 || layer >= numVisionLayers) {
-    throw new Error(`vision_feature_layer ${visionFeatureLayer} is not the output of a vision layer ` +
-      `(valid: −${numVisionLayers}..−1 or 1..${numVisionLayers})`);
+    throw new Error(
+      `vision_feature_layer ${visionFeatureLayer} is not the output of a vision layer ` +
+        `(valid: −${numVisionLayers}..−1 or 1..${numVisionLayers})`,
+    );
   }
   return layer;
 }
@@ -63,9 +67,11 @@ function parseLayers(text: string, module: ModuleName, dims: SpecDims, spec: str
   const layers = parseIndexList(text, n, `${module} layer`);
   const late = layers.filter((l) => l > sel);
   if (late.length) {
-    throw new Error(`vision layer ${late[0]} in '${spec}' comes after the vision feature layer: vision_feature_layer ` +
-      `${dims.visionFeatureLayer} is the output of layer ${sel} (= sel), and layers after it do not run, so the ` +
-      `counterfactual would change nothing (valid: 0–${sel})`);
+    throw new Error(
+      `vision layer ${late[0]} in '${spec}' comes after the vision feature layer: vision_feature_layer ` +
+        `${dims.visionFeatureLayer} is the output of layer ${sel} (= sel), and layers after it do not run, so the ` +
+        `counterfactual would change nothing (valid: 0–${sel})`,
+    );
   }
   return layers;
 }

@@ -52,7 +52,12 @@ export function isParserDefault(a: ParsedArgs, o: OptionSpec): boolean {
 }
 
 export const COMMON_OPTIONS: OptionSpec[] = [
-  { name: "backend", type: "string", help: "tfjs backend: auto|cuda|node|wasm|cpu (env CAUSALMM_BACKEND)", choices: ["auto", "cuda", "node", "wasm", "cpu"] },
+  {
+    name: "backend",
+    type: "string",
+    help: "tfjs backend: auto|cuda|node|wasm|cpu (env CAUSALMM_BACKEND)",
+    choices: ["auto", "cuda", "node", "wasm", "cpu"],
+  },
   { name: "debug", type: "boolean", help: "print stack traces on errors" },
   { name: "help", type: "boolean", help: "show this help", alias: "h" },
 ];

@@ -22,7 +22,8 @@ export interface AnswererSpec {
 const SKIP = new Set(["image", "json", "verbose", "save-settings"]);
 const EVAL_MODEL_OPTIONS: OptionSpec[] = [
   ...ASK_FLAGS.filter((f) => !SKIP.has(f.name)).map((f) =>
-    f.name === "max-new-tokens" ? { ...f, default: undefined, help: "maximum new tokens (default: 128; eval chair: 512)" } : f),
+    f.name === "max-new-tokens" ? { ...f, default: undefined, help: "maximum new tokens (default: 128; eval chair: 512)" } : f,
+  ),
   { name: "no-cache", type: "boolean", help: "re-encode the image and re-run the prompt prefix for every question (same answers, slower)" },
 ];
 

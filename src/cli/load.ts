@@ -29,12 +29,20 @@ export async function loadModelWithProgress(dir: string, backend: string | undef
 /** loadLlava for a command's --model/--backend/--tokenizer, with a progress bar on stderr. */
 export async function loadLlavaWithProgress(args: ParsedArgs): Promise<Llava> {
   return withLoadBar((onProgress) =>
-    loadLlava(resolveModelDir(str(args, "model")), { backend: str(args, "backend"), tokenizerDir: str(args, "tokenizer"), onProgress, residency: residencyRequest(args) }),
+    loadLlava(resolveModelDir(str(args, "model")), {
+      backend: str(args, "backend"),
+      tokenizerDir: str(args, "tokenizer"),
+      onProgress,
+      residency: residencyRequest(args),
+    }),
   );
 }
 
 /** Loads the command's model (`loadLlavaWithProgress`), runs `use` and always disposes the model. */
 export async function withLlava<T>(args: ParsedArgs, use: (llava: Llava) => Promise<T> | T): Promise<T> {
   const llava = await loadLlavaWithProgress(args);
-  return withCleanup(() => use(llava), () => llava.dispose());
+  return withCleanup(
+    () => use(llava),
+    () => llava.dispose(),
+  );
 }

@@ -26,7 +26,13 @@ export interface ProgressOptions {
 
 /** `--progress-every` / `--progress-seconds` for the commands that answer many questions. */
 export const PROGRESS_OPTIONS: OptionSpec[] = [
-  { name: "progress-every", type: "number", integer: true, min: 1, help: "when stderr is not a terminal: a progress line every N answers (default: a tenth of the total)" },
+  {
+    name: "progress-every",
+    type: "number",
+    integer: true,
+    min: 1,
+    help: "when stderr is not a terminal: a progress line every N answers (default: a tenth of the total)",
+  },
   { name: "progress-seconds", type: "number", min: 0.001, help: "... or every S seconds, whichever comes first", default: 60 },
 ];
 
@@ -55,7 +61,10 @@ export class ProgressBar {
   private lastLineAt: number;
   private lastLineDone = -1;
 
-  constructor(private readonly label: string, private readonly o: ProgressOptions = {}) {
+  constructor(
+    private readonly label: string,
+    private readonly o: ProgressOptions = {},
+  ) {
     this.stream = o.stream ?? process.stderr;
     this.tty = Boolean(this.stream.isTTY);
     this.now = o.now ?? Date.now;

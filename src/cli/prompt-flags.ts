@@ -23,29 +23,51 @@ export interface AskFlag extends OptionSpec {
 }
 
 export const MODEL_FLAG: AskFlag = {
-  name: "model", type: "string", aliases: ["model-path"], help: "llava-hf model directory (default: the embedded model)",
+  name: "model",
+  type: "string",
+  aliases: ["model-path"],
+  help: "llava-hf model directory (default: the embedded model)",
 };
 export const TOKENIZER_FLAG: AskFlag = {
-  name: "tokenizer", type: "string", help: "directory with tokenizer.json (default: the model directory)",
+  name: "tokenizer",
+  type: "string",
+  help: "directory with tokenizer.json (default: the model directory)",
 };
 export const IMAGE_FLAG: AskFlag = { name: "image", type: "string", help: "PNG or JPEG file" };
 
 /** The prompt: template, preprocessing and what is appended to the question. */
 export const TEMPLATE_FLAG: AskFlag = {
-  name: "template", type: "string", key: "template", aliases: ["conv-mode"], help: "prompt template (LLaVA's --conv-mode)",
-  choices: TEMPLATE_NAMES, default: DEFAULTS.template, apply: (v, o) => (o.template = v as TemplateName),
+  name: "template",
+  type: "string",
+  key: "template",
+  aliases: ["conv-mode"],
+  help: "prompt template (LLaVA's --conv-mode)",
+  choices: TEMPLATE_NAMES,
+  default: DEFAULTS.template,
+  apply: (v, o) => (o.template = v as TemplateName),
 };
 export const MODE_FLAG: AskFlag = {
-  name: "mode", type: "string", key: "mode", help: "image preprocessing: crop (llava-hf) or pad (original LLaVA)", choices: ["crop", "pad"],
-  default: DEFAULTS.mode, apply: (v, o) => (o.mode = v as PreprocessMode),
+  name: "mode",
+  type: "string",
+  key: "mode",
+  help: "image preprocessing: crop (llava-hf) or pad (original LLaVA)",
+  choices: ["crop", "pad"],
+  default: DEFAULTS.mode,
+  apply: (v, o) => (o.mode = v as PreprocessMode),
 };
 export const SUFFIX_FLAGS: AskFlag[] = [
   {
-    name: "suffix", type: "string", key: "suffix", help: "text appended to the question verbatim",
+    name: "suffix",
+    type: "string",
+    key: "suffix",
+    help: "text appended to the question verbatim",
     apply: (v, o) => (o.suffix = String(v)),
   },
   {
-    name: "one-word", type: "boolean", key: "suffix", help: `append "${ONE_WORD_SUFFIX.trim()}" (CausalMM/VCD eval prompt)`,
+    name: "one-word",
+    type: "boolean",
+    key: "suffix",
+    help: `append "${ONE_WORD_SUFFIX.trim()}" (CausalMM/VCD eval prompt)`,
     apply: (v, o) => {
       if (v) o.suffix = ONE_WORD_SUFFIX;
     },

@@ -6,12 +6,37 @@ import type { PlanRequest } from "../model/memory-plan.js";
 import type { ResidencyPolicy } from "../model/residency.js";
 
 export const RESIDENCY_FLAGS: OptionSpec[] = [
-  { name: "residency", type: "string", help: "weights on the backend: auto (fastest that fits), all, budget (with --resident), " +
-    "stream (one layer at a time), native (16-bit weights on the host, native GEMM)", choices: ["auto", "all", "budget", "stream", "native"] },
-  { name: "resident", type: "string", help: "budget policy: bytes of float32 weights kept on the backend, e.g. 3GiB, 512MiB (implies --residency budget)" },
+  {
+    name: "residency",
+    type: "string",
+    help:
+      "weights on the backend: auto (fastest that fits), all, budget (with --resident), " +
+      "stream (one layer at a time), native (16-bit weights on the host, native GEMM)",
+    choices: ["auto", "all", "budget", "stream", "native"],
+  },
+  {
+    name: "resident",
+    type: "string",
+    help: "budget policy: bytes of float32 weights kept on the backend, e.g. 3GiB, 512MiB (implies --residency budget)",
+  },
 ];
 
-const UNITS: Record<string, number> = { "": 1, b: 1, k: 1e3, kb: 1e3, m: 1e6, mb: 1e6, g: 1e9, gb: 1e9, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, tib: 1024 ** 4, t: 1e12, tb: 1e12 };
+const UNITS: Record<string, number> = {
+  "": 1,
+  b: 1,
+  k: 1e3,
+  kb: 1e3,
+  m: 1e6,
+  mb: 1e6,
+  g: 1e9,
+  gb: 1e9,
+  kib: 1024,
+  mib: 1024 ** 2,
+  gib: 1024 ** 3,
+  tib: 1024 ** 4,
+  t: 1e12,
+  tb: 1e12,
+};
 
 /** "3GiB", "512 MiB", "2.5G", "4000000000" → bytes. */
 export function parseBytes(text: string, what = "--resident"): number {
@@ -25,7 +50,8 @@ export function parseBytes(text: string, what = "--resident"): number {
 export function residencyRequest(args: ParsedArgs): PlanRequest {
   const resident = str(args, "resident");
   const policy = (str(args, "residency") ?? (resident !== undefined ? "budget" : "auto")) as ResidencyPolicy | "auto";
-  if (resident !== undefined && policy !== "budget") throw new Error(`--resident sets the budget policy's size; it does not go with --residency ${policy}`);
+  if (resident !== undefined && policy !== "budget")
+    throw new Error(`--resident sets the budget policy's size; it does not go with --residency ${policy}`);
   const maxNew = numOpt(args, "max-new-tokens");
   // each counterfactual branch (and a baseline's contrast) is one more batch row with its own KV cache
   const branches = listOpt(args, "cf").length + (str(args, "baseline") || str(args, "preset") ? 1 : 0);

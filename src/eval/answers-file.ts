@@ -55,7 +55,8 @@ export function readAnswers(path: string): StoredAnswer[] {
   const text = readFileSync(path, "utf8");
   const lines = text.split("\n");
   const last = lines.pop();
-  if (last !== undefined && last !== "") throw new EvalFileError(`${path}:${lines.length + 1}: incomplete last line (the run was interrupted; run it again to finish)`);
+  if (last !== undefined && last !== "")
+    throw new EvalFileError(`${path}:${lines.length + 1}: incomplete last line (the run was interrupted; run it again to finish)`);
   const out: StoredAnswer[] = [];
   lines.forEach((raw, i) => {
     if (raw.trim() === "") return;
@@ -101,7 +102,10 @@ export function checkBelongs(list: readonly StoredAnswer[], items: readonly Eval
 export function orderedLines(byId: Map<string, StoredAnswer>, items: readonly EvalItem[], context: string): string[] {
   const missing = items.filter((it) => !byId.has(idKey(it.questionId)));
   if (missing.length) {
-    const ids = missing.slice(0, 5).map((it) => JSON.stringify(it.questionId)).join(", ");
+    const ids = missing
+      .slice(0, 5)
+      .map((it) => JSON.stringify(it.questionId))
+      .join(", ");
     throw new EvalFileError(`${context}: ${missing.length} question(s) unanswered (${ids}${missing.length > 5 ? ", ..." : ""})`);
   }
   return items.map((it) => byId.get(idKey(it.questionId))!.raw);

@@ -29,7 +29,9 @@ export interface ChairItemsOptions {
 /** The images of a folder, sorted by name, as CHAIR questions. */
 export function chairItems(folder: string, o: ChairItemsOptions = {}): EvalItem[] {
   if (!existsSync(folder) || !statSync(folder).isDirectory()) throw new EvalFileError(`${folder}: image folder not found`);
-  const names = readdirSync(folder).filter((f) => IMAGE_EXT.test(f)).sort();
+  const names = readdirSync(folder)
+    .filter((f) => IMAGE_EXT.test(f))
+    .sort();
   const seen = new Map<string, string>();
   const items: EvalItem[] = [];
   for (const name of names) {
@@ -38,10 +40,18 @@ export function chairItems(folder: string, o: ChairItemsOptions = {}): EvalItem[
     if (prev) throw new EvalFileError(`${folder}: ${prev} and ${name} have the same image id ${JSON.stringify(id)}`);
     seen.set(idKey(id), name);
     if (o.truth && !o.truth.has(idKey(id))) continue;
-    items.push({ questionId: id, image: resolve(join(folder, name)), imageFile: name, question: o.prompt ?? CHAIR_PROMPT, category: "chair" });
+    items.push({
+      questionId: id,
+      image: resolve(join(folder, name)),
+      imageFile: name,
+      question: o.prompt ?? CHAIR_PROMPT,
+      category: "chair",
+    });
   }
   if (items.length === 0) {
-    throw new EvalFileError(`${folder}: no ${o.truth ? "annotated " : ""}images (looked for .jpg/.png/.webp/.bmp/.gif${o.truth ? " whose id is in the annotations" : ""})`);
+    throw new EvalFileError(
+      `${folder}: no ${o.truth ? "annotated " : ""}images (looked for .jpg/.png/.webp/.bmp/.gif${o.truth ? " whose id is in the annotations" : ""})`,
+    );
   }
   return items;
 }

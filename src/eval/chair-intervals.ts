@@ -42,7 +42,9 @@ export function chairIntervals(sentences: readonly ChairSentence[], o: ChairInte
   if (n === 0) throw new Error("CHAIR intervals: no captions");
   const counts = sentences.map(captionCounts);
   const rng = stream(seed, "chair-bootstrap");
-  const s: number[] = [], i: number[] = [], r: number[] = [];
+  const s: number[] = [],
+    i: number[] = [],
+    r: number[] = [];
   const sum = [0, 0, 0, 0, 0];
   for (let b = 0; b < resamples; b++) {
     sum.fill(0);

@@ -68,7 +68,8 @@ function addCocoFile(truth: ChairTruth, path: string, data: Record<string, unkno
     const id = needImageId(a?.image_id, where);
     if (typeof a.caption === "string") return addTruth(truth, id, ex.extract(a.caption).classes);
     const name = names.get(a.category_id as number);
-    if (name === undefined) throw new EvalFileError(`${where}: category_id ${JSON.stringify(a.category_id)} is not in "categories" (and no "caption")`);
+    if (name === undefined)
+      throw new EvalFileError(`${where}: category_id ${JSON.stringify(a.category_id)} is not in "categories" (and no "caption")`);
     const cls = ex.vocab.classOf.get(name);
     if (cls === undefined) throw new EvalFileError(`${where}: category "${name}" is not a ${ex.vocab.name} vocabulary word`);
     addTruth(truth, id, [cls]);
@@ -80,15 +81,20 @@ function addSimpleRecords(truth: ChairTruth, records: Located<Record<string, unk
   for (const r of records) {
     const id = needImageId(r.value.image_id, r.where);
     const { objects, caption } = r.value;
-    if (objects === undefined && typeof caption !== "string") throw new EvalFileError(`${r.where}: needs "objects" (array of words) or "caption" (string)`);
+    if (objects === undefined && typeof caption !== "string")
+      throw new EvalFileError(`${r.where}: needs "objects" (array of words) or "caption" (string)`);
     if (typeof caption === "string") addTruth(truth, id, ex.extract(caption).classes);
     if (objects === undefined) continue;
     if (!Array.isArray(objects)) throw new EvalFileError(`${r.where}: "objects" must be an array of words`);
-    addTruth(truth, id, objects.map((o) => {
-      const cls = typeof o === "string" ? ex.vocab.classOf.get(o.toLowerCase()) : undefined;
-      if (cls === undefined) throw new EvalFileError(`${r.where}: object ${JSON.stringify(o)} is not a ${ex.vocab.name} vocabulary word`);
-      return cls;
-    }));
+    addTruth(
+      truth,
+      id,
+      objects.map((o) => {
+        const cls = typeof o === "string" ? ex.vocab.classOf.get(o.toLowerCase()) : undefined;
+        if (cls === undefined) throw new EvalFileError(`${r.where}: object ${JSON.stringify(o)} is not a ${ex.vocab.name} vocabulary word`);
+        return cls;
+      }),
+    );
   }
 }
 
@@ -124,7 +130,8 @@ export function readChairCaptions(path: string, idKeyName?: string, captionKey?:
     const caption = r.value[capName];
     if (typeof caption !== "string") throw new EvalFileError(`${r.where}: missing "${capName}" (string)`);
     const v = r.value[idName];
-    if (!((typeof v === "string" && v !== "") || (typeof v === "number" && Number.isSafeInteger(v)))) throw new EvalFileError(`${r.where}: missing "${idName}" (string or integer)`);
+    if (!((typeof v === "string" && v !== "") || (typeof v === "number" && Number.isSafeInteger(v))))
+      throw new EvalFileError(`${r.where}: missing "${idName}" (string or integer)`);
     return { imageId: v as ImageId, caption, where: r.where };
   });
 }
@@ -132,17 +139,30 @@ export function readChairCaptions(path: string, idKeyName?: string, captionKey?:
 /** chair.py's compute_chair. Every captioned image must have ground truth (chair.py would score it against nothing). */
 export function scoreChair(captions: readonly ChairCaption[], truth: ChairTruth, ex: ChairExtractor): ChairReport {
   if (captions.length === 0) throw new EvalFileError("CHAIR: no captions to score");
-  let hallucinatedCaps = 0, hallucinated = 0, mentions = 0, tokens = 0, gtTotal = 0, recalled = 0;
+  let hallucinatedCaps = 0,
+    hallucinated = 0,
+    mentions = 0,
+    tokens = 0,
+    gtTotal = 0,
+    recalled = 0;
   const sentences = captions.map((c): ChairSentence => {
     const gt = truth.get(idKey(c.imageId));
     if (!gt) {
-      const other = truth.has(idKey(typeof c.imageId === "number" ? String(c.imageId) : Number(c.imageId))) ? " (the annotations have it with the other type: string vs integer)" : "";
+      const other = truth.has(idKey(typeof c.imageId === "number" ? String(c.imageId) : Number(c.imageId)))
+        ? " (the annotations have it with the other type: string vs integer)"
+        : "";
       throw new EvalFileError(`${c.where}: image ${JSON.stringify(c.imageId)} has no ground-truth annotations${other}`);
     }
     const o = ex.extract(c.caption);
     const s: ChairSentence = {
-      image_id: c.imageId, caption: c.caption, mscoco_hallucinated_words: [], mscoco_gt_words: [...gt], mscoco_generated_words: o.classes,
-      hallucination_idxs: [], words: o.tokens, metrics: { CHAIRs: 0, CHAIRi: 0, Recall: 0, Len: 0 },
+      image_id: c.imageId,
+      caption: c.caption,
+      mscoco_hallucinated_words: [],
+      mscoco_gt_words: [...gt],
+      mscoco_generated_words: o.classes,
+      hallucination_idxs: [],
+      words: o.tokens,
+      metrics: { CHAIRs: 0, CHAIRi: 0, Recall: 0, Len: 0 },
     };
     const covered = new Set<string>();
     o.classes.forEach((cls, i) => {
@@ -166,8 +186,15 @@ export function scoreChair(captions: readonly ChairCaption[], truth: ChairTruth,
   });
   const n = captions.length;
   return {
-    vocab: ex.vocab.name, captions: n, CHAIRs: hallucinatedCaps / n, CHAIRi: mentions ? hallucinated / mentions : null,
-    Recall: gtTotal ? recalled / gtTotal : null, Len: tokens / n, mentions, hallucinated, sentences,
+    vocab: ex.vocab.name,
+    captions: n,
+    CHAIRs: hallucinatedCaps / n,
+    CHAIRi: mentions ? hallucinated / mentions : null,
+    Recall: gtTotal ? recalled / gtTotal : null,
+    Len: tokens / n,
+    mentions,
+    hallucinated,
+    sentences,
   };
 }
 

@@ -101,11 +101,34 @@ toothbrush
 
 /** Two-word phrases treated as one word (chair.py's `coco_double_words`). */
 const COCO_DOUBLE_WORDS = [
-  "motor bike", "motor cycle", "air plane", "traffic light", "street light", "traffic signal", "stop light", "fire hydrant",
-  "stop sign", "parking meter", "suit case", "sports ball", "baseball bat", "baseball glove", "tennis racket", "wine glass",
-  "hot dog", "cell phone", "mobile phone", "teddy bear", "hair drier", "potted plant", "bow tie", "laptop computer",
+  "motor bike",
+  "motor cycle",
+  "air plane",
+  "traffic light",
+  "street light",
+  "traffic signal",
+  "stop light",
+  "fire hydrant",
+  "stop sign",
+  "parking meter",
+  "suit case",
+  "sports ball",
+  "baseball bat",
+  "baseball glove",
+  "tennis racket",
+  "wine glass",
+  "hot dog",
+  "cell phone",
+  "mobile phone",
+  "teddy bear",
+  "hair drier",
+  "potted plant",
+  "bow tie",
+  "laptop computer",
   // three words: never matched by a two-word window, as in chair.py
-  "stove top oven", "home plate", "train track",
+  "stove top oven",
+  "home plate",
+  "train track",
 ];
 /** "baby dog" is a dog, not a person (chair.py's animal qualifiers). */
 const ANIMAL_WORDS = ["bird", "cat", "dog", "horse", "sheep", "cow", "elephant", "bear", "zebra", "giraffe", "animal", "cub"];

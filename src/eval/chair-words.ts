@@ -8,12 +8,39 @@ import type { ChairVocab } from "./chair-vocab.js";
 import { vocabWords } from "./chair-vocab.js";
 
 /** WordNet morphy's noun rules, then its verb rules (a verb-tagged word is lemmatised as a verb). */
-const NOUN_RULES: [string, string][] = [["s", ""], ["ses", "s"], ["ves", "f"], ["xes", "x"], ["zes", "z"], ["ches", "ch"], ["shes", "sh"], ["men", "man"], ["ies", "y"]];
-const VERB_RULES: [string, string][] = [["s", ""], ["ies", "y"], ["es", "e"], ["es", ""], ["ed", "e"], ["ed", ""], ["ing", "e"], ["ing", ""]];
+const NOUN_RULES: [string, string][] = [
+  ["s", ""],
+  ["ses", "s"],
+  ["ves", "f"],
+  ["xes", "x"],
+  ["zes", "z"],
+  ["ches", "ch"],
+  ["shes", "sh"],
+  ["men", "man"],
+  ["ies", "y"],
+];
+const VERB_RULES: [string, string][] = [
+  ["s", ""],
+  ["ies", "y"],
+  ["es", "e"],
+  ["es", ""],
+  ["ed", "e"],
+  ["ed", ""],
+  ["ing", "e"],
+  ["ing", ""],
+];
 /** WordNet noun.exc entries whose lemma is a vocabulary word. */
 const IRREGULAR: Record<string, string> = {
-  children: "child", grandchildren: "grandchild", oxen: "ox", mice: "mouse", geese: "goose", knives: "knife",
-  pocketknives: "pocketknife", buffaloes: "buffalo", calves: "calf", wolves: "wolf",
+  children: "child",
+  grandchildren: "grandchild",
+  oxen: "ox",
+  mice: "mouse",
+  geese: "goose",
+  knives: "knife",
+  pocketknives: "pocketknife",
+  buffaloes: "buffalo",
+  calves: "calf",
+  wolves: "wolf",
 };
 
 export interface CaptionObjects {
@@ -72,7 +99,7 @@ export class ChairExtractor {
   extract(caption: string): CaptionObjects {
     const lemmas = tokenize(caption.toLowerCase()).map((t) => this.lemma(t));
     const tokens: string[] = [];
-    for (let i = 0; i < lemmas.length; ) {
+    for (let i = 0; i < lemmas.length;) {
       const pair = i + 1 < lemmas.length ? `${lemmas[i]} ${lemmas[i + 1]}` : undefined;
       const merged = pair === undefined ? undefined : this.vocab.doubleWords.get(pair);
       tokens.push(merged ?? lemmas[i]);

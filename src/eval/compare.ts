@@ -52,7 +52,14 @@ export function comparePope(systems: { name: string; pairs: readonly Scored[] }[
   for (const [split, base] of splits[0]) {
     const lists = splits.map((m, i) => alignedList(m.get(split), base, systems[i].name, split));
     const codes = lists.map((l) => Int8Array.from(l.map((p) => outcome(o.rule, p.text, p.label))));
-    out.push(compareSplit(split, systems.map((s) => s.name), codes, o));
+    out.push(
+      compareSplit(
+        split,
+        systems.map((s) => s.name),
+        codes,
+        o,
+      ),
+    );
   }
   return out;
 }
@@ -81,17 +88,32 @@ function compareSplit(split: string, names: string[], codes: Int8Array[], o: Com
   };
   const systems = names.map((name, s) => ({
     name,
-    accuracy: est(point[s][0], boot.map((r) => r[s][0])),
-    f1: est(point[s][1], boot.map((r) => r[s][1])),
-    yesRatio: est(point[s][2], boot.map((r) => r[s][2])),
+    accuracy: est(
+      point[s][0],
+      boot.map((r) => r[s][0]),
+    ),
+    f1: est(
+      point[s][1],
+      boot.map((r) => r[s][1]),
+    ),
+    yesRatio: est(
+      point[s][2],
+      boot.map((r) => r[s][2]),
+    ),
   }));
   const pairs = names.slice(1).map((name, i) => {
     const s = i + 1;
     return {
       name,
       baseline: names[0],
-      dAccuracy: est(point[s][0] - point[0][0], boot.map((r) => r[s][0] - r[0][0])),
-      dF1: est(point[s][1] - point[0][1], boot.map((r) => r[s][1] - r[0][1])),
+      dAccuracy: est(
+        point[s][0] - point[0][0],
+        boot.map((r) => r[s][0] - r[0][0]),
+      ),
+      dF1: est(
+        point[s][1] - point[0][1],
+        boot.map((r) => r[s][1] - r[0][1]),
+      ),
       mcnemar: discordance(codes[0], codes[s]),
     };
   });

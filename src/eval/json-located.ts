@@ -20,7 +20,11 @@ export function lineColumn(text: string, offset: number): { line: number; column
 /** Line on which each element of a top-level JSON array starts (the text must be valid JSON). */
 export function arrayElementLines(text: string): number[] {
   const lines: number[] = [];
-  let line = 1, depth = 0, inString = false, escaped = false, expectElement = false;
+  let line = 1,
+    depth = 0,
+    inString = false,
+    escaped = false,
+    expectElement = false;
   for (let i = 0; i < text.length; i++) {
     const ch = text[i];
     if (ch === "\n") line++;

@@ -1,6 +1,17 @@
 // JSON-lines I/O with errors that name file and line, and durable writes (fsync, atomic rename), because
 // answers files are the product of hours of model time and must survive a kill at any instant.
-import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  fstatSync,
+  fsyncSync,
+  ftruncateSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  unlinkSync,
+  writeSync,
+} from "node:fs";
 import { dirname } from "node:path";
 import { writeError } from "../util/files.js";
 
@@ -74,7 +85,12 @@ export function needId(r: Located<Record<string, unknown>>, key = "question_id")
   if (typeof v === "number" && Number.isSafeInteger(v)) return v;
   if (v === undefined) throw new EvalFileError(`${r.where}: missing field "${key}" (string or integer)`);
   const got = JSON.stringify(v)?.slice(0, 40) ?? String(v);
-  const why = typeof v === "number" ? "a number that is not a safe integer" : v === "" ? "an empty string" : `a ${v === null ? "null" : Array.isArray(v) ? "list" : typeof v}`;
+  const why =
+    typeof v === "number"
+      ? "a number that is not a safe integer"
+      : v === ""
+        ? "an empty string"
+        : `a ${v === null ? "null" : Array.isArray(v) ? "list" : typeof v}`;
   throw new EvalFileError(`${r.where}: "${key}" must be a non-empty string or an integer, got ${got} (${why})`);
 }
 
@@ -88,8 +104,10 @@ export function needQuestionText(r: Located<Record<string, unknown>>, key: strin
 
 export function checkQuestionText(text: string, where: string, id: string | number): string {
   if (text.includes(IMAGE_PLACEHOLDER)) {
-    throw new EvalFileError(`${where}: question ${JSON.stringify(id)} contains "${IMAGE_PLACEHOLDER}"; ` +
-      "the prompt template adds the image itself, so remove it from the question text");
+    throw new EvalFileError(
+      `${where}: question ${JSON.stringify(id)} contains "${IMAGE_PLACEHOLDER}"; ` +
+        "the prompt template adds the image itself, so remove it from the question text",
+    );
   }
   return text;
 }

@@ -37,7 +37,12 @@ export function mergeChunks(o: MergeOptions): { out: string; count: number; chun
     const part = parts.find((p) => p.idx === k);
     if (!part) {
       if (chunk.length === 0) continue;
-      throw new EvalFileError(`merge: chunk ${k} of ${n} is missing (have ${parts.map((p) => p.idx).sort((a, b) => a - b).join(", ")})`);
+      throw new EvalFileError(
+        `merge: chunk ${k} of ${n} is missing (have ${parts
+          .map((p) => p.idx)
+          .sort((a, b) => a - b)
+          .join(", ")})`,
+      );
     }
     const byId = checkBelongs(readAnswers(part.file), chunk, `chunk ${k} of ${n}`);
     lines.push(...orderedLines(byId, chunk, `${part.file} (chunk ${k} of ${n})`));
@@ -58,10 +63,13 @@ function readPart(file: string): Part {
 /** Same settings apart from chunkIdx, same questions as given, each chunk index once. */
 function checkConsistent(parts: Part[], benchmark: string, items: readonly EvalItem[]): Part {
   const ref = parts[0];
-  if (ref.settings.benchmark !== benchmark) throw new EvalFileError(`${ref.file}: benchmark is ${JSON.stringify(ref.settings.benchmark)}, not ${benchmark}`);
+  if (ref.settings.benchmark !== benchmark)
+    throw new EvalFileError(`${ref.file}: benchmark is ${JSON.stringify(ref.settings.benchmark)}, not ${benchmark}`);
   const q = ref.settings.questions as { sha256?: string; count?: number } | undefined;
   if (q?.sha256 !== questionsDigest(items) || q?.count !== items.length) {
-    throw new EvalFileError(`${ref.file}: was made from other questions than the ones given (count ${q?.count} vs ${items.length}, or different ids/texts)`);
+    throw new EvalFileError(
+      `${ref.file}: was made from other questions than the ones given (count ${q?.count} vs ${items.length}, or different ids/texts)`,
+    );
   }
   const seen = new Map<number, string>();
   for (const p of parts) {

@@ -34,7 +34,10 @@ export function loadMmeQuestions(root: string, opts: { subtasks?: string[] } = {
     items.push(...loadSubtask(root, sub));
   }
   if (wanted) for (const s of wanted) if (!items.some((it) => it.category === s)) throw new EvalFileError(`${root}: no MME subtask "${s}"`);
-  if (items.length === 0) throw new EvalFileError(`${root}: no MME subtask folders (expected <subtask>/images + questions_answers_YN, or <subtask>/*.txt next to images)`);
+  if (items.length === 0)
+    throw new EvalFileError(
+      `${root}: no MME subtask folders (expected <subtask>/images + questions_answers_YN, or <subtask>/*.txt next to images)`,
+    );
   return items;
 }
 
@@ -48,7 +51,9 @@ function loadSubtask(root: string, sub: string): EvalItem[] {
   // Folders without images (e.g. an eval_tool copy) are not subtasks.
   if (images.size === 0) return [];
   const items: EvalItem[] = [];
-  for (const f of readdirSync(qaDir).filter((n) => n.endsWith(".txt")).sort()) {
+  for (const f of readdirSync(qaDir)
+    .filter((n) => n.endsWith(".txt"))
+    .sort()) {
     const qaFile = join(qaDir, f);
     const stem = f.slice(0, -4);
     const img = images.get(stem);
@@ -69,26 +74,28 @@ function imagesByStem(dir: string): Map<string, string> {
 
 function readQaFile(file: string, sub: string, image: string, rel: string): EvalItem[] {
   const out: EvalItem[] = [];
-  readFileSync(file, "utf8").split("\n").forEach((raw, i) => {
-    // Like get_gt: strip the line, then exactly `question \t answer`.
-    const line = raw.trim();
-    if (line === "") return;
-    const parts = line.split("\t");
-    const where = `${file}:${i + 1}`;
-    if (parts.length !== 2) throw new EvalFileError(`${where}: expected "question<TAB>answer", got ${parts.length} field(s)`);
-    const gt = parts[1].trim();
-    if (!/^(yes|no)$/i.test(gt)) throw new EvalFileError(`${where}: answer must be Yes or No, got ${JSON.stringify(parts[1])}`);
-    const questionId = `${rel.replace("/images/", "/")}#${out.length + 1}`;
-    out.push({
-      questionId,
-      image,
-      imageFile: rel,
-      question: checkQuestionText(parts[0], where, questionId),
-      label: gt.toLowerCase(),
-      category: sub,
-      meta: { gt },
+  readFileSync(file, "utf8")
+    .split("\n")
+    .forEach((raw, i) => {
+      // Like get_gt: strip the line, then exactly `question \t answer`.
+      const line = raw.trim();
+      if (line === "") return;
+      const parts = line.split("\t");
+      const where = `${file}:${i + 1}`;
+      if (parts.length !== 2) throw new EvalFileError(`${where}: expected "question<TAB>answer", got ${parts.length} field(s)`);
+      const gt = parts[1].trim();
+      if (!/^(yes|no)$/i.test(gt)) throw new EvalFileError(`${where}: answer must be Yes or No, got ${JSON.stringify(parts[1])}`);
+      const questionId = `${rel.replace("/images/", "/")}#${out.length + 1}`;
+      out.push({
+        questionId,
+        image,
+        imageFile: rel,
+        question: checkQuestionText(parts[0], where, questionId),
+        label: gt.toLowerCase(),
+        category: sub,
+        meta: { gt },
+      });
     });
-  });
   if (out.length !== 2) throw new EvalFileError(`${file}: ${out.length} question(s); MME asks exactly two per image (acc+ pairs them)`);
   return out;
 }
@@ -130,17 +137,22 @@ export function writeMmeResults(dir: string, rows: Map<string, MmeRow[]>): strin
 export function readMmeResults(dir: string): Map<string, MmeRow[]> {
   if (!existsSync(dir)) throw new EvalFileError(`${dir}: results folder not found`);
   const out = new Map<string, MmeRow[]>();
-  for (const f of readdirSync(dir).filter((n) => n.endsWith(".txt")).sort()) {
+  for (const f of readdirSync(dir)
+    .filter((n) => n.endsWith(".txt"))
+    .sort()) {
     const path = join(dir, f);
     const rows: MmeRow[] = [];
-    readFileSync(path, "utf8").split("\n").forEach((raw, i) => {
-      const line = raw.replace(/\r$/, "");
-      if (line.trim() === "") return;
-      const parts = line.split("\t");
-      const where = `${path}:${i + 1}`;
-      if (parts.length !== 4) throw new EvalFileError(`${where}: expected "img<TAB>question<TAB>gt<TAB>pred", got ${parts.length} field(s)`);
-      rows.push({ img: parts[0], question: parts[1], gt: parts[2], pred: parts[3], where });
-    });
+    readFileSync(path, "utf8")
+      .split("\n")
+      .forEach((raw, i) => {
+        const line = raw.replace(/\r$/, "");
+        if (line.trim() === "") return;
+        const parts = line.split("\t");
+        const where = `${path}:${i + 1}`;
+        if (parts.length !== 4)
+          throw new EvalFileError(`${where}: expected "img<TAB>question<TAB>gt<TAB>pred", got ${parts.length} field(s)`);
+        rows.push({ img: parts[0], question: parts[1], gt: parts[2], pred: parts[3], where });
+      });
     if (rows.length === 0) throw new EvalFileError(`${path}: no result lines (expected "img<TAB>question<TAB>gt<TAB>pred" lines)`);
     out.set(f.slice(0, -4), rows);
   }

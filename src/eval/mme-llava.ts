@@ -37,17 +37,25 @@ export function loadLlavaMmeQuestions(file: string, root: string, opts: { subtas
   const items: EvalItem[] = [];
   for (const r of records) {
     const id = r.value.question_id;
-    if (typeof id !== "string" || !id.includes("/")) throw new EvalFileError(`${r.where}: "question_id" must be "<subtask>/<image file>" as in llava_mme.jsonl, got ${JSON.stringify(id)}`);
+    if (typeof id !== "string" || !id.includes("/"))
+      throw new EvalFileError(
+        `${r.where}: "question_id" must be "<subtask>/<image file>" as in llava_mme.jsonl, got ${JSON.stringify(id)}`,
+      );
     const text = needQuestionText(r, "text", id);
     const subtask = id.split("/")[0];
     if (wanted && !wanted.has(subtask)) continue;
     const mme = byKey.get(key(subtask, id, text));
-    if (!mme) throw new EvalFileError(`${r.where}: no MME question ${JSON.stringify(bare(text))} for image ${basename(id)} of subtask "${subtask}" in ${root}`);
+    if (!mme)
+      throw new EvalFileError(
+        `${r.where}: no MME question ${JSON.stringify(bare(text))} for image ${basename(id)} of subtask "${subtask}" in ${root}`,
+      );
     const twice = used.get(mme);
     if (twice) throw new EvalFileError(`${r.where}: the same MME question as ${twice} (${mme.questionId})`);
     used.set(mme, r.where);
     items.push({ ...mme, question: text, meta: { ...mme.meta, mmeQuestion: mme.question, llavaQuestionId: id } });
   }
-  if (wanted) for (const s of wanted) if (!items.some((it) => it.category === s)) throw new EvalFileError(`${file}: no questions of MME subtask "${s}"`);
+  if (wanted)
+    for (const s of wanted)
+      if (!items.some((it) => it.category === s)) throw new EvalFileError(`${file}: no questions of MME subtask "${s}"`);
   return items;
 }

@@ -9,7 +9,18 @@
 import type { MmeRow } from "./mme-data.js";
 import { EvalFileError } from "./jsonl.js";
 
-export const MME_PERCEPTION = ["existence", "count", "position", "color", "posters", "celebrity", "scene", "landmark", "artwork", "OCR"] as const;
+export const MME_PERCEPTION = [
+  "existence",
+  "count",
+  "position",
+  "color",
+  "posters",
+  "celebrity",
+  "scene",
+  "landmark",
+  "artwork",
+  "OCR",
+] as const;
 export const MME_COGNITION = ["commonsense_reasoning", "numerical_calculation", "text_translation", "code_reasoning"] as const;
 export const MME_HALLUCINATION = ["existence", "count", "position", "color"] as const;
 
@@ -46,11 +57,26 @@ export function scoreMmeTask(subtask: string, rows: readonly MmeRow[]): MmeTaskS
     const file = rows.length ? rows[rows.length - 1].where.replace(/:\d+$/, "") + ": " : "";
     throw new EvalFileError(`${file}${subtask}: ${rows.length} lines; MME needs two questions per image on consecutive lines`);
   }
-  const s: MmeTaskScore = { subtask, questions: rows.length, images: rows.length / 2, acc: 0, accPlus: 0, score: 0, other: 0, tp: 0, fn: 0, tn: 0, fp: 0 };
+  const s: MmeTaskScore = {
+    subtask,
+    questions: rows.length,
+    images: rows.length / 2,
+    acc: 0,
+    accPlus: 0,
+    score: 0,
+    other: 0,
+    tp: 0,
+    fn: 0,
+    tn: 0,
+    fp: 0,
+  };
   let correct = 0;
   let bothRight = 0;
   for (let i = 0; i < rows.length; i += 2) {
-    if (rows[i].img !== rows[i + 1].img) throw new EvalFileError(`${rows[i + 1].where}: image ${rows[i + 1].img} pairs with ${rows[i].img} on the line before; the two questions of an image must be consecutive`);
+    if (rows[i].img !== rows[i + 1].img)
+      throw new EvalFileError(
+        `${rows[i + 1].where}: image ${rows[i + 1].img} pairs with ${rows[i].img} on the line before; the two questions of an image must be consecutive`,
+      );
     let right = 0;
     for (const r of [rows[i], rows[i + 1]]) if (tally(s, r)) right++;
     correct += right;

@@ -50,14 +50,30 @@ export class ModelAnswerer implements Answerer {
   /** Null = plain decoding; the settings describe this same object. */
   private readonly plan: DecodingPlan | null;
 
-  constructor(private readonly llava: Llava, private readonly opts: AskOptions, private readonly caching = true) {
+  constructor(
+    private readonly llava: Llava,
+    private readonly opts: AskOptions,
+    private readonly caching = true,
+  ) {
     this.plan = decodingPlan(opts.causal, llava.model.config);
     this.modelId = llava.dir.split(/[\\/]/).filter(Boolean).pop() ?? llava.dir;
-    const configHash = createHash("sha256").update(readFileSync(join(llava.dir, "config.json"))).digest("hex").slice(0, 16);
+    const configHash = createHash("sha256")
+      .update(readFileSync(join(llava.dir, "config.json")))
+      .digest("hex")
+      .slice(0, 16);
     this.settings = {
-      template: opts.template ?? DEFAULTS.template, suffix: opts.suffix ?? "", mode: opts.mode ?? DEFAULTS.mode,
-      maxNewTokens: opts.maxNewTokens ?? DEFAULTS.evalMaxNewTokens, temperature: opts.temperature ?? 0, topP: opts.topP ?? null, topK: opts.topK ?? null,
-      seed: opts.seed ?? null, causal: opts.causal ?? null, plan: describePlan(this.plan ?? PLAIN_PLAN), modelConfigSha256: configHash, package: PACKAGE_VERSION,
+      template: opts.template ?? DEFAULTS.template,
+      suffix: opts.suffix ?? "",
+      mode: opts.mode ?? DEFAULTS.mode,
+      maxNewTokens: opts.maxNewTokens ?? DEFAULTS.evalMaxNewTokens,
+      temperature: opts.temperature ?? 0,
+      topP: opts.topP ?? null,
+      topK: opts.topK ?? null,
+      seed: opts.seed ?? null,
+      causal: opts.causal ?? null,
+      plan: describePlan(this.plan ?? PLAIN_PLAN),
+      modelConfigSha256: configHash,
+      package: PACKAGE_VERSION,
     };
   }
 
@@ -102,8 +118,12 @@ export class ModelAnswerer implements Answerer {
       // a seed per question, so a resumed run samples exactly what an uninterrupted one did
       const seed = o.seed === undefined ? undefined : hashKey([o.seed, String(it.questionId)])[0];
       const res = generate(source, {
-        ...o, seed, maxNewTokens: o.maxNewTokens ?? DEFAULTS.evalMaxNewTokens, tokenizer: this.llava.tokenizer,
-        eosTokenIds: o.eosTokenIds ?? this.llava.generation.eosTokenIds, padTokenId: this.llava.generation.padTokenId ?? undefined,
+        ...o,
+        seed,
+        maxNewTokens: o.maxNewTokens ?? DEFAULTS.evalMaxNewTokens,
+        tokenizer: this.llava.tokenizer,
+        eosTokenIds: o.eosTokenIds ?? this.llava.generation.eosTokenIds,
+        padTokenId: this.llava.generation.padTokenId ?? undefined,
       });
       return (res.text?.[0] ?? "").trim();
     } finally {

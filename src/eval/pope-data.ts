@@ -97,10 +97,16 @@ function attachLabels(items: EvalItem[], records: Located<Record<string, unknown
     const file = findLabelFile(labelsDir, category);
     const labels = readRecords(file);
     if (labels.length !== idx.length) {
-      throw new EvalFileError(`${file}: ${labels.length} labels but the question file has ${idx.length} questions of category "${category}" ` +
-        `(they are paired by position, as in LLaVA's eval_pope.py)`);
+      throw new EvalFileError(
+        `${file}: ${labels.length} labels but the question file has ${idx.length} questions of category "${category}" ` +
+          `(they are paired by position, as in LLaVA's eval_pope.py)`,
+      );
     }
-    const order = pairByIds(idx.map((i) => items[i].questionId), labels) ?? labels;
+    const order =
+      pairByIds(
+        idx.map((i) => items[i].questionId),
+        labels,
+      ) ?? labels;
     idx.forEach((itemIdx, k) => pairLabel(items[itemIdx], records[itemIdx].where, order[k]));
   }
 }
@@ -138,11 +144,16 @@ function hasCategory(r: Located<Record<string, unknown>>): boolean {
 function pairLabel(item: EvalItem, qWhere: string, l: Located<Record<string, unknown>>): void {
   // A pair whose image or question differs (prompt suffixes aside) means the files disagree.
   const same = { image: (a: string, b: string) => a === b, text: (a: string, b: string) => bareQuestion(a) === bareQuestion(b) };
-  for (const [key, mine] of [["text", item.question], ["image", item.imageFile]] as const) {
+  for (const [key, mine] of [
+    ["text", item.question],
+    ["image", item.imageFile],
+  ] as const) {
     const theirs = l.value[key];
     if (theirs !== undefined && (typeof theirs !== "string" || !same[key](theirs, mine ?? ""))) {
-      throw new EvalFileError(`${l.where}: ${key} ${JSON.stringify(theirs)} does not match ${qWhere}: ${JSON.stringify(mine)} ` +
-        `(question ${JSON.stringify(item.questionId)}); label and question files are out of step`);
+      throw new EvalFileError(
+        `${l.where}: ${key} ${JSON.stringify(theirs)} does not match ${qWhere}: ${JSON.stringify(mine)} ` +
+          `(question ${JSON.stringify(item.questionId)}); label and question files are out of step`,
+      );
     }
   }
   item.label = normLabel(l.value.label, l.where);

@@ -72,7 +72,18 @@ export function popeMetrics(c: ArrayLike<number>): PopeMetrics {
   const n = tp + fp + tn + fn;
   const precision = tp / (tp + fp);
   const recall = tp / (tp + fn);
-  return { n, tp, fp, tn, fn, accuracy: (tp + tn) / n, precision, recall, f1: (2 * precision * recall) / (precision + recall), yesRatio: (tp + fp) / n };
+  return {
+    n,
+    tp,
+    fp,
+    tn,
+    fn,
+    accuracy: (tp + tn) / n,
+    precision,
+    recall,
+    f1: (2 * precision * recall) / (precision + recall),
+    yesRatio: (tp + fp) / n,
+  };
 }
 
 export function countOutcomes(codes: ArrayLike<number>): number[] {
@@ -93,7 +104,11 @@ export interface Scored {
  * Join labelled items with answers by question_id. Every answer must belong to a question; every
  * question must be answered unless `allowMissing` (then unanswered ones are left out and counted).
  */
-export function pairAnswers(items: readonly EvalItem[], answers: Map<string, StoredAnswer>, allowMissing = false): { pairs: Scored[]; missing: number } {
+export function pairAnswers(
+  items: readonly EvalItem[],
+  answers: Map<string, StoredAnswer>,
+  allowMissing = false,
+): { pairs: Scored[]; missing: number } {
   const known = new Set(items.map((it) => idKey(it.questionId)));
   for (const a of answers.values()) {
     if (!known.has(idKey(a.id))) throw new EvalFileError(`${a.where}: question_id ${JSON.stringify(a.id)} is not in the question file`);
@@ -103,7 +118,10 @@ export function pairAnswers(items: readonly EvalItem[], answers: Map<string, Sto
   for (const it of items) {
     const a = answers.get(idKey(it.questionId));
     if (!a) {
-      if (!allowMissing) throw new EvalFileError(`no answer for question_id ${JSON.stringify(it.questionId)} (and maybe others; --allow-missing scores only the answered ones)`);
+      if (!allowMissing)
+        throw new EvalFileError(
+          `no answer for question_id ${JSON.stringify(it.questionId)} (and maybe others; --allow-missing scores only the answered ones)`,
+        );
       missing++;
       continue;
     }

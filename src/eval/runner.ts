@@ -3,7 +3,15 @@
 import { existsSync, unlinkSync } from "node:fs";
 import { dirname } from "node:path";
 import type { Answerer, EvalItem } from "./answerer.js";
-import { answerRecord, checkBelongs, closeQuietly, openAppend, putInQuestionOrder, readAnswers, repairPartialTail } from "./answers-file.js";
+import {
+  answerRecord,
+  checkBelongs,
+  closeQuietly,
+  openAppend,
+  putInQuestionOrder,
+  readAnswers,
+  repairPartialTail,
+} from "./answers-file.js";
 import { getChunk, imageBatches } from "./chunks.js";
 import { appendLineDurable, EvalFileError, idKey } from "./jsonl.js";
 import { acquireLock } from "./lock.js";
@@ -63,7 +71,15 @@ export async function runEval(o: RunOptions): Promise<RunSummary> {
   const numChunks = o.numChunks ?? 1;
   const chunkIdx = o.chunkIdx ?? 0;
   const chunk = runQuestions(o.items, o.limit, numChunks, chunkIdx);
-  const settings = buildSettings({ benchmark: o.benchmark, answerer: o.answerer, source: o.source, items: o.items, numChunks, chunkIdx, limit: o.limit });
+  const settings = buildSettings({
+    benchmark: o.benchmark,
+    answerer: o.answerer,
+    source: o.source,
+    items: o.items,
+    numChunks,
+    chunkIdx,
+    limit: o.limit,
+  });
   const file = o.answersFile;
   // before the lock and the settings file are created beside it: a device or a /proc path fails here
   checkRegularFile(file, "an answers file");
@@ -81,7 +97,13 @@ export async function runEval(o: RunOptions): Promise<RunSummary> {
     fd = openAppend(file);
     let answered = 0;
     const report = () =>
-      o.onProgress?.({ done: done.size + answered, total: chunk.length, answeredNow: answered, todo: todo.length, rate: answered / Math.max(1e-3, (Date.now() - t0) / 1000) });
+      o.onProgress?.({
+        done: done.size + answered,
+        total: chunk.length,
+        answeredNow: answered,
+        todo: todo.length,
+        rate: answered / Math.max(1e-3, (Date.now() - t0) / 1000),
+      });
     report();
     for (const batch of imageBatches(todo, o.batch ?? 8)) {
       for (const line of await answerBatch(o.answerer, batch)) {
@@ -93,7 +115,16 @@ export async function runEval(o: RunOptions): Promise<RunSummary> {
     closeQuietly(fd);
     fd = undefined;
     const reordered = putInQuestionOrder(file, chunk);
-    return { answersFile: file, settings, chunkSize: chunk.length, skipped: done.size, answered, repairedBytes, reordered, seconds: (Date.now() - t0) / 1000 };
+    return {
+      answersFile: file,
+      settings,
+      chunkSize: chunk.length,
+      skipped: done.size,
+      answered,
+      repairedBytes,
+      reordered,
+      seconds: (Date.now() - t0) / 1000,
+    };
   } finally {
     closeQuietly(fd);
     release();

@@ -114,12 +114,16 @@ export function checkSettings(answersFile: string, settings: RunSettings, hasAns
   const path = settingsPath(answersFile);
   const old = readSettings(path);
   if (old === null && hasAnswers) {
-    throw new EvalFileError(`${answersFile}: has answers but no ${basename(path)}; cannot tell how they were made. Use another --answers file, or --overwrite to discard them.`);
+    throw new EvalFileError(
+      `${answersFile}: has answers but no ${basename(path)}; cannot tell how they were made. Use another --answers file, or --overwrite to discard them.`,
+    );
   }
   if (old !== null && hasAnswers) {
     const d = diffSettings(old, settings);
     if (d.length) {
-      throw new EvalFileError(`${answersFile}: was started with different settings (${describeDiff(d)}). Use another --answers file, or --overwrite to discard the old answers.`);
+      throw new EvalFileError(
+        `${answersFile}: was started with different settings (${describeDiff(d)}). Use another --answers file, or --overwrite to discard the old answers.`,
+      );
     }
   }
   writeSettings(path, settings);

@@ -24,7 +24,10 @@ import { EvalFileError, type Located } from "./jsonl.js";
 export const VLIND_STAGES = ["a", "b", "c", "d"] as const;
 export type VlindStage = (typeof VLIND_STAGES)[number];
 export const VLIND_STAGE_NAMES: Record<VlindStage, string> = {
-  a: "commonsense knowledge", b: "visual perception", c: "commonsense bias", d: "language prior",
+  a: "commonsense knowledge",
+  b: "visual perception",
+  c: "commonsense bias",
+  d: "language prior",
 };
 /** The release's generation length (model.generate(max_new_tokens=64) in instructblip_eval.py). */
 export const VLIND_MAX_NEW_TOKENS = 64;
@@ -66,12 +69,18 @@ const forget = (what: string) => `Forget real-world common sense and just follow
 export function statementPrompt(statement: string, type: string): string {
   const s = `Statement: ${statement}`;
   switch (type) {
-    case "detailed_TF": return `${s}\n${ASK_IMAGE} ${forget("image")} ${ONLY}`;
-    case "simple_TF": return `${s}\n${ASK_IMAGE} ${ONLY}`;
-    case "commonsense_TF": return `${s}\nBased on the common sense, is the given statement true or false? ${ONLY}`;
-    case "simple_TF_reversed": return `${ONLY}\n${s}\n${ASK_IMAGE}`;
-    case "commonsense_TF_reversed": return `${ONLY}\n${s}\nBased on common sense, is the given statement true or false?`;
-    default: throw new Error(`unknown VLind-Bench prompt type '${type}'`);
+    case "detailed_TF":
+      return `${s}\n${ASK_IMAGE} ${forget("image")} ${ONLY}`;
+    case "simple_TF":
+      return `${s}\n${ASK_IMAGE} ${ONLY}`;
+    case "commonsense_TF":
+      return `${s}\nBased on the common sense, is the given statement true or false? ${ONLY}`;
+    case "simple_TF_reversed":
+      return `${ONLY}\n${s}\n${ASK_IMAGE}`;
+    case "commonsense_TF_reversed":
+      return `${ONLY}\n${s}\nBased on common sense, is the given statement true or false?`;
+    default:
+      throw new Error(`unknown VLind-Bench prompt type '${type}'`);
   }
 }
 
@@ -79,10 +88,14 @@ export function statementPrompt(statement: string, type: string): string {
 export function contextPrompt(context: string, statement: string, type: string): string {
   const cs = `Context: ${context}\nStatement: ${statement}`;
   switch (type) {
-    case "detailed_TF": return `${cs}\n${ASK_CONTEXT} ${forget("context")} ${ONLY}`;
-    case "simple_TF": return `${cs}\n${ASK_CONTEXT} ${ONLY}`;
-    case "simple_TF_reversed": return `${ONLY}\n${cs}\n${ASK_CONTEXT}`;
-    default: throw new Error(`unknown VLind-Bench context prompt type '${type}'`);
+    case "detailed_TF":
+      return `${cs}\n${ASK_CONTEXT} ${forget("context")} ${ONLY}`;
+    case "simple_TF":
+      return `${cs}\n${ASK_CONTEXT} ${ONLY}`;
+    case "simple_TF_reversed":
+      return `${ONLY}\n${cs}\n${ASK_CONTEXT}`;
+    default:
+      throw new Error(`unknown VLind-Bench context prompt type '${type}'`);
   }
 }
 

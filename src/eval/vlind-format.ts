@@ -18,13 +18,21 @@ export function pyFixed1(v: number): string {
 export function releaseNumbers(s: VlindScores): number[] {
   const c = s.counts;
   const pipe = (x: number, d: number) => (d === 0 ? 0 : x / d) * 100;
-  return [pipe(c.aPass, s.instances), pipe(c.bPass, s.instances), pipe(c.cPass, c.aPass), pipe(c.dPassMacro, c.bcPass),
-    (c.c * 100) / s.instances, (c.dMacro * 100) / s.instances];
+  return [
+    pipe(c.aPass, s.instances),
+    pipe(c.bPass, s.instances),
+    pipe(c.cPass, c.aPass),
+    pipe(c.dPassMacro, c.bcPass),
+    (c.c * 100) / s.instances,
+    (c.dMacro * 100) / s.instances,
+  ];
 }
 
 /** score_pipeline.py's output line, e.g. "66.7 & 66.7 & 100.0 & 66.7 & 100.0 & 72.2 & ". */
 export function releaseLine(s: VlindScores): string {
-  return releaseNumbers(s).map((v) => `${pyFixed1(v)} & `).join("");
+  return releaseNumbers(s)
+    .map((v) => `${pyFixed1(v)} & `)
+    .join("");
 }
 
 function row(name: string, s: VlindScores): string {

@@ -22,7 +22,18 @@ export type VlindAnswer = "True" | "False" | "NA";
 export type VlindAnswers = (id: string) => VlindAnswer | undefined;
 
 const COUNT_KEYS = [
-  "a", "b", "c", "aPass", "bPass", "cPass", "bcPass", "dMacro", "dMicro", "dPassMacro", "dPassMicro", "bcPassMicro",
+  "a",
+  "b",
+  "c",
+  "aPass",
+  "bPass",
+  "cPass",
+  "bcPass",
+  "dMacro",
+  "dMicro",
+  "dPassMacro",
+  "dPassMicro",
+  "bcPassMicro",
 ] as const;
 type Counts = Record<(typeof COUNT_KEYS)[number], number>;
 
@@ -59,9 +70,16 @@ const ratio = (x: number, d: number) => (d === 0 ? 0 : x / d);
 function finish(acc: Acc): VlindScores {
   const { n, images, ...counts } = acc;
   return {
-    instances: n, images,
-    CK: acc.aPass / n, VP: acc.bPass / n, CB: ratio(acc.cPass, acc.aPass), LP: ratio(acc.dPassMacro, acc.bcPass),
-    LPmicro: ratio(acc.dPassMicro, acc.bcPassMicro), CBaccuracy: acc.c / n, LPaccuracy: acc.dMacro / n, counts,
+    instances: n,
+    images,
+    CK: acc.aPass / n,
+    VP: acc.bPass / n,
+    CB: ratio(acc.cPass, acc.aPass),
+    LP: ratio(acc.dPassMacro, acc.bcPass),
+    LPmicro: ratio(acc.dPassMicro, acc.bcPassMicro),
+    CBaccuracy: acc.c / n,
+    LPaccuracy: acc.dMacro / n,
+    counts,
   };
 }
 
@@ -71,7 +89,9 @@ function instanceResult(x: VlindInstance, good: string[], get: (id: string) => V
     const [one, two] = [get(probeId(x, `${p}1`, id)), get(probeId(x, `${p}2`, id))]; // both, so every missing one is reported
     return one === "True" && two === "False";
   };
-  const a = passes("a"), b = passes("b"), c = passes("c");
+  const a = passes("a"),
+    b = passes("b"),
+    c = passes("c");
   const cPass = c && a;
   const bcPass = b && cPass;
   const dSum = good.filter((id) => passes("d", id)).length;
@@ -90,7 +110,8 @@ export function scoreVlind(data: readonly VlindInstance[], answer: VlindAnswers,
   if (!(style in VLIND_STYLES)) throw new Error(`unknown VLind-Bench style '${style}' (valid: ${Object.keys(VLIND_STYLES).join(", ")})`);
   const voteThreshold = o.voteThreshold ?? VLIND_VOTE_THRESHOLD;
   const missing: string[] = [];
-  let probes = 0, unparsed = 0;
+  let probes = 0,
+    unparsed = 0;
   const get = (id: string) => {
     const a = answer(id);
     if (a === undefined) missing.push(id);

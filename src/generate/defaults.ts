@@ -29,7 +29,8 @@ function readGenerationConfig(dir: string): Json {
 function ids(v: unknown, file: string, key: string): number[] | undefined {
   if (v === undefined || v === null) return undefined;
   const list = Array.isArray(v) ? v : [v];
-  if (!list.every((x) => Number.isInteger(x) && (x as number) >= 0)) throw new Error(`${file}: "${key}" must be a token id or a list of ids, got ${JSON.stringify(v)}`);
+  if (!list.every((x) => Number.isInteger(x) && (x as number) >= 0))
+    throw new Error(`${file}: "${key}" must be a token id or a list of ids, got ${JSON.stringify(v)}`);
   return list as number[];
 }
 

@@ -77,7 +77,6 @@ interface Row {
   finish: FinishReason | null;
 }
 
-
 function checkOptions(opts: GenerateOptions): void {
   checkSamplingOptions(opts);
   const n = opts.maxNewTokens;
@@ -139,7 +138,9 @@ export function* run(source: LogitsSource, opts: GenerateOptions = {}): Generato
   clock.prefill = ms() - t0;
   for (let step = 0; ; step++) {
     t0 = ms();
-    const chosen = rows.map((row, r) => (row.finish ? null : chooseOrTrace(source, row, r, step, scores[r], select, opts.processors ?? [])));
+    const chosen = rows.map((row, r) =>
+      row.finish ? null : chooseOrTrace(source, row, r, step, scores[r], select, opts.processors ?? []),
+    );
     clock.decode += ms() - t0;
     for (const [r, id] of chosen.entries()) {
       if (id !== null) yield finishToken(rows[r], r, id, eos, maxNew);
@@ -160,12 +161,18 @@ export class NonFiniteLogitsError extends Error {
    * `origin`: where values first became non-finite (traced on this error path by rerunning the row layer by
    * layer, LogitsSource.traceNonFinite), or "" when every value up to the logits was finite there.
    */
-  constructor(readonly step: number, readonly row: number, readonly what: string, readonly origin?: NonFiniteOrigin | "") {
+  constructor(
+    readonly step: number,
+    readonly row: number,
+    readonly what: string,
+    readonly origin?: NonFiniteOrigin | "",
+  ) {
     super(`non-finite logits at decoding step ${step} (row ${row}): ${what}; ${NonFiniteLogitsError.cause(origin)}`);
   }
 
   private static cause(origin: NonFiniteOrigin | "" | undefined): string {
-    if (origin === "") return "every layer's output is finite when the row is rerun, so the contrast settings (or a counterfactual branch) leave no token";
+    if (origin === "")
+      return "every layer's output is finite when the row is rerun, so the contrast settings (or a counterfactual branch) leave no token";
     const likely = "the weights or config.json values (rms_norm_eps, rope_theta, ...) are likely corrupt";
     if (origin === undefined) return `${likely}, or the contrast settings leave no token`;
     return `values first become non-finite in ${origin.where}: ${likely}`;
@@ -185,7 +192,15 @@ export function checkFiniteScores(scores: Float32Array, step: number, row: numbe
 }
 
 /** `choose`; on non-finite logits, the error names where they first appeared (when the source can trace it). */
-function chooseOrTrace(source: LogitsSource, row: Row, r: number, step: number, scores: Float32Array | undefined, select: Selector, processors: readonly LogitsProcessor[]): number {
+function chooseOrTrace(
+  source: LogitsSource,
+  row: Row,
+  r: number,
+  step: number,
+  scores: Float32Array | undefined,
+  select: Selector,
+  processors: readonly LogitsProcessor[],
+): number {
   try {
     return choose(row, r, step, scores, select, processors);
   } catch (e) {
@@ -195,7 +210,14 @@ function chooseOrTrace(source: LogitsSource, row: Row, r: number, step: number, 
   }
 }
 
-function choose(row: Row, r: number, step: number, scores: Float32Array | undefined, select: Selector, processors: readonly LogitsProcessor[]): number {
+function choose(
+  row: Row,
+  r: number,
+  step: number,
+  scores: Float32Array | undefined,
+  select: Selector,
+  processors: readonly LogitsProcessor[],
+): number {
   if (!scores) throw new Error(`logits source returned no scores for row ${r}`);
   checkFiniteScores(scores, step, r);
   const processed = processors.length ? applyProcessors(scores, processors, { step, tokens: row.tokens, row: r }) : scores;
@@ -214,7 +236,12 @@ function finishToken(row: Row, r: number, id: number, eos: ReadonlySet<number>, 
   return row.finish ? { row: r, tokenId: id, text, finishReason: row.finish } : { row: r, tokenId: id, text };
 }
 
-function result(rows: Row[], clock: { prefill: number; decode: number; steps: number }, source: LogitsSource, seed: number | undefined): GenerateResult {
+function result(
+  rows: Row[],
+  clock: { prefill: number; decode: number; steps: number },
+  source: LogitsSource,
+  seed: number | undefined,
+): GenerateResult {
   const vision = source.stats?.visionEncodeMs ?? 0;
   const prefillMs = Math.max(0, clock.prefill - vision);
   const prefillTokens = source.stats?.prefillTokens ?? 0;

@@ -6,7 +6,12 @@ import { KVCache } from "../model/kv-cache.js";
 import { argmax } from "../util/argmax.js";
 
 /** Greedy tokens for each row of `prompt` (no EOS stop) and the raw logits of every step. */
-export function greedyDecode(model: LlavaModel, prompt: number[][], pixels: tf.Tensor4D | null, n: number): { tokens: number[][]; stepLogits: Float32Array[][] } {
+export function greedyDecode(
+  model: LlavaModel,
+  prompt: number[][],
+  pixels: tf.Tensor4D | null,
+  n: number,
+): { tokens: number[][]; stepLogits: Float32Array[][] } {
   const B = prompt.length;
   const V = model.config.text.vocabSize;
   const cache = new KVCache(model.config.text.numLayers);

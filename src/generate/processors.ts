@@ -21,7 +21,8 @@ export function applyProcessors(logits: Float32Array, processors: readonly Logit
   let out = logits;
   for (const p of processors) {
     out = p(out, state);
-    if (out.length !== logits.length) throw new Error(`a logits processor returned ${out.length} scores for a vocabulary of ${logits.length}`);
+    if (out.length !== logits.length)
+      throw new Error(`a logits processor returned ${out.length} scores for a vocabulary of ${logits.length}`);
   }
   return out;
 }

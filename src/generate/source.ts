@@ -105,7 +105,12 @@ export class ModelSource implements LogitsSource {
   traceNonFinite(row: number, generated: number[]): NonFiniteOrigin | null | undefined {
     // a hook or precomputed features change the forward: the plain model's trace would not be this source's
     if (this.opts.hook || this.opts.features) return undefined;
-    return traceNonFinite(this.model, this.prompt.map((p) => [...p, ...generated]), this.opts.pixels ?? null, row);
+    return traceNonFinite(
+      this.model,
+      this.prompt.map((p) => [...p, ...generated]),
+      this.opts.pixels ?? null,
+      row,
+    );
   }
 
   /** Features for prefill; timed on its own (cpu/wasm/node kernels run synchronously, so no sync needed). */

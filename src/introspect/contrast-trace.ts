@@ -29,7 +29,13 @@ export interface ContrastTrace {
  * no stop token). `prompts` holds "main" and every other prompt a branch reads ("noimage": the ids
  * without their image tokens when not given).
  */
-export function traceContrast(model: LlavaModel, plan: DecodingPlan, prompts: Record<string, number[][]>, pixels: tf.Tensor4D | null, steps: number): ContrastTrace {
+export function traceContrast(
+  model: LlavaModel,
+  plan: DecodingPlan,
+  prompts: Record<string, number[][]>,
+  pixels: tf.Tensor4D | null,
+  steps: number,
+): ContrastTrace {
   if (!(Number.isInteger(steps) && steps >= 1)) throw new Error(`contrastive trace: steps must be a positive integer, got ${steps}`);
   const main = prompts.main;
   const all: Record<string, number[][]> = { ...prompts };

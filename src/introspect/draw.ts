@@ -10,9 +10,32 @@ export type Rgb = [number, number, number];
 
 // Anchor colours sampled from matplotlib's maps at t = 0, 1/8, …, 1; linear in between.
 const ANCHORS: Record<ColormapName, Rgb[]> = {
-  viridis: [[68, 1, 84], [71, 44, 122], [59, 81, 139], [44, 113, 142], [33, 144, 141], [39, 173, 129], [92, 200, 99], [170, 220, 50], [253, 231, 37]],
-  inferno: [[0, 0, 4], [31, 12, 72], [85, 15, 109], [136, 34, 106], [186, 54, 85], [227, 89, 51], [249, 140, 10], [249, 201, 50], [252, 255, 164]],
-  gray: [[0, 0, 0], [255, 255, 255]],
+  viridis: [
+    [68, 1, 84],
+    [71, 44, 122],
+    [59, 81, 139],
+    [44, 113, 142],
+    [33, 144, 141],
+    [39, 173, 129],
+    [92, 200, 99],
+    [170, 220, 50],
+    [253, 231, 37],
+  ],
+  inferno: [
+    [0, 0, 4],
+    [31, 12, 72],
+    [85, 15, 109],
+    [136, 34, 106],
+    [186, 54, 85],
+    [227, 89, 51],
+    [249, 140, 10],
+    [249, 201, 50],
+    [252, 255, 164],
+  ],
+  gray: [
+    [0, 0, 0],
+    [255, 255, 255],
+  ],
 };
 
 export const COLORMAPS = Object.keys(ANCHORS) as ColormapName[];
@@ -94,7 +117,10 @@ export function overlay(img: RgbImage, values: Float32Array, lo: number, hi: num
 /** A drawing surface: RGBA bitmap of a jimp image with a white background. */
 export class Canvas {
   readonly img: InstanceType<typeof Jimp>;
-  constructor(readonly width: number, readonly height: number) {
+  constructor(
+    readonly width: number,
+    readonly height: number,
+  ) {
     this.img = new Jimp({ width, height, color: 0xffffffff });
   }
 

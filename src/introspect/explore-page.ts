@@ -131,7 +131,10 @@ img.src=D.image;
 
 /** JSON safe inside <script>: no "</script" or "<!--" can appear. */
 function scriptJson(x: unknown): string {
-  return JSON.stringify(x).replace(/</g, "\\u003c").replace(/\u2028/g, "\\u2028").replace(/\u2029/g, "\\u2029");
+  return JSON.stringify(x)
+    .replace(/</g, "\\u003c")
+    .replace(/\u2028/g, "\\u2028")
+    .replace(/\u2029/g, "\\u2029");
 }
 
 function escapeHtml(s: string): string {

@@ -43,31 +43,54 @@ function b64(a: Float32Array): string {
 const SEGMENTS = ["system", "image", "text", "answer"];
 
 /** Explorer data from a recording (topk: the recording's own, unless CausalMM tables are given). */
-export async function explorerData(rec: Recording, extra: { topk?: ExplorerData["topk"]; cf?: string; sweepPng?: Buffer } = {}): Promise<ExplorerData> {
+export async function explorerData(
+  rec: Recording,
+  extra: { topk?: ExplorerData["topk"]; cf?: string; sweepPng?: Buffer } = {},
+): Promise<ExplorerData> {
   const { meta, records } = rec;
   const layers = [...new Set(records.filter((r) => r.module === "text" && r.kind !== "tap").map((r) => r.layer))].sort((a, b) => a - b);
   const img = segment(meta, "image");
   const steps = meta.answer.ids.map((_, s) => s);
-  const att = steps.map((s) => layers.map((l) => {
-    const r = textSteps(records, l).find((x) => x.step === s);
-    if (!r) throw new Error(`recording lacks text layer ${l} step ${s}`);
-    const out = new Float32Array(r.shape[0] * meta.grid * meta.grid);
-    for (let k = 0; k < r.shape[0]; k++) out.set(patchMap(recordRow(r, k, r.shape[1] - 1), img.start, meta.grid), k * meta.grid * meta.grid);
-    return b64(out);
-  }));
+  const att = steps.map((s) =>
+    layers.map((l) => {
+      const r = textSteps(records, l).find((x) => x.step === s);
+      if (!r) throw new Error(`recording lacks text layer ${l} step ${s}`);
+      const out = new Float32Array(r.shape[0] * meta.grid * meta.grid);
+      for (let k = 0; k < r.shape[0]; k++)
+        out.set(patchMap(recordRow(r, k, r.shape[1] - 1), img.start, meta.grid), k * meta.grid * meta.grid);
+      return b64(out);
+    }),
+  );
   const frac = steps.map((s) => layers.map((l) => fractions(rec, l, s)));
-  const cls = records.filter((r) => r.module === "vision" && r.kind === "cls").map((r) => {
-    const out = new Float32Array(r.shape[0] * meta.grid * meta.grid);
-    for (let k = 0; k < r.shape[0]; k++) out.set(recordRow(r, k, 0).subarray(1), k * meta.grid * meta.grid);
-    return { layer: r.layer, data: b64(out) };
-  });
-  const prompt = meta.segments.filter((s) => s.name !== "answer").flatMap((s) =>
-    s.name === "image" ? [{ text: "<image>", segment: "image" }] : meta.positionLabels.slice(s.start, s.end).map((text) => ({ text, segment: s.name })));
+  const cls = records
+    .filter((r) => r.module === "vision" && r.kind === "cls")
+    .map((r) => {
+      const out = new Float32Array(r.shape[0] * meta.grid * meta.grid);
+      for (let k = 0; k < r.shape[0]; k++) out.set(recordRow(r, k, 0).subarray(1), k * meta.grid * meta.grid);
+      return { layer: r.layer, data: b64(out) };
+    });
+  const prompt = meta.segments
+    .filter((s) => s.name !== "answer")
+    .flatMap((s) =>
+      s.name === "image"
+        ? [{ text: "<image>", segment: "image" }]
+        : meta.positionLabels.slice(s.start, s.end).map((text) => ({ text, segment: s.name })),
+    );
   const ownTopk = meta.topk ? { columns: ["model"], steps: meta.topk.map((t) => [t.map(({ token, p }) => ({ token, p }))]) } : null;
   return {
-    question: meta.question, answer: meta.answer.text, image: dataUrl(await pngBuffer(rec.image)), grid: meta.grid, prompt,
-    tokens: meta.answer.ids.map((id, i) => ({ id, text: meta.answer.tokens[i] })), layers, heads: meta.dims.textHeads, att, frac, cls,
-    topk: extra.topk ?? ownTopk, cf: extra.cf ?? (meta.interventions.join(" ") || null),
+    question: meta.question,
+    answer: meta.answer.text,
+    image: dataUrl(await pngBuffer(rec.image)),
+    grid: meta.grid,
+    prompt,
+    tokens: meta.answer.ids.map((id, i) => ({ id, text: meta.answer.tokens[i] })),
+    layers,
+    heads: meta.dims.textHeads,
+    att,
+    frac,
+    cls,
+    topk: extra.topk ?? ownTopk,
+    cf: extra.cf ?? (meta.interventions.join(" ") || null),
     sweep: extra.sweepPng ? { image: dataUrl(extra.sweepPng), title: "causal-effect sweep" } : null,
   };
 }
@@ -113,8 +136,14 @@ export async function exploreAnswer(llava: Llava, req: ExploreRequest): Promise<
   const strip = (xs: ReturnType<typeof topK>) => xs.map(({ token, p }) => ({ token, p }));
   const prompts = llava.branchPrompts(plan, [prep.ids], [{ image: prep.image, question: req.question }], req);
   const source = decodingSource(llava.model, plan, {
-    prompts, pixels: prep.pixels,
-    onStep: (_s, branch, scores) => steps.push([strip(topK(branch[0][0], k, tok)), ...branch.slice(1).map((b) => strip(topK(b[0], k, tok))), strip(topK(scores[0], k, tok))]),
+    prompts,
+    pixels: prep.pixels,
+    onStep: (_s, branch, scores) =>
+      steps.push([
+        strip(topK(branch[0][0], k, tok)),
+        ...branch.slice(1).map((b) => strip(topK(b[0], k, tok))),
+        strip(topK(scores[0], k, tok)),
+      ]),
   });
   let tokens: number[];
   try {

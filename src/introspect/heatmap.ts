@@ -44,7 +44,13 @@ export function heatmapLayout(imgW: number, imgH: number, minSize: number, capti
  * `map` (grid × grid, row-major, patch (r,c) = image row r, column c) over `image` as a PNG. Returns
  * the layout so callers (and tests) know which pixels show the picture.
  */
-export async function renderHeatmap(image: RgbImage, map: Float32Array, grid: number, caption: string[], opts: HeatmapOptions = {}): Promise<{ png: Buffer; layout: HeatmapLayout; lo: number; hi: number }> {
+export async function renderHeatmap(
+  image: RgbImage,
+  map: Float32Array,
+  grid: number,
+  caption: string[],
+  opts: HeatmapOptions = {},
+): Promise<{ png: Buffer; layout: HeatmapLayout; lo: number; hi: number }> {
   const cmap = opts.colormap ?? "viridis";
   const alpha = opts.alpha ?? 0.6;
   if (!(alpha >= 0 && alpha <= 1)) throw new Error(`alpha must be within 0–1, got ${alpha}`);
@@ -122,7 +128,8 @@ export async function renderMatrices(panels: MatrixPanel[], opts: MatrixOptions 
   let x0 = M;
   for (const [pi, p] of panels.entries()) {
     await c.text(x0, M, p.title);
-    for (const [j, label] of p.colLabels.entries()) await c.text(x0 + ROW_LABEL_W + j * cw + 2, M + TITLE_H, label.slice(0, Math.max(1, Math.floor(cw / 8))));
+    for (const [j, label] of p.colLabels.entries())
+      await c.text(x0 + ROW_LABEL_W + j * cw + 2, M + TITLE_H, label.slice(0, Math.max(1, Math.floor(cw / 8))));
     for (const [i, label] of p.rowLabels.entries()) await c.text(x0, top + i * ch + Math.max(0, (ch - LINE_HEIGHT) / 2), label);
     for (const [i, row] of p.values.entries()) {
       for (const [j, v] of row.entries()) {

@@ -47,7 +47,12 @@ function parseName(name: string, model: LlavaModel): Request {
 }
 
 /** Runs one forward on `inputIds` (+ `pixels`) and returns the requested tensors by name. */
-export function inspectForward(model: LlavaModel, inputIds: number[][], pixels: tf.Tensor4D | null, names: string[]): Map<string, Captured> {
+export function inspectForward(
+  model: LlavaModel,
+  inputIds: number[][],
+  pixels: tf.Tensor4D | null,
+  names: string[],
+): Map<string, Captured> {
   const reqs = names.map((n) => parseName(n, model));
   const want = (kind: string) => reqs.filter((r) => r.kind === kind);
   const out = new Map<string, Captured>();
@@ -74,7 +79,13 @@ export function inspectForward(model: LlavaModel, inputIds: number[][], pixels: 
         features = enc.features;
       }
       const embeds = model.embed(inputIds, features);
-      const res = model.decode(embeds, { hook, tap, cache, allHidden: want("text.hidden").length > 0, logits: want("logits").length ? "all" : "none" });
+      const res = model.decode(embeds, {
+        hook,
+        tap,
+        cache,
+        allHidden: want("text.hidden").length > 0,
+        logits: want("logits").length ? "all" : "none",
+      });
       for (const r of want("text.hidden")) put(r.name, res.hidden[r.index]);
       if (res.logits) put("logits", res.logits);
       for (const r of [...want("text.cache_k"), ...want("text.cache_v")]) {

@@ -46,7 +46,13 @@ export function textSteps(records: AttentionRecord[], layer: number): AttentionR
 }
 
 /** Attention of generated token `step` over the image patches (grid × grid, row-major). */
-export function tokenImageMap(records: AttentionRecord[], meta: RecordingMeta, layer: number, step: number, head: HeadChoice): Float32Array {
+export function tokenImageMap(
+  records: AttentionRecord[],
+  meta: RecordingMeta,
+  layer: number,
+  step: number,
+  head: HeadChoice,
+): Float32Array {
   const r = textSteps(records, layer).find((x) => x.step === step);
   if (!r) throw new Error(`no text attention recorded for layer ${layer}, step ${step}`);
   return patchMap(headRow(r, head), segment(meta, "image").start, meta.grid);
@@ -73,11 +79,17 @@ export const MODALITY_SEGMENTS: readonly SegmentName[] = ["system", "image", "te
  * For every recorded text layer (rows) and head (columns): the fraction of attention on each segment,
  * averaged over the recorded generation steps. `fractions[segment][layer][head]`.
  */
-export function modalityFractions(records: AttentionRecord[], meta: RecordingMeta): { layers: number[]; heads: number[]; fractions: Record<SegmentName, number[][]> } {
+export function modalityFractions(
+  records: AttentionRecord[],
+  meta: RecordingMeta,
+): { layers: number[]; heads: number[]; fractions: Record<SegmentName, number[][]> } {
   const layers = [...new Set(records.filter((r) => r.module === "text" && r.kind !== "tap").map((r) => r.layer))].sort((a, b) => a - b);
   if (layers.length === 0) throw new Error("the recording has no text attention");
   const heads = textSteps(records, layers[0])[0].heads;
-  const fractions = Object.fromEntries(MODALITY_SEGMENTS.map((s) => [s, layers.map(() => heads.map(() => 0))])) as Record<SegmentName, number[][]>;
+  const fractions = Object.fromEntries(MODALITY_SEGMENTS.map((s) => [s, layers.map(() => heads.map(() => 0))])) as Record<
+    SegmentName,
+    number[][]
+  >;
   layers.forEach((layer, li) => {
     const steps = textSteps(records, layer);
     for (const r of steps) {

@@ -114,10 +114,26 @@ export class AttentionRecorder {
     this.push(site, offset === 0 ? "prefill" : "step", step, offset + start, copyRows(p, row, heads, start, Tq - start));
   }
 
-  private push(site: AttentionSite, kind: RecordKind, step: number, queryStart: number, got: { shape: number[]; data: Float32Array; heads: number[] }): void {
+  private push(
+    site: AttentionSite,
+    kind: RecordKind,
+    step: number,
+    queryStart: number,
+    got: { shape: number[]; data: Float32Array; heads: number[] },
+  ): void {
     const suffix = kind === "cls" || kind === "full" ? kind : kind === "prefill" && got.shape[1] > 1 ? "prefill" : `s${step}`;
     const name = `${site.module}.l${site.layer}.${suffix}`;
-    this.records.push({ name, module: site.module, layer: site.layer, kind, step, heads: got.heads, shape: got.shape, queryStart, data: got.data });
+    this.records.push({
+      name,
+      module: site.module,
+      layer: site.layer,
+      kind,
+      step,
+      heads: got.heads,
+      shape: got.shape,
+      queryStart,
+      data: got.data,
+    });
   }
 
   private observeTap(module: ModuleName, layer: number, which: "q" | "k" | "v", t: tf.Tensor): void {
@@ -133,12 +149,29 @@ export class AttentionRecorder {
     const step = this.tapForwards.get(key) ?? 0;
     this.tapForwards.set(key, step + 1);
     const name = `text.l${layer}.${which}.s${step}`;
-    this.records.push({ name, module, layer, kind: "tap", step, heads: [], shape: [1, D], queryStart: -1, tap: which, data: Float32Array.from(data) });
+    this.records.push({
+      name,
+      module,
+      layer,
+      kind: "tap",
+      step,
+      heads: [],
+      shape: [1, D],
+      queryStart: -1,
+      tap: which,
+      data: Float32Array.from(data),
+    });
   }
 }
 
 /** Copies rows [start, start+n) of batch row `b` for `heads` into one `[Hs,n,Tk]` Float32Array. */
-function copyRows(p: tf.Tensor4D, b: number, heads: number[], start: number, n: number): { shape: number[]; data: Float32Array; heads: number[] } {
+function copyRows(
+  p: tf.Tensor4D,
+  b: number,
+  heads: number[],
+  start: number,
+  n: number,
+): { shape: number[]; data: Float32Array; heads: number[] } {
   const Tk = p.shape[3];
   const data = tf.tidy(() => {
     const rows = p.slice([b, 0, start, 0], [1, p.shape[1], n, Tk]);

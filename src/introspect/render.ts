@@ -53,12 +53,25 @@ export async function renderRecording(rec: Recording, outDir: string, opts: Rend
         const map = stepMap(rec, s, g.layers, h);
         maps.push(map);
         const token = meta.answer.tokens[s] ?? "";
-        const caption = [`token ${s} "${token}"`, `${layerText(g.layers)}, ${h === "mean" ? "mean over heads" : `head ${h}`}`, `Q: ${meta.question}`];
+        const caption = [
+          `token ${s} "${token}"`,
+          `${layerText(g.layers)}, ${h === "mean" ? "mean over heads" : `head ${h}`}`,
+          `Q: ${meta.question}`,
+        ];
         const { png } = await renderHeatmap(rec.image, map, meta.grid, caption, opts);
         await save(`token${String(s).padStart(3, "0")}_${g.name}_${headName(h)}.png`, `attention of token ${s} over the image`, png);
       }
       if (maps.length > 1) {
-        const { png } = await renderHeatmap(rec.image, meanMaps(maps), meta.grid, [`answer "${meta.answer.text}"`, `mean over ${maps.length} tokens, ${layerText(g.layers)}, ${h === "mean" ? "mean over heads" : `head ${h}`}`], opts);
+        const { png } = await renderHeatmap(
+          rec.image,
+          meanMaps(maps),
+          meta.grid,
+          [
+            `answer "${meta.answer.text}"`,
+            `mean over ${maps.length} tokens, ${layerText(g.layers)}, ${h === "mean" ? "mean over heads" : `head ${h}`}`,
+          ],
+          opts,
+        );
         await save(`answer_${g.name}_${headName(h)}.png`, "mean attention of the answer over the image", png);
       }
     }
@@ -74,7 +87,12 @@ function layerText(layers: number[]): string {
   return layers.length === 1 ? `layer ${layers[0]}` : `mean of layers ${layers[0]}-${layers[layers.length - 1]}`;
 }
 
-async function renderCls(rec: Recording, opts: HeatmapOptions, heads: HeadChoice[], save: (f: string, w: string, p: Buffer) => Promise<void>): Promise<void> {
+async function renderCls(
+  rec: Recording,
+  opts: HeatmapOptions,
+  heads: HeadChoice[],
+  save: (f: string, w: string, p: Buffer) => Promise<void>,
+): Promise<void> {
   const layers = rec.records.filter((r) => r.module === "vision" && r.kind === "cls").map((r) => r.layer);
   for (const l of layers) {
     for (const h of heads) {
@@ -96,6 +114,8 @@ export async function renderModality(rec: Recording): Promise<Buffer> {
     rowLabels: f.layers.map((l) => (f.layers.length > 16 && l % 4 ? "" : `L${l}`)),
     colLabels: f.heads.map((h) => (many && h % 4 ? "" : String(h))),
   }));
-  const caption = [`Fraction of each generated token's attention on each part of the sequence (mean over ${rec.meta.answer.ids.length} tokens). Columns: heads.`];
+  const caption = [
+    `Fraction of each generated token's attention on each part of the sequence (mean over ${rec.meta.answer.ids.length} tokens). Columns: heads.`,
+  ];
   return renderMatrices(panels, { vmin: 0, vmax: 1, caption, cellWidth: many ? 10 : 28, cellHeight: f.layers.length > 16 ? 12 : 22 });
 }

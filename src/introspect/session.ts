@@ -64,11 +64,20 @@ export interface PreparedPrompt {
 }
 
 /** Prompt ids + normalised pixels `[1,3,H,W]` (caller disposes) + the model-view picture. */
-export async function preparePrompt(llava: Llava, image: string | RgbImage, question: string, o: { template?: TemplateName; suffix?: string; mode?: PreprocessMode } = {}): Promise<PreparedPrompt> {
+export async function preparePrompt(
+  llava: Llava,
+  image: string | RgbImage,
+  question: string,
+  o: { template?: TemplateName; suffix?: string; mode?: PreprocessMode } = {},
+): Promise<PreparedPrompt> {
   const img = typeof image === "string" ? await loadImage(image) : image;
   const pre = preprocessWithShape(img, llava.processor, o.mode ?? DEFAULTS.mode);
   const ids = encodePrompt(llava.tokenizer, o.template ?? DEFAULTS.template, question, { suffix: o.suffix ?? "", image: true });
-  return { ids, pixels: tf.tensor4d(pre.data, [1, 3, pre.height, pre.width]), image: modelView(pre.data, pre.width, pre.height, llava.processor) };
+  return {
+    ids,
+    pixels: tf.tensor4d(pre.data, [1, 3, pre.height, pre.width]),
+    image: modelView(pre.data, pre.width, pre.height, llava.processor),
+  };
 }
 
 /** Un-normalises CLIP pixels `[3,H,W]` back to 8-bit RGB. */
@@ -110,7 +119,13 @@ export class RecordingSource implements LogitsSource {
   readonly batchSize: number;
   private cache: KVCache;
 
-  constructor(private model: LlavaModel, private prompt: number[][], private pixels: tf.Tensor4D | null, private recorder: AttentionRecorder, private hook?: AttentionHook) {
+  constructor(
+    private model: LlavaModel,
+    private prompt: number[][],
+    private pixels: tf.Tensor4D | null,
+    private recorder: AttentionRecorder,
+    private hook?: AttentionHook,
+  ) {
     this.vocabSize = model.config.text.vocabSize;
     this.batchSize = prompt.length;
     this.cache = new KVCache(model.config.text.numLayers);
@@ -128,7 +143,9 @@ export class RecordingSource implements LogitsSource {
 
   step(tokens: number[]): Float32Array[] {
     const hook = this.recorder.after(this.hook);
-    const logits = tf.tidy(() => this.model.decode(this.model.embedStep(tokens), { cache: this.cache, hook, tap: this.recorder.tap, logits: "last" }).logits!);
+    const logits = tf.tidy(
+      () => this.model.decode(this.model.embedStep(tokens), { cache: this.cache, hook, tap: this.recorder.tap, logits: "last" }).logits!,
+    );
     return this.rows(logits);
   }
 
@@ -215,7 +232,10 @@ export function topK(logits: Float32Array, k: number, tok: Tokenizer): { id: num
   let sum = 0;
   for (const v of logits) sum += Math.exp(v - max);
   // tokens removed by a plausibility cut (−∞) are not candidates: leave them out of the table
-  const idx = Array.from({ length: logits.length }, (_, i) => i).filter((i) => logits[i] > -Infinity).sort((a, b) => logits[b] - logits[a]).slice(0, k);
+  const idx = Array.from({ length: logits.length }, (_, i) => i)
+    .filter((i) => logits[i] > -Infinity)
+    .sort((a, b) => logits[b] - logits[a])
+    .slice(0, k);
   return idx.map((id) => ({ id, token: tokenText(tok, id), p: Math.exp(logits[id] - max) / sum }));
 }
 
@@ -230,12 +250,27 @@ function describe(llava: Llava, promptIds: number[], answer: number[], req: Reco
     else if (labels.length === segments[1].start) for (let j = 0; j < n; j++) labels.push(`<patch ${Math.floor(j / grid)},${j % grid}>`);
   }
   const tokens = answer.map((id) => tokenText(llava.tokenizer, id));
-  if (recorder.prefillLength !== null && recorder.prefillLength !== labels.length) throw new Error(`recorder saw a prompt of ${recorder.prefillLength} positions, expected ${labels.length}`);
+  if (recorder.prefillLength !== null && recorder.prefillLength !== labels.length)
+    throw new Error(`recorder saw a prompt of ${recorder.prefillLength} positions, expected ${labels.length}`);
   return {
-    format: "causalmm-attention-record/1", model: llava.dir, question: req.question, template: req.template ?? DEFAULTS.template,
-    suffix: req.suffix ?? "", mode: req.mode ?? DEFAULTS.mode, promptIds, positionLabels: labels, segments, grid,
+    format: "causalmm-attention-record/1",
+    model: llava.dir,
+    question: req.question,
+    template: req.template ?? DEFAULTS.template,
+    suffix: req.suffix ?? "",
+    mode: req.mode ?? DEFAULTS.mode,
+    promptIds,
+    positionLabels: labels,
+    segments,
+    grid,
     answer: { ids: answer, tokens, text: llava.tokenizer.decode(answer, { skipSpecialTokens: true }) },
-    dims: { visionLayers: cfg.vision.numLayers, visionHeads: cfg.vision.numHeads, textLayers: cfg.text.numLayers, textHeads: cfg.text.numHeads },
-    selection: req.select, interventions: req.interventions ?? [],
+    dims: {
+      visionLayers: cfg.vision.numLayers,
+      visionHeads: cfg.vision.numHeads,
+      textLayers: cfg.text.numLayers,
+      textHeads: cfg.text.numHeads,
+    },
+    selection: req.select,
+    interventions: req.interventions ?? [],
   };
 }

@@ -35,9 +35,20 @@ export async function saveRecording(dir: string, rec: Recording, format: StoreFo
   mkdirSync(dir, { recursive: true });
   const entries = rec.records.map((r) => entryOf(r, rec.meta, format));
   if (format === "npy") rec.records.forEach((r, i) => writeNpy(join(dir, entries[i].file), r.shape, r.data));
-  else writeSafetensors(join(dir, SAFETENSORS_FILE), rec.records.map((r) => ({ name: r.name, dtype: "F32", shape: r.shape, data: r.data })), { format: rec.meta.format });
+  else
+    writeSafetensors(
+      join(dir, SAFETENSORS_FILE),
+      rec.records.map((r) => ({ name: r.name, dtype: "F32", shape: r.shape, data: r.data })),
+      { format: rec.meta.format },
+    );
   await writePng(join(dir, "image.png"), rec.image);
-  const index: RecordingIndex = { ...rec.meta, storage: format, image: "image.png", bytes: rec.records.reduce((n, r) => n + r.data.byteLength, 0), records: entries };
+  const index: RecordingIndex = {
+    ...rec.meta,
+    storage: format,
+    image: "image.png",
+    bytes: rec.records.reduce((n, r) => n + r.data.byteLength, 0),
+    records: entries,
+  };
   writeFileSync(join(dir, "index.json"), JSON.stringify(index, null, 1) + "\n");
   return index;
 }

@@ -29,14 +29,25 @@ export function layersLabel(layers: number[]): string {
 export function summarize(cells: Cell[], results: QuestionResult[], bootstrap: number, seed: number, level = 0.95): CellSummary[] {
   const resamples = bootstrapIndices(results.length, bootstrap, seed);
   return cells.map((c, k) => {
-    const metrics = Object.fromEntries(METRICS.map((m) => [m, bootstrapCI(results.map((r) => r.effects[k][m]), resamples, level)])) as Record<keyof RowEffect, Interval>;
+    const metrics = Object.fromEntries(
+      METRICS.map((m) => [
+        m,
+        bootstrapCI(
+          results.map((r) => r.effects[k][m]),
+          resamples,
+          level,
+        ),
+      ]),
+    ) as Record<keyof RowEffect, Interval>;
     return { ...c, label: layersLabel(c.layers), n: results.length, metrics };
   });
 }
 
 export function toCsv(cells: CellSummary[]): string {
   const head = ["module", "type", "layers", "n", ...METRICS.flatMap((m) => [`${m}_mean`, `${m}_lo`, `${m}_hi`])];
-  const rows = cells.map((c) => [c.module, c.type, `"${c.label}"`, c.n, ...METRICS.flatMap((m) => [c.metrics[m].mean, c.metrics[m].lo, c.metrics[m].hi])].join(","));
+  const rows = cells.map((c) =>
+    [c.module, c.type, `"${c.label}"`, c.n, ...METRICS.flatMap((m) => [c.metrics[m].mean, c.metrics[m].lo, c.metrics[m].hi])].join(","),
+  );
   return [head.join(","), ...rows].join("\n") + "\n";
 }
 
@@ -62,8 +73,15 @@ export async function sweepPng(report: SweepReport, metric: SweepMetric = "kl"):
     argmaxFlip: "rate at which the top token changes",
     yesNoFlip: "rate at which the yes/no decision flips",
   };
-  const caption = [`${what[metric]}, mean over ${report.questions.length} question(s); rows: intervened layer(s), columns: counterfactual type.`];
-  return renderMatrices(panels, { caption, cellWidth: 84, cellHeight: panels.some((p) => p.rowLabels.length > 16) ? 16 : 22, numbers: panels.every((p) => p.rowLabels.length <= 16) });
+  const caption = [
+    `${what[metric]}, mean over ${report.questions.length} question(s); rows: intervened layer(s), columns: counterfactual type.`,
+  ];
+  return renderMatrices(panels, {
+    caption,
+    cellWidth: 84,
+    cellHeight: panels.some((p) => p.rowLabels.length > 16) ? 16 : 22,
+    numbers: panels.every((p) => p.rowLabels.length <= 16),
+  });
 }
 
 export async function writeSweep(prefix: string, report: SweepReport, metric: SweepMetric = "kl"): Promise<string[]> {

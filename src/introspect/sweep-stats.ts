@@ -43,7 +43,14 @@ export interface YesNoIds {
  * case. The log-odds use the total probability of each set.
  */
 export function yesNoIds(tok: Tokenizer, vocabSize: number): YesNoIds {
-  const ids = (words: string[]) => [...new Set(words.flatMap((w) => [w, `▁${w}`]).map((t) => tok.tokenToId(t)).filter((id): id is number => id !== undefined && id < vocabSize))];
+  const ids = (words: string[]) => [
+    ...new Set(
+      words
+        .flatMap((w) => [w, `▁${w}`])
+        .map((t) => tok.tokenToId(t))
+        .filter((id): id is number => id !== undefined && id < vocabSize),
+    ),
+  ];
   const out = { yes: ids(["Yes", "yes", "YES"]), no: ids(["No", "no", "NO"]) };
   if (!out.yes.length || !out.no.length) throw new Error("the tokenizer has no single-token Yes/No: cannot measure yes/no log-odds");
   return out;

@@ -71,13 +71,18 @@ export function defaultGroups(llava: Llava, module: ModuleName): number[][] {
 }
 
 export function sweepCells(llava: Llava, s: SweepSettings): Cell[] {
-  return s.modules.flatMap((module) => (s.groups?.[module] ?? defaultGroups(llava, module)).flatMap((layers) => s.types.map((type) => ({ module, type, layers }))));
+  return s.modules.flatMap((module) =>
+    (s.groups?.[module] ?? defaultGroups(llava, module)).flatMap((layers) => s.types.map((type) => ({ module, type, layers }))),
+  );
 }
 
 function rowsOf(cells: Cell[], s: SweepSettings): Row[] {
   return cells.flatMap((c, cell) => {
     const stochastic = c.type === "random" || c.type === "shuffle";
-    return Array.from({ length: stochastic ? s.draws : 1 }, (_, d) => ({ cell, ivs: [{ module: c.module, layers: c.layers, type: c.type, ...(stochastic ? { seed: s.seed + d } : {}) }] }));
+    return Array.from({ length: stochastic ? s.draws : 1 }, (_, d) => ({
+      cell,
+      ivs: [{ module: c.module, layers: c.layers, type: c.type, ...(stochastic ? { seed: s.seed + d } : {}) }],
+    }));
   });
 }
 
@@ -118,7 +123,10 @@ export function rowwiseHook(perRow: Intervention[][]): AttentionHook {
     if (matching.every((m) => m.length === 0)) return undefined;
     return tf.tidy(() => {
       const rows = tf.split(p, p.shape[0], 0) as tf.Tensor4D[];
-      return tf.concat(rows.map((r, j) => matching[j].reduce((acc, iv) => counterfactualProbs(acc, site, iv), r)), 0) as tf.Tensor4D;
+      return tf.concat(
+        rows.map((r, j) => matching[j].reduce((acc, iv) => counterfactualProbs(acc, site, iv), r)),
+        0,
+      ) as tf.Tensor4D;
     });
   };
 }
@@ -177,7 +185,10 @@ async function visionRows(llava: Llava, ids: number[], pixels: tf.Tensor4D, rows
       const trunk = model.visionStates(pixels, { upTo: split }).last;
       const hook = rowwiseHook(part.map((p) => p.r.ivs));
       const features = model.encodeImages({ index: split, hidden: tileRows(trunk, part.length) }, { hook }).features;
-      const embeds = model.embed(part.map(() => ids), features); // row j reads image j
+      const embeds = model.embed(
+        part.map(() => ids),
+        features,
+      ); // row j reads image j
       return headLogits(model, textLayers(model, embeds, 0, cfg.text.numLayers));
     });
     part.forEach((p, j) => (out[p.i] = got[j]));
@@ -192,7 +203,12 @@ export interface SweepProgress {
 }
 
 /** Runs the sweep; questions of the same image reuse its pixels and factual features. */
-export async function runSweep(llava: Llava, questions: SweepQuestion[], s: SweepSettings, onProgress?: (p: SweepProgress) => void): Promise<{ cells: Cell[]; results: QuestionResult[]; yesNo: YesNoIds }> {
+export async function runSweep(
+  llava: Llava,
+  questions: SweepQuestion[],
+  s: SweepSettings,
+  onProgress?: (p: SweepProgress) => void,
+): Promise<{ cells: Cell[]; results: QuestionResult[]; yesNo: YesNoIds }> {
   const cells = sweepCells(llava, s);
   const rows = rowsOf(cells, s);
   const yesNo = yesNoIds(llava.tokenizer, llava.model.config.text.vocabSize);
@@ -217,21 +233,49 @@ export async function runSweep(llava: Llava, questions: SweepQuestion[], s: Swee
   return { cells, results: out, yesNo };
 }
 
-async function oneQuestion(llava: Llava, q: SweepQuestion, pixels: tf.Tensor4D, features: tf.Tensor3D, rows: Row[], nCells: number, s: SweepSettings, yesNo: YesNoIds): Promise<QuestionResult> {
+async function oneQuestion(
+  llava: Llava,
+  q: SweepQuestion,
+  pixels: tf.Tensor4D,
+  features: tf.Tensor3D,
+  rows: Row[],
+  nCells: number,
+  s: SweepSettings,
+  yesNo: YesNoIds,
+): Promise<QuestionResult> {
   const ids = encodePrompt(llava.tokenizer, s.template, q.text, { suffix: s.suffix, image: true });
   const L = llava.model.config.text.numLayers;
   const factual = logProbsOf(() => headLogits(llava.model, textLayers(llava.model, llava.model.embed([ids], features), 0, L)))[0];
   const textIdx = rows.map((_, i) => i).filter((i) => rows[i].ivs[0].module === "text");
   const visIdx = rows.map((_, i) => i).filter((i) => rows[i].ivs[0].module === "vision");
   const logps: Float64Array[] = new Array(rows.length);
-  (await textRows(llava, ids, features, textIdx.map((i) => rows[i]), s.batch)).forEach((lp, j) => (logps[textIdx[j]] = lp));
-  (await visionRows(llava, ids, pixels, visIdx.map((i) => rows[i]), s.batch)).forEach((lp, j) => (logps[visIdx[j]] = lp));
+  (
+    await textRows(
+      llava,
+      ids,
+      features,
+      textIdx.map((i) => rows[i]),
+      s.batch,
+    )
+  ).forEach((lp, j) => (logps[textIdx[j]] = lp));
+  (
+    await visionRows(
+      llava,
+      ids,
+      pixels,
+      visIdx.map((i) => rows[i]),
+      s.batch,
+    )
+  ).forEach((lp, j) => (logps[visIdx[j]] = lp));
   const perCell: RowEffect[][] = Array.from({ length: nCells }, () => []);
   rows.forEach((r, i) => perCell[r.cell].push(rowEffect(factual, logps[i], yesNo)));
   const top = argmax(factual);
   const logOdds = yesNoLogOdds(factual, yesNo);
   return {
-    id: q.id, image: q.image, text: q.text, label: q.label,
+    id: q.id,
+    image: q.image,
+    text: q.text,
+    label: q.label,
     factual: { argmax: top, token: (llava.tokenizer.idToToken(top) ?? `<${top}>`).replace(/▁/g, " "), logOdds },
     effects: perCell.map(meanEffect),
   };

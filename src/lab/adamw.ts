@@ -30,7 +30,10 @@ export class AdamW {
   readonly m = new Map<string, tf.Tensor>();
   readonly v = new Map<string, tf.Tensor>();
 
-  constructor(readonly params: TrainParam[], readonly opts: AdamWOptions = DEFAULT_ADAMW) {
+  constructor(
+    readonly params: TrainParam[],
+    readonly opts: AdamWOptions = DEFAULT_ADAMW,
+  ) {
     for (const p of params) {
       this.m.set(p.name, tf.zerosLike(p.variable));
       this.v.set(p.name, tf.zerosLike(p.variable));
@@ -70,7 +73,10 @@ export class AdamW {
   load(t: number, m: Map<string, Float32Array>, v: Map<string, Float32Array>): void {
     this.t = t;
     for (const p of this.params) {
-      for (const [mine, src] of [[this.m, m], [this.v, v]] as const) {
+      for (const [mine, src] of [
+        [this.m, m],
+        [this.v, v],
+      ] as const) {
         const data = src.get(p.name);
         if (!data) throw new Error(`optimizer state has no moment for ${p.name}`);
         mine.get(p.name)!.dispose();

@@ -67,12 +67,18 @@ export const DEMO_QUESTIONS_FILE = "questions.jsonl";
 /** The questions as a POPE file `causalmm score pope` (and `eval pope --image-folder OUT/data/images`) reads. */
 function writeDemoQuestions(out: string, items: EvalItem[]): string {
   const file = join(out, DEMO_QUESTIONS_FILE);
-  const lines = items.map((it) => JSON.stringify({ question_id: it.questionId, image: it.imageFile, text: it.question, label: it.label, category: it.category }));
+  const lines = items.map((it) =>
+    JSON.stringify({ question_id: it.questionId, image: it.imageFile, text: it.question, label: it.label, category: it.category }),
+  );
   writeFileAtomic(file, lines.join("\n") + "\n");
   return file;
 }
 
-const slug = (s: string) => s.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "");
+const slug = (s: string) =>
+  s
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, "-")
+    .replace(/^-|-$/g, "");
 
 /** Held-out scenes from the lab world (priors off in the test scenes, as in training data generation). */
 export async function demoQuestions(out: string, perSplit: number, seed: number): Promise<EvalItem[]> {
@@ -85,7 +91,10 @@ export async function demoQuestions(out: string, perSplit: number, seed: number)
   );
 }
 
-export async function runDemo(llava: Llava, o: DemoOptions): Promise<{ rows: DemoRow[]; items: EvalItem[]; answers: Map<string, Map<string, string>> }> {
+export async function runDemo(
+  llava: Llava,
+  o: DemoOptions,
+): Promise<{ rows: DemoRow[]; items: EvalItem[]; answers: Map<string, Map<string, string>> }> {
   mkdirSync(join(o.out, "answers"), { recursive: true });
   const items = await demoQuestions(o.out, o.perSplit, o.seed);
   writeDemoQuestions(o.out, items);

@@ -22,13 +22,21 @@ export interface PopeScore {
 }
 
 export function readPopeFile(path: string, limit?: number): PopeQuestion[] {
-  const rows = readFileSync(path, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as PopeQuestion);
+  const rows = readFileSync(path, "utf8")
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as PopeQuestion);
   return limit === undefined ? rows : rows.slice(0, limit);
 }
 
 /** POPE's metrics with "yes" as the positive class. */
 export function popeScore(labels: ("yes" | "no")[], answers: string[]): PopeScore {
-  let tp = 0, fp = 0, tn = 0, fn = 0, other = 0, yes = 0;
+  let tp = 0,
+    fp = 0,
+    tn = 0,
+    fn = 0,
+    other = 0,
+    yes = 0;
   labels.forEach((label, i) => {
     const a = answers[i];
     if (a === "yes") yes++;
@@ -41,7 +49,15 @@ export function popeScore(labels: ("yes" | "no")[], answers: string[]): PopeScor
   const precision = tp + fp ? tp / (tp + fp) : 0;
   const recall = tp + fn ? tp / (tp + fn) : 0;
   const n = labels.length;
-  return { questions: n, accuracy: n ? (tp + tn) / n : 0, precision, recall, f1: precision + recall ? (2 * precision * recall) / (precision + recall) : 0, yesRatio: n ? yes / n : 0, other };
+  return {
+    questions: n,
+    accuracy: n ? (tp + tn) / n : 0,
+    precision,
+    recall,
+    f1: precision + recall ? (2 * precision * recall) / (precision + recall) : 0,
+    yesRatio: n ? yes / n : 0,
+    other,
+  };
 }
 
 /** "yes" / "no" / the raw token for the greedy first answer token. */
@@ -51,7 +67,14 @@ function firstWord(tok: Tokenizer, id: number): string {
 }
 
 /** Greedy first-token answers for POPE questions, batched by prompt length. */
-export async function answerPope(model: LlavaModel, tok: Tokenizer, proc: ProcessorConfig, imageDir: string, qs: PopeQuestion[], batchSize = 32): Promise<string[]> {
+export async function answerPope(
+  model: LlavaModel,
+  tok: Tokenizer,
+  proc: ProcessorConfig,
+  imageDir: string,
+  qs: PopeQuestion[],
+  batchSize = 32,
+): Promise<string[]> {
   const answers: string[] = new Array(qs.length);
   const prompts = qs.map((q) => encodePrompt(tok, "llava_v1", q.text));
   const pixelsOf = new Map<string, Float32Array>();
@@ -65,7 +88,13 @@ export async function answerPope(model: LlavaModel, tok: Tokenizer, proc: Proces
       const logits = tf.tidy(() => {
         const pixels = tf.tensor4d(concat(idx.map((i) => pixelsOf.get(qs[i].image)!)), [idx.length, 3, size, size]);
         const feats = model.encodeImages(pixels).features;
-        return model.decode(model.embed(idx.map((i) => prompts[i]), feats), { logits: "last" }).logits!;
+        return model.decode(
+          model.embed(
+            idx.map((i) => prompts[i]),
+            feats,
+          ),
+          { logits: "last" },
+        ).logits!;
       });
       const data = logits.dataSync();
       logits.dispose();
@@ -87,8 +116,18 @@ function concat(parts: Float32Array[]): Float32Array {
 }
 
 /** Scores one POPE file of a lab dataset directory (`pope/lab_pope_<split>.jsonl`). */
-export async function evaluateSplit(model: LlavaModel, tok: Tokenizer, proc: ProcessorConfig, dataDir: string, split: string, limit?: number): Promise<PopeScore> {
+export async function evaluateSplit(
+  model: LlavaModel,
+  tok: Tokenizer,
+  proc: ProcessorConfig,
+  dataDir: string,
+  split: string,
+  limit?: number,
+): Promise<PopeScore> {
   const qs = readPopeFile(join(dataDir, "pope", `lab_pope_${split}.jsonl`), limit);
   const answers = await answerPope(model, tok, proc, join(dataDir, "images"), qs);
-  return popeScore(qs.map((q) => q.label), answers);
+  return popeScore(
+    qs.map((q) => q.label),
+    answers,
+  );
 }

@@ -15,8 +15,15 @@ export type LabModelSpec = Omit<TinySpec, "vocabSize" | "imageTokenIndex" | "see
 
 /** Default lab model: 56-px images (16 image tokens), small CLIP and LLaMA, the lab vocabulary. */
 export const LAB_MODEL: LabModelSpec = {
-  imageSize: 56, patchSize: 14, visionHidden: 64, visionLayers: 3, visionHeads: 4,
-  textHidden: 128, textLayers: 2, textHeads: 4, kvHeads: 4,
+  imageSize: 56,
+  patchSize: 14,
+  visionHidden: 64,
+  visionLayers: 3,
+  visionHeads: 4,
+  textHidden: 128,
+  textLayers: 2,
+  textHeads: 4,
+  kvHeads: 4,
 };
 
 /** config.json for the lab vocabulary: `<image>` and `<pad>` are its last two ids, as tinyConfigJson lays out. */
@@ -32,21 +39,41 @@ export function labConfigJson(spec: LabModelSpec = LAB_MODEL): Record<string, un
 export function labPreprocessorJson(imageSize: number): Record<string, unknown> {
   return {
     crop_size: { height: imageSize, width: imageSize },
-    do_center_crop: true, do_convert_rgb: true, do_normalize: true, do_rescale: true, do_resize: true,
-    image_mean: OPENAI_CLIP_MEAN, image_std: OPENAI_CLIP_STD,
-    image_processor_type: "CLIPImageProcessor", processor_class: "LlavaProcessor",
-    resample: 3, rescale_factor: 1 / 255, size: { shortest_edge: imageSize },
+    do_center_crop: true,
+    do_convert_rgb: true,
+    do_normalize: true,
+    do_rescale: true,
+    do_resize: true,
+    image_mean: OPENAI_CLIP_MEAN,
+    image_std: OPENAI_CLIP_STD,
+    image_processor_type: "CLIPImageProcessor",
+    processor_class: "LlavaProcessor",
+    resample: 3,
+    rescale_factor: 1 / 255,
+    size: { shortest_edge: imageSize },
   };
 }
 
 /** Writes a complete model directory with the current parameter values. */
-export function writeModelDir(dir: string, configJson: Record<string, unknown>, params: TrainParam[], dtype: SafetensorsDtype = "F32", metadata: Record<string, string> = {}): void {
+export function writeModelDir(
+  dir: string,
+  configJson: Record<string, unknown>,
+  params: TrainParam[],
+  dtype: SafetensorsDtype = "F32",
+  metadata: Record<string, string> = {},
+): void {
   mkdirSync(dir, { recursive: true });
   const v = labVocabInfo();
   const imageSize = (configJson.vision_config as { image_size: number }).image_size;
   const json = (name: string, obj: object) => writeFileSync(join(dir, name), JSON.stringify(obj, null, 2) + "\n");
   json("config.json", configJson);
-  json("generation_config.json", { bos_token_id: v.bosTokenId, eos_token_id: v.eosTokenId, pad_token_id: v.padTokenId, do_sample: false, max_new_tokens: 32 });
+  json("generation_config.json", {
+    bos_token_id: v.bosTokenId,
+    eos_token_id: v.eosTokenId,
+    pad_token_id: v.padTokenId,
+    do_sample: false,
+    max_new_tokens: 32,
+  });
   json("preprocessor_config.json", labPreprocessorJson(imageSize));
   writeLabTokenizer(dir);
   const tensors = params.map((p) => ({ name: p.name, shape: p.ckptShape, dtype, data: checkpointData(p) }));

@@ -94,8 +94,18 @@ export interface LayoutTensor {
 }
 
 interface Dims {
-  vh: number; vi: number; vl: number; patch: number; image: number; channels: number;
-  th: number; ti: number; tl: number; heads: number; kvHeads: number; vocab: number;
+  vh: number;
+  vi: number;
+  vl: number;
+  patch: number;
+  image: number;
+  channels: number;
+  th: number;
+  ti: number;
+  tl: number;
+  heads: number;
+  kvHeads: number;
+  vocab: number;
 }
 
 // Only what the llava-1.5 configs need; keys absent from config.json take HF's class defaults.
@@ -105,10 +115,18 @@ function dims(cfg: Json): Dims {
   const n = (o: Json, k: string, d: number) => (typeof o[k] === "number" ? (o[k] as number) : d);
   const heads = n(t, "num_attention_heads", 32);
   return {
-    vh: n(v, "hidden_size", 768), vi: n(v, "intermediate_size", 3072), vl: n(v, "num_hidden_layers", 12),
-    patch: n(v, "patch_size", 32), image: n(v, "image_size", 224), channels: n(v, "num_channels", 3),
-    th: n(t, "hidden_size", 4096), ti: n(t, "intermediate_size", 11008), tl: n(t, "num_hidden_layers", 32),
-    heads, kvHeads: n(t, "num_key_value_heads", heads), vocab: n(t, "vocab_size", 32000),
+    vh: n(v, "hidden_size", 768),
+    vi: n(v, "intermediate_size", 3072),
+    vl: n(v, "num_hidden_layers", 12),
+    patch: n(v, "patch_size", 32),
+    image: n(v, "image_size", 224),
+    channels: n(v, "num_channels", 3),
+    th: n(t, "hidden_size", 4096),
+    ti: n(t, "intermediate_size", 11008),
+    tl: n(t, "num_hidden_layers", 32),
+    heads,
+    kvHeads: n(t, "num_key_value_heads", heads),
+    vocab: n(t, "vocab_size", 32000),
   };
 }
 

@@ -76,7 +76,16 @@ async function writeImages(dir: string, scenes: Scene[], seed: number, size: num
 
 function worldJson(o: MakeOptions, knobs: WorldKnobs, stats: SceneStats): object {
   const pairs = knobs.pairs.map(([x, y]) => ({ x, y, pYgivenX: stats.freq[x] ? stats.co[x][y] / stats.freq[x] : null }));
-  return { seed: o.seed, train: o.train, test: o.test, imageSize: o.imageSize ?? 56, knobs, testKnobs: neutralKnobs(knobs), trainStats: stats, plantedPairs: pairs };
+  return {
+    seed: o.seed,
+    train: o.train,
+    test: o.test,
+    imageSize: o.imageSize ?? 56,
+    knobs,
+    testKnobs: neutralKnobs(knobs),
+    trainStats: stats,
+    plantedPairs: pairs,
+  };
 }
 
 /**
@@ -117,5 +126,11 @@ export async function makeLab(o: MakeOptions): Promise<LabSummary> {
   }
   writeChairSplit(join(o.out, "chair"), test);
   writeFileSync(join(o.out, "world.json"), JSON.stringify(worldJson(o, knobs, stats), null, 2) + "\n");
-  return { trainImages: train.length, testImages: test.length, trainConversations: samples.length, popeQuestions: counts, chairImages: test.length };
+  return {
+    trainImages: train.length,
+    testImages: test.length,
+    trainConversations: samples.length,
+    popeQuestions: counts,
+    chairImages: test.length,
+  };
 }

@@ -46,7 +46,9 @@ export interface SceneStats {
 
 export function sceneStats(scenes: Scene[]): SceneStats {
   const freq: Record<string, number> = Object.fromEntries(CLASSES.map((c) => [c, 0]));
-  const co: Record<string, Record<string, number>> = Object.fromEntries(CLASSES.map((c) => [c, Object.fromEntries(CLASSES.map((d) => [d, 0]))]));
+  const co: Record<string, Record<string, number>> = Object.fromEntries(
+    CLASSES.map((c) => [c, Object.fromEntries(CLASSES.map((d) => [d, 0]))]),
+  );
   for (const s of scenes) {
     const cls = sceneClasses(s);
     for (const a of cls) {
@@ -70,7 +72,14 @@ export function rankNegatives(split: PopeSplit, present: ObjectClass[], stats: S
 }
 
 /** One POPE file: per image, yes/no pairs for every present object (at most `perImage`). */
-export function popeQuestions(split: PopeSplit, scenes: Scene[], stats: SceneStats, seed: number, imagePath: (s: Scene) => string, perImage = 3): PopeQuestion[] {
+export function popeQuestions(
+  split: PopeSplit,
+  scenes: Scene[],
+  stats: SceneStats,
+  seed: number,
+  imagePath: (s: Scene) => string,
+  perImage = 3,
+): PopeQuestion[] {
   const out: PopeQuestion[] = [];
   for (const s of scenes) {
     const present = sceneClasses(s).slice(0, perImage);

@@ -24,7 +24,13 @@ function headParams(dim: number, classes: number, seed: number): TrainParam[] {
   const rng = stream(seed, "pretrain-head");
   const w = Float32Array.from({ length: dim * classes }, () => rng.normal() / Math.sqrt(dim));
   return [
-    { name: "head.weight", kind: "matrix", ckptShape: [dim, classes], variable: tf.variable(tf.tensor2d(w, [dim, classes]), true), decay: true },
+    {
+      name: "head.weight",
+      kind: "matrix",
+      ckptShape: [dim, classes],
+      variable: tf.variable(tf.tensor2d(w, [dim, classes]), true),
+      decay: true,
+    },
     { name: "head.bias", kind: "vec", ckptShape: [classes], variable: tf.variable(tf.zeros([classes]), true), decay: false },
   ];
 }
@@ -60,7 +66,9 @@ export function pretrainVision(model: LlavaModel, params: TrainParam[], data: Tr
         lab.set(labels[i], b * C);
       });
       const vars = [...tower, ...head].map((p) => p.variable);
-      const { value, grads } = withMatMulGradient(model.performance.matMulGradient, () => tf.variableGrads(() => presenceLoss(model, head, px, lab, o.batchSize), vars));
+      const { value, grads } = withMatMulGradient(model.performance.matMulGradient, () =>
+        tf.variableGrads(() => presenceLoss(model, head, px, lab, o.batchSize), vars),
+      );
       const loss = value.dataSync()[0];
       opt.step(grads, learningRate(step, o.steps, o.lr, Math.min(20, o.steps)));
       value.dispose();

@@ -50,7 +50,7 @@ export class RandomBits {
       x ^= x << 5;
       const a = x & 0xffff;
       const b = x >>> 16;
-      out[i] = ((a & keep) | (base - (a & kBits))) | (((b & keep) | (base - (b & kBits))) << 16);
+      out[i] = (a & keep) | (base - (a & kBits)) | (((b & keep) | (base - (b & kBits))) << 16);
     }
     this.x = x;
   }

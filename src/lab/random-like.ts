@@ -60,19 +60,38 @@ export function writeRandomLike(opts: RandomLikeOptions): RandomLikeSummary {
   for (let s = 0; s < nShards; s++) {
     // Within a file, tensors sorted by name (as the safetensors library writes them).
     const specs = layout.filter((_, i) => shard[i] === s).sort((a, b) => (a.name < b.name ? -1 : 1));
-    writeSafetensorsStreaming(join(opts.out, fileName(s)), specs, (t, write) => {
-      fillTensor(t, seed, (chunk) => {
-        write(chunk);
-        written += chunk.byteLength;
-        opts.onProgress?.(written, totalBytes);
-      });
-    }, metadata);
+    writeSafetensorsStreaming(
+      join(opts.out, fileName(s)),
+      specs,
+      (t, write) => {
+        fillTensor(t, seed, (chunk) => {
+          write(chunk);
+          written += chunk.byteLength;
+          opts.onProgress?.(written, totalBytes);
+        });
+      },
+      metadata,
+    );
     files.push({ file: fileName(s), bytes: statSync(join(opts.out, fileName(s))).size, tensors: specs.length });
   }
-  if (nShards > 1) writeIndex(opts.out, layout.map((t, i) => [t.name, fileName(shard[i])]), totalBytes);
+  if (nShards > 1)
+    writeIndex(
+      opts.out,
+      layout.map((t, i) => [t.name, fileName(shard[i])]),
+      totalBytes,
+    );
   writeSidecars(opts, cfg);
   const parameters = layout.reduce((a, t) => a + t.shape.reduce((x, y) => x * y, 1), 0);
-  return { out: opts.out, like: opts.like, dtype, tensors: layout.length, parameters, totalBytes, files, seconds: (Date.now() - t0) / 1000 };
+  return {
+    out: opts.out,
+    like: opts.like,
+    dtype,
+    tensors: layout.length,
+    parameters,
+    totalBytes,
+    files,
+    seconds: (Date.now() - t0) / 1000,
+  };
 }
 
 /** Matrices from the fast bit generator; vectors (norms, biases: a few KB each) Gaussian as in tiny random models. */
@@ -103,7 +122,9 @@ function checkTokenizer(dir: string, imageTokenIndex: number): void {
   const tok = JSON.parse(readFileSync(file, "utf8")) as { added_tokens?: { id: number; content: string }[] };
   const image = tok.added_tokens?.find((t) => t.content === "<image>");
   if (image?.id !== imageTokenIndex) {
-    throw new Error(`${file}: not a llava-1.5 tokenizer (needs the added token <image> with id ${imageTokenIndex}, found ${image ? image.id : "none"})`);
+    throw new Error(
+      `${file}: not a llava-1.5 tokenizer (needs the added token <image> with id ${imageTokenIndex}, found ${image ? image.id : "none"})`,
+    );
   }
 }
 
@@ -112,7 +133,10 @@ function prepareOut(out: string, overwrite: boolean): void {
   mkdirSync(out, { recursive: true });
   const model = readdirSync(out).filter((f) => f === "config.json" || f === INDEX_FILE || f.endsWith(".safetensors"));
   if (model.length === 0) return;
-  if (!overwrite) throw new Error(`${out}: already holds a model (${model.slice(0, 3).join(", ")}${model.length > 3 ? ", …" : ""}); pass --overwrite to replace it`);
+  if (!overwrite)
+    throw new Error(
+      `${out}: already holds a model (${model.slice(0, 3).join(", ")}${model.length > 3 ? ", …" : ""}); pass --overwrite to replace it`,
+    );
   for (const f of model) rmSync(join(out, f));
 }
 
@@ -129,12 +153,18 @@ function writeSidecars(opts: RandomLikeOptions, cfg: Record<string, unknown>): v
   }
   writeJson(join(opts.out, "preprocessor_config.json"), LLAVA_PREPROCESSOR_CONFIG);
   writeJson(join(opts.out, "generation_config.json"), {
-    _from_model_config: true, bos_token_id: 1, eos_token_id: 2, pad_token_id: cfg.pad_token_id, transformers_version: cfg.transformers_version,
+    _from_model_config: true,
+    bos_token_id: 1,
+    eos_token_id: 2,
+    pad_token_id: cfg.pad_token_id,
+    transformers_version: cfg.transformers_version,
   });
-  writeFileSync(join(opts.out, "README.md"),
+  writeFileSync(
+    join(opts.out, "README.md"),
     `# Random weights in the layout of ${opts.like}\n\nMade by \`causalmm lab random --like ${opts.like}\` (seed ${opts.seed ?? 0}). ` +
-    "Tensor names, shapes, dtype, sharding and configs follow the published llava-hf checkpoint; the values are random, " +
-    "so answers are meaningless. For testing and timing real sizes only.\n");
+      "Tensor names, shapes, dtype, sharding and configs follow the published llava-hf checkpoint; the values are random, " +
+      "so answers are meaningless. For testing and timing real sizes only.\n",
+  );
   writeJson(join(opts.out, "config.json.tmp"), cfg);
   renameSync(join(opts.out, "config.json.tmp"), join(opts.out, "config.json"));
 }

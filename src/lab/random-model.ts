@@ -103,7 +103,10 @@ export function writeRandomModel(dir: string, spec: TinySpec = {}): void {
   mkdirSync(dir, { recursive: true });
   const cfg = tinyConfigJson(spec);
   writeFileSync(join(dir, "config.json"), JSON.stringify(cfg, null, 2) + "\n");
-  writeFileSync(join(dir, "generation_config.json"), JSON.stringify({ bos_token_id: 1, eos_token_id: 2, pad_token_id: cfg.pad_token_id }, null, 2) + "\n");
+  writeFileSync(
+    join(dir, "generation_config.json"),
+    JSON.stringify({ bos_token_id: 1, eos_token_id: 2, pad_token_id: cfg.pad_token_id }, null, 2) + "\n",
+  );
   const tensors = randomTensors(cfg, spec.seed ?? 0).map((t) => ({ ...t, dtype: "F32" as const }));
   writeSafetensors(join(dir, "model.safetensors"), tensors, { format: "pt" });
 }

@@ -9,16 +9,29 @@ import { CANVAS, type Scene, type SceneObject } from "./scenes.js";
 function inside(cls: ObjectClass, u: number, v: number): boolean {
   const r = Math.hypot(u, v);
   switch (cls) {
-    case "ball": return r <= 0.9;
-    case "box": return Math.abs(u) <= 0.75 && Math.abs(v) <= 0.75;
-    case "tent": return v >= -0.85 && v <= 0.85 && Math.abs(u) <= (v + 0.85) / 1.7 * 0.95;
-    case "kite": return Math.abs(u) / 0.6 + Math.abs(v) / 0.95 <= 1;
-    case "ring": return r <= 0.9 && r >= 0.5;
-    case "cross": return (Math.abs(u) <= 0.25 && Math.abs(v) <= 0.9) || (Math.abs(v) <= 0.25 && Math.abs(u) <= 0.9);
-    case "flag": return (u >= -0.8 && u <= -0.6 && Math.abs(v) <= 0.95) || (u > -0.6 && u <= 0.85 && v >= -0.95 && v <= -0.1);
-    case "tree": return (v >= 0.45 && v <= 0.95 && Math.abs(u) <= 0.15) || (v >= -0.95 && v < 0.45 && Math.abs(u) <= (v + 0.95) / 1.4 * 0.8);
-    case "cup": return (v >= -0.6 && v <= 0.8 && Math.abs(u) <= 0.65 && !(v < 0.5 && Math.abs(u) < 0.4)) || (u > 0.65 && u <= 0.95 && v >= -0.35 && v <= 0.35 && !(u < 0.8 && Math.abs(v) < 0.15));
-    case "moon": return r <= 0.9 && Math.hypot(u - 0.4, v + 0.2) > 0.7;
+    case "ball":
+      return r <= 0.9;
+    case "box":
+      return Math.abs(u) <= 0.75 && Math.abs(v) <= 0.75;
+    case "tent":
+      return v >= -0.85 && v <= 0.85 && Math.abs(u) <= ((v + 0.85) / 1.7) * 0.95;
+    case "kite":
+      return Math.abs(u) / 0.6 + Math.abs(v) / 0.95 <= 1;
+    case "ring":
+      return r <= 0.9 && r >= 0.5;
+    case "cross":
+      return (Math.abs(u) <= 0.25 && Math.abs(v) <= 0.9) || (Math.abs(v) <= 0.25 && Math.abs(u) <= 0.9);
+    case "flag":
+      return (u >= -0.8 && u <= -0.6 && Math.abs(v) <= 0.95) || (u > -0.6 && u <= 0.85 && v >= -0.95 && v <= -0.1);
+    case "tree":
+      return (v >= 0.45 && v <= 0.95 && Math.abs(u) <= 0.15) || (v >= -0.95 && v < 0.45 && Math.abs(u) <= ((v + 0.95) / 1.4) * 0.8);
+    case "cup":
+      return (
+        (v >= -0.6 && v <= 0.8 && Math.abs(u) <= 0.65 && !(v < 0.5 && Math.abs(u) < 0.4)) ||
+        (u > 0.65 && u <= 0.95 && v >= -0.35 && v <= 0.35 && !(u < 0.8 && Math.abs(v) < 0.15))
+      );
+    case "moon":
+      return r <= 0.9 && Math.hypot(u - 0.4, v + 0.2) > 0.7;
   }
 }
 
@@ -44,7 +57,12 @@ function drawBackground(img: RgbImage, scene: Scene, seed: number): void {
       if (bg.pattern === "gradient") f = 0.8 + 0.35 * t;
       if (bg.pattern === "stripes" && Math.floor(y / (img.height / 8)) % 2 === 0) f = 0.8;
       const n = (rng.uniform() * 2 - 1) * bg.noise;
-      put(img, x, y, bg.rgb.map((c) => c * f + n));
+      put(
+        img,
+        x,
+        y,
+        bg.rgb.map((c) => c * f + n),
+      );
     }
   }
 }

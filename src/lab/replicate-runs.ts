@@ -44,13 +44,16 @@ export interface RunFile {
 
 export const runFile = (out: string, t: number, d: number) => join(out, "runs", `t${t}-d${d}.json`);
 
-const FINGERPRINTED = /^(config\.json|generation_config\.json|preprocessor_config\.json|tokenizer(_config)?\.json|.*\.safetensors(\.index\.json)?)$/;
+const FINGERPRINTED =
+  /^(config\.json|generation_config\.json|preprocessor_config\.json|tokenizer(_config)?\.json|.*\.safetensors(\.index\.json)?)$/;
 
 /** A content hash of the files that make the model (a retrained or edited model gets another). */
 export function modelFingerprint(dir: string): string {
   const h = createHash("sha256");
   const buf = Buffer.alloc(1 << 20);
-  for (const f of readdirSync(dir).filter((f) => FINGERPRINTED.test(f)).sort()) {
+  for (const f of readdirSync(dir)
+    .filter((f) => FINGERPRINTED.test(f))
+    .sort()) {
     h.update(`${f}\0`);
     const fd = openSync(join(dir, f), "r");
     try {
@@ -65,12 +68,18 @@ export function modelFingerprint(dir: string): string {
 export const configKey = (opts: unknown) => canonicalJson(opts, 0);
 
 const FLAGS: Record<keyof RunKey, string> = {
-  trainSeed: "training seed (--model DIR@SEED)", decodeSeed: "decoding seed", sceneSeed: "--scene-seed", perSplit: "--questions", model: "model weights (fingerprint)",
+  trainSeed: "training seed (--model DIR@SEED)",
+  decodeSeed: "decoding seed",
+  sceneSeed: "--scene-seed",
+  perSplit: "--questions",
+  model: "model weights (fingerprint)",
 };
 
 /** The differences between two keys as "--questions 100 there, 50 here" phrases (empty: compatible). */
 export function keyDifferences(theirs: RunKey, mine: RunKey): string[] {
-  return (Object.keys(FLAGS) as (keyof RunKey)[]).filter((k) => theirs[k] !== mine[k]).map((k) => `${FLAGS[k]} ${theirs[k]} there, ${mine[k]} here`);
+  return (Object.keys(FLAGS) as (keyof RunKey)[])
+    .filter((k) => theirs[k] !== mine[k])
+    .map((k) => `${FLAGS[k]} ${theirs[k]} there, ${mine[k]} here`);
 }
 
 /** A run file, checked to be one; a file from before settings were recorded is refused, not guessed at. */
@@ -82,8 +91,10 @@ export function readRunFile(path: string): RunFile {
     throw new Error(`${path}: not a readable replicate run file: ${(e as Error).message}`, { cause: e });
   }
   if (Array.isArray(data)) {
-    throw new Error(`${path}: a replicate run written before runs recorded their settings (questions, scene seed, model), ` +
-      "so it cannot be checked against this run: rerun into a new --out (or delete the file)");
+    throw new Error(
+      `${path}: a replicate run written before runs recorded their settings (questions, scene seed, model), ` +
+        "so it cannot be checked against this run: rerun into a new --out (or delete the file)",
+    );
   }
   const f = data as Partial<RunFile>;
   if (f?.format !== RUN_FORMAT || !f.key || !f.configs || !Array.isArray(f.records)) throw new Error(`${path}: not a ${RUN_FORMAT} file`);
@@ -95,11 +106,16 @@ export function compatibleRun(path: string, key: RunKey, configs: Record<string,
   if (!existsSync(path)) return null;
   const f = readRunFile(path);
   const diff = keyDifferences(f.key, key);
-  if (diff.length) throw new Error(`${path}: made with other settings than this run (${diff.join("; ")}); use another --out, or delete the file to redo it`);
+  if (diff.length)
+    throw new Error(
+      `${path}: made with other settings than this run (${diff.join("; ")}); use another --out, or delete the file to redo it`,
+    );
   for (const [name, opts] of Object.entries(configs)) {
     const theirs = f.configs[name];
     if (theirs !== undefined && theirs !== opts) {
-      throw new Error(`${path}: config "${name}" was run with other options (${theirs}) than this version defines (${opts}); use another --out`);
+      throw new Error(
+        `${path}: config "${name}" was run with other options (${theirs}) than this version defines (${opts}); use another --out`,
+      );
     }
   }
   return f;
@@ -115,21 +131,34 @@ export interface RunSet {
 /** Every run under OUT/runs, refusing a mix of scene seeds, question counts or two models for one training seed. */
 export function readRunSet(out: string): RunSet {
   const dir = join(out, "runs");
-  const names = existsSync(dir) ? readdirSync(dir).filter((f) => /^t-?\d+-d-?\d+\.json$/.test(f)).sort() : [];
+  const names = existsSync(dir)
+    ? readdirSync(dir)
+        .filter((f) => /^t-?\d+-d-?\d+\.json$/.test(f))
+        .sort()
+    : [];
   const files = names.map((n) => ({ path: join(dir, n), run: readRunFile(join(dir, n)) }));
   const first = files[0];
   const models = new Map<number, { path: string; model: string }>();
   for (const f of files) {
     for (const k of ["sceneSeed", "perSplit"] as const) {
       if (f.run.key[k] !== first.run.key[k]) {
-        throw new Error(`${f.path}: ${FLAGS[k]} ${f.run.key[k]}, but ${first.path} has ${first.run.key[k]}: runs with different settings cannot be aggregated together`);
+        throw new Error(
+          `${f.path}: ${FLAGS[k]} ${f.run.key[k]}, but ${first.path} has ${first.run.key[k]}: runs with different settings cannot be aggregated together`,
+        );
       }
     }
     const m = models.get(f.run.key.trainSeed);
     if (m && m.model !== f.run.key.model) {
-      throw new Error(`${f.path}: training seed ${f.run.key.trainSeed} names another model (fingerprint ${f.run.key.model}) than ${m.path} (${m.model})`);
+      throw new Error(
+        `${f.path}: training seed ${f.run.key.trainSeed} names another model (fingerprint ${f.run.key.model}) than ${m.path} (${m.model})`,
+      );
     }
     models.set(f.run.key.trainSeed, { path: f.path, model: f.run.key.model });
   }
-  return { files, records: files.flatMap((f) => f.run.records), sceneSeed: first?.run.key.sceneSeed ?? NaN, perSplit: first?.run.key.perSplit ?? NaN };
+  return {
+    files,
+    records: files.flatMap((f) => f.run.records),
+    sceneSeed: first?.run.key.sceneSeed ?? NaN,
+    perSplit: first?.run.key.perSplit ?? NaN,
+  };
 }

@@ -8,7 +8,17 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Llava } from "../api.js";
 import { LAB_PAI, runDemo, type DemoConfig, type DemoOptions } from "./demo.js";
-import { compatibleRun, configKey, modelFingerprint, readRunSet, RUN_FORMAT, runFile, type RunFile, type RunKey, type RunRecord } from "./replicate-runs.js";
+import {
+  compatibleRun,
+  configKey,
+  modelFingerprint,
+  readRunSet,
+  RUN_FORMAT,
+  runFile,
+  type RunFile,
+  type RunKey,
+  type RunRecord,
+} from "./replicate-runs.js";
 import { stream } from "../util/rng.js";
 import { outcome, popeMetrics, FP, TN } from "../eval/pope-score.js";
 import { percentileInterval } from "../eval/stats.js";
@@ -36,10 +46,30 @@ export function replicateConfigs(seed: number): ReplicateConfig[] {
     { name: "no-image contrast", opts: { causal: { baseline: "noimage" } }, seeded: false, group: "baseline" },
     { name: "PAI a=0.2 g=1.1 layers 0-1", opts: { causal: LAB_PAI }, seeded: false, group: "baseline" },
     { name: "PAI attention only a=0.2 g=1 layers 0-1", opts: { causal: { ...LAB_PAI, gamma: 1 } }, seeded: false, group: "baseline" },
-    { name: "cutoff only g=0 e=0.6 (greedy)", opts: { causal: { cf: ["vision:uniform@sel"], gamma: 0, epsilon: 0.6 } }, seeded: false, group: "cutoff" },
-    { name: "cutoff only g=0 e=0.6 (sampling)", opts: { ...samp, causal: { cf: ["vision:uniform@sel"], gamma: 0, epsilon: 0.6 } }, seeded: true, group: "cutoff" },
-    ...CF_TYPES.map((t): ReplicateConfig => ({ name: `CausalMM vision ${t}@sel`, opts: { causal: { cf: [`vision:${t}@sel`], seed } }, seeded: rnd(t), group: "vision" })),
-    ...CF_TYPES.map((t): ReplicateConfig => ({ name: `CausalMM text ${t}@all`, opts: { causal: { cf: [`text:${t}@all`], seed } }, seeded: rnd(t), group: "text" })),
+    {
+      name: "cutoff only g=0 e=0.6 (greedy)",
+      opts: { causal: { cf: ["vision:uniform@sel"], gamma: 0, epsilon: 0.6 } },
+      seeded: false,
+      group: "cutoff",
+    },
+    {
+      name: "cutoff only g=0 e=0.6 (sampling)",
+      opts: { ...samp, causal: { cf: ["vision:uniform@sel"], gamma: 0, epsilon: 0.6 } },
+      seeded: true,
+      group: "cutoff",
+    },
+    ...CF_TYPES.map((t): ReplicateConfig => ({
+      name: `CausalMM vision ${t}@sel`,
+      opts: { causal: { cf: [`vision:${t}@sel`], seed } },
+      seeded: rnd(t),
+      group: "vision",
+    })),
+    ...CF_TYPES.map((t): ReplicateConfig => ({
+      name: `CausalMM text ${t}@all`,
+      opts: { causal: { cf: [`text:${t}@all`], seed } },
+      seeded: rnd(t),
+      group: "text",
+    })),
     { name: "CausalMM multimodal (both)", opts: { causal: { cf: ["both"] } }, seeded: false, group: "both" },
     { name: "CausalMM official code", opts: { ...samp, causal: { preset: "official", seed } }, seeded: true, group: "both" },
   ];
@@ -69,7 +99,8 @@ export async function runReplicate(o: ReplicateOptions): Promise<void> {
   mkdirSync(join(o.out, "runs"), { recursive: true });
   const seen = new Map<number, string>();
   for (const m of o.models) {
-    if (seen.has(m.trainSeed)) throw new Error(`replicate: training seed ${m.trainSeed} given for two models (${seen.get(m.trainSeed)} and ${m.dir})`);
+    if (seen.has(m.trainSeed))
+      throw new Error(`replicate: training seed ${m.trainSeed} given for two models (${seen.get(m.trainSeed)} and ${m.dir})`);
     seen.set(m.trainSeed, m.dir);
   }
   for (const m of o.models) {
@@ -113,11 +144,21 @@ async function doRun(o: ReplicateOptions, llava: Llava, dir: string, p: RunPlan)
   const reuse = p.todo.filter((c) => !c.seeded && prior?.configs[c.name] !== undefined);
   const run = p.todo.filter((c) => !reuse.includes(c));
   const t0 = performance.now();
-  o.log?.(`training seed ${t} (${dir}), decoding seed ${d}: ${run.length} configs (${reuse.length} deterministic ones reused` +
-    `${p.existing ? `, ${Object.keys(p.existing.configs).length} already in ${p.file}` : ""})`);
-  const res = await runDemo(llava, { out: join(o.out, "work", `t${t}-d${d}`), perSplit: o.perSplit, seed: o.sceneSeed, configs: run, log: o.log, onProgress: o.onProgress });
+  o.log?.(
+    `training seed ${t} (${dir}), decoding seed ${d}: ${run.length} configs (${reuse.length} deterministic ones reused` +
+      `${p.existing ? `, ${Object.keys(p.existing.configs).length} already in ${p.file}` : ""})`,
+  );
+  const res = await runDemo(llava, {
+    out: join(o.out, "work", `t${t}-d${d}`),
+    perSplit: o.perSplit,
+    seed: o.sceneSeed,
+    configs: run,
+    log: o.log,
+    onProgress: o.onProgress,
+  });
   const records: RunRecord[] = [...(p.existing?.records ?? [])];
-  for (const c of reuse) for (const r of prior!.records.filter((r) => r.config === c.name)) records.push({ ...r, decodeSeed: d, reused: true });
+  for (const c of reuse)
+    for (const r of prior!.records.filter((r) => r.config === c.name)) records.push({ ...r, decodeSeed: d, reused: true });
   for (const c of run) {
     const answers = res.answers.get(c.name)!;
     for (const split of [...new Set(res.items.map((it) => it.category ?? "all"))]) {
@@ -189,13 +230,16 @@ export function aggregate(records: readonly RunRecord[], o: AggregateOptions): A
   for (const split of splits) {
     const groups = new Map<string, RunRecord[]>();
     for (const c of configs) {
-      const g = records.filter((r) => r.config === c && r.split === split).sort((a, b) => a.trainSeed - b.trainSeed || a.decodeSeed - b.decodeSeed);
+      const g = records
+        .filter((r) => r.config === c && r.split === split)
+        .sort((a, b) => a.trainSeed - b.trainSeed || a.decodeSeed - b.decodeSeed);
       if (g.length) groups.set(c, g);
     }
     const all = [...groups.values()].flat();
     const ids = all[0].ids;
     for (const r of all) {
-      if (r.ids.length !== ids.length || r.ids.some((x, i) => x !== ids[i])) throw new Error(`replicate: run ${runKey(r)} ${r.config} does not answer the same ${split} questions`);
+      if (r.ids.length !== ids.length || r.ids.some((x, i) => x !== ids[i]))
+        throw new Error(`replicate: run ${runKey(r)} ${r.config} does not answer the same ${split} questions`);
     }
     const n = ids.length;
     const runMean = (g: RunRecord[], idx: Int32Array | null): Record<MetricName, number> => {
@@ -222,22 +266,49 @@ export function aggregate(records: readonly RunRecord[], o: AggregateOptions): A
     for (const [c, g] of groups) {
       const p = point.get(c)!;
       const bs = boot.get(c)!;
-      const metrics = Object.fromEntries(METRICS.map((k) => [k, est(p[k], bs.map((s) => s[k]))])) as Record<MetricName, Est>;
+      const metrics = Object.fromEntries(
+        METRICS.map((k) => [
+          k,
+          est(
+            p[k],
+            bs.map((s) => s[k]),
+          ),
+        ]),
+      ) as Record<MetricName, Est>;
       const trainSeeds = [...new Set(g.map((r) => r.trainSeed))];
-      const byTrainSeed = Object.fromEntries(trainSeeds.map((t) => [String(t), runMean(g.filter((r) => r.trainSeed === t), null)]));
+      const byTrainSeed = Object.fromEntries(
+        trainSeeds.map((t) => [
+          String(t),
+          runMean(
+            g.filter((r) => r.trainSeed === t),
+            null,
+          ),
+        ]),
+      );
       const delta: AggRow["delta"] = {};
       for (const ref of refs) {
         const rg = groups.get(ref);
         if (!rg || ref === c || rg.map(runKey).join() !== g.map(runKey).join()) continue;
         const rp = point.get(ref)!;
         const rb = boot.get(ref)!;
-        const d = (k: "accuracy" | "falseYes") => est(p[k] - rp[k], bs.map((s, i) => s[k] - rb[i][k]));
+        const d = (k: "accuracy" | "falseYes") =>
+          est(
+            p[k] - rp[k],
+            bs.map((s, i) => s[k] - rb[i][k]),
+          );
         delta[ref] = { accuracy: d("accuracy"), falseYes: d("falseYes") };
       }
       out.push({
-        config: c, split, runs: g.length, trainSeeds, decodeSeeds: [...new Set(g.map((r) => r.decodeSeed))], questions: n,
+        config: c,
+        split,
+        runs: g.length,
+        trainSeeds,
+        decodeSeeds: [...new Set(g.map((r) => r.decodeSeed))],
+        questions: n,
         deterministic: g.some((r) => r.reused),
-        metrics, byTrainSeed, delta,
+        metrics,
+        byTrainSeed,
+        delta,
       });
     }
   }
@@ -250,15 +321,32 @@ const ci = (e: Est) => `${pct(e.mean)} [${pct(e.lo)}, ${pct(e.hi)}]`;
 /** CSV: one line per config × split (metrics in %, CIs, per-training-seed accuracy, Δ vs references). */
 export function aggregateCsv(rows: readonly AggRow[], refs = [...new Set(rows.flatMap((r) => Object.keys(r.delta)))]): string {
   const seeds = [...new Set(rows.flatMap((r) => r.trainSeeds))].sort((a, b) => a - b);
-  const head = ["config", "split", "runs", "questions", "deterministic", ...METRICS.flatMap((k) => [k, `${k}_lo`, `${k}_hi`]), ...seeds.map((s) => `accuracy_train${s}`),
-    ...refs.flatMap((r) => [`dacc_vs_${r}`, "lo", "hi", `dfalseyes_vs_${r}`, "lo", "hi"].map((h) => h.replace(/ /g, "_")))];
+  const head = [
+    "config",
+    "split",
+    "runs",
+    "questions",
+    "deterministic",
+    ...METRICS.flatMap((k) => [k, `${k}_lo`, `${k}_hi`]),
+    ...seeds.map((s) => `accuracy_train${s}`),
+    ...refs.flatMap((r) => [`dacc_vs_${r}`, "lo", "hi", `dfalseyes_vs_${r}`, "lo", "hi"].map((h) => h.replace(/ /g, "_"))),
+  ];
   const f = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? "" : (100 * x).toFixed(2));
-  const lines = rows.map((r) => [
-    JSON.stringify(r.config), r.split, r.runs, r.questions, r.deterministic,
-    ...METRICS.flatMap((k) => [f(r.metrics[k].mean), f(r.metrics[k].lo), f(r.metrics[k].hi)]),
-    ...seeds.map((s) => f(r.byTrainSeed[String(s)]?.accuracy)),
-    ...refs.flatMap((ref) => { const d = r.delta[ref]; return d ? [d.accuracy, d.falseYes].flatMap((e) => [f(e.mean), f(e.lo), f(e.hi)]) : ["", "", "", "", "", ""]; }),
-  ].join(","));
+  const lines = rows.map((r) =>
+    [
+      JSON.stringify(r.config),
+      r.split,
+      r.runs,
+      r.questions,
+      r.deterministic,
+      ...METRICS.flatMap((k) => [f(r.metrics[k].mean), f(r.metrics[k].lo), f(r.metrics[k].hi)]),
+      ...seeds.map((s) => f(r.byTrainSeed[String(s)]?.accuracy)),
+      ...refs.flatMap((ref) => {
+        const d = r.delta[ref];
+        return d ? [d.accuracy, d.falseYes].flatMap((e) => [f(e.mean), f(e.lo), f(e.hi)]) : ["", "", "", "", "", ""];
+      }),
+    ].join(","),
+  );
   return [head.join(","), ...lines].join("\n") + "\n";
 }
 
@@ -266,11 +354,27 @@ export function aggregateCsv(rows: readonly AggRow[], refs = [...new Set(rows.fl
 export function aggregateMarkdown(rows: readonly AggRow[], split: string, ref = "greedy"): string {
   const sel = rows.filter((r) => r.split === split);
   const seeds = [...new Set(sel.flatMap((r) => r.trainSeeds))].sort((a, b) => a - b);
-  const head = ["decoding", "runs", "accuracy %", "F1 %", "yes-ratio %", "false-yes %", `acc by model (${seeds.map((s) => `t${s}`).join("/")})`, `Δacc vs ${ref}`, `Δfalse-yes vs ${ref}`];
+  const head = [
+    "decoding",
+    "runs",
+    "accuracy %",
+    "F1 %",
+    "yes-ratio %",
+    "false-yes %",
+    `acc by model (${seeds.map((s) => `t${s}`).join("/")})`,
+    `Δacc vs ${ref}`,
+    `Δfalse-yes vs ${ref}`,
+  ];
   const body = sel.map((r) => [
-    r.config + (r.deterministic ? " *" : ""), String(r.runs), ci(r.metrics.accuracy), ci(r.metrics.f1), ci(r.metrics.yesRatio), ci(r.metrics.falseYes),
+    r.config + (r.deterministic ? " *" : ""),
+    String(r.runs),
+    ci(r.metrics.accuracy),
+    ci(r.metrics.f1),
+    ci(r.metrics.yesRatio),
+    ci(r.metrics.falseYes),
     seeds.map((s) => (r.byTrainSeed[String(s)] ? pct(r.byTrainSeed[String(s)].accuracy) : "–")).join(" / "),
-    r.delta[ref] ? ci(r.delta[ref].accuracy) : "–", r.delta[ref] ? ci(r.delta[ref].falseYes) : "–",
+    r.delta[ref] ? ci(r.delta[ref].accuracy) : "–",
+    r.delta[ref] ? ci(r.delta[ref].falseYes) : "–",
   ]);
   const line = (c: string[]) => `| ${c.join(" | ")} |`;
   return [line(head), line(head.map(() => "---")), ...body.map(line)].join("\n");

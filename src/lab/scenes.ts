@@ -3,8 +3,16 @@
 // key (seed, split, index), so any one scene can be regenerated without drawing the ones before it.
 import { stream, type Rng } from "../util/rng.js";
 import {
-  BACKGROUNDS, CLASSES, COLOURS, COLOUR_NAMES, TEXTURES, classWeights, colourDistance,
-  type ObjectClass, type Texture, type WorldKnobs,
+  BACKGROUNDS,
+  CLASSES,
+  COLOURS,
+  COLOUR_NAMES,
+  TEXTURES,
+  classWeights,
+  colourDistance,
+  type ObjectClass,
+  type Texture,
+  type WorldKnobs,
 } from "./world.js";
 
 export interface SceneObject {

@@ -79,14 +79,25 @@ function saveCheckpoint(o: TrainOptions, tm: TrainableModel, opt: AdamW, step: n
   writeModelDir(dir, o.configJson, tm.params);
   writeOptimizerState(dir, opt);
   // Written last: a checkpoint without trainer_state.json is incomplete and never resumed from.
-  const state = { step, adamT: opt.t, seed: o.seed, steps: o.steps, batchSize: o.batchSize, lr: o.lr, warmup: o.warmup, dataOrder: "stream(seed, 'data-order', epoch).permutation(n)" };
+  const state = {
+    step,
+    adamT: opt.t,
+    seed: o.seed,
+    steps: o.steps,
+    batchSize: o.batchSize,
+    lr: o.lr,
+    warmup: o.warmup,
+    dataOrder: "stream(seed, 'data-order', epoch).permutation(n)",
+  };
   writeFileSync(join(dir, "trainer_state.json"), JSON.stringify(state, null, 2) + "\n");
 }
 
 /** Keeps the log lines of steps before `step` (a resumed run rewrites what follows). */
 function truncateLog(path: string, step: number): void {
   if (!existsSync(path)) return;
-  const kept = readFileSync(path, "utf8").split("\n").filter((l) => l && (JSON.parse(l) as StepRecord).step < step);
+  const kept = readFileSync(path, "utf8")
+    .split("\n")
+    .filter((l) => l && (JSON.parse(l) as StepRecord).step < step);
   writeFileSync(path, kept.map((l) => l + "\n").join(""));
 }
 
@@ -117,7 +128,9 @@ function trainStep(tm: TrainableModel, opt: AdamW, data: TrainingData, o: TrainO
   const batch = makeBatch(data, batchIndices(o.seed, step, o.batchSize, data.samples.length), cfg.padTokenId ?? 0, tm.model.numImageTokens);
   const lr = learningRate(step, o.steps, o.lr, o.warmup);
   const vars = tm.params.map((p) => p.variable);
-  const { value, grads } = withMatMulGradient(tm.model.performance.matMulGradient, () => tf.variableGrads(() => batchLoss(tm.model, batch), vars));
+  const { value, grads } = withMatMulGradient(tm.model.performance.matMulGradient, () =>
+    tf.variableGrads(() => batchLoss(tm.model, batch), vars),
+  );
   const loss = value.dataSync()[0];
   const gradNorm = opt.step(grads, lr);
   value.dispose();

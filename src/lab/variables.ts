@@ -42,7 +42,10 @@ export class VariableTake implements Take {
   private readonly id = instances++;
 
   /** `source`, when given, supplies the initial values (a checkpoint to continue from). */
-  constructor(private readonly seed: number, private readonly source?: TensorSource) {}
+  constructor(
+    private readonly seed: number,
+    private readonly source?: TensorSource,
+  ) {}
 
   private make(name: string, kind: ParamKind, ckptShape: number[], varShape: number[], fanIn: number): tf.Variable {
     const n = ckptShape.reduce((a, b) => a * b, 1);
@@ -57,9 +60,15 @@ export class VariableTake implements Take {
     return variable;
   }
 
-  vec(name: string, n: number) { return this.make(name, "vec", [n], [n], 1) as tf.Tensor1D; }
-  matrix(name: string, rows: number, cols: number) { return this.make(name, "matrix", [rows, cols], [rows, cols], cols) as tf.Tensor2D; }
-  linear(name: string, inDim: number, outDim: number) { return this.make(name, "linear", [outDim, inDim], [inDim, outDim], inDim) as tf.Tensor2D; }
+  vec(name: string, n: number) {
+    return this.make(name, "vec", [n], [n], 1) as tf.Tensor1D;
+  }
+  matrix(name: string, rows: number, cols: number) {
+    return this.make(name, "matrix", [rows, cols], [rows, cols], cols) as tf.Tensor2D;
+  }
+  linear(name: string, inDim: number, outDim: number) {
+    return this.make(name, "linear", [outDim, inDim], [inDim, outDim], inDim) as tf.Tensor2D;
+  }
   conv2dAsLinear(name: string, outCh: number, inCh: number, k: number) {
     return this.make(name, "conv", [outCh, inCh, k, k], [inCh * k * k, outCh], inCh * k * k) as tf.Tensor2D;
   }
@@ -77,7 +86,12 @@ export interface TrainableModel {
 }
 
 /** A LlavaModel whose parameters are variables (random init from `seed`, or copied from `source`). */
-export function trainableModel(cfg: LlavaConfig, seed: number, source?: TensorSource, performance?: Partial<PerformanceOptions>): TrainableModel {
+export function trainableModel(
+  cfg: LlavaConfig,
+  seed: number,
+  source?: TensorSource,
+  performance?: Partial<PerformanceOptions>,
+): TrainableModel {
   const take = new VariableTake(seed, source);
   const model = new LlavaModel(cfg, llavaParams(cfg, take), undefined, performance);
   return { model, params: take.params };

@@ -37,7 +37,13 @@ export function labTokenizerJson(): object {
   const tokens = [...HEAD, ...labWords(), ...TAIL];
   const vocab = Object.fromEntries(tokens.map((t, i) => [t, i]));
   const special = [...HEAD, ...TAIL].map((content) => ({
-    id: vocab[content], content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true,
+    id: vocab[content],
+    content,
+    single_word: false,
+    lstrip: false,
+    rstrip: false,
+    normalized: false,
+    special: true,
   }));
   return {
     version: "1.0",

@@ -70,7 +70,11 @@ export interface WorldKnobs {
 }
 
 export const DEFAULT_KNOBS: WorldKnobs = {
-  pairs: [["tent", "tree"], ["kite", "flag"], ["cup", "ball"]],
+  pairs: [
+    ["tent", "tree"],
+    ["kite", "flag"],
+    ["cup", "ball"],
+  ],
   cooccurrence: 0.9,
   yesRate: 0.6,
   homes: { sky: "kite", grass: "ball", snow: "tree" },

@@ -38,7 +38,10 @@ export function clipParams(cfg: VisionConfig, take: Take, prefix: string): ClipP
   const n = (cfg.imageSize / p) ** 2;
   const norm = (name: string, take: Take): Norm => ({ w: take.vec(`${name}.weight`, D), b: take.vec(`${name}.bias`, D) });
   const layer = (i: number, take: Take): ClipLayer => {
-    const lin = (name: string, i: number, o: number): Linear => ({ w: take.linear(`${name}.weight`, i, o), b: take.vec(`${name}.bias`, o) });
+    const lin = (name: string, i: number, o: number): Linear => ({
+      w: take.linear(`${name}.weight`, i, o),
+      b: take.vec(`${name}.bias`, o),
+    });
     const l = `${prefix}.encoder.layers.${i}`;
     return {
       ln1: norm(`${l}.layer_norm1`, take),

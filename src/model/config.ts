@@ -84,7 +84,8 @@ function tokenId(obj: Json, key: string, dflt: null, where: string): number | nu
 function tokenId(obj: Json, key: string, dflt: number | null, where: string): number | null {
   const v = obj[key];
   if (v === undefined || v === null) return dflt;
-  if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) throw new Error(`${where}: '${key}' must be a non-negative integer token id, got ${JSON.stringify(v)}`);
+  if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0)
+    throw new Error(`${where}: '${key}' must be a non-negative integer token id, got ${JSON.stringify(v)}`);
   return v;
 }
 
@@ -105,12 +106,14 @@ function section(raw: Json, key: string, where: string): Json | undefined {
 /** CLIPVisionConfig; when `vision_config` is absent LlavaConfig uses the ViT-L/14-336 values. */
 export function parseVisionConfig(raw: Json | undefined, where: string): VisionConfig {
   const w = `${where} vision_config`;
-  const d = raw === undefined
-    ? { hidden: 1024, inter: 4096, layers: 24, heads: 16, image: 336, patch: 14 }
-    : { hidden: 768, inter: 3072, layers: 12, heads: 12, image: 224, patch: 32 };
+  const d =
+    raw === undefined
+      ? { hidden: 1024, inter: 4096, layers: 24, heads: 16, image: 336, patch: 14 }
+      : { hidden: 768, inter: 3072, layers: 12, heads: 12, image: 224, patch: 32 };
   const c = raw ?? {};
   const modelType = c.model_type ?? "clip_vision_model";
-  if (modelType !== "clip_vision_model") throw new Error(`${w}: unsupported vision model_type ${JSON.stringify(modelType)} (supported: clip_vision_model)`);
+  if (modelType !== "clip_vision_model")
+    throw new Error(`${w}: unsupported vision model_type ${JSON.stringify(modelType)} (supported: clip_vision_model)`);
   const hiddenSize = positiveInt(num(c, "hidden_size", d.hidden, w), "hidden_size", w);
   const numHeads = positiveInt(num(c, "num_attention_heads", d.heads, w), "num_attention_heads", w);
   if (hiddenSize % numHeads !== 0) throw new Error(`${w}: hidden_size ${hiddenSize} is not divisible by num_attention_heads ${numHeads}`);
@@ -141,7 +144,8 @@ export function parseTextConfig(raw: Json | undefined, where: string): TextConfi
   const hiddenSize = positiveInt(num(c, "hidden_size", 4096, w), "hidden_size", w);
   const numHeads = positiveInt(num(c, "num_attention_heads", 32, w), "num_attention_heads", w);
   const numKvHeads = positiveInt(num(c, "num_key_value_heads", numHeads, w), "num_key_value_heads", w);
-  if (numHeads % numKvHeads !== 0) throw new Error(`${w}: num_attention_heads ${numHeads} is not a multiple of num_key_value_heads ${numKvHeads}`);
+  if (numHeads % numKvHeads !== 0)
+    throw new Error(`${w}: num_attention_heads ${numHeads} is not a multiple of num_key_value_heads ${numKvHeads}`);
   const headDim = positiveInt(num(c, "head_dim", hiddenSize / numHeads, w), "head_dim", w);
   return {
     vocabSize: positiveInt(num(c, "vocab_size", 32000, w), "vocab_size", w),
@@ -171,14 +175,18 @@ export function parseLlavaConfig(raw: Json, where = "config.json"): LlavaConfig 
     throw new Error(`${where}: missing "model_type" (a LLaVA-1.5 checkpoint's config.json has "model_type": "llava")`);
   }
   if (raw.model_type !== "llava" || (arch !== undefined && arch !== "LlavaForConditionalGeneration")) {
-    throw new Error(`${where}: unsupported architecture ${JSON.stringify(arch ?? raw.model_type)} (supported: LlavaForConditionalGeneration, model_type "llava")`);
+    throw new Error(
+      `${where}: unsupported architecture ${JSON.stringify(arch ?? raw.model_type)} (supported: LlavaForConditionalGeneration, model_type "llava")`,
+    );
   }
   const vision = parseVisionConfig(section(raw, "vision_config", where), where);
   const text = parseTextConfig(section(raw, "text_config", where), where);
   if (bool(raw, "tie_word_embeddings", false, where)) text.tieWordEmbeddings = true;
   const featureLayer = raw.vision_feature_layer ?? -2;
   if (typeof featureLayer !== "number" || !Number.isInteger(featureLayer)) {
-    throw new Error(`${where}: vision_feature_layer must be one integer, got ${JSON.stringify(featureLayer)} (lists of layers are not supported)`);
+    throw new Error(
+      `${where}: vision_feature_layer must be one integer, got ${JSON.stringify(featureLayer)} (lists of layers are not supported)`,
+    );
   }
   const hiddenStates = vision.numLayers + 1;
   if (featureLayer < -hiddenStates || featureLayer >= hiddenStates) {

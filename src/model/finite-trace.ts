@@ -43,7 +43,10 @@ function traceVision(model: LlavaModel, pixels: tf.Tensor4D): { origin: NonFinit
   const sel = selectedHiddenIndex(model.config);
   const steps: ((x: tf.Tensor3D) => tf.Tensor3D)[] = [
     () => clipForward(P, cfg, pixels, { upTo: 0 }).last,
-    ...Array.from({ length: sel }, (_, i) => (x: tf.Tensor3D) => clipForward(P, cfg, null, { from: { index: i, hidden: x }, upTo: i + 1 }).last),
+    ...Array.from(
+      { length: sel },
+      (_, i) => (x: tf.Tensor3D) => clipForward(P, cfg, null, { from: { index: i, hidden: x }, upTo: i + 1 }).last,
+    ),
     (x: tf.Tensor3D) => model.project(x),
   ];
   const start = tf.zeros([1, 1, 1]) as tf.Tensor3D;
@@ -71,7 +74,8 @@ export function traceNonFinite(model: LlavaModel, ids: number[][], pixels: tf.Te
   }
   const L = model.config.text.numLayers;
   const rows: [number, number] = [row, 1];
-  const layer = (i: number) => (x: tf.Tensor3D) => model.decode(x, { startLayer: i, stopLayer: i + 1, positionOffset: 0, logits: "none" }).last;
+  const layer = (i: number) => (x: tf.Tensor3D) =>
+    model.decode(x, { startLayer: i, stopLayer: i + 1, positionOffset: 0, logits: "none" }).last;
   const steps: ((x: tf.Tensor3D) => tf.Tensor3D)[] = [
     () => model.embed(ids, features),
     ...Array.from({ length: L }, (_, i) => layer(i)),

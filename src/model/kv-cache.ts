@@ -148,7 +148,11 @@ export class KVCache {
       const [, Hkv, S, hd] = t.shape;
       const block = Hkv * S * hd; // one batch row of storage, spare positions (zeros) included
       const fresh = zeros(rows.length, Hkv, S, hd);
-      this.copyOrThrow(fresh, t, rows.map((r, j) => ({ from: r * block, to: j * block, count: block })));
+      this.copyOrThrow(
+        fresh,
+        t,
+        rows.map((r, j) => ({ from: r * block, to: j * block, count: block })),
+      );
       return fresh;
     };
     out.keys = this.keys.map(each);

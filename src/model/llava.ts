@@ -108,7 +108,8 @@ export class LlavaModel {
 
   /** Selected CLIP hidden state `[N,P+1,Dv]` → projector output, applying the select strategy. */
   project(selected: tf.Tensor3D, stages?: ImageEncodeOptions["stages"]): tf.Tensor3D {
-    const feats = this.config.visionFeatureSelectStrategy === "default" ? (selected.slice([0, 1, 0], [-1, -1, -1]) as tf.Tensor3D) : selected; // [N,P,Dv] drops CLS
+    const feats =
+      this.config.visionFeatureSelectStrategy === "default" ? (selected.slice([0, 1, 0], [-1, -1, -1]) as tf.Tensor3D) : selected; // [N,P,Dv] drops CLS
     return projectorForward(this.params.projector, feats, stages);
   }
 
@@ -162,7 +163,10 @@ export class LlavaModel {
 
   /** Token ids `[B]` (one per row) → embeddings `[B,1,D]` for a cached decode step. */
   embedStep(tokens: number[]): tf.Tensor3D {
-    return embedTokens(this.params.text, tokens.map((t) => [t]));
+    return embedTokens(
+      this.params.text,
+      tokens.map((t) => [t]),
+    );
   }
 
   dispose(): void {
@@ -177,7 +181,12 @@ export class LlavaModel {
  * position. A run of one `<image>` token expands to the n features of the next image (legacy llava-hf
  * processors); a run of exactly n tokens is replaced by them (transformers ≥ 4.47 processors).
  */
-export function planMerge(inputIds: number[][], imageToken: number, n: number, numImages: number): { rows: number[][]; usesImages: boolean } {
+export function planMerge(
+  inputIds: number[][],
+  imageToken: number,
+  n: number,
+  numImages: number,
+): { rows: number[][]; usesImages: boolean } {
   if (inputIds.length === 0) throw new Error("input ids: empty batch");
   const S0 = inputIds[0].length;
   const B = inputIds.length;
@@ -185,7 +194,7 @@ export function planMerge(inputIds: number[][], imageToken: number, n: number, n
   const rows = inputIds.map((row, b) => {
     if (row.length !== S0) throw new Error(`input ids: rows must have equal length (row 0 has ${S0}, row ${b} has ${row.length})`);
     const out: number[] = [];
-    for (let i = 0; i < row.length; ) {
+    for (let i = 0; i < row.length;) {
       if (row[i] !== imageToken) {
         out.push(b * S0 + i++);
         continue;
@@ -193,9 +202,15 @@ export function planMerge(inputIds: number[][], imageToken: number, n: number, n
       let run = 0;
       while (i + run < row.length && row[i + run] === imageToken) run++;
       const images = run === n ? 1 : run;
-      if (run !== n && n !== 1 && run > 1) throw new Error(`input ids row ${b}: a run of ${run} <image> tokens matches neither 1 nor ${n} (image tokens per image)`);
+      if (run !== n && n !== 1 && run > 1)
+        throw new Error(`input ids row ${b}: a run of ${run} <image> tokens matches neither 1 nor ${n} (image tokens per image)`);
       for (let k = 0; k < images; k++, image++) {
-        if (image >= numImages) throw new Error(numImages === 0 ? "input ids contain <image> tokens but no image was given" : `input ids: more <image> tokens than images (${numImages} given)`);
+        if (image >= numImages)
+          throw new Error(
+            numImages === 0
+              ? "input ids contain <image> tokens but no image was given"
+              : `input ids: more <image> tokens than images (${numImages} given)`,
+          );
         for (let j = 0; j < n; j++) out.push(B * S0 + image * n + j);
       }
       i += run;

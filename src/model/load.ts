@@ -5,7 +5,15 @@ import * as tf from "@tensorflow/tfjs-core";
 import { currentBackend, initBackend, wasmHeapLimit, type BackendName } from "../backend.js";
 import { Checkpoint } from "../weights/checkpoint.js";
 import { dtypeSize, isSupportedDtype } from "../weights/dtype.js";
-import { checkPlan, ParamLoader, ParamPlanner, plannedBytes, type LoadProgress, type PlannedTensor, type TensorSource } from "../weights/params.js";
+import {
+  checkPlan,
+  ParamLoader,
+  ParamPlanner,
+  plannedBytes,
+  type LoadProgress,
+  type PlannedTensor,
+  type TensorSource,
+} from "../weights/params.js";
 import { loadLlavaConfig, type LlavaConfig } from "./config.js";
 import { LlavaModel, llavaParams, UNUSED_TENSORS } from "./llava.js";
 import { machineMemory, type MachineMemory } from "./machine.js";
@@ -62,13 +70,22 @@ export function sizedTensors(cfg: LlavaConfig, src: TensorSource): SizedTensor[]
 }
 
 /** The plan context for the active backend and this machine. */
-export function planContext(cfg: LlavaConfig, tensors: SizedTensor[], machine: MachineMemory = machineMemory(), backend = currentBackend()?.name ?? tf.getBackend()): PlanContext {
+export function planContext(
+  cfg: LlavaConfig,
+  tensors: SizedTensor[],
+  machine: MachineMemory = machineMemory(),
+  backend = currentBackend()?.name ?? tf.getBackend(),
+): PlanContext {
   const native = (backend === "wasm" || backend === "cpu") && nativeAvailable();
   return { cfg, tensors, backend, backendLimitBytes: backend === "wasm" ? wasmHeapLimit() * 0.9 : null, machine, native };
 }
 
 /** Builds a model from any tensor source (a checkpoint, or tensors made in memory). */
-export function buildModel(cfg: LlavaConfig, src: TensorSource, opts: Omit<LoadOptions, "backend"> | LoadOptions["onProgress"] = {}): LlavaModel {
+export function buildModel(
+  cfg: LlavaConfig,
+  src: TensorSource,
+  opts: Omit<LoadOptions, "backend"> | LoadOptions["onProgress"] = {},
+): LlavaModel {
   const o = typeof opts === "function" ? { onProgress: opts } : opts;
   resolvePerformance(o.performance); // a bad option fails before any tensor is read
   const tensors = sizedTensors(cfg, src);
@@ -77,7 +94,8 @@ export function buildModel(cfg: LlavaConfig, src: TensorSource, opts: Omit<LoadO
   if (plan.problems.length) throw new Error(refusal(`model ${src.dir}`, plan, ctx, o.residency));
   const totalBytes = plannedBytes(tensors, false);
   let model: LlavaModel;
-  if (plan.policy === "all") model = new LlavaModel(cfg, llavaParams(cfg, new ParamLoader(src, totalBytes, o.onProgress)), undefined, o.performance);
+  if (plan.policy === "all")
+    model = new LlavaModel(cfg, llavaParams(cfg, new ParamLoader(src, totalBytes, o.onProgress)), undefined, o.performance);
   else if (plan.policy === "native") {
     const loader = new NativeLoader(src, totalBytes, o.onProgress);
     model = new LlavaModel(cfg, llavaParams(cfg, loader), () => loader.release(), o.performance);

@@ -42,7 +42,12 @@ export function machineMemory(): MachineMemory {
   const free = freemem();
   const cg = cgroupLimit();
   if (cg && cg.limit < total) {
-    return { totalBytes: cg.limit, availableBytes: Math.min(free, Math.max(0, cg.limit - cg.used)), processBytes, source: "cgroup memory limit" };
+    return {
+      totalBytes: cg.limit,
+      availableBytes: Math.min(free, Math.max(0, cg.limit - cg.used)),
+      processBytes,
+      source: "cgroup memory limit",
+    };
   }
   return { totalBytes: total, availableBytes: free, processBytes, source: "os.freemem" };
 }

@@ -21,9 +21,15 @@ export class NativeLoader implements Take {
     this.upload = new ParamLoader(src, totalBytes, onProgress);
   }
 
-  vec(name: string, n: number) { return this.upload.vec(name, n); }
-  matrix(name: string, rows: number, cols: number) { return this.upload.matrix(name, rows, cols); }
-  conv2dAsLinear(name: string, outCh: number, inCh: number, k: number) { return this.upload.conv2dAsLinear(name, outCh, inCh, k); }
+  vec(name: string, n: number) {
+    return this.upload.vec(name, n);
+  }
+  matrix(name: string, rows: number, cols: number) {
+    return this.upload.matrix(name, rows, cols);
+  }
+  conv2dAsLinear(name: string, outCh: number, inCh: number, k: number) {
+    return this.upload.conv2dAsLinear(name, outCh, inCh, k);
+  }
 
   linear(name: string, inDim: number, outDim: number): NativeWeight {
     return this.hostWeight(name, inDim, outDim);

@@ -9,7 +9,9 @@ function row(label: string, value: string, note = ""): string {
 
 export function formatPlan(p: MemoryPlan): string {
   const w = p.workload;
-  const files = Object.entries(p.fileBytes).map(([d, b]) => `${gib(b)} ${d}`).join(" + ");
+  const files = Object.entries(p.fileBytes)
+    .map(([d, b]) => `${gib(b)} ${d}`)
+    .join(" + ");
   const lines = [
     `memory plan: policy ${p.policy} on ${p.backend} (${p.units.resident} units resident, ${p.units.streamed} streamed)`,
     `  workload: ${w.promptTokens} prompt positions + ${w.maxNewTokens} new tokens, ${w.rows} batch row(s), ${w.images} image(s)`,
@@ -20,8 +22,16 @@ export function formatPlan(p: MemoryPlan): string {
     row("KV cache", gib(p.kvBytes), `${w.rows} row(s) × ${w.promptTokens + w.maxNewTokens} positions + spare`),
     row("activations", gib(p.activationBytes), "largest layer of CLIP or the prompt"),
     row("peak tensor memory", gib(p.tensorPeakBytes), "tf.memory()"),
-    row("peak backend memory", gib(p.backendPeakBytes), p.backendLimitBytes === null ? "no backend limit" : `limit ${gib(p.backendLimitBytes)}`),
-    row("peak process memory", gib(p.processPeakBytes), `machine: ${gib(p.machine.availableBytes + p.machine.processBytes)} available of ${gib(p.machine.totalBytes)} (${p.machine.source})`),
+    row(
+      "peak backend memory",
+      gib(p.backendPeakBytes),
+      p.backendLimitBytes === null ? "no backend limit" : `limit ${gib(p.backendLimitBytes)}`,
+    ),
+    row(
+      "peak process memory",
+      gib(p.processPeakBytes),
+      `machine: ${gib(p.machine.availableBytes + p.machine.processBytes)} available of ${gib(p.machine.totalBytes)} (${p.machine.source})`,
+    ),
   ];
   lines.push(p.problems.length ? `  DOES NOT FIT: ${p.problems.join("; ")}` : "  fits");
   return lines.join("\n");
@@ -41,8 +51,11 @@ export function alternatives(ctx: PlanContext, req: PlanRequest = {}): string[] 
     const c = t.backend === ctx.backend ? ctx : { ...ctx, backend: t.backend, backendLimitBytes: null };
     const p = choosePlan(c, { ...req, policy: t.policy, residentBytes: t.policy === "budget" ? undefined : req.residentBytes });
     if (p.problems.length) continue;
-    const flag = t.policy === "budget" ? `--residency budget --resident ${Math.floor(p.residentBytes / 1024 ** 2)}MiB` : `--residency ${t.policy}`;
-    out.push(`${t.backend === ctx.backend ? "" : `--backend ${t.backend} `}${flag} (peak ${gib(p.processPeakBytes)} process, ${gib(p.backendPeakBytes)} backend)`);
+    const flag =
+      t.policy === "budget" ? `--residency budget --resident ${Math.floor(p.residentBytes / 1024 ** 2)}MiB` : `--residency ${t.policy}`;
+    out.push(
+      `${t.backend === ctx.backend ? "" : `--backend ${t.backend} `}${flag} (peak ${gib(p.processPeakBytes)} process, ${gib(p.backendPeakBytes)} backend)`,
+    );
     if (out.length >= 2) break;
   }
   return out;
@@ -51,6 +64,10 @@ export function alternatives(ctx: PlanContext, req: PlanRequest = {}): string[] 
 /** The error a load raises when its plan cannot fit. */
 export function refusal(what: string, plan: MemoryPlan, ctx: PlanContext, req?: PlanRequest): string {
   const alt = alternatives(ctx, req);
-  return `${what} does not fit: ${plan.problems.join("; ")}.\n${formatPlan(plan)}\n` +
-    (alt.length ? `would fit: ${alt.join("; or ")}` : "no residency policy fits this machine: free memory, or use a machine with more (see docs/architecture.md, Residency)");
+  return (
+    `${what} does not fit: ${plan.problems.join("; ")}.\n${formatPlan(plan)}\n` +
+    (alt.length
+      ? `would fit: ${alt.join("; or ")}`
+      : "no residency policy fits this machine: free memory, or use a machine with more (see docs/architecture.md, Residency)")
+  );
 }

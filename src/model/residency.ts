@@ -38,17 +38,30 @@ export class ResidencyLoader implements Take {
   private readonly keep: Take;
   private readonly fromHost: ParamLoader;
 
-  constructor(src: TensorSource, private readonly residency: Residency, totalBytes: number, onProgress?: (p: LoadProgress) => void) {
+  constructor(
+    src: TensorSource,
+    private readonly residency: Residency,
+    totalBytes: number,
+    onProgress?: (p: LoadProgress) => void,
+  ) {
     this.host = new HostTensors(src);
     this.upload = new ParamLoader(src, totalBytes, onProgress);
     this.keep = hostKeeper(this.host, this.upload);
     this.fromHost = new ParamLoader(this.host, 0);
   }
 
-  vec(name: string, n: number) { return this.upload.vec(name, n); }
-  matrix(name: string, rows: number, cols: number) { return this.upload.matrix(name, rows, cols); }
-  linear(name: string, inDim: number, outDim: number) { return this.upload.linear(name, inDim, outDim); }
-  conv2dAsLinear(name: string, outCh: number, inCh: number, k: number) { return this.upload.conv2dAsLinear(name, outCh, inCh, k); }
+  vec(name: string, n: number) {
+    return this.upload.vec(name, n);
+  }
+  matrix(name: string, rows: number, cols: number) {
+    return this.upload.matrix(name, rows, cols);
+  }
+  linear(name: string, inDim: number, outDim: number) {
+    return this.upload.linear(name, inDim, outDim);
+  }
+  conv2dAsLinear(name: string, outCh: number, inCh: number, k: number) {
+    return this.upload.conv2dAsLinear(name, outCh, inCh, k);
+  }
 
   stack<L>(unit: string, count: number, declare: (i: number, take: Take) => L): LayerStack<L> {
     const layers = Array.from({ length: count }, (_, i) => {

@@ -85,7 +85,9 @@ export function buildPrompt(template: TemplateName, question: string, opts: Prom
 export function encodePrompt(tok: Tokenizer, template: TemplateName, question: string, opts: PromptOptions = {}): number[] {
   const wantsImage = opts.image ?? true;
   if (wantsImage && tok.imageTokenId === null) {
-    throw new Error(`${tok.source}: this tokenizer has no "<image>" token (library callers: pass imageTokenId, or use encodePromptOriginal)`);
+    throw new Error(
+      `${tok.source}: this tokenizer has no "<image>" token (library callers: pass imageTokenId, or use encodePromptOriginal)`,
+    );
   }
   const imageToken = opts.imageToken ?? tok.imageToken ?? IMAGE_PLACEHOLDER;
   const ids = tok.encode(buildPrompt(template, question, { ...opts, imageToken }));

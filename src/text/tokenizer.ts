@@ -97,7 +97,9 @@ export class Tokenizer {
 
   encode(text: string, opts: EncodeOptions = {}): number[] {
     // The post-processor is bypassed on purpose: BOS is added here, uniformly for every vocab.
-    const { ids, tokens }: { ids: number[]; tokens: string[] } = this.library("encode", () => this.hf.encode(text, { add_special_tokens: false }));
+    const { ids, tokens }: { ids: number[]; tokens: string[] } = this.library("encode", () =>
+      this.hf.encode(text, { add_special_tokens: false }),
+    );
     const bad = ids.findIndex((id) => typeof id !== "number");
     if (bad >= 0) throw new Error(`"${tokens[bad]}" is not in the vocabulary and the tokenizer has no unk token`);
     return (opts.addBos ?? true) ? [this.bosId, ...ids] : ids;
@@ -131,7 +133,9 @@ export class Tokenizer {
     try {
       return call();
     } catch (e) {
-      throw new Error(`${this.source}: the tokenizer failed to ${what} (${(e as Error).message}); is tokenizer.json damaged?`, { cause: e });
+      throw new Error(`${this.source}: the tokenizer failed to ${what} (${(e as Error).message}); is tokenizer.json damaged?`, {
+        cause: e,
+      });
     }
   }
 
@@ -150,12 +154,18 @@ export class Tokenizer {
     if (given !== undefined) {
       const text = this.idToToken(given);
       if (text === undefined) {
-        if (given < 0) throw new Error(`imageTokenId ${given} is not a vocabulary id (original-LLaVA placeholders like -200 belong in encodePromptOriginal)`);
+        if (given < 0)
+          throw new Error(
+            `imageTokenId ${given} is not a vocabulary id (original-LLaVA placeholders like -200 belong in encodePromptOriginal)`,
+          );
         const named = this.hf.token_to_id("<image>");
-        throw new Error(`${this.source}: the image token id ${given} (the model config's image_token_index) is not in this ` +
-          `tokenizer's vocabulary (size ${this.vocabSize})` + (named === undefined
-            ? `, and it has no "<image>" token: use the tokenizer that ships with the LLaVA checkpoint`
-            : `; its "<image>" token has id ${named}: the tokenizer and config.json belong to different checkpoints`));
+        throw new Error(
+          `${this.source}: the image token id ${given} (the model config's image_token_index) is not in this ` +
+            `tokenizer's vocabulary (size ${this.vocabSize})` +
+            (named === undefined
+              ? `, and it has no "<image>" token: use the tokenizer that ships with the LLaVA checkpoint`
+              : `; its "<image>" token has id ${named}: the tokenizer and config.json belong to different checkpoints`),
+        );
       }
       this.checkSingleToken(text, given);
       return { id: given, text };
@@ -171,8 +181,10 @@ export class Tokenizer {
   private checkSingleToken(text: string, id: number): void {
     const ids = this.encode(text, { addBos: false });
     if (ids.length !== 1 || ids[0] !== id) {
-      throw new Error(`${this.source}: image token "${text}" (id ${id}) does not encode as a single token ` +
-        `(got [${ids.join(", ")}]); it must be an added token in tokenizer.json`);
+      throw new Error(
+        `${this.source}: image token "${text}" (id ${id}) does not encode as a single token ` +
+          `(got [${ids.join(", ")}]); it must be an added token in tokenizer.json`,
+      );
     }
   }
 }

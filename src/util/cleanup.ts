@@ -8,7 +8,8 @@ export function cleanupAfter(failure: { error: unknown } | null, cleanup: () => 
   try {
     cleanup();
   } catch (e) {
-    if (failure.error instanceof Error && !("suppressed" in failure.error)) Object.defineProperty(failure.error, "suppressed", { value: e });
+    if (failure.error instanceof Error && !("suppressed" in failure.error))
+      Object.defineProperty(failure.error, "suppressed", { value: e });
   }
 }
 

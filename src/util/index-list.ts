@@ -21,7 +21,7 @@ export function parseIndexList(text: string, n: number, what: string): number[] 
 export function formatIndexList(values: number[]): string {
   const v = [...new Set(values)].sort((a, b) => a - b);
   const parts: string[] = [];
-  for (let i = 0; i < v.length; ) {
+  for (let i = 0; i < v.length;) {
     let j = i;
     while (j + 1 < v.length && v[j + 1] === v[j] + 1) j++;
     parts.push(j > i ? `${v[i]}-${v[j]}` : `${v[i]}`);

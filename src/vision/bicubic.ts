@@ -14,7 +14,10 @@ const PRECISION_BITS = 32 - 8 - 2;
 
 export type ResampleFilter = "bicubic" | "bilinear" | "lanczos" | "box" | "hamming";
 
-interface Filter { support: number; fn: (x: number) => number }
+interface Filter {
+  support: number;
+  fn: (x: number) => number;
+}
 
 function sinc(x: number): number {
   if (x === 0) return 1;
@@ -38,7 +41,13 @@ const FILTERS: Record<ResampleFilter, Filter> = {
       return 0;
     },
   },
-  bilinear: { support: 1, fn: (x) => { if (x < 0) x = -x; return x < 1 ? 1 - x : 0; } },
+  bilinear: {
+    support: 1,
+    fn: (x) => {
+      if (x < 0) x = -x;
+      return x < 1 ? 1 - x : 0;
+    },
+  },
   box: { support: 0.5, fn: (x) => (x > -0.5 && x <= 0.5 ? 1 : 0) },
   lanczos: { support: 3, fn: (x) => (x >= -3 && x < 3 ? sinc(x) * sinc(x / 3) : 0) },
   hamming: {
@@ -54,7 +63,12 @@ const FILTERS: Record<ResampleFilter, Filter> = {
 };
 
 /** Fixed-point weights for one axis: output i reads `count[i]` inputs from `start[i]`. */
-interface Coeffs { ksize: number; start: Int32Array; count: Int32Array; k: Int32Array }
+interface Coeffs {
+  ksize: number;
+  start: Int32Array;
+  count: Int32Array;
+  k: Int32Array;
+}
 
 /** Weights of outputs `from .. from + n - 1` of an axis resized from inSize to outSize. */
 function precompute(inSize: number, outSize: number, filter: Filter, from = 0, n = outSize): Coeffs {
@@ -126,7 +140,9 @@ function horizontalRgb(src: Uint8Array, w: number, h: number, outW: number, c: C
     let o = y * outW * 3;
     for (let xx = 0; xx < outW; xx++) {
       // Sums stay far inside int32 (weights are < 2^23 in magnitude), so plain numbers are exact.
-      let s0 = HALF, s1 = HALF, s2 = HALF;
+      let s0 = HALF,
+        s1 = HALF,
+        s2 = HALF;
       let p = row + start[xx] * 3;
       const kEnd = xx * ksize + count[xx];
       for (let j = xx * ksize; j < kEnd; j++, p += 3) {
@@ -163,7 +179,12 @@ function vertical(src: Uint8Array, w: number, ch: number, outH: number, c: Coeff
 }
 
 /** A rectangle of the resized image: only these output pixels are computed. */
-export interface ResizeWindow { x: number; y: number; width: number; height: number }
+export interface ResizeWindow {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
 
 /**
  * Resamples interleaved 8-bit pixels (`ch` channels) like Pillow's ImagingResample. With `win`,
@@ -172,15 +193,25 @@ export interface ResizeWindow { x: number; y: number; width: number; height: num
  * resize: a 3 × 16384 image resized to a shortest edge of 336 would otherwise be 1.8 GB.
  */
 export function resampleU8(
-  src: Uint8Array, width: number, height: number, ch: number,
-  outW: number, outH: number, filter: ResampleFilter = "bicubic", win?: ResizeWindow,
+  src: Uint8Array,
+  width: number,
+  height: number,
+  ch: number,
+  outW: number,
+  outH: number,
+  filter: ResampleFilter = "bicubic",
+  win?: ResizeWindow,
 ): Uint8Array {
   if (![outW, outH].every((v) => Number.isInteger(v) && v > 0)) {
     throw new Error(`resize: target size must be positive integers, got ${outW}x${outH}`);
   }
   const r = win ?? { x: 0, y: 0, width: outW, height: outH };
-  if (![r.x, r.y].every((v) => Number.isInteger(v) && v >= 0) || ![r.width, r.height].every((v) => Number.isInteger(v) && v > 0) ||
-      r.x + r.width > outW || r.y + r.height > outH) {
+  if (
+    ![r.x, r.y].every((v) => Number.isInteger(v) && v >= 0) ||
+    ![r.width, r.height].every((v) => Number.isInteger(v) && v > 0) ||
+    r.x + r.width > outW ||
+    r.y + r.height > outH
+  ) {
     throw new Error(`resize: window ${JSON.stringify(r)} is not inside the ${outW}x${outH} result`);
   }
   const f = FILTERS[filter];
@@ -200,7 +231,13 @@ function cropColumns(src: Uint8Array, width: number, height: number, ch: number,
 }
 
 /** PIL-exact `image.resize((width, height), resample)` for RGB images; `win` as for resampleU8. */
-export function resizeImage(img: RgbImage, width: number, height: number, filter: ResampleFilter = "bicubic", win?: ResizeWindow): RgbImage {
+export function resizeImage(
+  img: RgbImage,
+  width: number,
+  height: number,
+  filter: ResampleFilter = "bicubic",
+  win?: ResizeWindow,
+): RgbImage {
   const data = resampleU8(img.data, img.width, img.height, 3, width, height, filter, win);
   return win ? { width: win.width, height: win.height, data } : { width, height, data };
 }

@@ -59,8 +59,14 @@ export function inspectJpeg(b: Uint8Array): JpegInfo {
   while (pos + 4 <= b.length && b[pos] === 0xff) {
     while (pos + 1 < b.length && b[pos + 1] === 0xff) pos++; // fill bytes
     const marker = b[pos + 1];
-    if ((marker >= 0xd0 && marker <= 0xd7) || marker === 0x01) { pos += 2; continue; }
-    if (marker === 0xda) { sos = pos; break; }
+    if ((marker >= 0xd0 && marker <= 0xd7) || marker === 0x01) {
+      pos += 2;
+      continue;
+    }
+    if (marker === 0xda) {
+      sos = pos;
+      break;
+    }
     if (marker === 0xd9) break;
     const end = pos + 2 + u16be(b, pos + 2);
     if (end > b.length) break;
@@ -119,7 +125,10 @@ export function inspectPng(b: Uint8Array): PngInfo {
     if (type === "IDAT") idatBytes += end - pos - 12;
     if (type === "eXIf") info.orientation = tiffOrientation(b, pos + 8, end - 4);
     pos = end;
-    if (type === "IEND") { complete = true; break; }
+    if (type === "IEND") {
+      complete = true;
+      break;
+    }
   }
   return { ...info, withoutTrns: without(b, drop), complete, idatBytes };
 }

@@ -26,7 +26,7 @@ export interface DecodeOptions {
 }
 
 /** Pillow raises DecompressionBombError above 2 × MAX_IMAGE_PIXELS = 2 × ⌊2^30 / 4 / 3⌋ pixels. */
-export const DEFAULT_MAX_IMAGE_PIXELS = 2 * Math.floor(1024 * 1024 * 1024 / 4 / 3);
+export const DEFAULT_MAX_IMAGE_PIXELS = 2 * Math.floor((1024 * 1024 * 1024) / 4 / 3);
 let processMaxPixels = DEFAULT_MAX_IMAGE_PIXELS;
 
 /** The default pixel limit of this process (like Pillow's module-level `Image.MAX_IMAGE_PIXELS`). */
@@ -51,11 +51,14 @@ export class ImageTooLargeError extends ImageDecodeError {
 }
 
 function checkPixels(name: string, fmt: string, width: number, height: number, limit: number): void {
-  if (width === 0 || height === 0) throw new ImageDecodeError(`${name}: cannot decode ${fmt}: the header declares an empty image (${width} × ${height})`);
+  if (width === 0 || height === 0)
+    throw new ImageDecodeError(`${name}: cannot decode ${fmt}: the header declares an empty image (${width} × ${height})`);
   const pixels = width * height;
   if (pixels > limit) {
-    throw new ImageTooLargeError(`${name}: image is ${width} × ${height} = ${pixels} pixels, above the limit of ${limit} ` +
-      `(a possible decompression bomb; raise it with --max-image-pixels or the maxPixels option)`);
+    throw new ImageTooLargeError(
+      `${name}: image is ${width} × ${height} = ${pixels} pixels, above the limit of ${limit} ` +
+        `(a possible decompression bomb; raise it with --max-image-pixels or the maxPixels option)`,
+    );
   }
 }
 
@@ -71,8 +74,10 @@ function checkJpegDataSize(name: string, info: { width: number; height: number; 
   const blocks = Math.ceil(info.width / 8) * Math.ceil(info.height / 8);
   const minBytes = Math.ceil(blocks / 8);
   if (fileBytes < minBytes) {
-    throw new ImageDecodeError(`${name}: cannot decode JPEG: the header declares ${info.width} × ${info.height} pixels, which needs at least ` +
-      `${minBytes} bytes of image data, but the file has ${fileBytes} bytes (damaged header or truncated file)`);
+    throw new ImageDecodeError(
+      `${name}: cannot decode JPEG: the header declares ${info.width} × ${info.height} pixels, which needs at least ` +
+        `${minBytes} bytes of image data, but the file has ${fileBytes} bytes (damaged header or truncated file)`,
+    );
   }
 }
 
@@ -90,8 +95,10 @@ function checkPngDataSize(name: string, info: PngInfo): void {
   const rowBytes = Math.ceil((info.width * (PNG_CHANNELS[info.colorType] ?? 1) * info.bitDepth) / 8);
   const minRaw = rowBytes * info.height;
   if (minRaw > MAX_DEFLATE_RATIO * info.idatBytes + 1024) {
-    throw new ImageDecodeError(`${name}: cannot decode PNG: the header declares ${info.width} × ${info.height} pixels (${minRaw} bytes of ` +
-      `image data), more than the file's ${info.idatBytes} bytes of compressed data can hold (damaged header or truncated file)`);
+    throw new ImageDecodeError(
+      `${name}: cannot decode PNG: the header declares ${info.width} × ${info.height} pixels (${minRaw} bytes of ` +
+        `image data), more than the file's ${info.idatBytes} bytes of compressed data can hold (damaged header or truncated file)`,
+    );
   }
 }
 
@@ -128,8 +135,11 @@ export async function decodeImage(bytes: Uint8Array, name: string, opts: DecodeO
 function describeUnknown(b: Uint8Array): string {
   const ascii = (s: string): number[] => [...s].map((c) => c.charCodeAt(0));
   const known: Array<[string, number[], number]> = [
-    ["GIF", ascii("GIF8"), 0], ["BMP", ascii("BM"), 0], ["WebP", ascii("WEBP"), 8],
-    ["TIFF", ascii("II*\0"), 0], ["TIFF", ascii("MM\0*"), 0],
+    ["GIF", ascii("GIF8"), 0],
+    ["BMP", ascii("BM"), 0],
+    ["WebP", ascii("WEBP"), 8],
+    ["TIFF", ascii("II*\0"), 0],
+    ["TIFF", ascii("MM\0*"), 0],
   ];
   for (const [fmt, sig, at] of known) {
     if (startsWith(b, at, sig)) return `${fmt} files are not supported (only PNG and JPEG)`;
@@ -197,13 +207,22 @@ function decodeWithJpegJs(bytes: Uint8Array, limit: number): Promise<RawBitmap> 
   return jimpBitmap(bytes, { "image/jpeg": { maxResolutionInMP: mp, maxMemoryUsageInMB: Math.ceil(mp * 16) } });
 }
 
-async function decodeJpeg(bytes: Uint8Array, name: string, choice: JpegDecoderChoice, limit: number): Promise<{ img: RgbImage; orientation: number }> {
+async function decodeJpeg(
+  bytes: Uint8Array,
+  name: string,
+  choice: JpegDecoderChoice,
+  limit: number,
+): Promise<{ img: RgbImage; orientation: number }> {
   const info = inspectJpeg(bytes);
-  if (info.components === 0) throw new ImageDecodeError(`${name}: cannot decode JPEG: no frame header (SOF marker) before the image data (corrupt or truncated file)`);
+  if (info.components === 0)
+    throw new ImageDecodeError(
+      `${name}: cannot decode JPEG: no frame header (SOF marker) before the image data (corrupt or truncated file)`,
+    );
   checkPixels(name, "JPEG", info.width, info.height, limit);
   checkJpegDataSize(name, info, bytes.length);
   // PIL raises "image file is truncated" here; tolerant decoders would return grey-filled rows.
-  if (!info.complete) throw new ImageDecodeError(`${name}: cannot decode JPEG: file is truncated (no end-of-image marker after the image data)`);
+  if (!info.complete)
+    throw new ImageDecodeError(`${name}: cannot decode JPEG: file is truncated (no end-of-image marker after the image data)`);
   const cmyk = info.components === 4;
   if (cmyk && info.adobeTransform < 0) {
     throw new ImageDecodeError(`${name}: cannot decode JPEG: 4-component (CMYK) JPEG without an Adobe APP14 segment is not supported`);

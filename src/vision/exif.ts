@@ -26,8 +26,7 @@ export function tiffOrientation(b: Uint8Array, start: number, end: number): numb
   const big = b[start] === 0x4d && b[start + 1] === 0x4d;
   if (!little && !big) return 1;
   const u16 = (p: number): number => (little ? b[p] | (b[p + 1] << 8) : (b[p] << 8) | b[p + 1]);
-  const u32 = (p: number): number =>
-    little ? (u16(p) + u16(p + 2) * 65536) : (u16(p) * 65536 + u16(p + 2));
+  const u32 = (p: number): number => (little ? u16(p) + u16(p + 2) * 65536 : u16(p) * 65536 + u16(p + 2));
   if (u16(start + 2) !== 42) return 1;
   const ifd = start + u32(start + 4);
   if (ifd + 2 > end) return 1;

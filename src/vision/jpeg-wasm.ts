@@ -36,7 +36,9 @@ async function load(): Promise<WasmDecode | null> {
   }
   const mod = (await import(pathToFileURL(decodeJs).href)) as JsquashDecodeModule;
   const wasm = await WebAssembly.compile(readFileSync(wasmPath));
-  const collect = (s: string): void => { messages.push(String(s)); };
+  const collect = (s: string): void => {
+    messages.push(String(s));
+  };
   await mod.init(wasm, { print: collect, printErr: collect });
   return async (bytes) => {
     messages = [];
@@ -47,7 +49,10 @@ async function load(): Promise<WasmDecode | null> {
       // preserveOrientation: false means "leave pixels as stored", i.e. PIL's default.
       return await mod.default(copy, { preserveOrientation: false });
     } catch (e) {
-      const detail = messages.map((m) => m.trim()).filter(Boolean).join("; ");
+      const detail = messages
+        .map((m) => m.trim())
+        .filter(Boolean)
+        .join("; ");
       throw new Error(detail || (e as Error).message, { cause: e });
     }
   };

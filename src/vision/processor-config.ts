@@ -25,8 +25,16 @@ export const OPENAI_CLIP_STD: [number, number, number] = [0.26862954, 0.26130258
 
 export function defaultProcessorConfig(imageSize = 336): ProcessorConfig {
   return {
-    size: imageSize, cropSize: imageSize, mean: [...OPENAI_CLIP_MEAN], std: [...OPENAI_CLIP_STD],
-    doResize: true, doCenterCrop: true, doNormalize: true, doRescale: true, rescaleFactor: 1 / 255, resample: 3,
+    size: imageSize,
+    cropSize: imageSize,
+    mean: [...OPENAI_CLIP_MEAN],
+    std: [...OPENAI_CLIP_STD],
+    doResize: true,
+    doCenterCrop: true,
+    doNormalize: true,
+    doRescale: true,
+    rescaleFactor: 1 / 255,
+    resample: 3,
     squareResize: false,
   };
 }
@@ -69,7 +77,10 @@ function parseTriple(v: unknown, file: string, key: string): [number, number, nu
 function parseResample(v: unknown, file: string): number {
   if (v === undefined || v === null) return 3;
   if (v === 1 || v === 2 || v === 3 || v === 4 || v === 5) return v;
-  return fail(file, `unsupported "resample" ${JSON.stringify(v)} (PIL codes 1-5 are supported: 1 LANCZOS, 2 BILINEAR, 3 BICUBIC, 4 BOX, 5 HAMMING)`);
+  return fail(
+    file,
+    `unsupported "resample" ${JSON.stringify(v)} (PIL codes 1-5 are supported: 1 LANCZOS, 2 BILINEAR, 3 BICUBIC, 4 BOX, 5 HAMMING)`,
+  );
 }
 
 function bool(json: Json, key: string, file: string): boolean {
@@ -89,7 +100,10 @@ function positive(json: Json, key: string, file: string, dflt: number): number {
 /** Builds a config from parsed preprocessor_config.json contents (`file` names it in errors). */
 export function parseProcessorConfig(json: Json, file = "preprocessor_config.json"): ProcessorConfig {
   if (json === null || typeof json !== "object" || Array.isArray(json)) {
-    fail(file, `expected a JSON object with the image processor's settings, got ${Array.isArray(json) ? "an array" : JSON.stringify(json)}`);
+    fail(
+      file,
+      `expected a JSON object with the image processor's settings, got ${Array.isArray(json) ? "an array" : JSON.stringify(json)}`,
+    );
   }
   const d = defaultProcessorConfig();
   const size = parseSize(json.size, file);
@@ -108,13 +122,18 @@ export function parseProcessorConfig(json: Json, file = "preprocessor_config.jso
     squareResize: size?.squareResize ?? false,
   };
   if (!(cfg.size > 0 && cfg.cropSize > 0)) fail(file, `size and crop_size must be positive (got ${cfg.size}, ${cfg.cropSize})`);
-  if (!(Number.isInteger(cfg.size) && Number.isInteger(cfg.cropSize))) fail(file, `size and crop_size must be integers (got ${cfg.size}, ${cfg.cropSize})`);
-  if (cfg.size > MAX_SIDE || cfg.cropSize > MAX_SIDE) fail(file, `size and crop_size must be at most ${MAX_SIDE} (got ${cfg.size}, ${cfg.cropSize})`);
+  if (!(Number.isInteger(cfg.size) && Number.isInteger(cfg.cropSize)))
+    fail(file, `size and crop_size must be integers (got ${cfg.size}, ${cfg.cropSize})`);
+  if (cfg.size > MAX_SIDE || cfg.cropSize > MAX_SIDE)
+    fail(file, `size and crop_size must be at most ${MAX_SIDE} (got ${cfg.size}, ${cfg.cropSize})`);
   if (cfg.std.some((s) => s === 0)) fail(file, `"image_std" must not contain 0`);
   if ([...cfg.mean, ...cfg.std].some((v) => !Number.isFinite(v))) fail(file, `"image_mean" and "image_std" must be finite numbers`);
   if (!cfg.doResize && !cfg.doCenterCrop) {
-    fail(file, `"do_resize" and "do_center_crop" are both false, so images would reach the vision tower at their own size; ` +
-      `it needs ${cfg.cropSize} × ${cfg.cropSize} (set one of them to true)`);
+    fail(
+      file,
+      `"do_resize" and "do_center_crop" are both false, so images would reach the vision tower at their own size; ` +
+        `it needs ${cfg.cropSize} × ${cfg.cropSize} (set one of them to true)`,
+    );
   }
   return cfg;
 }
@@ -138,9 +157,12 @@ export function loadProcessorConfig(modelDir: string | undefined, imageSize?: nu
     fail(file, `crop_size ${cfg.cropSize} does not match the model's image size ${imageSize}`);
   }
   if (imageSize !== undefined && !cfg.doCenterCrop && !(cfg.squareResize && cfg.size === imageSize)) {
-    fail(file, `"do_center_crop" is false, so the resize alone must give the model's ${imageSize} × ${imageSize} input ` +
-      `(size {"height": ${imageSize}, "width": ${imageSize}}), ` +
-        `but "size" is ${cfg.squareResize ? `${cfg.size} × ${cfg.size}` : `a shortest edge of ${cfg.size}`}`);
+    fail(
+      file,
+      `"do_center_crop" is false, so the resize alone must give the model's ${imageSize} × ${imageSize} input ` +
+        `(size {"height": ${imageSize}, "width": ${imageSize}}), ` +
+        `but "size" is ${cfg.squareResize ? `${cfg.size} × ${cfg.size}` : `a shortest edge of ${cfg.size}`}`,
+    );
   }
   return cfg;
 }

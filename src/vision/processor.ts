@@ -58,7 +58,8 @@ export function resizeAndCrop(img: RgbImage, cfg: ProcessorConfig): RgbImage {
     // Compute only what the centre crop keeps (same offsets as centerCrop): an extreme aspect
     // ratio must not build a gigabyte-sized intermediate. Axes shorter than the crop stay whole
     // and centerCrop pads them as before.
-    const axis = (n: number): [number, number] => (cfg.doCenterCrop && n > cfg.cropSize ? [Math.floor((n - cfg.cropSize) / 2), cfg.cropSize] : [0, n]);
+    const axis = (n: number): [number, number] =>
+      cfg.doCenterCrop && n > cfg.cropSize ? [Math.floor((n - cfg.cropSize) / 2), cfg.cropSize] : [0, n];
     const [x, cw] = axis(w);
     const [y, chh] = axis(h);
     out = resizeImage(out, w, h, filter, { x, y, width: cw, height: chh });
@@ -99,7 +100,12 @@ function toChw(img: RgbImage, cfg: ProcessorConfig): Float32Array {
   return out;
 }
 
-export interface PreprocessResult { data: Float32Array; channels: 3; height: number; width: number }
+export interface PreprocessResult {
+  data: Float32Array;
+  channels: 3;
+  height: number;
+  width: number;
+}
 
 /** Like `preprocess`, also reporting the output height/width (crop x crop unless cropping is off). */
 export function preprocessWithShape(img: RgbImage, cfg: ProcessorConfig, mode: PreprocessMode = "crop"): PreprocessResult {

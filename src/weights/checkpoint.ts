@@ -135,8 +135,9 @@ function byCanonicalName(dir: string, entries: TensorEntry[]): Map<string, Tenso
   for (const e of entries) {
     const prev = map.get(e.name);
     if (prev) {
-      throw new Error(`${dir}: keys "${prev.sourceName}" (${prev.file}) and "${e.sourceName}" (${e.file}) ` +
-        `both map to canonical name "${e.name}"`);
+      throw new Error(
+        `${dir}: keys "${prev.sourceName}" (${prev.file}) and "${e.sourceName}" (${e.file}) ` + `both map to canonical name "${e.name}"`,
+      );
     }
     map.set(e.name, e);
   }
@@ -189,9 +190,11 @@ function openShards(dir: string, index: string, options: HeaderOptions): { files
     for (const e of header.entries) {
       const owner = assigned.get(e.sourceName);
       if (owner === shard) continue;
-      throw new Error(owner === undefined
-        ? `${file}: tensor "${e.sourceName}" is not listed in the weight_map of ${index}`
-        : `${file}: tensor "${e.sourceName}" is also present here, but ${index} assigns it to shard "${owner}"`);
+      throw new Error(
+        owner === undefined
+          ? `${file}: tensor "${e.sourceName}" is not listed in the weight_map of ${index}`
+          : `${file}: tensor "${e.sourceName}" is also present here, but ${index} assigns it to shard "${owner}"`,
+      );
     }
     files.push(file);
     entries.push(...header.entries);

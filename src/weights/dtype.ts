@@ -12,12 +12,26 @@ export const SUPPORTED_DTYPES: readonly SafetensorsDtype[] = ["F32", "F16", "BF1
  * to validate a file's layout (byte lengths, contiguity) and to give a precise error.
  */
 export const DTYPE_BITS: Readonly<Record<string, number>> = {
-  F64: 64, F32: 32, F16: 16, BF16: 16,
-  I64: 64, I32: 32, I16: 16, I8: 8,
-  U64: 64, U32: 32, U16: 16, U8: 8,
-  BOOL: 8, C64: 64,
-  F8_E4M3: 8, F8_E5M2: 8, F8_E8M0: 8,
-  F6_E2M3: 6, F6_E3M2: 6, F4: 4,
+  F64: 64,
+  F32: 32,
+  F16: 16,
+  BF16: 16,
+  I64: 64,
+  I32: 32,
+  I16: 16,
+  I8: 8,
+  U64: 64,
+  U32: 32,
+  U16: 16,
+  U8: 8,
+  BOOL: 8,
+  C64: 64,
+  F8_E4M3: 8,
+  F8_E5M2: 8,
+  F8_E8M0: 8,
+  F6_E2M3: 6,
+  F6_E3M2: 6,
+  F4: 4,
 };
 
 export function isSupportedDtype(d: string): d is SafetensorsDtype {

@@ -11,7 +11,13 @@ export interface NpyArray {
 }
 
 const DESCR: Record<string, NpyDtype> = {
-  "<f4": "float32", "<f8": "float64", "<i4": "int32", "<i8": "int64", "|u1": "uint8", "<u1": "uint8", "|b1": "bool",
+  "<f4": "float32",
+  "<f8": "float64",
+  "<i4": "int32",
+  "<i8": "int64",
+  "|u1": "uint8",
+  "<u1": "uint8",
+  "|b1": "bool",
 };
 const MAGIC = "\x93NUMPY";
 
@@ -30,23 +36,34 @@ export function parseNpy(buf: Buffer, name = "<buffer>"): NpyArray {
   const dtype = DESCR[descr];
   if (!dtype) throw new Error(`${name}: unsupported .npy dtype '${descr}' (supported: ${Object.keys(DESCR).join(", ")})`);
   if (fortran === "True") throw new Error(`${name}: Fortran-order .npy is not supported`);
-  const shape = shapeText.split(",").map((s) => s.trim()).filter((s) => s.length > 0).map(Number);
+  const shape = shapeText
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0)
+    .map(Number);
   const count = shape.reduce((a, b) => a * b, 1);
   const itemSize = { float32: 4, float64: 8, int32: 4, int64: 8, uint8: 1, bool: 1 }[dtype];
   if (dataStart + count * itemSize > buf.length) {
     throw new Error(`${name}: .npy data is truncated (need ${count * itemSize} bytes, have ${buf.length - dataStart})`);
   }
   // Copy into a fresh, aligned buffer: the data offset inside `buf` need not be aligned.
-  const bytes = new Uint8Array((buf.buffer as ArrayBuffer).slice(buf.byteOffset + dataStart, buf.byteOffset + dataStart + count * itemSize));
+  const bytes = new Uint8Array(
+    (buf.buffer as ArrayBuffer).slice(buf.byteOffset + dataStart, buf.byteOffset + dataStart + count * itemSize),
+  );
   return { dtype, shape, data: decode(dtype, bytes.buffer, count) };
 }
 
 function decode(dtype: NpyDtype, ab: ArrayBuffer, count: number): NpyArray["data"] {
   switch (dtype) {
-    case "float32": return new Float32Array(ab);
-    case "float64": return new Float64Array(ab);
-    case "int32": return new Int32Array(ab);
-    case "uint8": case "bool": return new Uint8Array(ab);
+    case "float32":
+      return new Float32Array(ab);
+    case "float64":
+      return new Float64Array(ab);
+    case "int32":
+      return new Int32Array(ab);
+    case "uint8":
+    case "bool":
+      return new Uint8Array(ab);
     case "int64": {
       const big = new BigInt64Array(ab);
       const out = new Float64Array(count);

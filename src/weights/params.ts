@@ -72,10 +72,18 @@ export class ParamPlanner implements Take {
     // a tied lm_head reads the embedding table: one unit, counted once by the plan
     return this.within(role === "embed" ? "embed" : "lm_head", () => this.add(name, [rows, cols], role === "head"));
   }
-  vec(name: string, n: number) { return this.add(name, [n], false); }
-  matrix(name: string, rows: number, cols: number) { return this.add(name, [rows, cols], false); }
-  linear(name: string, inDim: number, outDim: number) { return this.add(name, [outDim, inDim], true); }
-  conv2dAsLinear(name: string, outCh: number, inCh: number, k: number) { return this.add(name, [outCh, inCh, k, k], true); }
+  vec(name: string, n: number) {
+    return this.add(name, [n], false);
+  }
+  matrix(name: string, rows: number, cols: number) {
+    return this.add(name, [rows, cols], false);
+  }
+  linear(name: string, inDim: number, outDim: number) {
+    return this.add(name, [outDim, inDim], true);
+  }
+  conv2dAsLinear(name: string, outCh: number, inCh: number, k: number) {
+    return this.add(name, [outCh, inCh, k, k], true);
+  }
 }
 
 /** Where tensors come from: a checkpoint (src/weights/checkpoint.ts) or anything shaped like it. */
@@ -166,8 +174,12 @@ export class ParamLoader implements Take {
   table(name: string, rows: number, cols: number, role: TableRole): TokenTable {
     return residentTable(this, name, rows, cols, role);
   }
-  vec(name: string, _n: number) { return tf.tensor1d(this.read(name)); }
-  matrix(name: string, rows: number, cols: number) { return tf.tensor2d(this.read(name), [rows, cols]); }
+  vec(name: string, _n: number) {
+    return tf.tensor1d(this.read(name));
+  }
+  matrix(name: string, rows: number, cols: number) {
+    return tf.tensor2d(this.read(name), [rows, cols]);
+  }
   linear(name: string, inDim: number, outDim: number) {
     const w = tf.tensor2d(this.read(name), [outDim, inDim]);
     const t = tf.transpose(w) as tf.Tensor2D; // [in, out]
@@ -191,4 +203,3 @@ export function plannedBytes(plan: PlannedTensor[], packedCopies: boolean): numb
   }
   return bytes;
 }
-

@@ -5,7 +5,13 @@
 // here; tensor bytes are read on demand by Checkpoint, so files may exceed Node's 4 GiB buffers.
 import { closeSync, fstatSync, openSync, renameSync, rmSync } from "node:fs";
 import {
-  DTYPE_BITS, SUPPORTED_DTYPES, assertLittleEndianHost, dtypeSize, f32ToBf16, f32ToF16, isSupportedDtype,
+  DTYPE_BITS,
+  SUPPORTED_DTYPES,
+  assertLittleEndianHost,
+  dtypeSize,
+  f32ToBf16,
+  f32ToF16,
+  isSupportedDtype,
   type SafetensorsDtype,
 } from "./dtype.js";
 import { readExact, writeAll } from "./io.js";
@@ -91,16 +97,24 @@ function parseHeader(fd: number, path: string, options: HeaderOptions): Safetens
         skipped.push(r.name);
         continue;
       }
-      fail(path, `dtype ${r.dtype} is a valid safetensors dtype but cannot be converted to float32 ` +
-        `(supported: ${SUPPORTED_DTYPES.join(", ")})`, r.name);
+      fail(
+        path,
+        `dtype ${r.dtype} is a valid safetensors dtype but cannot be converted to float32 ` + `(supported: ${SUPPORTED_DTYPES.join(", ")})`,
+        r.name,
+      );
     }
     const name = canonicalName(r.name);
     const other = seen.get(name);
     if (other !== undefined) fail(path, `keys "${other}" and "${r.name}" both map to canonical name "${name}"`);
     seen.set(name, r.name);
     entries.push({
-      name, sourceName: r.name, dtype: r.dtype, shape: r.shape, file: path,
-      byteStart: dataStart + r.start, byteLength: r.end - r.start,
+      name,
+      sourceName: r.name,
+      dtype: r.dtype,
+      shape: r.shape,
+      file: path,
+      byteStart: dataStart + r.start,
+      byteLength: r.end - r.start,
     });
   }
   return { entries, metadata, dataStart, skipped };
@@ -114,7 +128,8 @@ function readHeaderJson(fd: number, path: string): { json: Record<string, unknow
   const n = lenBuf.readBigUInt64LE(0);
   if (n > BigInt(MAX_HEADER_BYTES)) fail(path, `header length ${n} exceeds the ${MAX_HEADER_BYTES}-byte limit (not a safetensors file?)`);
   const headerLen = Number(n);
-  if (8 + headerLen > size) fail(path, `header length ${headerLen} runs past the end of the file (${size} bytes): truncated or not safetensors`);
+  if (8 + headerLen > size)
+    fail(path, `header length ${headerLen} runs past the end of the file (${size} bytes): truncated or not safetensors`);
   const headerBuf = Buffer.alloc(headerLen);
   readExact(fd, path, headerBuf, 8, "the header");
   let text: string;
@@ -149,10 +164,17 @@ function parseTensor(name: string, value: unknown, path: string, dataLength: num
   if (!isPlainObject(value)) fail(path, "header entry is not an object", name);
   const { dtype, shape, data_offsets: offsets } = value;
   if (typeof dtype !== "string" || !Object.hasOwn(DTYPE_BITS, dtype)) {
-    fail(path, `unknown dtype ${JSON.stringify(dtype)} (supported: ${SUPPORTED_DTYPES.join(", ")}; ` +
-      `other safetensors dtypes, not convertible: ${Object.keys(DTYPE_BITS).filter((d) => !isSupportedDtype(d)).join(", ")})`, name);
+    fail(
+      path,
+      `unknown dtype ${JSON.stringify(dtype)} (supported: ${SUPPORTED_DTYPES.join(", ")}; ` +
+        `other safetensors dtypes, not convertible: ${Object.keys(DTYPE_BITS)
+          .filter((d) => !isSupportedDtype(d))
+          .join(", ")})`,
+      name,
+    );
   }
-  if (!Array.isArray(shape) || !shape.every(isNonNegInt)) fail(path, `shape ${JSON.stringify(shape)} is not an array of non-negative integers`, name);
+  if (!Array.isArray(shape) || !shape.every(isNonNegInt))
+    fail(path, `shape ${JSON.stringify(shape)} is not an array of non-negative integers`, name);
   const dims = shape as number[];
   if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isNonNegInt) || offsets[0] > offsets[1]) {
     fail(path, `data_offsets ${JSON.stringify(offsets)} must be two non-negative integers [start, end] with start <= end`, name);
@@ -162,7 +184,11 @@ function parseTensor(name: string, value: unknown, path: string, dataLength: num
   const bits = numel * DTYPE_BITS[dtype];
   if (!Number.isSafeInteger(bits)) fail(path, `shape ${JSON.stringify(dims)} is too large`, name);
   if (bits % 8 !== 0 || bits / 8 !== end - start) {
-    fail(path, `data_offsets [${start}, ${end}] span ${end - start} bytes but shape ${JSON.stringify(dims)} of ${dtype} needs ${bits / 8}`, name);
+    fail(
+      path,
+      `data_offsets [${start}, ${end}] span ${end - start} bytes but shape ${JSON.stringify(dims)} of ${dtype} needs ${bits / 8}`,
+      name,
+    );
   }
   if (end > dataLength) {
     fail(path, `data_offsets end ${end} is past the end of the data section (${dataLength} bytes): file truncated?`, name);
@@ -185,7 +211,10 @@ function checkLayout(raws: RawTensor[], path: string, dataLength: number): void 
     }
     if (t.start > pos) {
       const after = prev ? `after tensor "${prev.name}" (ends at ${pos})` : "at the start of the data section";
-      fail(path, `gap of ${t.start - pos} unused bytes ${after}, before tensor "${t.name}" (starts at ${t.start}); data must be contiguous`);
+      fail(
+        path,
+        `gap of ${t.start - pos} unused bytes ${after}, before tensor "${t.name}" (starts at ${t.start}); data must be contiguous`,
+      );
     }
     pos = t.end;
     prev = t;
@@ -229,7 +258,9 @@ export function writeSafetensors(path: string, tensors: TensorToWrite[], metadat
  * one chunk. Writing other than exactly the tensor's byte length is an error.
  */
 export function writeSafetensorsStreaming(
-  path: string, specs: TensorSpec[], fill: (t: TensorSpec, write: (bytes: Uint8Array) => void) => void,
+  path: string,
+  specs: TensorSpec[],
+  fill: (t: TensorSpec, write: (bytes: Uint8Array) => void) => void,
   metadata?: Record<string, string>,
 ): void {
   assertLittleEndianHost();
@@ -245,12 +276,17 @@ export function writeSafetensorsStreaming(
         written += bytes.byteLength;
       });
       const want = t.shape.reduce((a, b) => a * b, 1) * dtypeSize(t.dtype);
-      if (written !== want) fail(path, `writer produced ${written} bytes, shape ${JSON.stringify(t.shape)} of ${t.dtype} needs ${want}`, t.name);
+      if (written !== want)
+        fail(path, `writer produced ${written} bytes, shape ${JSON.stringify(t.shape)} of ${t.dtype} needs ${want}`, t.name);
     }
     closeSync(fd);
     renameSync(tmp, path);
   } catch (e) {
-    try { closeSync(fd); } catch { /* already closed */ }
+    try {
+      closeSync(fd);
+    } catch {
+      /* already closed */
+    }
     rmSync(tmp, { force: true });
     throw e;
   }

@@ -81,7 +81,8 @@ export class ResidentTable implements TokenTable {
 /** Every tf.Tensor in a parameter tree (stacks and tables included), each once. */
 export function collectTensors(x: unknown, out: tf.Tensor[] = []): tf.Tensor[] {
   if (x instanceof tf.Tensor) out.push(x);
-  else if (ArrayBuffer.isView(x)) return out; // host data (token-major copies), never tensors
+  else if (ArrayBuffer.isView(x))
+    return out; // host data (token-major copies), never tensors
   else if (Array.isArray(x)) x.forEach((v) => collectTensors(v, out));
   else if (x && typeof x === "object") Object.values(x).forEach((v) => collectTensors(v, out));
   return out;

@@ -30,7 +30,10 @@ for (const backend of ["cpu", "wasm"] as const) {
   describe(`counterfactual draws in chunks (${backend})`, () => {
     let m: LlavaModel;
     let px: tf.Tensor4D;
-    const ids = [[1, 7, 9, 0, 30, 31, 32], [1, 8, 9, 0, 33, 34, 35]];
+    const ids = [
+      [1, 7, 9, 0, 30, 31, 32],
+      [1, 8, 9, 0, 33, 34, 35],
+    ];
     beforeAll(async () => {
       await initBackend(backend);
       const raw = tinyConfigJson({ imageSize: 28, visionLayers: 2, textLayers: 3, textHeads: 4, kvHeads: 2, seed: 4 });
@@ -47,7 +50,13 @@ for (const backend of ["cpu", "wasm"] as const) {
       const plan = buildPlan({ cf: ["text:random@1-2", "vision:shuffle@0"], draws: 5, seed: 9 }, m.config);
       const seen = (n: number | undefined): { scores: Float32Array[][]; logits: Float32Array[][][] } => {
         const logits: Float32Array[][][] = [];
-        const src = new CausalSource(m, { plan, prompts: { main: ids }, pixels: px, branchesPerForward: n, onStep: (_s, bl) => logits.push(bl) });
+        const src = new CausalSource(m, {
+          plan,
+          prompts: { main: ids },
+          pixels: px,
+          branchesPerForward: n,
+          onStep: (_s, bl) => logits.push(bl),
+        });
         if (n !== undefined) expect(src.branchesPerForward).toBe(n);
         return { scores: run(src, [11, 12, 13]), logits };
       };
@@ -55,8 +64,12 @@ for (const backend of ["cpu", "wasm"] as const) {
       const tol = backend === "cpu" ? 0 : 1e-5;
       for (const n of [1, 2, 4]) {
         const parts = seen(n);
-        parts.scores.forEach((rows, k) => rows.forEach((r, b) => expect(scoreDiff(r, whole.scores[k][b]), `n=${n} step ${k} row ${b}`).toBeLessThanOrEqual(tol)));
-        parts.logits.forEach((br, k) => br.forEach((rows, i) => rows.forEach((r, b) => expect(maxAbsDiff(r, whole.logits[k][i][b])).toBeLessThanOrEqual(tol))));
+        parts.scores.forEach((rows, k) =>
+          rows.forEach((r, b) => expect(scoreDiff(r, whole.scores[k][b]), `n=${n} step ${k} row ${b}`).toBeLessThanOrEqual(tol)),
+        );
+        parts.logits.forEach((br, k) =>
+          br.forEach((rows, i) => rows.forEach((r, b) => expect(maxAbsDiff(r, whole.logits[k][i][b])).toBeLessThanOrEqual(tol))),
+        );
       }
     });
 
@@ -81,7 +94,9 @@ for (const backend of ["cpu", "wasm"] as const) {
         const prev = setWasmHeapLimit(tf.memory().numBytes + 64 * 1024);
         try {
           const plan = buildPlan({ cf: ["text:random@all"], draws: 300, seed: 1 }, m.config);
-          expect(() => new CausalSource(m, { plan, prompts: { main: ids }, pixels: px })).toThrow(/contrastive decoding with 301 branches .*--draws.* more than the wasm backend's/);
+          expect(() => new CausalSource(m, { plan, prompts: { main: ids }, pixels: px })).toThrow(
+            /contrastive decoding with 301 branches .*--draws.* more than the wasm backend's/,
+          );
         } finally {
           setWasmHeapLimit(prev);
         }

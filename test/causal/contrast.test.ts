@@ -3,9 +3,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { readNpy } from "../../src/weights/npy.js";
 import { describeFixtures } from "../helpers/fixtures.js";
-import {
-  averageDraws, contrastLogits, m3idGamma, m3idWeight, noImageContrast,
-} from "../../src/causal/contrast.js";
+import { averageDraws, contrastLogits, m3idGamma, m3idWeight, noImageContrast } from "../../src/causal/contrast.js";
 import { argmax } from "../../src/util/argmax.js";
 
 const F = (xs: number[]) => Float32Array.from(xs);
@@ -15,9 +13,17 @@ describe("contrastLogits", () => {
     const l = F([1, 2, 3]);
     const cf = F([0.5, 2.5, 1]);
     const cf2 = F([1, 1, 1]);
-    expect(Array.from(contrastLogits(l, [{ logits: cf, weight: 1 }], { gamma: 0.5, epsilon: 0 })))
-      .toEqual([1.25, 1.75, 4].map(Math.fround));
-    const multi = contrastLogits(l, [{ logits: cf, weight: 1 }, { logits: cf2, weight: 1 }], { gamma: 1, epsilon: 0 });
+    expect(Array.from(contrastLogits(l, [{ logits: cf, weight: 1 }], { gamma: 0.5, epsilon: 0 }))).toEqual(
+      [1.25, 1.75, 4].map(Math.fround),
+    );
+    const multi = contrastLogits(
+      l,
+      [
+        { logits: cf, weight: 1 },
+        { logits: cf2, weight: 1 },
+      ],
+      { gamma: 1, epsilon: 0 },
+    );
     expect(Array.from(multi)).toEqual([3 * 1 - 0.5 - 1, 3 * 2 - 2.5 - 1, 3 * 3 - 1 - 1].map(Math.fround));
   });
 
@@ -78,7 +84,13 @@ describe("M3ID no-image weight", () => {
 
 describeFixtures("contrastive decoding vs goldens (γ = 1, ε = 0.1)", (dir) => {
   const causal = join(dir, "llava-tiny", "causal");
-  const cases = ["cd_vision_uniform_sel", "cd_text_uniform_l0", "cd_multimodal", "cd_official_reweight_uniform_own_cache", "official_shared_cache"];
+  const cases = [
+    "cd_vision_uniform_sel",
+    "cd_text_uniform_l0",
+    "cd_multimodal",
+    "cd_official_reweight_uniform_own_cache",
+    "official_shared_cache",
+  ];
   it.each(cases)("%s: argmax of the contrast equals the golden token where margin ≥ 0.01", (name) => {
     const fact = readNpy(join(causal, `${name}.factual_logits.npy`));
     const cf = readNpy(join(causal, `${name}.cf_logits.npy`));
@@ -91,7 +103,8 @@ describeFixtures("contrastive decoding vs goldens (γ = 1, ε = 0.1)", (dir) => 
     for (let step = 0; step < n; step++) {
       const l = (fact.data as Float32Array).subarray(step * v, (step + 1) * v);
       const cfs = Array.from({ length: nCf }, (_, i) => ({
-        logits: (cf.data as Float32Array).subarray((step * nCf + i) * v, (step * nCf + i + 1) * v), weight: 1,
+        logits: (cf.data as Float32Array).subarray((step * nCf + i) * v, (step * nCf + i + 1) * v),
+        weight: 1,
       }));
       const s = contrastLogits(l, cfs, { gamma: 1, epsilon: 0.1 });
       if (margins[step] >= 0.01) {

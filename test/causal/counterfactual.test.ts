@@ -5,7 +5,11 @@ import "@tensorflow/tfjs-backend-cpu";
 import "@tensorflow/tfjs-backend-wasm";
 import type { AttentionSite } from "../../src/model/hooks.js";
 import {
-  counterfactualProbs, makeInterventionHook, validateIntervention, type CfType, type Intervention,
+  counterfactualProbs,
+  makeInterventionHook,
+  validateIntervention,
+  type CfType,
+  type Intervention,
 } from "../../src/causal/counterfactual.js";
 import { stream } from "../../src/util/rng.js";
 
@@ -56,29 +60,31 @@ describe.each(BACKENDS)("counterfactual attention (%s)", (backend) => {
       const out = run(P, shape, site, { module: site.module, layers: [site.layer], type, seed: 5 });
       expect(tf.memory().numTensors).toBe(before);
       const [b, h, tq, tk] = shape;
-      for (let bi = 0; bi < b; bi++) for (let hi = 0; hi < h; hi++) for (let q = 0; q < tq; q++) {
-        const row = rowOf(out, shape, bi, hi, q);
-        const n = site.causalOffset === null ? tk : q + site.causalOffset + 1;
-        let s = 0;
-        for (let j = 0; j < tk; j++) {
-          if (j < n) s += row[j];
-          else expect(row[j]).toBe(0);
-          expect(row[j]).toBeGreaterThanOrEqual(0);
-        }
-        expect(Math.abs(s - 1)).toBeLessThan(2e-6);
-        if (type === "uniform") row.slice(0, n).forEach((v) => expect(v).toBe(Math.fround(1 / n)));
-        if (type === "shuffle") {
-          const orig = rowOf(P, shape, bi, hi, q).slice(0, n);
-          expect([...row.slice(0, n)].sort()).toEqual([...orig].sort());
-        }
-        if (type === "reversed") {
-          const orig = rowOf(P, shape, bi, hi, q).slice(0, n);
-          const mx = Math.max(...orig);
-          const r = [...orig].map((v) => mx - v);
-          const rs = r.reduce((a, v) => a + v, 0);
-          r.forEach((v, j) => expect(row[j]).toBeCloseTo(rs > 0 ? v / rs : 1 / n, 6));
-        }
-      }
+      for (let bi = 0; bi < b; bi++)
+        for (let hi = 0; hi < h; hi++)
+          for (let q = 0; q < tq; q++) {
+            const row = rowOf(out, shape, bi, hi, q);
+            const n = site.causalOffset === null ? tk : q + site.causalOffset + 1;
+            let s = 0;
+            for (let j = 0; j < tk; j++) {
+              if (j < n) s += row[j];
+              else expect(row[j]).toBe(0);
+              expect(row[j]).toBeGreaterThanOrEqual(0);
+            }
+            expect(Math.abs(s - 1)).toBeLessThan(2e-6);
+            if (type === "uniform") row.slice(0, n).forEach((v) => expect(v).toBe(Math.fround(1 / n)));
+            if (type === "shuffle") {
+              const orig = rowOf(P, shape, bi, hi, q).slice(0, n);
+              expect([...row.slice(0, n)].sort()).toEqual([...orig].sort());
+            }
+            if (type === "reversed") {
+              const orig = rowOf(P, shape, bi, hi, q).slice(0, n);
+              const mx = Math.max(...orig);
+              const r = [...orig].map((v) => mx - v);
+              const rs = r.reduce((a, v) => a + v, 0);
+              r.forEach((v, j) => expect(row[j]).toBeCloseTo(rs > 0 ? v / rs : 1 / n, 6));
+            }
+          }
     }
   });
 
@@ -108,20 +114,34 @@ describe.each(BACKENDS)("counterfactual attention (%s)", (backend) => {
     for (const type of TYPES) {
       const hook = makeInterventionHook([{ module: "text", layers: [2], heads: [3, 1], type, seed: 9 }], { rows: [1] });
       const out = tf.tidy(() => hook(tf.tensor4d(P, shape), site)!.dataSync() as Float32Array);
-      for (let b = 0; b < 3; b++) for (let h = 0; h < 4; h++) for (let q = 0; q < 5; q++) {
-        const same = rowOf(out, shape, b, h, q).every((v, j) => Object.is(v, rowOf(P, shape, b, h, q)[j]));
-        expect(same).toBe(!(b === 1 && (h === 1 || h === 3)));
-      }
+      for (let b = 0; b < 3; b++)
+        for (let h = 0; h < 4; h++)
+          for (let q = 0; q < 5; q++) {
+            const same = rowOf(out, shape, b, h, q).every((v, j) => Object.is(v, rowOf(P, shape, b, h, q)[j]));
+            expect(same).toBe(!(b === 1 && (h === 1 || h === 3)));
+          }
     }
   });
 
   it("hook on some batch rows = counterfactualProbs on those rows, other rows untouched (every head, chained)", async () => {
     await tf.setBackend(backend);
-    for (const [site, shape] of [[textSite(1, 4), [3, 4, 5, 9]], [textSite(1, 8), [3, 4, 1, 9]], [visionSite(1), [3, 4, 6, 6]]] as const) {
+    for (const [site, shape] of [
+      [textSite(1, 4), [3, 4, 5, 9]],
+      [textSite(1, 8), [3, 4, 1, 9]],
+      [visionSite(1), [3, 4, 6, 6]],
+    ] as const) {
       const P = probsData([...shape], site.causalOffset);
-      for (const chain of [["uniform"], ["random"], ["reversed", "uniform"], ["shuffle", "random"], ["uniform", "reversed"]] as CfType[][]) {
+      for (const chain of [
+        ["uniform"],
+        ["random"],
+        ["reversed", "uniform"],
+        ["shuffle", "random"],
+        ["uniform", "reversed"],
+      ] as CfType[][]) {
         const ivs: Intervention[] = chain.map((type) => ({ module: site.module, layers: [1], type, seed: 4 }));
-        const got = tf.tidy(() => makeInterventionHook(ivs, { rows: [2, 0] })(tf.tensor4d(P, [...shape]), site)!.dataSync() as Float32Array);
+        const got = tf.tidy(
+          () => makeInterventionHook(ivs, { rows: [2, 0] })(tf.tensor4d(P, [...shape]), site)!.dataSync() as Float32Array,
+        );
         const want = tf.tidy(() => {
           const all = tf.tensor4d(P, [...shape]);
           let sub = tf.gather(all, [0, 2], 0) as tf.Tensor4D;
@@ -149,8 +169,9 @@ describe.each(BACKENDS)("counterfactual attention (%s)", (backend) => {
         for (let h = 0; h < 2; h++) stepP.set(rowOf(P, prefillShape, 0, h, p).slice(0, p + 1), h * (p + 1));
         const step = run(stepP, stepShape, textSite(0, p), iv);
         for (let h = 0; h < 2; h++) {
-          expect(Array.from(step.slice(h * (p + 1), (h + 1) * (p + 1))))
-            .toEqual(Array.from(rowOf(prefill, prefillShape, 0, h, p).slice(0, p + 1)));
+          expect(Array.from(step.slice(h * (p + 1), (h + 1) * (p + 1)))).toEqual(
+            Array.from(rowOf(prefill, prefillShape, 0, h, p).slice(0, p + 1)),
+          );
         }
       }
     }
@@ -188,8 +209,9 @@ describe.each(BACKENDS)("counterfactual attention (%s)", (backend) => {
     expect(hook(P, { ...visionSite(1) })).toBeUndefined();
     const out = tf.tidy(() => hook(P, textSite(1, 0))!.dataSync());
     expect(Array.from(out.slice(3, 6))).toEqual([0.5, 0.5, 0].map(Math.fround));
-    expect(() => makeInterventionHook([{ module: "text", layers: [1], type: "uniform" }], { rows: [4] })(P, textSite(1, 0)))
-      .toThrow(/batch row 4 out of range \(valid: 0,/);
+    expect(() => makeInterventionHook([{ module: "text", layers: [1], type: "uniform" }], { rows: [4] })(P, textSite(1, 0))).toThrow(
+      /batch row 4 out of range \(valid: 0,/,
+    );
     P.dispose();
   });
 });
@@ -197,7 +219,10 @@ describe.each(BACKENDS)("counterfactual attention (%s)", (backend) => {
 describe("counterfactuals across backends", () => {
   afterAll(() => tf.setBackend("cpu"));
   it("same seed: random and shuffle bit-identical on cpu and wasm, uniform/reversed within 1e-7", async () => {
-    const cases: [AttentionSite, Shape4][] = [[textSite(1, 4), [2, 3, 5, 9]], [visionSite(2), [1, 2, 7, 7]]];
+    const cases: [AttentionSite, Shape4][] = [
+      [textSite(1, 4), [2, 3, 5, 9]],
+      [visionSite(2), [1, 2, 7, 7]],
+    ];
     for (const type of TYPES) {
       for (const [site, shape] of cases) {
         const P = probsData(shape, site.causalOffset, 7);

@@ -15,19 +15,45 @@ import { CausalSource } from "../../src/causal/source.js";
 import { FACTUAL, variantKey, type Branch, type DecodingPlan } from "../../src/causal/plan.js";
 import { argmax } from "../../src/util/argmax.js";
 
-type CaseSpec = { vision?: { kind: string; layers: number[]; heads?: number[] }; text?: { kind: string; layers: number[]; heads?: number[] }; official_reweight?: string; gamma?: number; eps?: number; steps?: number; shared_cache?: boolean; tokens?: number[] };
+type CaseSpec = {
+  vision?: { kind: string; layers: number[]; heads?: number[] };
+  text?: { kind: string; layers: number[]; heads?: number[] };
+  official_reweight?: string;
+  gamma?: number;
+  eps?: number;
+  steps?: number;
+  shared_cache?: boolean;
+  tokens?: number[];
+};
 
-const iv = (module: "vision" | "text", s: { kind: string; layers: number[]; heads?: number[] }): Intervention => ({ module, type: s.kind as Intervention["type"], layers: s.layers, heads: s.heads });
+const iv = (module: "vision" | "text", s: { kind: string; layers: number[]; heads?: number[] }): Intervention => ({
+  module,
+  type: s.kind as Intervention["type"],
+  layers: s.layers,
+  heads: s.heads,
+});
 
 function planFor(spec: CaseSpec, name: string): DecodingPlan {
   const branches: Branch[] = [FACTUAL];
   if (spec.official_reweight || name.startsWith("official") || name.includes("official_reweight")) {
     branches.push({ name: "reweight", vision: { kind: "reweight", type: "uniform", seed: 0 }, text: [] });
   } else {
-    if (name.includes("vision") || name === "cd_multimodal") branches.push({ name: "vision-cf", vision: { kind: "clip", interventions: [iv("vision", { kind: "uniform", layers: [1] })] }, text: [] });
-    if (name.includes("text") || name === "cd_multimodal") branches.push({ name: "text-cf", vision: FACTUAL.vision, text: [iv("text", { kind: "uniform", layers: [0] })] });
+    if (name.includes("vision") || name === "cd_multimodal")
+      branches.push({
+        name: "vision-cf",
+        vision: { kind: "clip", interventions: [iv("vision", { kind: "uniform", layers: [1] })] },
+        text: [],
+      });
+    if (name.includes("text") || name === "cd_multimodal")
+      branches.push({ name: "text-cf", vision: FACTUAL.vision, text: [iv("text", { kind: "uniform", layers: [0] })] });
   }
-  return { branches, terms: branches.slice(1).map((_, i) => ({ branches: [i + 1], weight: 1 })), gamma: spec.gamma ?? 1, epsilon: spec.eps ?? 0.1, sharedCache: spec.shared_cache ?? false };
+  return {
+    branches,
+    terms: branches.slice(1).map((_, i) => ({ branches: [i + 1], weight: 1 })),
+    gamma: spec.gamma ?? 1,
+    epsilon: spec.eps ?? 0.1,
+    sharedCache: spec.shared_cache ?? false,
+  };
 }
 
 for (const backend of ["cpu", "wasm"] as const) {
@@ -91,7 +117,13 @@ for (const backend of ["cpu", "wasm"] as const) {
           }
         });
 
-        for (const c of ["cd_vision_uniform_sel", "cd_text_uniform_l0", "cd_multimodal", "cd_official_reweight_uniform_own_cache", "official_shared_cache"]) {
+        for (const c of [
+          "cd_vision_uniform_sel",
+          "cd_text_uniform_l0",
+          "cd_multimodal",
+          "cd_official_reweight_uniform_own_cache",
+          "official_shared_cache",
+        ]) {
           test(`contrastive greedy decoding: ${c}`, async () => {
             const spec = cases[c];
             const plan = planFor(spec, c);
@@ -125,7 +157,8 @@ for (const backend of ["cpu", "wasm"] as const) {
             tf_.dispose();
             seen.forEach((bl, k) => {
               expect(maxAbsDiff(bl[0][0], rows(fact.data, V, k, 1)), `${c} factual step ${k}`).toBeLessThanOrEqual(1e-4);
-              for (let j = 0; j < nCf; j++) expect(maxAbsDiff(bl[j + 1][0], rows(cf.data, V, k * nCf + j, 1)), `${c} cf ${j} step ${k}`).toBeLessThanOrEqual(1e-4);
+              for (let j = 0; j < nCf; j++)
+                expect(maxAbsDiff(bl[j + 1][0], rows(cf.data, V, k * nCf + j, 1)), `${c} cf ${j} step ${k}`).toBeLessThanOrEqual(1e-4);
             });
           });
         }

@@ -44,7 +44,9 @@ describeFixtures("the image path", (fixtures) => {
       { kind: "clip", interventions: [{ module: "vision", layers: [1], type: "uniform" }] },
       { kind: "clip", interventions: [{ module: "vision", layers: [0], type: "reversed" }] },
     ];
-    const max = tf.tidy(() => Math.max(...[...encodeVariants(llava.model, pixels, variants).values()].map((f) => f.abs().max().dataSync()[0])));
+    const max = tf.tidy(() =>
+      Math.max(...[...encodeVariants(llava.model, pixels, variants).values()].map((f) => f.abs().max().dataSync()[0])),
+    );
     expect(max).toBe(0);
     expect(starts).toEqual([0]); // both variants in one batched call, from the trunk before layer 0
     const rows = tf.tidy(() => encodeVariants(llava.model, pixels, variants.slice(0, 1)).get(variantKey(variants[0]))!.shape[0]);
@@ -55,7 +57,11 @@ describeFixtures("the image path", (fixtures) => {
   test("a CausalMM decode with a vision branch encodes every image through encodeImages", () => {
     starts = [];
     const ids = [encodePrompt(llava.tokenizer, "llava_v1", "Is there a cat?", { image: true })];
-    const src = new CausalSource(llava.model, { plan: buildPlan({ cf: ["vision:uniform@1"] }, llava.model.config), prompts: { main: ids }, pixels });
+    const src = new CausalSource(llava.model, {
+      plan: buildPlan({ cf: ["vision:uniform@1"] }, llava.model.config),
+      prompts: { main: ids },
+      pixels,
+    });
     src.prefill();
     src.dispose();
     expect(starts.length).toBeGreaterThan(0);
@@ -66,7 +72,15 @@ describeFixtures("the image path", (fixtures) => {
     starts = [];
     const q = { id: 1, image: join(fixtures, "preprocess", "chelsea.png"), text: "Is there a cat in the image?" };
     await runSweep(llava, [q], {
-      modules: ["vision"], types: ["uniform"], draws: 1, seed: 0, batch: 4, template: "llava_v1", suffix: "", mode: "crop", groups: { vision: [[1]] },
+      modules: ["vision"],
+      types: ["uniform"],
+      draws: 1,
+      seed: 0,
+      batch: 4,
+      template: "llava_v1",
+      suffix: "",
+      mode: "crop",
+      groups: { vision: [[1]] },
     });
     // the factual features (from the pixels), then the intervened row from the trunk before layer 1
     expect(starts).toEqual([0, 1]);

@@ -47,7 +47,13 @@ describe.each(BACKENDS)("official reweighting helpers (%s)", (backend) => {
   it("interpolateBilinear matches PyTorch when down- and upsampling", async () => {
     await tf.setBackend(backend);
     // Downsampling (577 → 24 is the real case) and upsampling, where PyTorch clamps source coordinates < 0.
-    const cases: [number, number, number, number][] = [[37, 29, 5, 4], [577, 577, 24, 24], [3, 4, 7, 9], [5, 5, 12, 3], [1, 2, 3, 5]];
+    const cases: [number, number, number, number][] = [
+      [37, 29, 5, 4],
+      [577, 577, 24, 24],
+      [3, 4, 7, 9],
+      [5, 5, 12, 3],
+      [1, 2, 3, 5],
+    ];
     for (const [h, w, oh, ow] of cases) {
       const x = new Float32Array(h * w).map((_, i) => Math.sin(i * 0.37) + (i % 7) * 0.1);
       const got = tf.tidy(() => interpolateBilinear(tf.tensor4d(x, [1, 1, h, w]), oh, ow).dataSync());
@@ -58,7 +64,11 @@ describe.each(BACKENDS)("official reweighting helpers (%s)", (backend) => {
   it("tf.image.resizeBilinear(halfPixelCenters) on cpu: PyTorch's rule incl. clamping, but exact coordinates", async () => {
     await tf.setBackend(backend);
     if (backend !== "cpu") return;
-    for (const [h, w, oh, ow] of [[577, 577, 24, 24], [3, 4, 7, 9], [1, 2, 3, 5]]) {
+    for (const [h, w, oh, ow] of [
+      [577, 577, 24, 24],
+      [3, 4, 7, 9],
+      [1, 2, 3, 5],
+    ]) {
       const x = new Float32Array(h * w).map((_, i) => Math.sin(i * 0.37) + (i % 7) * 0.1);
       const got = tf.tidy(() => tf.image.resizeBilinear(tf.tensor3d(x, [h, w, 1]), [oh, ow], false, true).dataSync());
       expect(maxAbsDiff(got, torchBilinear(x, h, w, oh, ow, false))).toBeLessThan(1e-6);
@@ -71,21 +81,22 @@ describe.each(BACKENDS)("official reweighting helpers (%s)", (backend) => {
     const data = a.arraySync();
     for (const type of ["uniform", "reversed", "shuffle", "random"] as const) {
       const e = editAttentionOfficial(a, type, 11).arraySync();
-      for (let b = 0; b < 2; b++) for (let h = 0; h < 3; h++) {
-        const src = data[b][h].flat();
-        const got = e[b][h].flat();
-        const mean = src.reduce((s, v) => s + v, 0) / src.length;
-        const max = Math.max(...src);
-        if (type === "uniform") got.forEach((v) => expect(v).toBeCloseTo(mean, 6));
-        if (type === "reversed") got.forEach((v, i) => expect(v).toBeCloseTo(max - src[i], 6));
-        if (type === "shuffle") expect([...got].sort()).toEqual([...src].sort());
-        if (type === "random") got.forEach((v) => expect(v >= 0 && v < 2).toBe(true));
-        // One permutation shared by the batch rows, as the released code's randperm(...).expand(batch).
-        if (type === "shuffle" && b === 1) {
-          const perm = (row: number[], from: number[]) => row.map((v) => from.indexOf(v));
-          expect(perm(got, src)).toEqual(perm(e[0][h].flat(), data[0][h].flat()));
+      for (let b = 0; b < 2; b++)
+        for (let h = 0; h < 3; h++) {
+          const src = data[b][h].flat();
+          const got = e[b][h].flat();
+          const mean = src.reduce((s, v) => s + v, 0) / src.length;
+          const max = Math.max(...src);
+          if (type === "uniform") got.forEach((v) => expect(v).toBeCloseTo(mean, 6));
+          if (type === "reversed") got.forEach((v, i) => expect(v).toBeCloseTo(max - src[i], 6));
+          if (type === "shuffle") expect([...got].sort()).toEqual([...src].sort());
+          if (type === "random") got.forEach((v) => expect(v >= 0 && v < 2).toBe(true));
+          // One permutation shared by the batch rows, as the released code's randperm(...).expand(batch).
+          if (type === "shuffle" && b === 1) {
+            const perm = (row: number[], from: number[]) => row.map((v) => from.indexOf(v));
+            expect(perm(got, src)).toEqual(perm(e[0][h].flat(), data[0][h].flat()));
+          }
         }
-      }
     }
     a.dispose();
   });
@@ -94,7 +105,14 @@ describe.each(BACKENDS)("official reweighting helpers (%s)", (backend) => {
     await tf.setBackend(backend);
     const feats = tf.ones([1, 4, 3]) as tf.Tensor3D;
     const map = tf.tensor2d([[1, 2, 3, 4]]);
-    expect(reweightFeatures(feats, map).arraySync()).toEqual([[[1, 1, 1], [2, 2, 2], [3, 3, 3], [4, 4, 4]]]);
+    expect(reweightFeatures(feats, map).arraySync()).toEqual([
+      [
+        [1, 1, 1],
+        [2, 2, 2],
+        [3, 3, 3],
+        [4, 4, 4],
+      ],
+    ]);
     expect(() => reweightFeatures(tf.ones([1, 5, 3]) as tf.Tensor3D, map)).toThrow(/CLS/);
   });
 });

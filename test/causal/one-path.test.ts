@@ -33,8 +33,12 @@ class Watched extends Llava {
       return rows;
     };
     return {
-      vocabSize: source.vocabSize, batchSize: source.batchSize, stats: source.stats,
-      prefill: () => keep(source.prefill()), step: (t) => keep(source.step(t)), dispose: () => source.dispose(),
+      vocabSize: source.vocabSize,
+      batchSize: source.batchSize,
+      stats: source.stats,
+      prefill: () => keep(source.prefill()),
+      step: (t) => keep(source.step(t)),
+      dispose: () => source.dispose(),
     };
   }
 }
@@ -107,7 +111,11 @@ describeFixtures("the explorer's CausalMM source is ask's (tiny-56)", (fixtures)
 
   test("same tokens, and its CausalMM top-k column is the top-k of ask's scores", async () => {
     const question = "What is in the image?";
-    for (const [cf, gamma] of [["vision:uniform@sel", undefined], ["both", 0.5], ["text:random@0-1", 3]] as const) {
+    for (const [cf, gamma] of [
+      ["vision:uniform@sel", undefined],
+      ["both", 0.5],
+      ["text:random@0-1", 3],
+    ] as const) {
       const res = await llava.ask(image(), question, { maxNewTokens: 4, causal: { cf: [cf], gamma } });
       const asked = llava.built.at(-1)!.scores;
       const select = { text: { layers: [0] } };
@@ -115,10 +123,16 @@ describeFixtures("the explorer's CausalMM source is ask's (tiny-56)", (fixtures)
       expect(rec.meta.answer.ids, cf).toEqual(res.tokens);
       const table = (row: Float32Array) => topK(row, 5, llava.tokenizer).map(({ token, p }) => ({ token, p }));
       const column = topk!.steps.map((columns) => columns.at(-1)!);
-      expect(column.some((rows) => rows.length > 1), "the cutoff leaves several tokens").toBe(true);
+      expect(
+        column.some((rows) => rows.length > 1),
+        "the cutoff leaves several tokens",
+      ).toBe(true);
       // onStep makes the source compute every branch's logits on their own: float rounding, not another plan
       const expected = asked.slice(0, column.length).map(table);
-      expect(column.map((rows) => rows.map((r) => r.token)), cf).toEqual(expected.map((rows) => rows.map((r) => r.token)));
+      expect(
+        column.map((rows) => rows.map((r) => r.token)),
+        cf,
+      ).toEqual(expected.map((rows) => rows.map((r) => r.token)));
       column.forEach((rows, step) => rows.forEach((r, j) => expect(r.p, `${cf} step ${step}`).toBeCloseTo(expected[step][j].p, 5)));
     }
   });

@@ -61,10 +61,11 @@ describeFixtures("PAI on llava-tiny-56 (cpu)", (fixtures) => {
     pixels?.dispose();
   });
 
-  const forward = (hook: ReturnType<typeof composeHooks>) => tf.tidy(() => {
-    const feats = model.encodeImages(pixels).features;
-    model.decode(model.embed(ids, feats), { hook, logits: "last" }).logits!.dataSync();
-  });
+  const forward = (hook: ReturnType<typeof composeHooks>) =>
+    tf.tidy(() => {
+      const feats = model.encodeImages(pixels).features;
+      model.decode(model.embed(ids, feats), { hook, logits: "last" }).logits!.dataSync();
+    });
 
   test("the seam's layer-0 scores equal q·kᵀ/√d from the goldens' q (RoPE applied here) and cached keys, masked −∞", () => {
     const g = join(dir, "golden");
@@ -79,7 +80,12 @@ describeFixtures("PAI on llava-tiny-56 (cpu)", (fixtures) => {
     let worst = 0;
     for (let h = 0; h < H; h++) {
       for (let i = 0; i < S; i++) {
-        const qi = rope(Array.from({ length: hd }, (_, d) => q[i * H * hd + h * hd + d]), i, hd, ropeTheta);
+        const qi = rope(
+          Array.from({ length: hd }, (_, d) => q[i * H * hd + h * hd + d]),
+          i,
+          hd,
+          ropeTheta,
+        );
         for (let j = 0; j < S; j++) {
           const got = l0.data[(h * S + i) * S + j];
           if (j > i) {
@@ -143,7 +149,12 @@ describeFixtures("PAI on llava-tiny-56 (cpu)", (fixtures) => {
     const scores = [src.prefill()[0], ...feed.map((t) => src.step([t])[0])];
     src.dispose();
     const run = (s: ModelSource) => [s.prefill()[0], ...feed.map((t) => s.step([t])[0])];
-    const mm = run(new ModelSource(model, ids, { pixels, hook: amplifyHook({ layers: [0, 1], alpha }, ids, [0], model.config.imageTokenIndex, model.numImageTokens) }));
+    const mm = run(
+      new ModelSource(model, ids, {
+        pixels,
+        hook: amplifyHook({ layers: [0, 1], alpha }, ids, [0], model.config.imageTokenIndex, model.numImageTokens),
+      }),
+    );
     const txt = run(new ModelSource(model, noimage));
     const logSoftmax = (x: Float32Array) => {
       const m = Math.max(...x);
@@ -203,8 +214,11 @@ describe("score edits (cpu)", () => {
   test("every row, masked keys: −∞ stays −∞ (no NaN), other batch rows and heads bit-identical", () => {
     const site: AttentionSite = { module: "text", layer: 0, numLayers: 1, causalOffset: 1 }; // Tq 3, Tk 4: row q sees j ≤ q+1
     const vals = Array.from({ length: 2 * 2 * 3 * 4 }, (_, i) => (i % 5) - 2.5);
-    const mask = (i: number) => (i % 4) > Math.floor(i / 4) % 3 + 1;
-    const s = tf.tensor4d(vals.map((v, i) => (mask(i) ? -Infinity : v)), [2, 2, 3, 4]);
+    const mask = (i: number) => i % 4 > (Math.floor(i / 4) % 3) + 1;
+    const s = tf.tensor4d(
+      vals.map((v, i) => (mask(i) ? -Infinity : v)),
+      [2, 2, 3, 4],
+    );
     const out = editScores(s, site, { module: "text", layers: [0], heads: [1], keys: [[2, 4]], fromQuery: 0, alpha: 1 }, [1]).dataSync();
     const inp = s.dataSync();
     for (let i = 0; i < inp.length; i++) {
@@ -224,7 +238,10 @@ describe("score edits (cpu)", () => {
     const m = buildModel(parseLlavaConfig(raw), randomSource(raw, 5));
     const img = m.config.imageTokenIndex;
     const px = tf.randomNormal([2, 3, 28, 28], 0, 1, "float32", 4) as tf.Tensor4D;
-    const main = [[1, 7, 9, img, 30, 31, 32], [1, 8, img, 40, 41, 42, 43]];
+    const main = [
+      [1, 7, 9, img, 30, 31, 32],
+      [1, 8, img, 40, 41, 42, 43],
+    ];
     const noimage = main.map((r) => r.filter((t) => t !== img));
     const plan = buildPlan({ baseline: "pai", paiStartLayer: 1, paiAlpha: 1 }, m.config);
     const seen: Float32Array[][][] = [];
@@ -235,12 +252,19 @@ describe("score edits (cpu)", () => {
     for (const b of [0, 1]) {
       const one = tf.slice(px, [b], [1]) as tf.Tensor4D;
       const alone: Float32Array[][][] = [];
-      const src = new CausalSource(m, { plan, prompts: { main: [main[b]], noimage: [noimage[b]] }, pixels: one, onStep: (_s, bl) => alone.push(bl) });
+      const src = new CausalSource(m, {
+        plan,
+        prompts: { main: [main[b]], noimage: [noimage[b]] },
+        pixels: one,
+        onStep: (_s, bl) => alone.push(bl),
+      });
       src.prefill();
       src.step([[5, 6][b]]);
       src.dispose();
       one.dispose();
-      alone.forEach((step, k) => step.forEach((branch, i) => expect(maxAbsDiff(seen[k][i][b], branch[0]), `row ${b} step ${k} branch ${i}`).toBeLessThan(2e-5)));
+      alone.forEach((step, k) =>
+        step.forEach((branch, i) => expect(maxAbsDiff(seen[k][i][b], branch[0]), `row ${b} step ${k} branch ${i}`).toBeLessThan(2e-5)),
+      );
     }
     px.dispose();
     m.dispose();

@@ -25,7 +25,10 @@ const site = (layer: number): AttentionSite => ({ module: "text", layer, numLaye
 for (const name of ["cpu", "wasm"] as const) {
   describe(`one hook for all branches of a forward (${name})`, () => {
     let m: LlavaModel;
-    const ids = [[1, 7, 9, 0, 30, 31, 32], [1, 8, 9, 0, 33, 34, 35]];
+    const ids = [
+      [1, 7, 9, 0, 30, 31, 32],
+      [1, 8, 9, 0, 33, 34, 35],
+    ];
     beforeAll(async () => {
       await initBackend(name);
       const raw = tinyConfigJson({ imageSize: 28, visionLayers: 2, textLayers: 3, textHeads: 4, kvHeads: 2, seed: 4 });
@@ -63,7 +66,11 @@ describe("row blocks give each branch's hook exactly its own rows", () => {
     const { rowBlockHook } = await import("../../src/causal/row-blocks.js");
     const n = 2;
     const T = 5;
-    const ivs = [[], [{ module: "text" as const, layers: [0], type: "reversed" as const }], [{ module: "text" as const, layers: [0], type: "uniform" as const, heads: [1] }]];
+    const ivs = [
+      [],
+      [{ module: "text" as const, layers: [0], type: "reversed" as const }],
+      [{ module: "text" as const, layers: [0], type: "uniform" as const, heads: [1] }],
+    ];
     const perBlock = ivs.map((iv) => (iv.length ? makeInterventionHook(iv) : undefined));
     perBlock[2]!.scores = (s) => tf.add(s, 1) as tf.Tensor4D; // a pre-softmax edit on block 2 only
     const hook = rowBlockHook(perBlock, n)!;
@@ -89,7 +96,9 @@ describe("wasm allocations past the heap limit", () => {
     const prev = setWasmHeapLimit(heap);
     try {
       expect(() => tf.zeros([heap / 4 + 1024])).toThrow(backend.WasmHeapError);
-      expect(() => tf.tidy(() => tf.add(tf.ones([64]), tf.zeros([heap / 4])))).toThrow(/wasm heap full: could not allocate \d+\.\d MiB .*fewer --draws/);
+      expect(() => tf.tidy(() => tf.add(tf.ones([64]), tf.zeros([heap / 4])))).toThrow(
+        /wasm heap full: could not allocate \d+\.\d MiB .*fewer --draws/,
+      );
     } finally {
       setWasmHeapLimit(prev);
     }
@@ -100,17 +109,41 @@ describe("wasm allocations past the heap limit", () => {
 
 describe("cleanup never hides the first error", () => {
   test("withCleanup: the body's error is thrown, cleanup's error is attached as `suppressed`", async () => {
-    const err = await withCleanup(() => { throw new Error("first"); }, () => { throw new Error("dispose crashed"); }).catch((e) => e);
+    const err = await withCleanup(
+      () => {
+        throw new Error("first");
+      },
+      () => {
+        throw new Error("dispose crashed");
+      },
+    ).catch((e) => e);
     expect(err.message).toBe("first");
     expect(err.suppressed.message).toBe("dispose crashed");
-    await expect(withCleanup(() => 1, () => { throw new Error("dispose crashed"); })).rejects.toThrow("dispose crashed");
+    await expect(
+      withCleanup(
+        () => 1,
+        () => {
+          throw new Error("dispose crashed");
+        },
+      ),
+    ).rejects.toThrow("dispose crashed");
   });
 });
 
 /** A Llava whose decoding fails at prefill and whose source then fails to dispose (as after a heap overflow). */
 class Failing extends Llava {
   protected override createSource(): LogitsSource {
-    return { batchSize: 1, vocabSize: 8, prefill: () => { throw new Error("wasm heap full (the first error)"); }, step: () => [], dispose: () => { throw new RangeError("memory access out of bounds"); } };
+    return {
+      batchSize: 1,
+      vocabSize: 8,
+      prefill: () => {
+        throw new Error("wasm heap full (the first error)");
+      },
+      step: () => [],
+      dispose: () => {
+        throw new RangeError("memory access out of bounds");
+      },
+    };
   }
 }
 

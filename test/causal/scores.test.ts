@@ -68,10 +68,24 @@ describe.each(backends)("cutoff-restricted contrast scores (random model, %s)", 
     test(name, () => {
       const plan = buildPlan(opts, m.config);
       const img = m.config.imageTokenIndex;
-      const main = [[1, 7, 9, img, 30, 31, 32], [1, 8, img, 40, 41, 42, 43]];
-      const prompts: Record<string, number[][]> = { main, noimage: [[1, 7, 9, 30, 31, 32], [1, 8, 40, 41, 42, 43]], icd: main.map((r) => [r[0], 5, 6, ...r.slice(1)]) };
+      const main = [
+        [1, 7, 9, img, 30, 31, 32],
+        [1, 8, img, 40, 41, 42, 43],
+      ];
+      const prompts: Record<string, number[][]> = {
+        main,
+        noimage: [
+          [1, 7, 9, 30, 31, 32],
+          [1, 8, 40, 41, 42, 43],
+        ],
+        icd: main.map((r) => [r[0], 5, 6, ...r.slice(1)]),
+      };
       const used = Object.fromEntries(plan.branches.map((b) => b.prompt ?? "main").map((k) => [k, prompts[k]]));
-      const feed = [[11, 12], [13, 14], [15, 16]];
+      const feed = [
+        [11, 12],
+        [13, 14],
+        [15, 16],
+      ];
       const full = scoresOf(new CausalSource(m, { plan, prompts: used, pixels: px, onStep: () => {} }), feed);
       const fast = scoresOf(new CausalSource(m, { plan, prompts: used, pixels: px }), feed);
       expectSameScores(fast, full);
@@ -90,7 +104,7 @@ describe("cutoff-restricted contrast scores: helpers and a longer run", () => {
     expect([...plausibleTokens(f, 0)]).toEqual([0, 1, 2, 3, 4, 5]);
     // random rows, rising runs (many early candidates), ties, ±∞ and NaN against the definition
     let seed = 7;
-    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     for (let trial = 0; trial < 200; trial++) {
       const row = Float32Array.from({ length: 300 }, (_, k) => (trial % 5 === 0 ? k / 30 : Math.round(rand() * 40) / 4));
       if (trial % 7 === 1) row[Math.floor(rand() * 300)] = NaN;

@@ -52,7 +52,13 @@ describe("CausalSource (random GQA model, cpu)", () => {
   });
 
   test("a branch with no intervention is bit-identical to the factual branch", () => {
-    const plan: DecodingPlan = { branches: [FACTUAL, { ...FACTUAL, name: "noop" }], terms: [{ branches: [1], weight: 1 }], gamma: 1, epsilon: 0.1, sharedCache: false };
+    const plan: DecodingPlan = {
+      branches: [FACTUAL, { ...FACTUAL, name: "noop" }],
+      terms: [{ branches: [1], weight: 1 }],
+      gamma: 1,
+      epsilon: 0.1,
+      sharedCache: false,
+    };
     const seen: Float32Array[][][] = [];
     run(new CausalSource(m, { plan, prompts: { main: ids }, pixels: px, onStep: (_s, bl) => seen.push(bl) }), [4, 5]);
     for (const bl of seen) expect(maxAbsDiff(bl[1][0], bl[0][0])).toBe(0);
@@ -69,7 +75,9 @@ describe("CausalSource (random GQA model, cpu)", () => {
       return toks;
     };
     const plan = buildPlan({ cf: ["both"], gamma: 0, epsilon: 0 }, m.config);
-    expect(greedy(new CausalSource(m, { plan, prompts: { main: ids }, pixels: px }))).toEqual(greedy(new ModelSource(m, ids, { pixels: px })));
+    expect(greedy(new CausalSource(m, { plan, prompts: { main: ids }, pixels: px }))).toEqual(
+      greedy(new ModelSource(m, ids, { pixels: px })),
+    );
   });
 
   test("the official shared cache: counterfactual logits equal the factual ones after prefill", () => {

@@ -40,7 +40,10 @@ describe("parseCfSpec", () => {
     ["both", /parseCfSpecs/],
     ["text:uniform@0:h0:h1", /'h1' in 'text:uniform@0:h0:h1': heads given twice/],
     ["text:random@0:s1:s2", /'s2' in 'text:random@0:s1:s2': the seed given twice/],
-    ["vision:uniform@23", /vision layer 23 in 'vision:uniform@23' comes after the vision feature layer: vision_feature_layer -2 is the output of layer 22 \(= sel\).*valid: 0–22/],
+    [
+      "vision:uniform@23",
+      /vision layer 23 in 'vision:uniform@23' comes after the vision feature layer: vision_feature_layer -2 is the output of layer 22 \(= sel\).*valid: 0–22/,
+    ],
     ["vision:uniform@20-23", /vision layer 23 .* comes after the vision feature layer/],
     ["vision:uniform@last", /vision layer 23 .* comes after the vision feature layer/],
   ])("%s → clear error", (s, msg) => expect(() => parseCfSpec(s, dims)).toThrow(msg));
@@ -60,8 +63,12 @@ describe("parseCfSpecs", () => {
 
 describe("formatCfSpec", () => {
   it.each([
-    "vision:uniform@sel", "text:random@8-16", "text:reversed@0,2,5-7:h0,3", "vision:shuffle@all",
-    "text:shuffle@last:s42", "text:random@1,3,5:h0-31:s0",
+    "vision:uniform@sel",
+    "text:random@8-16",
+    "text:reversed@0,2,5-7:h0,3",
+    "vision:shuffle@all",
+    "text:shuffle@last:s42",
+    "text:random@1,3,5:h0-31:s0",
   ])("round-trips %s", (s) => {
     const iv = parseCfSpec(s, dims);
     const text = formatCfSpec(iv);
@@ -70,8 +77,9 @@ describe("formatCfSpec", () => {
   });
 
   it("writes compact ranges and refuses 'given'", () => {
-    expect(formatCfSpec({ module: "text", layers: [7, 0, 1, 2, 5], heads: [3], type: "uniform", seed: 2 }))
-      .toBe("text:uniform@0-2,5,7:h3:s2");
+    expect(formatCfSpec({ module: "text", layers: [7, 0, 1, 2, 5], heads: [3], type: "uniform", seed: 2 })).toBe(
+      "text:uniform@0-2,5,7:h3:s2",
+    );
     expect(() => formatCfSpec({ module: "text", layers: [0], type: "given" })).toThrow(/no command-line form/);
   });
 });

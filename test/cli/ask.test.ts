@@ -42,7 +42,13 @@ function makeModelDir(fixtures: string): string {
   const copyAll = (from: string) => readdirSync(from).forEach((f) => copyFileSync(join(from, f), join(dir, f)));
   copyAll(join(fixtures, "llava-tiny-56", "model-f32"));
   copyAll(join(fixtures, "tokenizer"));
-  const processor = { crop_size: { height: 56, width: 56 }, size: { shortest_edge: 56 }, do_center_crop: true, do_resize: true, do_normalize: true };
+  const processor = {
+    crop_size: { height: 56, width: 56 },
+    size: { shortest_edge: 56 },
+    do_center_crop: true,
+    do_resize: true,
+    do_normalize: true,
+  };
   writeFileSync(join(dir, "preprocessor_config.json"), JSON.stringify(processor));
   return dir;
 }
@@ -60,7 +66,8 @@ function expectOneLineError(r: Run, pattern: RegExp): void {
 describeFixtures("causalmm ask (built CLI, child process)", (fixtures) => {
   let model: string;
   const photo = join(fixtures, "preprocess", "coffee.png");
-  const ask = (...extra: string[]) => cli(["ask", "--model", model, "--image", photo, "--max-new-tokens", "5", "--backend", "wasm", ...extra]);
+  const ask = (...extra: string[]) =>
+    cli(["ask", "--model", model, "--image", photo, "--max-new-tokens", "5", "--backend", "wasm", ...extra]);
 
   beforeAll(async () => {
     await build();
@@ -81,8 +88,17 @@ describeFixtures("causalmm ask (built CLI, child process)", (fixtures) => {
     expect(out.ids.every((id: number) => Number.isInteger(id) && id >= 0 && id < 32064)).toBe(true);
     expect(streamed.stdout).toBe(out.text + "\n");
     expect(out.finishReason).toBe("length");
-    expect(out.settings).toMatchObject({ template: "llava_v1", mode: "crop", maxNewTokens: 5, temperature: 0, backend: "wasm", question: "What is this?", eosTokenIds: [2] });
-    for (const k of ["loadMs", "imageMs", "visionEncodeMs", "prefillMs", "decodeMs", "prefillTokensPerSec", "decodeTokensPerSec"]) expect(out.timings[k]).toBeGreaterThan(0);
+    expect(out.settings).toMatchObject({
+      template: "llava_v1",
+      mode: "crop",
+      maxNewTokens: 5,
+      temperature: 0,
+      backend: "wasm",
+      question: "What is this?",
+      eosTokenIds: [2],
+    });
+    for (const k of ["loadMs", "imageMs", "visionEncodeMs", "prefillMs", "decodeMs", "prefillTokensPerSec", "decodeTokensPerSec"])
+      expect(out.timings[k]).toBeGreaterThan(0);
     expect(out.timings.prefillTokens).toBeGreaterThan(16); // the 16 image positions plus the prompt
     expect(out.timings.decodeTokens).toBe(4);
   });
@@ -94,11 +110,37 @@ describeFixtures("causalmm ask (built CLI, child process)", (fixtures) => {
   });
 
   test("template, mode, one-word suffix, sampling with a seed and stop strings are applied", async () => {
-    const opts = ["--json", "--template", "llava-hf", "--mode", "pad", "--one-word", "--temperature", "0.8", "--top-p", "0.9", "--top-k", "50", "--seed", "7"];
-    const [a, b, greedy] = await Promise.all([ask(...opts, "Is it a cup?"), ask(...opts, "Is it a cup?"), ask("--json", "--max-new-tokens", "8", "Is it a cup?")]);
+    const opts = [
+      "--json",
+      "--template",
+      "llava-hf",
+      "--mode",
+      "pad",
+      "--one-word",
+      "--temperature",
+      "0.8",
+      "--top-p",
+      "0.9",
+      "--top-k",
+      "50",
+      "--seed",
+      "7",
+    ];
+    const [a, b, greedy] = await Promise.all([
+      ask(...opts, "Is it a cup?"),
+      ask(...opts, "Is it a cup?"),
+      ask("--json", "--max-new-tokens", "8", "Is it a cup?"),
+    ]);
     const [ja, jb, jg] = [a, b, greedy].map((r) => JSON.parse(r.stdout));
     expect(ja.ids).toEqual(jb.ids);
-    expect(ja.settings).toMatchObject({ template: "llava-hf", mode: "pad", suffix: " Please answer this question with one word.", seed: 7, topP: 0.9, topK: 50 });
+    expect(ja.settings).toMatchObject({
+      template: "llava-hf",
+      mode: "pad",
+      suffix: " Please answer this question with one word.",
+      seed: 7,
+      topP: 0.9,
+      topK: 50,
+    });
     // Stop on a piece of the greedy answer: the output ends right before it.
     const text: string = jg.text;
     const stop = text.slice(Math.floor(text.length / 2), Math.floor(text.length / 2) + 2);
@@ -110,7 +152,8 @@ describeFixtures("causalmm ask (built CLI, child process)", (fixtures) => {
   test("ask --help lists the options", async () => {
     const r = await cli(["ask", "--help"]);
     expect(r.code).toBe(0);
-    for (const s of ["--image", "--max-new-tokens", "--temperature", "--top-p", "--seed", "--stop", "--json", "--verbose", "--template"]) expect(r.stdout).toContain(s);
+    for (const s of ["--image", "--max-new-tokens", "--temperature", "--top-p", "--seed", "--stop", "--json", "--verbose", "--template"])
+      expect(r.stdout).toContain(s);
   });
 
   test("errors: one clear line and a non-zero exit", async () => {

@@ -18,7 +18,14 @@ describeFixtures("flags through the built CLI", (fixtures) => {
     if (!existsSync(MAIN)) throw new Error(`build first: ${MAIN} missing`);
     mkdirSync(join(dir, "img"));
     copyFileSync(photo, join(dir, "img", "coffee.png"));
-    writeFileSync(questions, ["cup", "cat"].map((o, i) => JSON.stringify({ question_id: i, image: "coffee.png", text: `Is there a ${o} in the image?`, label: i ? "no" : "yes" })).join("\n") + "\n");
+    writeFileSync(
+      questions,
+      ["cup", "cat"]
+        .map((o, i) =>
+          JSON.stringify({ question_id: i, image: "coffee.png", text: `Is there a ${o} in the image?`, label: i ? "no" : "yes" }),
+        )
+        .join("\n") + "\n",
+    );
   });
 
   test("ask --json --preset official reports T = 1, top-p 1, seed 55 and where each value came from", async () => {
@@ -26,12 +33,32 @@ describeFixtures("flags through the built CLI", (fixtures) => {
     expect(r.stderr).toBe("");
     const s = JSON.parse(r.stdout).settings;
     expect(s).toMatchObject({ temperature: 1, topP: 1, seed: 55 });
-    expect(s.sources).toMatchObject({ temperature: "preset", "top-p": "preset", seed: "preset", epsilon: "preset", "max-new-tokens": "flag", preset: "flag" });
+    expect(s.sources).toMatchObject({
+      temperature: "preset",
+      "top-p": "preset",
+      seed: "preset",
+      epsilon: "preset",
+      "max-new-tokens": "flag",
+      preset: "flag",
+    });
   });
 
   test("eval pope --preset official writes the preset's sampling to the settings file; old files still resume", async () => {
     const answers = join(dir, "official.jsonl");
-    const base = ["eval", "pope", "--questions", questions, "--image-folder", join(dir, "img"), "--answers", answers, "--max-new-tokens", "2", "--preset", "official"];
+    const base = [
+      "eval",
+      "pope",
+      "--questions",
+      questions,
+      "--image-folder",
+      join(dir, "img"),
+      "--answers",
+      answers,
+      "--max-new-tokens",
+      "2",
+      "--preset",
+      "official",
+    ];
     const first = await cli(...base, "--limit", "1");
     expect(first.status, first.stderr).toBe(0);
     const settingsFile = `${answers}.settings.json`;

@@ -23,7 +23,16 @@ describe("flags the user did not give never override a preset (item 1)", () => {
     const args = parse("ask", "--preset", "official", "--gamma", "2", "--max-new-tokens=4", "q");
     expect([...args.given!].sort()).toEqual(["gamma", "max-new-tokens", "preset"]);
     const s = settingSources(args, buildAskOptions(args));
-    expect(s).toMatchObject({ temperature: "preset", "top-p": "preset", seed: "preset", epsilon: "preset", gamma: "flag", "max-new-tokens": "flag", template: "default", "top-k": "default" });
+    expect(s).toMatchObject({
+      temperature: "preset",
+      "top-p": "preset",
+      seed: "preset",
+      epsilon: "preset",
+      gamma: "flag",
+      "max-new-tokens": "flag",
+      template: "default",
+      "top-k": "default",
+    });
     const plain = parse("ask", "--temperature", "0.5", "q");
     expect(settingSources(plain, buildAskOptions(plain))).toMatchObject({ temperature: "flag", "top-p": "default", epsilon: "default" });
   });
@@ -36,7 +45,15 @@ describe("flags the user did not give never override a preset (item 1)", () => {
 
 describe("--flag=VALUE switches (item 4)", () => {
   it("accepts true/false/1/0/yes/no in any case", () => {
-    for (const [v, want] of [["true", true], ["FALSE", false], ["1", true], ["0", false], ["Yes", true], ["no", false], ["NO", false]] as const) {
+    for (const [v, want] of [
+      ["true", true],
+      ["FALSE", false],
+      ["1", true],
+      ["0", false],
+      ["Yes", true],
+      ["no", false],
+      ["NO", false],
+    ] as const) {
       expect(parse("eval", "pope", `--overwrite=${v}`).opts.overwrite).toBe(want);
     }
     expect(parse("eval", "pope", "--overwrite").opts.overwrite).toBe(true);
@@ -51,7 +68,17 @@ describe("--flag=VALUE switches (item 4)", () => {
 
 describe("LLaVA's long flag names (item 5)", () => {
   it("eval accepts --question-file, --answers-file, --conv-mode, --model-path", () => {
-    const a = parse("eval", "pope", "--question-file", "q.jsonl", "--answers-file=a.jsonl", "--conv-mode", "vicuna_v1", "--model-path", "m");
+    const a = parse(
+      "eval",
+      "pope",
+      "--question-file",
+      "q.jsonl",
+      "--answers-file=a.jsonl",
+      "--conv-mode",
+      "vicuna_v1",
+      "--model-path",
+      "m",
+    );
     expect(a.opts).toMatchObject({ questions: "q.jsonl", answers: "a.jsonl", template: "vicuna_v1", model: "m" });
     expect([...a.given!].sort()).toEqual(["answers", "model", "questions", "template"]);
     expect(buildAskOptions(a).template).toBe("vicuna_v1");
@@ -91,6 +118,8 @@ describe("numeric flags are validated once, by the parser (item 7)", () => {
   });
 
   it("train --warmup must be below --steps (checked before any work)", async () => {
-    await expect(cmd("train").run(parse("train", "--data", "d", "--out", "o", "--steps", "10", "--warmup", "10"))).rejects.toThrow(/--warmup \(10\) must be less than --steps \(10\)/);
+    await expect(cmd("train").run(parse("train", "--data", "d", "--out", "o", "--steps", "10", "--warmup", "10"))).rejects.toThrow(
+      /--warmup \(10\) must be less than --steps \(10\)/,
+    );
   });
 });

@@ -18,7 +18,22 @@ describeFixtures("causalmm inspect (built CLI)", (fixtures) => {
 
   test("writes the requested tensors and greedy tokens", async () => {
     const out = mkdtempSync(join(tmpdir(), "inspect-"));
-    const r = await inspect(["--model", join(base, "model-f16"), "--input-ids", join(g, "input_ids.npy"), "--pixel-values", join(g, "pixel_values.npy"), "--out", out, "--tensors", "vision.attn.1,image_features,text.hidden.2,logits", "--greedy", "10", "--backend", "wasm"]);
+    const r = await inspect([
+      "--model",
+      join(base, "model-f16"),
+      "--input-ids",
+      join(g, "input_ids.npy"),
+      "--pixel-values",
+      join(g, "pixel_values.npy"),
+      "--out",
+      out,
+      "--tensors",
+      "vision.attn.1,image_features,text.hidden.2,logits",
+      "--greedy",
+      "10",
+      "--backend",
+      "wasm",
+    ]);
     expect(r.status, r.stderr).toBe(0);
     const summary = JSON.parse(r.stdout.trim().split("\n").pop()!);
     expect(summary.greedy[0]).toEqual(Array.from(golden(g, "generated_ids").data.slice(20)));
@@ -28,13 +43,34 @@ describeFixtures("causalmm inspect (built CLI)", (fixtures) => {
     expect(readNpy(join(out, "logits.npy")).shape).toEqual([1, 35, 32064]);
   });
 
-  const contrastTest = "contrastive greedy decoding on raw ids: tokens, factual and counterfactual logits per step match the HF goldens, " +
+  const contrastTest =
+    "contrastive greedy decoding on raw ids: tokens, factual and counterfactual logits per step match the HF goldens, " +
     "scores are the contrast of them";
   test(contrastTest, async () => {
     const out = mkdtempSync(join(tmpdir(), "inspect-cf-"));
     const c = join(base, "causal");
-    const r = await inspect(["--model", join(base, "model-f32"), "--input-ids", join(g, "input_ids.npy"), "--pixel-values", join(g, "pixel_values.npy"),
-      "--cf", "text:uniform@0", "--gamma", "1", "--epsilon", "0.1", "--greedy", "8", "--out", out, "--tensors", "factual.logits,cf.logits,contrast.scores", "--backend", "cpu"]);
+    const r = await inspect([
+      "--model",
+      join(base, "model-f32"),
+      "--input-ids",
+      join(g, "input_ids.npy"),
+      "--pixel-values",
+      join(g, "pixel_values.npy"),
+      "--cf",
+      "text:uniform@0",
+      "--gamma",
+      "1",
+      "--epsilon",
+      "0.1",
+      "--greedy",
+      "8",
+      "--out",
+      out,
+      "--tensors",
+      "factual.logits,cf.logits,contrast.scores",
+      "--backend",
+      "cpu",
+    ]);
     expect(r.status, r.stderr).toBe(0);
     const summary = JSON.parse(r.stdout.trim().split("\n").pop()!);
     expect(summary.greedy[0]).toEqual(Array.from(golden(c, "cd_text_uniform_l0.tokens").data));
@@ -63,8 +99,23 @@ describeFixtures("causalmm inspect (built CLI)", (fixtures) => {
   test("--baseline pai: the text-only branch is the plain model on the ids without the image; the amplified branch differs", async () => {
     const out = mkdtempSync(join(tmpdir(), "inspect-pai-"));
     const model = ["--model", join(base, "model-f32"), "--backend", "cpu"];
-    const r = await inspect([...model, "--input-ids", join(g, "input_ids.npy"), "--pixel-values", join(g, "pixel_values.npy"),
-      "--baseline", "pai", "--pai-start-layer", "0", "--greedy", "2", "--out", out, "--tensors", "factual.logits,cf.logits,logits"]);
+    const r = await inspect([
+      ...model,
+      "--input-ids",
+      join(g, "input_ids.npy"),
+      "--pixel-values",
+      join(g, "pixel_values.npy"),
+      "--baseline",
+      "pai",
+      "--pai-start-layer",
+      "0",
+      "--greedy",
+      "2",
+      "--out",
+      out,
+      "--tensors",
+      "factual.logits,cf.logits,logits",
+    ]);
     expect(r.status, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout.trim().split("\n").pop()!).plan.branches).toEqual(["pai-amplified", "pai-text-only"]);
     const ids = Array.from(golden(g, "input_ids").data).filter((t) => t !== 32000);
@@ -78,7 +129,9 @@ describeFixtures("causalmm inspect (built CLI)", (fixtures) => {
     const lastPlain = plain.subarray((ids.length - 1) * V, ids.length * V);
     expect(maxAbsDiff(readNpy(join(out, "cf.logits.npy")).data.subarray(0, V), lastPlain)).toBeLessThan(1e-5);
     const unamplified = readNpy(join(out, "logits.npy")).data; // the plain factual forward [1,35,V]
-    expect(maxAbsDiff(readNpy(join(out, "factual.logits.npy")).data.subarray(0, V), unamplified.subarray(34 * V, 35 * V))).toBeGreaterThan(1e-3);
+    expect(maxAbsDiff(readNpy(join(out, "factual.logits.npy")).data.subarray(0, V), unamplified.subarray(34 * V, 35 * V))).toBeGreaterThan(
+      1e-3,
+    );
   });
 
   test("bad input: one clear line naming the problem, non-zero exit", async () => {
@@ -88,10 +141,33 @@ describeFixtures("causalmm inspect (built CLI)", (fixtures) => {
     const cases: [string[], RegExp][] = [
       [["--model", join(base, "model-f32"), "--input-ids", badIds], /ids\.npy: not a \.npy file/],
       [["--model", join(dir, "nope"), "--input-ids", join(g, "input_ids.npy")], /nope.*config\.json: cannot read/],
-      [["--model", join(base, "model-f32"), "--input-ids", join(g, "input_ids.npy"), "--out", dir, "--tensors", "text.attn.7"], /index 7 out of range \(0\.\.1\)/],
-      [["--model", join(base, "model-f32"), "--input-ids", join(g, "input_ids.npy"), "--out", dir, "--tensors", "vision.attn.0"], /<image> tokens but no image was given/],
-      [["--model", join(base, "model-f32"), "--input-ids", join(g, "input_ids.npy"), "--out", dir, "--tensors", "cf.logits"], /cf\.logits need contrastive decoding \(--cf/],
-      [["--model", join(base, "model-f32"), "--input-ids", join(g, "input_ids.npy"), "--pixel-values", join(g, "pixel_values.npy"), "--baseline", "icd", "--greedy", "1"], /prompt 'icd': give its ids \(inspect: --prompt-ids icd=FILE\.npy\)/],
+      [
+        ["--model", join(base, "model-f32"), "--input-ids", join(g, "input_ids.npy"), "--out", dir, "--tensors", "text.attn.7"],
+        /index 7 out of range \(0\.\.1\)/,
+      ],
+      [
+        ["--model", join(base, "model-f32"), "--input-ids", join(g, "input_ids.npy"), "--out", dir, "--tensors", "vision.attn.0"],
+        /<image> tokens but no image was given/,
+      ],
+      [
+        ["--model", join(base, "model-f32"), "--input-ids", join(g, "input_ids.npy"), "--out", dir, "--tensors", "cf.logits"],
+        /cf\.logits need contrastive decoding \(--cf/,
+      ],
+      [
+        [
+          "--model",
+          join(base, "model-f32"),
+          "--input-ids",
+          join(g, "input_ids.npy"),
+          "--pixel-values",
+          join(g, "pixel_values.npy"),
+          "--baseline",
+          "icd",
+          "--greedy",
+          "1",
+        ],
+        /prompt 'icd': give its ids \(inspect: --prompt-ids icd=FILE\.npy\)/,
+      ],
     ];
     for (const [args, re] of cases) {
       const r = await inspect([...args, "--backend", "cpu"]);

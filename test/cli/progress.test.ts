@@ -75,22 +75,58 @@ describe("eval and sweep in a batch job (stderr not a terminal)", () => {
       return true;
     });
     try {
-      const argv = ["pope", "--questions", f.questions, "--image-folder", f.images, "--answers", join(f.dir, "a.jsonl"), "--batch", "1", "--progress-every", "4"];
+      const argv = [
+        "pope",
+        "--questions",
+        f.questions,
+        "--image-folder",
+        f.images,
+        "--answers",
+        join(f.dir, "a.jsonl"),
+        "--batch",
+        "1",
+        "--progress-every",
+        "4",
+      ];
       await evalCommand.run(parseArgs(argv, evalCommand));
     } finally {
       spy.mockRestore();
       if (tty) Object.defineProperty(process.stderr, "isTTY", tty);
       else delete (process.stderr as { isTTY?: boolean }).isTTY;
     }
-    const lines = err.join("").split("\n").filter((l) => l.startsWith("eval pope: ") && l.includes("/s, eta"));
-    expect(lines.map((l) => l.replace(/, [\d.]+\/s, eta .*$/, ""))).toEqual(["eval pope: 4/12 answers (33%)", "eval pope: 8/12 answers (67%)", "eval pope: 12/12 answers (100%)"]);
+    const lines = err
+      .join("")
+      .split("\n")
+      .filter((l) => l.startsWith("eval pope: ") && l.includes("/s, eta"));
+    expect(lines.map((l) => l.replace(/, [\d.]+\/s, eta .*$/, ""))).toEqual([
+      "eval pope: 4/12 answers (33%)",
+      "eval pope: 8/12 answers (67%)",
+      "eval pope: 12/12 answers (100%)",
+    ]);
     expect(err.join("")).not.toContain("\r");
   });
 
   it("sweep writes no \\r bars into a log, and a progress line", async () => {
     const out = join(mkdtempSync(join(tmpdir(), "sweep-log-")), "s");
     const image = join(REPO_ROOT, "test", "vision", "data", "cmyk-adobe.jpg");
-    const r = await runNode([join(REPO_ROOT, "dist", "src", "cli", "main.js"), "sweep", "--image", image, "--modules", "text", "--types", "uniform", "--bootstrap", "10", "--out", out, "Is there a cat?"], { cwd: REPO_ROOT, timeout: 120_000 });
+    const r = await runNode(
+      [
+        join(REPO_ROOT, "dist", "src", "cli", "main.js"),
+        "sweep",
+        "--image",
+        image,
+        "--modules",
+        "text",
+        "--types",
+        "uniform",
+        "--bootstrap",
+        "10",
+        "--out",
+        out,
+        "Is there a cat?",
+      ],
+      { cwd: REPO_ROOT, timeout: 120_000 },
+    );
     expect(r.status, r.stderr).toBe(0);
     expect(r.stderr).not.toContain("\r");
     expect(r.stderr).toMatch(/^sweep: 1\/1 questions \(100%\), [\d.]+\/s, eta 0s$/m);

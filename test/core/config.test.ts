@@ -7,29 +7,62 @@ import { loadLlavaConfig, numImageTokens, parseLlavaConfig, selectedHiddenIndex 
 describe("config.json parsing", () => {
   test("missing keys take HF's class defaults (LLaVA-1.5-7B when configs are absent)", () => {
     const c = parseLlavaConfig({ architectures: ["LlavaForConditionalGeneration"], model_type: "llava" });
-    expect(c.vision).toMatchObject({ hiddenSize: 1024, numLayers: 24, numHeads: 16, imageSize: 336, patchSize: 14, hiddenAct: "quick_gelu", layerNormEps: 1e-5 });
-    expect(c.text).toMatchObject({ hiddenSize: 4096, numLayers: 32, numHeads: 32, numKvHeads: 32, headDim: 128, rmsNormEps: 1e-6, ropeTheta: 10000, vocabSize: 32000 });
-    expect(c).toMatchObject({ imageTokenIndex: 32000, visionFeatureLayer: -2, visionFeatureSelectStrategy: "default", projectorHiddenAct: "gelu" });
+    expect(c.vision).toMatchObject({
+      hiddenSize: 1024,
+      numLayers: 24,
+      numHeads: 16,
+      imageSize: 336,
+      patchSize: 14,
+      hiddenAct: "quick_gelu",
+      layerNormEps: 1e-5,
+    });
+    expect(c.text).toMatchObject({
+      hiddenSize: 4096,
+      numLayers: 32,
+      numHeads: 32,
+      numKvHeads: 32,
+      headDim: 128,
+      rmsNormEps: 1e-6,
+      ropeTheta: 10000,
+      vocabSize: 32000,
+    });
+    expect(c).toMatchObject({
+      imageTokenIndex: 32000,
+      visionFeatureLayer: -2,
+      visionFeatureSelectStrategy: "default",
+      projectorHiddenAct: "gelu",
+    });
     expect(selectedHiddenIndex(c)).toBe(23);
     expect(numImageTokens(c)).toBe(576);
   });
 
   test("a partial vision_config falls back to CLIPVisionConfig defaults, num_key_value_heads to the head count", () => {
-    const c = parseLlavaConfig({ model_type: "llava", vision_config: { hidden_size: 64, num_attention_heads: 4 }, text_config: { num_attention_heads: 8, hidden_size: 64 } });
+    const c = parseLlavaConfig({
+      model_type: "llava",
+      vision_config: { hidden_size: 64, num_attention_heads: 4 },
+      text_config: { num_attention_heads: 8, hidden_size: 64 },
+    });
     expect(c.vision).toMatchObject({ imageSize: 224, patchSize: 32, numLayers: 12, intermediateSize: 3072, headDim: 16 });
     expect(c.text.numKvHeads).toBe(8);
     expect(c.text.headDim).toBe(8);
   });
 
   test("grouped-query attention and explicit head_dim are honoured", () => {
-    const c = parseLlavaConfig({ model_type: "llava", text_config: { hidden_size: 5120, num_attention_heads: 40, num_key_value_heads: 8 } });
+    const c = parseLlavaConfig({
+      model_type: "llava",
+      text_config: { hidden_size: 5120, num_attention_heads: 40, num_key_value_heads: 8 },
+    });
     expect(c.text).toMatchObject({ numHeads: 40, numKvHeads: 8, headDim: 128 });
   });
 
   test("unknown architectures and bad values are clear errors", () => {
-    expect(() => parseLlavaConfig({ model_type: "llava_next", architectures: ["LlavaNextForConditionalGeneration"] })).toThrow(/unsupported architecture "LlavaNextForConditionalGeneration"/);
+    expect(() => parseLlavaConfig({ model_type: "llava_next", architectures: ["LlavaNextForConditionalGeneration"] })).toThrow(
+      /unsupported architecture "LlavaNextForConditionalGeneration"/,
+    );
     expect(() => parseLlavaConfig({ model_type: "llava", text_config: { model_type: "mistral" } })).toThrow(/text model_type "mistral"/);
-    expect(() => parseLlavaConfig({ model_type: "llava", text_config: { num_attention_heads: 32, num_key_value_heads: 5 } })).toThrow(/not a multiple/);
+    expect(() => parseLlavaConfig({ model_type: "llava", text_config: { num_attention_heads: 32, num_key_value_heads: 5 } })).toThrow(
+      /not a multiple/,
+    );
     expect(() => parseLlavaConfig({ model_type: "llava", vision_feature_layer: [-2, -5] })).toThrow(/one integer/);
     expect(() => parseLlavaConfig({ model_type: "llava", vision_feature_select_strategy: "cls" })).toThrow(/supported: default, full/);
   });
@@ -66,6 +99,8 @@ describe("config.json parsing", () => {
   });
 
   test("a config without model_type says so", () => {
-    expect(() => parseLlavaConfig({ architectures: ["LlavaForConditionalGeneration"] }, "m/config.json")).toThrow(/^m\/config\.json: missing "model_type"/);
+    expect(() => parseLlavaConfig({ architectures: ["LlavaForConditionalGeneration"] }, "m/config.json")).toThrow(
+      /^m\/config\.json: missing "model_type"/,
+    );
   });
 });

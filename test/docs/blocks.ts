@@ -23,7 +23,9 @@ const SHELL = new Set(["sh", "bash", "shell", "console"]);
 const COMMAND_LINE = /^\s*(npx\s+)?causalmm\s/m;
 
 export function docFiles(root: string): string[] {
-  const docs = readdirSync(join(root, "docs")).filter((f) => f.endsWith(".md")).map((f) => join(root, "docs", f));
+  const docs = readdirSync(join(root, "docs"))
+    .filter((f) => f.endsWith(".md"))
+    .map((f) => join(root, "docs", f));
   return [join(root, "README.md"), ...docs.sort()];
 }
 
@@ -38,7 +40,8 @@ export function commandBlocks(path: string, root: string): DocBlock[] {
     const body = lines.slice(i + 1, j).join("\n");
     const info = open[1].trim();
     const lang = info.split(/\s+/)[0] ?? "";
-    if (SHELL.has(lang) || COMMAND_LINE.test(body)) out.push({ file: relative(root, path), line: i + 1, lang, body, ...marker(info.slice(lang.length).trim()) });
+    if (SHELL.has(lang) || COMMAND_LINE.test(body))
+      out.push({ file: relative(root, path), line: i + 1, lang, body, ...marker(info.slice(lang.length).trim()) });
     i = j;
   }
   return out;
@@ -77,5 +80,8 @@ export function invocations(body: string): { command: string; args: string[] }[]
 
 /** Long option names used by an invocation (`[--rule vcd]` in a synopsis counts as --rule). */
 export function optionNames(args: string[]): string[] {
-  return args.map((a) => a.replace(/^\[/, "")).filter((a) => a.startsWith("--") && a.length > 2).map((a) => a.slice(2).split("=")[0].replace(/\]+$/, ""));
+  return args
+    .map((a) => a.replace(/^\[/, ""))
+    .filter((a) => a.startsWith("--") && a.length > 2)
+    .map((a) => a.slice(2).split("=")[0].replace(/\]+$/, ""));
 }

@@ -25,7 +25,13 @@ function popeFiles(dir: string, photos: string[]): void {
     copy(photos[i], join(dir, "coco", "val2014", img));
     copy(photos[i], join(dir, "pope", "val2014", img));
   });
-  const split = (objects: string[]) => objects.map((o, i) => ({ question_id: i + 1, image: images[i % 2], text: `Is there a ${o} in the image?`, label: i % 2 ? "no" : "yes" }));
+  const split = (objects: string[]) =>
+    objects.map((o, i) => ({
+      question_id: i + 1,
+      image: images[i % 2],
+      text: `Is there a ${o} in the image?`,
+      label: i % 2 ? "no" : "yes",
+    }));
   const random = split(["cup", "dog", "rocket", "cat"]);
   const popular = split(["person", "car"]);
   jsonl(join(dir, "data", "POPE", "coco", "coco_pope_random.json"), random);
@@ -33,7 +39,10 @@ function popeFiles(dir: string, photos: string[]): void {
   jsonl(join(dir, "pope", "coco", "coco_pope_popular.json"), popular);
   // LLaVA's form: its own ids, the answer-format suffix, all splits in one file
   const llava = [...random.map((q) => ({ ...q, category: "random" })), ...popular.map((q) => ({ ...q, category: "popular" }))];
-  jsonl(join(dir, "pope", "llava_pope_test.jsonl"), llava.map((q, i) => ({ question_id: 30000001 + i, image: q.image, text: q.text + SUFFIX, category: q.category })));
+  jsonl(
+    join(dir, "pope", "llava_pope_test.jsonl"),
+    llava.map((q, i) => ({ question_id: 30000001 + i, image: q.image, text: q.text + SUFFIX, category: q.category })),
+  );
 }
 
 function mmeFiles(dir: string, photos: string[]): void {
@@ -43,12 +52,25 @@ function mmeFiles(dir: string, photos: string[]): void {
   writeFileSync(join(root, "existence", "000000006040.txt"), qa("Is there a cup in this image?", "Is there a giraffe in this image?"));
   copy(photos[1], join(root, "artwork", "images", "10002.jpg"));
   mkdirSync(join(root, "artwork", "questions_answers_YN"));
-  writeFileSync(join(root, "artwork", "questions_answers_YN", "10002.txt"), qa("Is this artwork a photograph?", "Is this artwork a sculpture?"));
+  writeFileSync(
+    join(root, "artwork", "questions_answers_YN", "10002.txt"),
+    qa("Is this artwork a photograph?", "Is this artwork a sculpture?"),
+  );
   const llava = [
-    ["existence/000000006040.jpg", "Is there a cup in this image?"], ["existence/000000006040.jpg", "Is there a giraffe in this image?"],
-    ["artwork/10002.jpg", "Is this artwork a photograph?"], ["artwork/10002.jpg", "Is this artwork a sculpture?"],
+    ["existence/000000006040.jpg", "Is there a cup in this image?"],
+    ["existence/000000006040.jpg", "Is there a giraffe in this image?"],
+    ["artwork/10002.jpg", "Is this artwork a photograph?"],
+    ["artwork/10002.jpg", "Is this artwork a sculpture?"],
   ];
-  jsonl(join(dir, "llava_mme.jsonl"), llava.map(([id, q]) => ({ question_id: id, image: id.startsWith("artwork") ? "artwork/images/10002.jpg" : id, text: q + SUFFIX, category: id.split("/")[0] })));
+  jsonl(
+    join(dir, "llava_mme.jsonl"),
+    llava.map(([id, q]) => ({
+      question_id: id,
+      image: id.startsWith("artwork") ? "artwork/images/10002.jpg" : id,
+      text: q + SUFFIX,
+      category: id.split("/")[0],
+    })),
+  );
 }
 
 /** VLind-Bench's layout: data/data.json (the hand-made set of the eval tests) and data/images/{factual,counterfactual}. */
@@ -62,7 +84,10 @@ function shims(dir: string, main: string): string {
   mkdirSync(bin);
   const node = JSON.stringify(process.execPath);
   writeFileSync(join(bin, "causalmm"), `#!/bin/sh\nexec ${node} ${JSON.stringify(main)} "$@"\n`);
-  writeFileSync(join(bin, "npx"), `#!/bin/sh\n[ "$1" = causalmm ] || { echo "docs sandbox: npx only runs causalmm" >&2; exit 2; }\nshift\nexec ${node} ${JSON.stringify(main)} "$@"\n`);
+  writeFileSync(
+    join(bin, "npx"),
+    `#!/bin/sh\n[ "$1" = causalmm ] || { echo "docs sandbox: npx only runs causalmm" >&2; exit 2; }\nshift\nexec ${node} ${JSON.stringify(main)} "$@"\n`,
+  );
   for (const f of ["causalmm", "npx"]) chmodSync(join(bin, f), 0o755);
   return bin;
 }
@@ -75,7 +100,14 @@ export function makeSandbox(fixtures: string, main: string, labModel: string): {
   mmeFiles(dir, photos);
   vlindFiles(dir, photos);
   const bin = shims(dir, main);
-  const env: NodeJS.ProcessEnv = { ...process.env, PATH: `${bin}:${process.env.PATH}`, M: labModel, BACKEND: "wasm", F: fixtures, CAUSALMM_FIXTURES: fixtures };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    PATH: `${bin}:${process.env.PATH}`,
+    M: labModel,
+    BACKEND: "wasm",
+    F: fixtures,
+    CAUSALMM_FIXTURES: fixtures,
+  };
   delete env.CAUSALMM_BACKEND;
   return { dir, env };
 }

@@ -12,8 +12,14 @@ import { tmp } from "./helpers.js";
 function sentence(generated: string[], gt: string[]): ChairSentence {
   const hall = generated.filter((g) => !gt.includes(g)).map((g): [string, string] => [g, g]);
   return {
-    image_id: 0, caption: "", mscoco_hallucinated_words: hall, mscoco_gt_words: gt, mscoco_generated_words: generated,
-    hallucination_idxs: [], words: [], metrics: { CHAIRs: 0, CHAIRi: 0, Recall: 0, Len: 0 },
+    image_id: 0,
+    caption: "",
+    mscoco_hallucinated_words: hall,
+    mscoco_gt_words: gt,
+    mscoco_generated_words: generated,
+    hallucination_idxs: [],
+    words: [],
+    metrics: { CHAIRs: 0, CHAIRi: 0, Recall: 0, Len: 0 },
   };
 }
 

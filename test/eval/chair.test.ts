@@ -33,12 +33,20 @@ describe("CHAIR scores", () => {
   it("matches a hand computation on the simple and COCO annotation forms", () => {
     const d = tmp();
     writeFileSync(join(d, "ann.jsonl"), '{"image_id": 1, "objects": ["dog", "person"]}\n{"image_id": 2, "caption": "A cat on a couch."}\n');
-    writeFileSync(join(d, "inst.json"), JSON.stringify({ categories: [{ id: 62, name: "chair" }], annotations: [{ image_id: 3, category_id: 62 }] }));
-    writeFileSync(join(d, "ans.jsonl"), [
-      { question_id: 1, text: "Two dogs and a man near a baby cat." },
-      { question_id: 2, text: "A kitten sitting on a sofa next to a dining table." },
-      { question_id: 3, text: "A chair." },
-    ].map((r) => JSON.stringify(r)).join("\n") + "\n");
+    writeFileSync(
+      join(d, "inst.json"),
+      JSON.stringify({ categories: [{ id: 62, name: "chair" }], annotations: [{ image_id: 3, category_id: 62 }] }),
+    );
+    writeFileSync(
+      join(d, "ans.jsonl"),
+      [
+        { question_id: 1, text: "Two dogs and a man near a baby cat." },
+        { question_id: 2, text: "A kitten sitting on a sofa next to a dining table." },
+        { question_id: 3, text: "A chair." },
+      ]
+        .map((r) => JSON.stringify(r))
+        .join("\n") + "\n",
+    );
     const truth = loadChairTruth([join(d, "ann.jsonl"), join(d, "inst.json")], ex);
     const r = scoreChair(readChairCaptions(join(d, "ans.jsonl")), truth, ex);
     // 1: dog ✓ person ✓ cat ✗ (9 tokens); 2: cat ✓ couch ✓ dining table ✗ ("dining table" is not a
@@ -54,6 +62,8 @@ describe("CHAIR scores", () => {
     const d = tmp();
     writeFileSync(join(d, "ann.jsonl"), '{"image_id": "1", "objects": ["dog"]}\n');
     writeFileSync(join(d, "ans.jsonl"), '{"question_id": 1, "text": "A dog."}\n');
-    expect(() => scoreChair(readChairCaptions(join(d, "ans.jsonl")), loadChairTruth([join(d, "ann.jsonl")], ex), ex)).toThrow(/no ground-truth.*other type/);
+    expect(() => scoreChair(readChairCaptions(join(d, "ans.jsonl")), loadChairTruth([join(d, "ann.jsonl")], ex), ex)).toThrow(
+      /no ground-truth.*other type/,
+    );
   });
 });

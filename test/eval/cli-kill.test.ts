@@ -61,7 +61,19 @@ const hook = join(dir, "fake-answerer.mjs");
 writeFileSync(hook, FAKE_MODULE);
 const f = popeFixture(6, 5, dir); // 30 questions
 
-const evalArgs = (answers: string) => [cli, "eval", "pope", "--questions", f.questions, "--image-folder", f.images, "--answers", answers, "--batch", "1"];
+const evalArgs = (answers: string) => [
+  cli,
+  "eval",
+  "pope",
+  "--questions",
+  f.questions,
+  "--image-folder",
+  f.images,
+  "--answers",
+  answers,
+  "--batch",
+  "1",
+];
 const env = (delay: number) => ({ ...process.env, CAUSALMM_TEST_ANSWERER: hook, FAKE_DELAY_MS: String(delay) });
 const lineCount = (p: string) => (existsSync(p) ? readFileSync(p, "utf8").split("\n").length - 1 : 0);
 
@@ -102,7 +114,10 @@ describe("causalmm eval (child process)", () => {
     expect(r.status).toBe(0);
     expect(r.stderr).toMatch(/eval pope: chunk 0\/1, 30 questions, \d+ already answered, \d+ answered in/);
     const got = readFileSync(answers, "utf8");
-    const ids = got.trim().split("\n").map((l) => JSON.parse(l).question_id);
+    const ids = got
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l).question_id);
     expect(ids).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
     expect(got).toBe(readFileSync(clean, "utf8"));
     expect(existsSync(`${answers}.lock`)).toBe(false);

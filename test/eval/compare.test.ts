@@ -43,7 +43,13 @@ describe("comparePope", () => {
   const opts = { rule: "llava" as const, resamples: 500, seed: 3 };
 
   it("point estimates, intervals around them, paired differences, McNemar", () => {
-    const [s] = comparePope([{ name: "A", pairs: a }, { name: "B", pairs: b }], opts);
+    const [s] = comparePope(
+      [
+        { name: "A", pairs: a },
+        { name: "B", pairs: b },
+      ],
+      opts,
+    );
     expect(s.n).toBe(200);
     expect(s.systems[0].accuracy).toEqual({ value: 1, lo: 1, hi: 1 });
     const accB = s.systems[1].accuracy;
@@ -60,30 +66,60 @@ describe("comparePope", () => {
   });
 
   it("seeded: same seed same numbers, another seed other numbers", () => {
-    const run = (seed: number) => comparePope([{ name: "A", pairs: a }, { name: "B", pairs: b }], { ...opts, seed });
+    const run = (seed: number) =>
+      comparePope(
+        [
+          { name: "A", pairs: a },
+          { name: "B", pairs: b },
+        ],
+        { ...opts, seed },
+      );
     expect(run(3)).toEqual(run(3));
     expect(run(4)[0].systems[1].accuracy).not.toEqual(run(3)[0].systems[1].accuracy);
   });
 
   it("a file against itself differs by exactly zero", () => {
-    const [s] = comparePope([{ name: "B", pairs: b }, { name: "B2", pairs: b }], opts);
+    const [s] = comparePope(
+      [
+        { name: "B", pairs: b },
+        { name: "B2", pairs: b },
+      ],
+      opts,
+    );
     expect(s.pairs[0].dAccuracy).toEqual({ value: 0, lo: 0, hi: 0 });
     expect(s.pairs[0].dF1).toEqual({ value: 0, lo: 0, hi: 0 });
     expect(s.pairs[0].mcnemar.p).toBe(1);
   });
 
   it("files on different questions are refused", () => {
-    expect(() => comparePope([{ name: "A", pairs: a }, { name: "C", pairs: a.slice(1) }], opts)).toThrow(/C does not answer the same random questions/);
+    expect(() =>
+      comparePope(
+        [
+          { name: "A", pairs: a },
+          { name: "C", pairs: a.slice(1) },
+        ],
+        opts,
+      ),
+    ).toThrow(/C does not answer the same random questions/);
   });
 
   it("CLI: compare answer files against a label file", async () => {
     const dir = tmp();
     const labels = join(dir, "coco_pope_popular.json");
-    writeLines(labels, a.map((p) => ({ question_id: p.questionId, image: `i${Number(p.questionId) >> 2}.jpg`, text: `q${p.questionId}`, label: p.label })));
+    writeLines(
+      labels,
+      a.map((p) => ({ question_id: p.questionId, image: `i${Number(p.questionId) >> 2}.jpg`, text: `q${p.questionId}`, label: p.label })),
+    );
     const fa = join(dir, "a.jsonl");
     const fb = join(dir, "b.jsonl");
-    writeLines(fa, a.map((p) => ({ question_id: p.questionId, text: p.text })));
-    writeLines(fb, b.map((p) => ({ question_id: p.questionId, text: p.text })));
+    writeLines(
+      fa,
+      a.map((p) => ({ question_id: p.questionId, text: p.text })),
+    );
+    writeLines(
+      fb,
+      b.map((p) => ({ question_id: p.questionId, text: p.text })),
+    );
     const out: string[] = [];
     const spy = vi.spyOn(process.stdout, "write").mockImplementation((s) => {
       out.push(String(s));

@@ -57,7 +57,12 @@ export function popeFixture(nImages = 5, perImage = 6, dir = tmp()): PopeFixture
     const image = `COCO_val2014_${String(i).padStart(12, "0")}.jpg`;
     writeFileSync(join(images, image), `fake jpeg ${i}`);
     for (let j = 0; j < perImage; j++) {
-      items.push({ question_id: items.length + 1, image, text: `Is there a ${objects[(i + j) % objects.length]} in the image?`, label: j % 2 === 0 ? "yes" : "no" });
+      items.push({
+        question_id: items.length + 1,
+        image,
+        text: `Is there a ${objects[(i + j) % objects.length]} in the image?`,
+        label: j % 2 === 0 ? "yes" : "no",
+      });
     }
   }
   const questions = join(dir, "coco_pope_random.json");

@@ -18,20 +18,37 @@ const LAYOUT: Record<string, { split: boolean; images: Record<string, [string, s
   existence: {
     split: false,
     images: {
-      "1.jpg": [["Is there a dog? Please answer yes or no.", "Yes", "Yes"], ["Is there a cat? Please answer yes or no.", "No", "No, there is none"]], // 2 right
-      "2.png": [["Is there a car? Please answer yes or no.", "Yes", "There is a car"], ["Is there a bus? Please answer yes or no.", "No", "yes"]], // other, wrong
+      "1.jpg": [
+        ["Is there a dog? Please answer yes or no.", "Yes", "Yes"],
+        ["Is there a cat? Please answer yes or no.", "No", "No, there is none"],
+      ], // 2 right
+      "2.png": [
+        ["Is there a car? Please answer yes or no.", "Yes", "There is a car"],
+        ["Is there a bus? Please answer yes or no.", "No", "yes"],
+      ], // other, wrong
     },
   },
   artwork: {
     split: true,
     images: {
-      "10002.jpg": [["Is this by Monet? Please answer yes or no.", "Yes", "YES."], ["Is this by Dali? Please answer yes or no.", "No", " no"]], // 2 right
-      "10003.jpg": [["Is this by Goya? Please answer yes or no.", "Yes", "Nope, yes"], ["Is this by Klee? Please answer yes or no.", "No", "no"]], // wrong, right
+      "10002.jpg": [
+        ["Is this by Monet? Please answer yes or no.", "Yes", "YES."],
+        ["Is this by Dali? Please answer yes or no.", "No", " no"],
+      ], // 2 right
+      "10003.jpg": [
+        ["Is this by Goya? Please answer yes or no.", "Yes", "Nope, yes"],
+        ["Is this by Klee? Please answer yes or no.", "No", "no"],
+      ], // wrong, right
     },
   },
   code_reasoning: {
     split: false,
-    images: { "0001.png": [["Does it print 3? Please answer yes or no.", "Yes", "yesno"], ["Does it print 4? Please answer yes or no.", "No", "I think no"]] }, // right, other
+    images: {
+      "0001.png": [
+        ["Does it print 3? Please answer yes or no.", "Yes", "yesno"],
+        ["Does it print 4? Please answer yes or no.", "No", "I think no"],
+      ],
+    }, // right, other
   },
 };
 // existence: acc 2/4, acc+ 1/2 → 100; artwork: acc 3/4, acc+ 1/2 → 125; code_reasoning: acc 1/2, acc+ 0 → 50.
@@ -53,7 +70,13 @@ function mmeFixture(): string {
   return root;
 }
 
-const PRED = new Map(Object.values(LAYOUT).flatMap((s) => Object.values(s.images).flat().map(([q, , p]) => [q, p] as const)));
+const PRED = new Map(
+  Object.values(LAYOUT).flatMap((s) =>
+    Object.values(s.images)
+      .flat()
+      .map(([q, , p]) => [q, p] as const),
+  ),
+);
 
 async function capture(f: () => Promise<unknown>): Promise<string> {
   const out: string[] = [];
@@ -71,7 +94,16 @@ async function capture(f: () => Promise<unknown>): Promise<string> {
 
 describe("MME pred parsing (calculation.py parse_pred_ans)", () => {
   it("exact yes/no, else the first four characters", () => {
-    expect(["yes", "No", "Yes, it is", "YES.", " no", "no, yes", "Nope", "yesno"].map(mmeParsePred)).toEqual(["yes", "no", "yes", "yes", "no", "no", "no", "yes"]);
+    expect(["yes", "No", "Yes, it is", "YES.", " no", "no, yes", "Nope", "yesno"].map(mmeParsePred)).toEqual([
+      "yes",
+      "no",
+      "yes",
+      "yes",
+      "no",
+      "no",
+      "no",
+      "yes",
+    ]);
     expect(["", "There is", "I think yes", "n", "maybe no"].map(mmeParsePred)).toEqual(["other", "other", "other", "other", "other"]);
   });
 
@@ -91,7 +123,12 @@ describe("MME layout", () => {
     const items = loadMmeQuestions(mmeFixture());
     expect(items.length).toBe(10);
     expect([...new Set(items.map((it) => it.category))]).toEqual(["artwork", "code_reasoning", "existence"]);
-    expect(items[0]).toMatchObject({ questionId: "artwork/10002.jpg#1", imageFile: "artwork/images/10002.jpg", label: "yes", question: "Is this by Monet? Please answer yes or no." });
+    expect(items[0]).toMatchObject({
+      questionId: "artwork/10002.jpg#1",
+      imageFile: "artwork/images/10002.jpg",
+      label: "yes",
+      question: "Is this by Monet? Please answer yes or no.",
+    });
     expect(items[9]).toMatchObject({ questionId: "existence/2.png#2", imageFile: "existence/2.png", label: "no" });
   });
 
@@ -117,7 +154,14 @@ describe("MME scoring", () => {
   const row = (img: string, gt: string, pred: string) => ({ img, question: "q", gt, pred, where: "w" });
 
   it("acc, acc+ and score per subtask", () => {
-    const s = scoreMmeTask("count", [row("a", "Yes", "yes"), row("a", "No", "no"), row("b", "Yes", "no"), row("b", "No", "no"), row("c", "Yes", "?"), row("c", "No", "yes")]);
+    const s = scoreMmeTask("count", [
+      row("a", "Yes", "yes"),
+      row("a", "No", "no"),
+      row("b", "Yes", "no"),
+      row("b", "No", "no"),
+      row("c", "Yes", "?"),
+      row("c", "No", "yes"),
+    ]);
     expect(s).toMatchObject({ questions: 6, images: 3, other: 1, tp: 1, fn: 1, tn: 2, fp: 1 });
     expect(s.acc).toBeCloseTo(3 / 6, 12);
     expect(s.accPlus).toBeCloseTo(1 / 3, 12);
@@ -157,14 +201,22 @@ describe("MME scoring", () => {
     }
     expect(seen).toEqual([0.5]);
     const resultsDir = join(root, "..", "answers", "mme.mme");
-    expect(readFileSync(join(resultsDir, "artwork.txt"), "utf8").split("\n")[0]).toBe("10002.jpg\tIs this by Monet? Please answer yes or no.\tYes\tYES.");
+    expect(readFileSync(join(resultsDir, "artwork.txt"), "utf8").split("\n")[0]).toBe(
+      "10002.jpg\tIs this by Monet? Please answer yes or no.\tYes\tYES.",
+    );
     const report = scoreMme(readMmeResults(resultsDir));
-    expect(report.tasks.map((t) => [t.subtask, t.score])).toEqual([["artwork", 125], ["code_reasoning", 50], ["existence", 100]]);
+    expect(report.tasks.map((t) => [t.subtask, t.score])).toEqual([
+      ["artwork", 125],
+      ["code_reasoning", 50],
+      ["existence", 100],
+    ]);
     expect(report.perception.score).toBe(225);
     expect(report.perception.missing.length).toBe(8);
     expect(report.cognition.score).toBe(50);
     expect(report.hallucination).toEqual({ score: 100, missing: ["count", "position", "color"] });
-    const viaAnswers = JSON.parse(await capture(() => scoreCommand.run(parseArgs(["mme", "--answers", answers, "--mme-root", root, "--json"], scoreCommand))));
+    const viaAnswers = JSON.parse(
+      await capture(() => scoreCommand.run(parseArgs(["mme", "--answers", answers, "--mme-root", root, "--json"], scoreCommand))),
+    );
     expect(viaAnswers).toEqual(JSON.parse(JSON.stringify(report)));
     const text = await capture(() => scoreCommand.run(parseArgs(["mme", "--results-dir", resultsDir], scoreCommand)));
     expect(text).toMatch(/Perception: 225\.00 {2}\(missing: count, position/);
@@ -176,17 +228,30 @@ describe("MME scoring", () => {
     const llavaText = (q: string) => q.replace(" Please answer yes or no.", "\nAnswer the question using a single word or phrase.");
     // as in LLaVA's file: question_id "<subtask>/<image file>" shared by the image's two questions
     const lines = Object.entries(LAYOUT).flatMap(([sub, { split, images }]) =>
-      Object.entries(images).flatMap(([img, qs]) => qs.map(([q]) => ({ question_id: `${sub}/${img}`, image: split ? `${sub}/images/${img}` : `${sub}/${img}`, text: llavaText(q), category: sub }))));
+      Object.entries(images).flatMap(([img, qs]) =>
+        qs.map(([q]) => ({
+          question_id: `${sub}/${img}`,
+          image: split ? `${sub}/images/${img}` : `${sub}/${img}`,
+          text: llavaText(q),
+          category: sub,
+        })),
+      ),
+    );
     writeFileSync(qfile, lines.map((l) => JSON.stringify(l)).join("\n") + "\n");
     const items = loadLlavaMmeQuestions(qfile, root);
     expect(items.length).toBe(10);
-    expect(items[0]).toMatchObject({ questionId: "existence/1.jpg#1", label: "yes", question: "Is there a dog?\nAnswer the question using a single word or phrase." });
+    expect(items[0]).toMatchObject({
+      questionId: "existence/1.jpg#1",
+      label: "yes",
+      question: "Is there a dog?\nAnswer the question using a single word or phrase.",
+    });
     const asked: string[] = [];
     const table: AnswererSpec = {
       create: async () => ({
         modelId: "table",
         settings: {},
-        answer: async (batch: EvalItem[]) => batch.map((it) => {
+        answer: async (batch: EvalItem[]) =>
+          batch.map((it) => {
             asked.push(it.question);
             return { text: PRED.get(it.meta!.mmeQuestion as string)!, prompt: it.question };
           }),
@@ -203,12 +268,31 @@ describe("MME scoring", () => {
     }
     expect(asked.every((q) => q.endsWith("\nAnswer the question using a single word or phrase."))).toBe(true);
     const resultsDir = join(root, "..", "llava-answers", "mme.mme");
-    expect(readFileSync(join(resultsDir, "artwork.txt"), "utf8").split("\n")[0]).toBe("10002.jpg\tIs this by Monet? Please answer yes or no.\tYes\tYES.");
-    expect(scoreMme(readMmeResults(resultsDir)).tasks.map((t) => [t.subtask, t.score])).toEqual([["artwork", 125], ["code_reasoning", 50], ["existence", 100]]);
+    expect(readFileSync(join(resultsDir, "artwork.txt"), "utf8").split("\n")[0]).toBe(
+      "10002.jpg\tIs this by Monet? Please answer yes or no.\tYes\tYES.",
+    );
+    expect(scoreMme(readMmeResults(resultsDir)).tasks.map((t) => [t.subtask, t.score])).toEqual([
+      ["artwork", 125],
+      ["code_reasoning", 50],
+      ["existence", 100],
+    ]);
     // a question the MME folder does not have names the line
-    writeFileSync(qfile, JSON.stringify({ question_id: "existence/1.jpg", image: "existence/1.jpg", text: "Is there a yak?", category: "existence" }) + "\n");
-    expect(() => loadLlavaMmeQuestions(qfile, root)).toThrow(/llava_mme.jsonl:1: no MME question "Is there a yak\?" for image 1.jpg of subtask "existence"/);
-    writeFileSync(qfile, JSON.stringify({ question_id: "existence/1.jpg", image: "existence/1.jpg", text: "<image>\nIs there a dog?", category: "existence" }) + "\n");
+    writeFileSync(
+      qfile,
+      JSON.stringify({ question_id: "existence/1.jpg", image: "existence/1.jpg", text: "Is there a yak?", category: "existence" }) + "\n",
+    );
+    expect(() => loadLlavaMmeQuestions(qfile, root)).toThrow(
+      /llava_mme.jsonl:1: no MME question "Is there a yak\?" for image 1.jpg of subtask "existence"/,
+    );
+    writeFileSync(
+      qfile,
+      JSON.stringify({
+        question_id: "existence/1.jpg",
+        image: "existence/1.jpg",
+        text: "<image>\nIs there a dog?",
+        category: "existence",
+      }) + "\n",
+    );
     expect(() => loadLlavaMmeQuestions(qfile, root)).toThrow(/llava_mme.jsonl:1: question "existence\/1.jpg" contains "<image>"/);
   });
 

@@ -28,7 +28,9 @@ function popeSet(fixtures: string, perImage: number): { dir: string; questions: 
   const objects = ["cup", "cat", "dog", "person", "car", "chair"];
   const lines: string[] = [];
   let id = 0;
-  for (const img of images) for (const o of objects.slice(0, perImage)) lines.push(JSON.stringify({ question_id: id++, image: img, text: `Is there a ${o} in the image?`, label: id % 2 ? "yes" : "no" }));
+  for (const img of images)
+    for (const o of objects.slice(0, perImage))
+      lines.push(JSON.stringify({ question_id: id++, image: img, text: `Is there a ${o} in the image?`, label: id % 2 ? "yes" : "no" }));
   const questions = join(dir, "q.jsonl");
   writeFileSync(questions, lines.join("\n") + "\n");
   return { dir, questions };
@@ -44,7 +46,11 @@ describeFixtures("model answerer", (fixtures) => {
   afterAll(() => llava?.dispose());
 
   const items = (): EvalItem[] =>
-    ["cup", "cat", "dog"].map((o, i) => ({ questionId: i, image: join(fixtures, "preprocess", "coffee.png"), question: `Is there a ${o} in the image?` }));
+    ["cup", "cat", "dog"].map((o, i) => ({
+      questionId: i,
+      image: join(fixtures, "preprocess", "coffee.png"),
+      question: `Is there a ${o} in the image?`,
+    }));
 
   for (const causal of [undefined, { cf: ["both"] }, { preset: "official" as const }, { baseline: "noimage" as const }]) {
     test(`caching gives identical answers (${causal ? JSON.stringify(causal) : "plain"})`, async () => {
@@ -60,7 +66,25 @@ describeFixtures("model answerer", (fixtures) => {
     const cli = join(REPO_ROOT, "dist", "src", "cli", "main.js");
     if (!existsSync(cli)) throw new Error("build first: npm run build");
     const { dir, questions } = popeSet(fixtures, 6);
-    const args = (out: string) => [cli, "eval", "pope", "--questions", questions, "--image-folder", join(dir, "img"), "--answers", out, "--model", modelDir, "--backend", "wasm", "--max-new-tokens", "3", "--batch", "2"];
+    const args = (out: string) => [
+      cli,
+      "eval",
+      "pope",
+      "--questions",
+      questions,
+      "--image-folder",
+      join(dir, "img"),
+      "--answers",
+      out,
+      "--model",
+      modelDir,
+      "--backend",
+      "wasm",
+      "--max-new-tokens",
+      "3",
+      "--batch",
+      "2",
+    ];
     const full = join(dir, "full.jsonl");
     expect((await runNode(args(full))).status).toBe(0);
     const killed = join(dir, "killed.jsonl");

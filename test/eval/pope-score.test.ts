@@ -6,9 +6,7 @@ import { parseArgs } from "../../src/cli/args.js";
 import { scoreCommand } from "../../src/cli/commands/score.js";
 import { answersById, readAnswers } from "../../src/eval/answers-file.js";
 import { bareQuestion, loadPopeQuestions } from "../../src/eval/pope-data.js";
-import {
-  llavaSaysNo, operaSaysNo, pairAnswers, popeMetrics, scorePope, vcdPredictsYes,
-} from "../../src/eval/pope-score.js";
+import { llavaSaysNo, operaSaysNo, pairAnswers, popeMetrics, scorePope, vcdPredictsYes } from "../../src/eval/pope-score.js";
 import { tmp, writeLines } from "./helpers.js";
 
 // [label, answer, llava, opera, vcd] — outcome under each rule, derived by hand from the scripts:
@@ -87,8 +85,14 @@ describe("scoring a hand-made answers file", () => {
   const dir = tmp();
   const questions = join(dir, "coco_pope_adversarial.json");
   const answers = join(dir, "answers.jsonl");
-  writeLines(questions, ROWS.map((r, i) => ({ question_id: i + 1, image: `img${i >> 1}.jpg`, text: `q${i}`, label: r[0] })));
-  writeLines(answers, ROWS.map((r, i) => ({ question_id: i + 1, prompt: `q${i}`, text: r[1], model_id: "m", image: `img${i >> 1}.jpg`, metadata: {} })));
+  writeLines(
+    questions,
+    ROWS.map((r, i) => ({ question_id: i + 1, image: `img${i >> 1}.jpg`, text: `q${i}`, label: r[0] })),
+  );
+  writeLines(
+    answers,
+    ROWS.map((r, i) => ({ question_id: i + 1, prompt: `q${i}`, text: r[1], model_id: "m", image: `img${i >> 1}.jpg`, metadata: {} })),
+  );
 
   const report = () => {
     const items = loadPopeQuestions(questions, { requireLabels: true });
@@ -99,7 +103,11 @@ describe("scoring a hand-made answers file", () => {
     const r = report();
     expect(r.splits.map((s) => s.split)).toEqual(["adversarial"]);
     const { vcd, llava, opera } = r.splits[0].rules;
-    for (const [m, col] of [[llava, 2], [opera, 3], [vcd, 4]] as const) {
+    for (const [m, col] of [
+      [llava, 2],
+      [opera, 3],
+      [vcd, 4],
+    ] as const) {
       expect({ tp: m.tp, fp: m.fp, tn: m.tn, fn: m.fn }).toEqual(counts(col));
     }
     // Worked out: llava TP 4 FP 6 TN 2 FN 2; opera TP 2 FP 3 TN 5 FN 4; vcd TP 2 FP 3 TN 5 FN 4.
@@ -133,7 +141,9 @@ describe("scoring a hand-made answers file", () => {
     expect(() => pairAnswers(items, answersById(readAnswers(part)))).toThrow(/no answer for question_id 2/);
     expect(pairAnswers(items, answersById(readAnswers(part)), true).missing).toBe(13);
     writeFileSync(part, JSON.stringify({ question_id: 99, text: "Yes" }) + "\n");
-    expect(() => pairAnswers(items, answersById(readAnswers(part)), true)).toThrow(/part.jsonl:1: question_id 99 is not in the question file/);
+    expect(() => pairAnswers(items, answersById(readAnswers(part)), true)).toThrow(
+      /part.jsonl:1: question_id 99 is not in the question file/,
+    );
   });
 });
 
@@ -154,20 +164,37 @@ describe("LLaVA form: llava_pope_test.jsonl + coco/coco_pope_<category>.json", (
 
   it("pairs labels by position within the category; splits come from category", () => {
     const items = loadPopeQuestions(file, { labelsDir: dir, requireLabels: true });
-    expect(items.map((it) => [it.questionId, it.category, it.label])).toEqual([[100, "random", "yes"], [101, "popular", "no"], [102, "random", "no"]]);
+    expect(items.map((it) => [it.questionId, it.category, it.label])).toEqual([
+      [100, "random", "yes"],
+      [101, "popular", "no"],
+      [102, "random", "no"],
+    ]);
     const answers = join(dir, "a.jsonl");
-    writeLines(answers, [{ question_id: 100, text: "Yes" }, { question_id: 101, text: "Yes" }, { question_id: 102, text: "No" }]);
+    writeLines(answers, [
+      { question_id: 100, text: "Yes" },
+      { question_id: 101, text: "Yes" },
+      { question_id: 102, text: "No" },
+    ]);
     const r = scorePope(pairAnswers(items, answersById(readAnswers(answers))).pairs);
-    expect(r.splits.map((s) => [s.split, s.rules.llava.accuracy])).toEqual([["random", 1], ["popular", 0]]);
+    expect(r.splits.map((s) => [s.split, s.rules.llava.accuracy])).toEqual([
+      ["random", 1],
+      ["popular", 0],
+    ]);
     expect(r.mean!.llava.accuracy).toBe(0.5);
   });
 
   it("out-of-step label files and missing labels are clear errors", () => {
     expect(() => loadPopeQuestions(file, { requireLabels: true })).toThrow(/llava_pope_test.jsonl:1: no "label".*--labels-dir/);
-    writeLines(join(dir, "coco_pope_popular.json"), [{ question_id: 1, image: "a.jpg", text: "Is there a bus in the image?", label: "no" }]);
-    expect(() => loadPopeQuestions(file, { labelsDir: dir })).toThrow(/coco_pope_popular.json:1: text .* does not match .*llava_pope_test.jsonl:2/);
+    writeLines(join(dir, "coco_pope_popular.json"), [
+      { question_id: 1, image: "a.jpg", text: "Is there a bus in the image?", label: "no" },
+    ]);
+    expect(() => loadPopeQuestions(file, { labelsDir: dir })).toThrow(
+      /coco_pope_popular.json:1: text .* does not match .*llava_pope_test.jsonl:2/,
+    );
     writeLines(join(dir, "coco_pope_popular.json"), []);
-    expect(() => loadPopeQuestions(file, { labelsDir: dir })).toThrow(/0 labels but the question file has 1 questions of category "popular"/);
+    expect(() => loadPopeQuestions(file, { labelsDir: dir })).toThrow(
+      /0 labels but the question file has 1 questions of category "popular"/,
+    );
   });
 });
 
@@ -179,12 +206,18 @@ describe("LLaVA's real llava_pope_test.jsonl: its own ids, texts with the answer
     { question_id: 1, image: "COCO_val2014_000000310196.jpg", text: "Is there a snowboard in the image?", label: "yes" },
     { question_id: 2, image: "COCO_val2014_000000310196.jpg", text: "Is there a dog in the image?", label: "no" },
   ];
-  writeLines(file, pope.map((q, i) => ({ question_id: 20000001 + i, image: q.image, text: q.text + suffix, category: "popular" })));
+  writeLines(
+    file,
+    pope.map((q, i) => ({ question_id: 20000001 + i, image: q.image, text: q.text + suffix, category: "popular" })),
+  );
   writeLines(join(dir, "coco_pope_popular.json"), pope);
 
   it("pairs by position and compares texts without LLaVA's suffix", () => {
     const items = loadPopeQuestions(file, { labelsDir: dir, requireLabels: true });
-    expect(items.map((it) => [it.questionId, it.label])).toEqual([[20000001, "yes"], [20000002, "no"]]);
+    expect(items.map((it) => [it.questionId, it.label])).toEqual([
+      [20000001, "yes"],
+      [20000002, "no"],
+    ]);
     expect(bareQuestion("Is there a dog?" + suffix)).toBe("Is there a dog?");
     expect(bareQuestion("Is there a dog? Please answer this question with one word.")).toBe("Is there a dog?");
   });
@@ -192,16 +225,27 @@ describe("LLaVA's real llava_pope_test.jsonl: its own ids, texts with the answer
   it("pairs by question id when both files use the same ids, whatever the order", () => {
     const f2 = join(dir, "same-ids", "llava_pope_test.jsonl");
     mkdirSync(join(dir, "same-ids"));
-    writeLines(f2, [...pope].reverse().map((q) => ({ question_id: q.question_id, image: q.image, text: q.text + suffix, category: "popular" })));
+    writeLines(
+      f2,
+      [...pope].reverse().map((q) => ({ question_id: q.question_id, image: q.image, text: q.text + suffix, category: "popular" })),
+    );
     writeLines(join(dir, "same-ids", "coco_pope_popular.json"), pope);
-    expect(loadPopeQuestions(f2, { labelsDir: join(dir, "same-ids") }).map((it) => [it.questionId, it.label])).toEqual([[2, "no"], [1, "yes"]]);
+    expect(loadPopeQuestions(f2, { labelsDir: join(dir, "same-ids") }).map((it) => [it.questionId, it.label])).toEqual([
+      [2, "no"],
+      [1, "yes"],
+    ]);
   });
 
   it("a real mismatch names both lines", () => {
     const f3 = join(dir, "bad", "llava_pope_test.jsonl");
     mkdirSync(join(dir, "bad"));
-    writeLines(f3, pope.map((q, i) => ({ question_id: 20000001 + i, image: i ? "other.jpg" : q.image, text: q.text + suffix, category: "popular" })));
+    writeLines(
+      f3,
+      pope.map((q, i) => ({ question_id: 20000001 + i, image: i ? "other.jpg" : q.image, text: q.text + suffix, category: "popular" })),
+    );
     writeLines(join(dir, "bad", "coco_pope_popular.json"), pope);
-    expect(() => loadPopeQuestions(f3, { labelsDir: join(dir, "bad") })).toThrow(/coco_pope_popular.json:2: image "COCO_val2014_000000310196.jpg" does not match .*llava_pope_test.jsonl:2: "other.jpg"/);
+    expect(() => loadPopeQuestions(f3, { labelsDir: join(dir, "bad") })).toThrow(
+      /coco_pope_popular.json:2: image "COCO_val2014_000000310196.jpg" does not match .*llava_pope_test.jsonl:2: "other.jpg"/,
+    );
   });
 });

@@ -34,7 +34,8 @@ describe("POPE question files", () => {
     writeFileSync(f.questions, lines.join("\n") + "\n");
     return f;
   };
-  const ok = (id: number, image = "COCO_val2014_000000000000.jpg") => JSON.stringify({ question_id: id, image, text: "Is there a dog?", label: "yes" });
+  const ok = (id: number, image = "COCO_val2014_000000000000.jpg") =>
+    JSON.stringify({ question_id: id, image, text: "Is there a dog?", label: "yes" });
 
   it("broken JSON line names file and line", () => {
     const f = bad([ok(1), '{"question_id": 2, "image": "x.jpg", "text": "Is', ok(3)]);
@@ -52,29 +53,42 @@ describe("POPE question files", () => {
     expect(() => loadPopeQuestions(f.questions)).toThrow(/element 0: expected a JSON object/);
   });
 
-  it("a question_id that is neither an integer nor a string says what it is, not \"missing field\"", () => {
-    for (const [id, why] of [[1.5, "a number that is not a safe integer"], [true, "a boolean"], [null, "a null"], [[1], "a list"], ["", "an empty string"]] as const) {
+  it('a question_id that is neither an integer nor a string says what it is, not "missing field"', () => {
+    for (const [id, why] of [
+      [1.5, "a number that is not a safe integer"],
+      [true, "a boolean"],
+      [null, "a null"],
+      [[1], "a list"],
+      ["", "an empty string"],
+    ] as const) {
       const f = bad([ok(1), JSON.stringify({ question_id: id, image: "a.jpg", text: "t", label: "no" })]);
-      const msg = new RegExp(`coco_pope_random.json:2: "question_id" must be a non-empty string or an integer, ` +
-        `got ${JSON.stringify(JSON.stringify(id)).slice(1, -1).replace(/[[\]]/g, "\\$&")} \\(${why}\\)`);
+      const msg = new RegExp(
+        `coco_pope_random.json:2: "question_id" must be a non-empty string or an integer, ` +
+          `got ${JSON.stringify(JSON.stringify(id)).slice(1, -1).replace(/[[\]]/g, "\\$&")} \\(${why}\\)`,
+      );
       expect(() => loadPopeQuestions(f.questions), String(id)).toThrow(msg);
     }
   });
 
   it("a question containing <image> names the file, line and question id", () => {
     const f = bad([ok(1), JSON.stringify({ question_id: 7, image: "a.jpg", text: "<image>\nIs there a dog?", label: "no" })]);
-    expect(() => loadPopeQuestions(f.questions)).toThrow(/coco_pope_random.json:2: question 7 contains "<image>"; the prompt template adds the image itself/);
+    expect(() => loadPopeQuestions(f.questions)).toThrow(
+      /coco_pope_random.json:2: question 7 contains "<image>"; the prompt template adds the image itself/,
+    );
   });
 
   it("duplicate question_id names both lines", () => {
     const f = bad([ok(1), ok(2), "", ok(1)]);
-    expect(() => loadPopeQuestions(f.questions)).toThrow(/coco_pope_random.json:4: duplicate question_id 1 \(first at .*coco_pope_random.json:1\)/);
+    expect(() => loadPopeQuestions(f.questions)).toThrow(
+      /coco_pope_random.json:4: duplicate question_id 1 \(first at .*coco_pope_random.json:1\)/,
+    );
   });
 
   it("missing image names the line and counts the others", () => {
     const f = bad([ok(1), ok(2, "gone.jpg"), ok(3, "gone2.jpg")]);
-    expect(() => loadPopeQuestions(f.questions, { imageFolder: f.images, checkImages: true }))
-      .toThrow(/coco_pope_random.json:2: image file not found: .*gone.jpg \(2 questions have missing images\)/);
+    expect(() => loadPopeQuestions(f.questions, { imageFolder: f.images, checkImages: true })).toThrow(
+      /coco_pope_random.json:2: image file not found: .*gone.jpg \(2 questions have missing images\)/,
+    );
     expect(loadPopeQuestions(f.questions, { imageFolder: f.images }).length).toBe(3); // scoring needs no images
   });
 
@@ -89,7 +103,9 @@ describe("POPE question files", () => {
     const items = loadPopeQuestions(f.questions, { imageFolder: f.images, checkImages: true });
     const fake = new FakeAnswerer();
     fake.failAfter = 4;
-    await expect(runEval({ benchmark: "pope", items, source: f.questions, answerer: fake, answersFile: answers })).rejects.toThrow(/crashed/);
+    await expect(runEval({ benchmark: "pope", items, source: f.questions, answerer: fake, answersFile: answers })).rejects.toThrow(
+      /crashed/,
+    );
     writeFileSync(answers, readFileSync(answers, "utf8") + '{"question_id": 5, "te'); // and a partial line
     const before = readFileSync(answers);
     let built = 0;
@@ -112,7 +128,9 @@ describe("POPE question files", () => {
     }
     writeFileSync(f.questions, original.join("\n"));
     rmSync(join(f.images, f.items[3].image));
-    await expect(evalRun(["pope", "--questions", f.questions, "--image-folder", f.images, "--answers", answers])).rejects.toThrow(/:4: image file not found/);
+    await expect(evalRun(["pope", "--questions", f.questions, "--image-folder", f.images, "--answers", answers])).rejects.toThrow(
+      /:4: image file not found/,
+    );
     expect(readFileSync(answers)).toEqual(before);
     expect(built).toBe(0);
   });

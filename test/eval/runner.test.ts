@@ -15,19 +15,34 @@ function setup(nImages = 5, perImage = 6) {
   const f = popeFixture(nImages, perImage);
   const items = loadPopeQuestions(f.questions, { imageFolder: f.images, checkImages: true });
   const opts = (answersFile: string, answerer = new FakeAnswerer(), extra: Partial<RunOptions> = {}): RunOptions => ({
-    benchmark: "pope", items, source: f.questions, answerer, answersFile, ...extra,
+    benchmark: "pope",
+    items,
+    source: f.questions,
+    answerer,
+    answersFile,
+    ...extra,
   });
   return { f, items, opts };
 }
 
 const read = (p: string) => readFileSync(p, "utf8");
-const ids = (p: string) => read(p).trim().split("\n").filter(Boolean).map((l) => JSON.parse(l).question_id);
+const ids = (p: string) =>
+  read(p)
+    .trim()
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => JSON.parse(l).question_id);
 
 describe("chunking and batching", () => {
   it("LLaVA get_chunk: ceil-sized contiguous chunks; trailing indices may be empty", () => {
     const xs = Array.from({ length: 10 }, (_, i) => i);
     expect([0, 1, 2, 3].map((k) => getChunk(xs, 4, k))).toEqual([[0, 1, 2], [3, 4, 5], [6, 7, 8], [9]]);
-    expect([0, 1, 2, 3].map((k) => chunkRange(9, 4, k))).toEqual([[0, 3], [3, 6], [6, 9], [9, 9]]);
+    expect([0, 1, 2, 3].map((k) => chunkRange(9, 4, k))).toEqual([
+      [0, 3],
+      [3, 6],
+      [6, 9],
+      [9, 9],
+    ]);
     expect(() => chunkRange(9, 4, 4)).toThrow(/chunk-idx must be in 0..3/);
   });
 
@@ -45,15 +60,30 @@ describe("runEval", () => {
     const fake = new FakeAnswerer();
     const s = await runEval(opts(answers, fake, { batch: 4 }));
     expect(s).toMatchObject({ chunkSize: 30, skipped: 0, answered: 30, repairedBytes: 0, reordered: false });
-    const lines = read(answers).trim().split("\n").map((l) => JSON.parse(l));
+    const lines = read(answers)
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     expect(Object.keys(lines[0])).toEqual(["question_id", "prompt", "text", "model_id", "image", "metadata"]);
     expect(lines.map((l) => l.question_id)).toEqual(items.map((it) => it.questionId));
-    expect(lines[0]).toMatchObject({ question_id: 1, prompt: items[0].question, text: fakeText(items[0]), model_id: "fake-model", image: f.items[0].image });
+    expect(lines[0]).toMatchObject({
+      question_id: 1,
+      prompt: items[0].question,
+      text: fakeText(items[0]),
+      model_id: "fake-model",
+      image: f.items[0].image,
+    });
     // 6 questions per image, batch 4 → 4 + 2 per image, every call on one image.
     expect(fake.calls.map((c) => c.length)).toEqual(Array(5).fill([4, 2]).flat());
     for (const c of fake.calls) expect(new Set(c.map((x) => x.image)).size).toBe(1);
     const settings = JSON.parse(read(settingsPath(answers)));
-    expect(settings).toMatchObject({ benchmark: "pope", modelId: "fake-model", answerer: { decoding: "fake", seed: 7 }, numChunks: 1, chunkIdx: 0 });
+    expect(settings).toMatchObject({
+      benchmark: "pope",
+      modelId: "fake-model",
+      answerer: { decoding: "fake", seed: 7 },
+      numChunks: 1,
+      chunkIdx: 0,
+    });
     expect(settings.questions).toMatchObject({ file: "coco_pope_random.json", count: 30 });
     expect(typeof settings.packageVersion).toBe("string");
   });
@@ -95,7 +125,11 @@ describe("runEval", () => {
   });
 
   it("chunks 0..N−1 merged equal the single run, byte for byte (settings too)", async () => {
-    for (const [nImages, n] of [[5, 4], [3, 4], [1, 7]] as const) {
+    for (const [nImages, n] of [
+      [5, 4],
+      [3, 4],
+      [1, 7],
+    ] as const) {
       const { f, items, opts } = setup(nImages, 3);
       const single = join(f.dir, "single.jsonl");
       await runEval(opts(single));
@@ -121,10 +155,14 @@ describe("runEval", () => {
     const crashing = new FakeAnswerer();
     crashing.failAfter = 1;
     await expect(runEval(opts(p(2), crashing, { numChunks: 3, chunkIdx: 2, batch: 1 }))).rejects.toThrow();
-    expect(() => mergeChunks({ benchmark: "pope", items, parts: [p(0), p(1), p(2)], out })).toThrow(/c2.jsonl \(chunk 2 of 3\): 3 question\(s\) unanswered/);
+    expect(() => mergeChunks({ benchmark: "pope", items, parts: [p(0), p(1), p(2)], out })).toThrow(
+      /c2.jsonl \(chunk 2 of 3\): 3 question\(s\) unanswered/,
+    );
     expect(() => mergeChunks({ benchmark: "pope", items, parts: [p(0), p(1), p(1)], out })).toThrow(/are both chunk 1/);
     await runEval(opts(p(2), new FakeAnswerer({ decoding: "other" }), { numChunks: 3, chunkIdx: 2, overwrite: true }));
-    expect(() => mergeChunks({ benchmark: "pope", items, parts: [p(0), p(1), p(2)], out })).toThrow(/other settings .*answerer.decoding: "fake" → "other"/);
+    expect(() => mergeChunks({ benchmark: "pope", items, parts: [p(0), p(1), p(2)], out })).toThrow(
+      /other settings .*answerer.decoding: "fake" → "other"/,
+    );
     expect(() => mergeChunks({ benchmark: "pope", items: items.slice(1), parts: [p(0)], out })).toThrow(/other questions/);
     expect(existsSync(out)).toBe(false);
   });
@@ -137,8 +175,12 @@ describe("runEval", () => {
     await expect(runEval(opts(answers, crashing))).rejects.toThrow();
     const before = read(answers);
     const other = new FakeAnswerer({ decoding: "fake", seed: 8, gamma: 0.5 });
-    await expect(runEval(opts(answers, other))).rejects.toThrow(/different settings \(answerer\.gamma: \(absent\) → 0\.5; answerer\.seed: 7 → 8\)/);
-    await expect(runEval(opts(answers, new FakeAnswerer(), { numChunks: 2, chunkIdx: 1 }))).rejects.toThrow(/chunkIdx: 0 → 1; numChunks: 1 → 2/);
+    await expect(runEval(opts(answers, other))).rejects.toThrow(
+      /different settings \(answerer\.gamma: \(absent\) → 0\.5; answerer\.seed: 7 → 8\)/,
+    );
+    await expect(runEval(opts(answers, new FakeAnswerer(), { numChunks: 2, chunkIdx: 1 }))).rejects.toThrow(
+      /chunkIdx: 0 → 1; numChunks: 1 → 2/,
+    );
     await expect(runEval(opts(answers, new FakeAnswerer(), { limit: 10 }))).rejects.toThrow(/limit: \(absent\) → 10/);
     expect(read(answers)).toBe(before);
     expect(other.calls.length).toBe(0);
@@ -170,7 +212,11 @@ describe("runEval", () => {
     const fake = new FakeAnswerer();
     const answers = join(f.dir, "a.jsonl");
     const s = await runEval({ ...opts(answers, fake), items: shuffled });
-    expect(fake.calls.map((c) => c.map((x) => x.questionId))).toEqual([[1, 2], [3, 4], [5, 6]]);
+    expect(fake.calls.map((c) => c.map((x) => x.questionId))).toEqual([
+      [1, 2],
+      [3, 4],
+      [5, 6],
+    ]);
     expect(s.reordered).toBe(true);
     expect(ids(answers)).toEqual([1, 3, 5, 2, 4, 6]);
   });

@@ -14,7 +14,13 @@ const CLI = join(REPO_ROOT, "dist", "src", "cli", "main.js");
 const cli = (args: string[]) => runNode([CLI, ...args, "--backend", "wasm"]);
 
 /** infer_true_or_false, restated: the first space-separated word, without , and ., that is true/false. */
-const parse = (t: string) => t.toLowerCase().replace(/\n/g, " ").replace(/[,.]/g, "").split(" ").find((w) => w === "true" || w === "false");
+const parse = (t: string) =>
+  t
+    .toLowerCase()
+    .replace(/\n/g, " ")
+    .replace(/[,.]/g, "")
+    .split(" ")
+    .find((w) => w === "true" || w === "false");
 
 test("eval vlind + score vlind on the lab model equal a direct count", async () => {
   const dir = tmp("vlind-cli-");
@@ -28,12 +34,18 @@ test("eval vlind + score vlind on the lab model equal a direct count", async () 
   const answers = join(dir, "out", "lab.jsonl");
   const ev = await cli(["eval", "vlind", "--data", data, "--answers", answers, "--max-new-tokens", "6"]);
   expect(ev.status, ev.stderr).toBe(0);
-  const rows = readFileSync(answers, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+  const rows = readFileSync(answers, "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l));
   // 6 probes per instance with a good image + 2 per good image: (6 + 6) + (6 + 4) + (6 + 2); animal/1 skipped
   expect(rows).toHaveLength(30);
-  expect(rows[0]).toMatchObject({ question_id: "animal/0/a1", image: "factual/animal/0_Swans are white/0.jpg",
-    prompt: "Only respond in True or False.\nStatement: The swan is white.\n"
-      + "Based on common sense, is the given statement true or false?" });
+  expect(rows[0]).toMatchObject({
+    question_id: "animal/0/a1",
+    image: "factual/animal/0_Swans are white/0.jpg",
+    prompt:
+      "Only respond in True or False.\nStatement: The swan is white.\n" + "Based on common sense, is the given statement true or false?",
+  });
   expect(rows.find((r) => r.question_id === "weather/0/d2/8").image).toBe("counterfactual/weather/0_Snow is hot/8.jpg");
   const settings = (f: string) => JSON.parse(readFileSync(`${f}.settings.json`, "utf8")).answerer;
   expect(settings(answers).maxNewTokens).toBe(6);
@@ -52,13 +64,24 @@ test("eval vlind + score vlind on the lab model equal a direct count", async () 
   for (const v of said.values()) na += v === undefined ? 1 : 0;
   expect(report.unparsed).toBe(na); // the lab model answers yes/no, so here every answer is NA
   expect(report.probes).toBe(30);
-  let n = 0, a = 0, b = 0, c = 0, cPass = 0, bc = 0, dAcc = 0, dPipe = 0;
+  let n = 0,
+    a = 0,
+    b = 0,
+    c = 0,
+    cPass = 0,
+    bc = 0,
+    dAcc = 0,
+    dPipe = 0;
   for (const x of VLIND_DATA) {
-    const good = Object.entries(x.aggregated_human_label_good_images).filter(([, v]) => v >= 2).map(([id]) => id);
+    const good = Object.entries(x.aggregated_human_label_good_images)
+      .filter(([, v]) => v >= 2)
+      .map(([id]) => id);
     if (good.length === 0) continue;
     const k = `${x.concept}/${x.context_id}`;
     n++;
-    const pa = pass(k, "a"), pb = pass(k, "b"), pc = pass(k, "c");
+    const pa = pass(k, "a"),
+      pb = pass(k, "b"),
+      pc = pass(k, "c");
     a += +pa;
     b += +pb;
     c += +pc;

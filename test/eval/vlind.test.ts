@@ -23,21 +23,30 @@ function fixture() {
 
 describe("VLind-Bench prompts and probes (instructblip_eval.py / gpt4o_eval.py)", () => {
   it("words the prompts as the release does", () => {
-    expect(statementPrompt("S.", "commonsense_TF_reversed"))
-      .toBe("Only respond in True or False.\nStatement: S.\nBased on common sense, is the given statement true or false?");
-    expect(statementPrompt("S.", "simple_TF_reversed"))
-      .toBe("Only respond in True or False.\nStatement: S.\nBased on the image, is the given statement true or false?");
-    expect(contextPrompt("C", "S.", "simple_TF_reversed"))
-      .toBe("Only respond in True or False.\nContext: C\nStatement: S.\nBased on the context, is the given statement true or false?");
-    expect(statementPrompt("S.", "commonsense_TF"))
-      .toBe("Statement: S.\nBased on the common sense, is the given statement true or false? Only respond in True or False.");
-    expect(statementPrompt("S.", "simple_TF"))
-      .toBe("Statement: S.\nBased on the image, is the given statement true or false? Only respond in True or False.");
-    expect(statementPrompt("S.", "detailed_TF")).toBe("Statement: S.\nBased on the image, is the given statement true or false? "
-      + "Forget real-world common sense and just follow the information provided in the image. Only respond in True or False.");
-    expect(contextPrompt("C", "S.", "detailed_TF")).toBe("Context: C\nStatement: S.\n"
-      + "Based on the context, is the given statement true or false? "
-      + "Forget real-world common sense and just follow the information provided in the context. Only respond in True or False.");
+    expect(statementPrompt("S.", "commonsense_TF_reversed")).toBe(
+      "Only respond in True or False.\nStatement: S.\nBased on common sense, is the given statement true or false?",
+    );
+    expect(statementPrompt("S.", "simple_TF_reversed")).toBe(
+      "Only respond in True or False.\nStatement: S.\nBased on the image, is the given statement true or false?",
+    );
+    expect(contextPrompt("C", "S.", "simple_TF_reversed")).toBe(
+      "Only respond in True or False.\nContext: C\nStatement: S.\nBased on the context, is the given statement true or false?",
+    );
+    expect(statementPrompt("S.", "commonsense_TF")).toBe(
+      "Statement: S.\nBased on the common sense, is the given statement true or false? Only respond in True or False.",
+    );
+    expect(statementPrompt("S.", "simple_TF")).toBe(
+      "Statement: S.\nBased on the image, is the given statement true or false? Only respond in True or False.",
+    );
+    expect(statementPrompt("S.", "detailed_TF")).toBe(
+      "Statement: S.\nBased on the image, is the given statement true or false? " +
+        "Forget real-world common sense and just follow the information provided in the image. Only respond in True or False.",
+    );
+    expect(contextPrompt("C", "S.", "detailed_TF")).toBe(
+      "Context: C\nStatement: S.\n" +
+        "Based on the context, is the given statement true or false? " +
+        "Forget real-world common sense and just follow the information provided in the context. Only respond in True or False.",
+    );
   });
 
   it("asks six probes per instance with a good image and two per good image, on the release's image paths", () => {
@@ -50,17 +59,23 @@ describe("VLind-Bench prompts and probes (instructblip_eval.py / gpt4o_eval.py)"
     expect(a0.map((it) => it.label)).toEqual(probes.map((_, i) => (i % 2 ? "False" : "True")));
     // a: factual/<concept>/<context_id>_<factual_context>/0.jpg, the false (common-sense) statement expected True
     expect(a0[0].image).toBe("/d/images/factual/animal/0_Swans are white/0.jpg");
-    expect(a0[0].question)
-      .toBe("Only respond in True or False.\nStatement: The swan is white.\nBased on common sense, is the given statement true or false?");
+    expect(a0[0].question).toBe(
+      "Only respond in True or False.\nStatement: The swan is white.\nBased on common sense, is the given statement true or false?",
+    );
     // b, c: the best image (best_img_id 1); d: each good image
     expect(a0[2].image).toBe("/d/images/counterfactual/animal/0_Swans are black/1.jpg");
-    expect(a0[3].question).toBe("Only respond in True or False.\nStatement: There is a dog in the given image.\n"
-      + "Based on the image, is the given statement true or false?");
-    expect(a0[4].question).toBe("Only respond in True or False.\nContext: Swans are black\nStatement: The swan is black.\n"
-      + "Based on the context, is the given statement true or false?");
+    expect(a0[3].question).toBe(
+      "Only respond in True or False.\nStatement: There is a dog in the given image.\n" +
+        "Based on the image, is the given statement true or false?",
+    );
+    expect(a0[4].question).toBe(
+      "Only respond in True or False.\nContext: Swans are black\nStatement: The swan is black.\n" +
+        "Based on the context, is the given statement true or false?",
+    );
     expect(a0[10].image).toBe("/d/images/counterfactual/animal/0_Swans are black/4.jpg");
-    expect(a0[11].question)
-      .toBe("Only respond in True or False.\nStatement: The swan is white.\nBased on the image, is the given statement true or false?");
+    expect(a0[11].question).toBe(
+      "Only respond in True or False.\nStatement: The swan is white.\nBased on the image, is the given statement true or false?",
+    );
     // gpt4o wording: d uses detailed_TF
     const g = vlindItems(loadVlindData(fixture().data), { ...ITEMS, prompts: "gpt4o" });
     expect(g[6].question).toBe(statementPrompt("The swan is black.", "detailed_TF"));

@@ -72,14 +72,21 @@ describe("a full disk while appending answers", () => {
     disk.budget = 3;
     try {
       await expect(runEval({ ...opts, answerer: new FakeAnswerer() })).rejects.toThrow(
-        new RegExp(`^${answers.replace(/[.]/g, "\\.")}: write failed: no space left on device \\(ENOSPC\\); the file was cut back to its last complete line`),
+        new RegExp(
+          `^${answers.replace(/[.]/g, "\\.")}: write failed: no space left on device \\(ENOSPC\\); the file was cut back to its last complete line`,
+        ),
       );
     } finally {
       disk.budget = Infinity;
     }
     const text = readFileSync(answers, "utf8");
     expect(text.endsWith("\n")).toBe(true);
-    expect(text.split("\n").filter(Boolean).map((l) => JSON.parse(l).question_id)).toEqual([1, 2, 3]);
+    expect(
+      text
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => JSON.parse(l).question_id),
+    ).toEqual([1, 2, 3]);
     const s = await runEval({ ...opts, answerer: new FakeAnswerer() });
     expect(s).toMatchObject({ skipped: 3, answered: 3, repairedBytes: 0 });
     expect(fs.readFileSync(answers, "utf8").trim().split("\n")).toHaveLength(6);

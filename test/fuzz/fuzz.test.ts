@@ -13,17 +13,24 @@ const SEED = Number(process.env.CAUSALMM_FUZZ_SEED ?? 13);
 
 /** Cases per target: the tokenizer costs ~1 s a case (a 1.8 MB tokenizer.json built each time). */
 const CASES: Record<string, number> = {
-  "safetensors-header": 100, "safetensors-data": 40, "config.json": 100, "preprocessor_config.json": 100,
-  "tokenizer.json": 30, image: 100, "pope-questions": 100, "mme-questions": 100,
+  "safetensors-header": 100,
+  "safetensors-data": 40,
+  "config.json": 100,
+  "preprocessor_config.json": 100,
+  "tokenizer.json": 30,
+  image: 100,
+  "pope-questions": 100,
+  "mme-questions": 100,
 };
 
 describeFixtures(`fuzz campaign, seed ${SEED}`, (fixtures) => {
   for (const [target, cases] of Object.entries(CASES)) {
     it(`${target}: ${cases} mutated inputs, all refused clearly or accepted`, async () => {
       if (!existsSync(HARNESS)) throw new Error(`${HARNESS} is missing: build first (npx tsc -p tsconfig.json)`);
-      const { runCampaign, FAILURE_CLASSES, replayCommand } = await import(HARNESS) as typeof import("./lib/campaign.js");
+      const { runCampaign, FAILURE_CLASSES, replayCommand } = (await import(HARNESS)) as typeof import("./lib/campaign.js");
       const rep = await runCampaign({ seed: SEED, cases, fixtures, targets: [target] });
-      const bad = rep.results.filter((r) => FAILURE_CLASSES.includes(r.cls))
+      const bad = rep.results
+        .filter((r) => FAILURE_CLASSES.includes(r.cls))
         .map((r) => `[${r.cls}] ${r.what}: ${r.message ?? ""}\n  ${replayCommand(SEED, r)}`);
       expect(bad).toEqual([]);
       expect(rep.cases).toBe(cases);

@@ -49,12 +49,16 @@ describe("JPEG whose header declares far more blocks than the file can hold", ()
 
 describe("config.json values the fuzzer got through", () => {
   it("token ids must be safe integers (1e308 was accepted as an image token id)", () => {
-    expect(() => parseLlavaConfig({ model_type: "llava", image_token_index: 1e308 }, "c.json")).toThrow(/^c\.json: 'image_token_index' must be a non-negative integer token id, got 1e\+308/);
+    expect(() => parseLlavaConfig({ model_type: "llava", image_token_index: 1e308 }, "c.json")).toThrow(
+      /^c\.json: 'image_token_index' must be a non-negative integer token id, got 1e\+308/,
+    );
     expect(() => parseLlavaConfig({ model_type: "llava", pad_token_id: 2 ** 53 }, "c.json")).toThrow(/'pad_token_id' must be/);
   });
 
   it("architectures must be a list of class names (a number was ignored)", () => {
-    expect(() => parseLlavaConfig({ model_type: "llava", architectures: 4294967297 }, "c.json")).toThrow(/^c\.json: "architectures" must be a list of class names, got 4294967297/);
+    expect(() => parseLlavaConfig({ model_type: "llava", architectures: 4294967297 }, "c.json")).toThrow(
+      /^c\.json: "architectures" must be a list of class names, got 4294967297/,
+    );
     expect(parseLlavaConfig({ model_type: "llava", architectures: ["LlavaForConditionalGeneration"] }).imageTokenIndex).toBe(32000);
   });
 });
@@ -82,7 +86,9 @@ describeFixtures("tokenizer.json with a corrupt token id", (fixtures) => {
 
   it("ids that are not u32 integers are an error naming the file and the token", () => {
     for (const id of [-1, 1.5, "3", 2 ** 32]) {
-      expect(() => Tokenizer.fromJson(withId("Core", id), {}, {}, "bad.json")).toThrow(/^bad\.json: model\.vocab entry "Core" has id .* not an integer in 0\.\.4294967295/);
+      expect(() => Tokenizer.fromJson(withId("Core", id), {}, {}, "bad.json")).toThrow(
+        /^bad\.json: model\.vocab entry "Core" has id .* not an integer in 0\.\.4294967295/,
+      );
     }
   });
 });
@@ -92,7 +98,14 @@ describe("resize + centre crop of an extreme aspect ratio", () => {
     const { createImage, resizeImage, centerCrop, preprocess, defaultProcessorConfig } = await import("../../src/vision/index.js");
     let s = 7;
     const rnd = () => ((s = (s * 1103515245 + 12345) >>> 0) >>> 16) & 255;
-    for (const [w, h, ow, oh] of [[40, 30, 90, 70], [33, 50, 20, 61], [64, 64, 64, 30], [17, 9, 17, 20], [9, 17, 40, 17], [20, 16, 20, 16]]) {
+    for (const [w, h, ow, oh] of [
+      [40, 30, 90, 70],
+      [33, 50, 20, 61],
+      [64, 64, 64, 30],
+      [17, 9, 17, 20],
+      [9, 17, 40, 17],
+      [20, 16, 20, 16],
+    ]) {
       const img = createImage(w, h);
       for (let i = 0; i < img.data.length; i++) img.data[i] = rnd();
       for (const f of ["bicubic", "bilinear", "lanczos", "box", "hamming"] as const) {
@@ -113,10 +126,14 @@ describe("preprocessor_config.json sizes that cannot produce the model's input",
     const { mkdtempSync, writeFileSync } = await import("node:fs");
     const { tmpdir } = await import("node:os");
     const { loadProcessorConfig } = await import("../../src/vision/index.js");
-    expect(() => parseProcessorConfig({ size: { shortest_edge: 344064 }, crop_size: 336 }, "p.json")).toThrow(/^p\.json: size and crop_size must be at most 16384/);
+    expect(() => parseProcessorConfig({ size: { shortest_edge: 344064 }, crop_size: 336 }, "p.json")).toThrow(
+      /^p\.json: size and crop_size must be at most 16384/,
+    );
     const dir = mkdtempSync(join(tmpdir(), "pp-"));
     writeFileSync(join(dir, "preprocessor_config.json"), JSON.stringify({ do_center_crop: false, size: { shortest_edge: 336 } }));
-    expect(() => loadProcessorConfig(dir, 336)).toThrow(/preprocessor_config\.json: "do_center_crop" is false, so the resize alone must give the model's 336 × 336 input/);
+    expect(() => loadProcessorConfig(dir, 336)).toThrow(
+      /preprocessor_config\.json: "do_center_crop" is false, so the resize alone must give the model's 336 × 336 input/,
+    );
     writeFileSync(join(dir, "preprocessor_config.json"), JSON.stringify({ do_center_crop: false, size: { height: 336, width: 336 } }));
     expect(loadProcessorConfig(dir, 336).squareResize).toBe(true);
   });
@@ -127,7 +144,9 @@ describeFixtures("tokenizer.json with a damaged post-processor", (fixtures) => {
     // tokenizer.json #1196 of seed 3
     const tj = JSON.parse(readFileSync(join(fixtures, "tokenizer", "tokenizer.json"), "utf8"));
     tj.post_processor.single = null;
-    expect(() => Tokenizer.fromJson(tj, {}, {}, "pp.json")).toThrow(/^pp\.json: the tokenizer failed to encode \(.*\); is tokenizer\.json damaged\?/);
+    expect(() => Tokenizer.fromJson(tj, {}, {}, "pp.json")).toThrow(
+      /^pp\.json: the tokenizer failed to encode \(.*\); is tokenizer\.json damaged\?/,
+    );
   });
 });
 
@@ -138,8 +157,13 @@ describe("MME eval_tool results with a broken pairing", () => {
     const { readMmeResults } = await import("../../src/eval/mme-data.js");
     const { scoreMme } = await import("../../src/eval/mme-score.js");
     const dir = mkdtempSync(join(tmpdir(), "mme-"));
-    writeFileSync(join(dir, "existence.txt"), "a.jpg\tIs there a dog?\tYes\tyes\nb.jpg\tIs there a cat?\tNo\tno\nb.jpg\tIs there a cat?\tNo\tno\n");
-    expect(() => scoreMme(readMmeResults(dir))).toThrow(new RegExp(`^${join(dir, "existence.txt")}: existence: 3 lines; MME needs two questions per image`));
+    writeFileSync(
+      join(dir, "existence.txt"),
+      "a.jpg\tIs there a dog?\tYes\tyes\nb.jpg\tIs there a cat?\tNo\tno\nb.jpg\tIs there a cat?\tNo\tno\n",
+    );
+    expect(() => scoreMme(readMmeResults(dir))).toThrow(
+      new RegExp(`^${join(dir, "existence.txt")}: existence: 3 lines; MME needs two questions per image`),
+    );
     writeFileSync(join(dir, "existence.txt"), "\n");
     expect(() => readMmeResults(dir)).toThrow(new RegExp(`^${join(dir, "existence.txt")}: no result lines`));
   });
@@ -162,8 +186,13 @@ describe("PNG whose header declares more pixels than its compressed data can hol
       ihdr.writeUInt32BE(h, 4);
       ihdr.set([2, 3, 0, 0, 0], 8); // 2-bit palette
       const rows = Buffer.alloc(8 * 3); // 8 rows of 2 bytes + filter byte: an 8 × 8 image
-      return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk("IHDR", ihdr),
-        chunk("PLTE", Buffer.alloc(12, 200)), chunk("IDAT", deflateSync(rows)), chunk("IEND", Buffer.alloc(0))]);
+      return Buffer.concat([
+        Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+        chunk("IHDR", ihdr),
+        chunk("PLTE", Buffer.alloc(12, 200)),
+        chunk("IDAT", deflateSync(rows)),
+        chunk("IEND", Buffer.alloc(0)),
+      ]);
     };
     expect((await decodeImage(png(8, 8), "ok.png")).width).toBe(8);
     const err = await decodeImage(png(4096, 40000), "damaged.png").catch((e) => e);

@@ -86,9 +86,17 @@ describeFixtures("loadLlava / ask / stream", (fixtures) => {
   test("a batch of equal-length prompts equals the single asks; unequal lengths are refused", async () => {
     const img = await loadImage(photo);
     const q = ["Is there a cup?", "Is there a dog?"];
-    const batch = await m.generate(q.map((question) => ({ image: img, question })), { maxNewTokens: 4 });
+    const batch = await m.generate(
+      q.map((question) => ({ image: img, question })),
+      { maxNewTokens: 4 },
+    );
     for (const [i, question] of q.entries()) expect(batch.tokens[i]).toEqual((await m.ask(img, question, { maxNewTokens: 4 })).tokens);
-    await expect(m.generate([{ image: img, question: "Hi" }, { image: img, question: "A much longer question here?" }])).rejects.toThrow(/same number of tokens/);
+    await expect(
+      m.generate([
+        { image: img, question: "Hi" },
+        { image: img, question: "A much longer question here?" },
+      ]),
+    ).rejects.toThrow(/same number of tokens/);
   });
 
   test("text-only prompts work without an image", async () => {

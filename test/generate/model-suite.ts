@@ -19,7 +19,11 @@ function goldenRun(gdir: string): { prompt: number[]; expected: number[]; pixels
   const ids = Array.from(golden(gdir, "input_ids").data, Number);
   const gen = Array.from(golden(gdir, "generated_ids").data, Number);
   const pv = golden(gdir, "pixel_values");
-  return { prompt: ids, expected: gen.slice(ids.length), pixels: tf.tensor4d(pv.data as Float32Array, pv.shape as [number, number, number, number]) };
+  return {
+    prompt: ids,
+    expected: gen.slice(ids.length),
+    pixels: tf.tensor4d(pv.data as Float32Array, pv.shape as [number, number, number, number]),
+  };
 }
 
 function run(model: LlavaModel, prompt: number[][], pixels: tf.Tensor4D | null, opts: Parameters<typeof generate>[1]): number[][] {

@@ -58,7 +58,8 @@ describe("greedy limits", () => {
   });
 
   test("temperature → 0 converges to greedy without NaN", () => {
-    for (const t of [1e-3, 1e-8, 1e-300, Number.MIN_VALUE]) expect(tokensOf({ temperature: t, seed: 1 })[0]).toEqual(Array(40).fill(greedy()));
+    for (const t of [1e-3, 1e-8, 1e-300, Number.MIN_VALUE])
+      expect(tokensOf({ temperature: t, seed: 1 })[0]).toEqual(Array(40).fill(greedy()));
     const p = softmaxWithTemperature(new FixedSource(V).scores, 1e-300)!;
     expect(p.every((x) => Number.isFinite(x))).toBe(true);
     expect(p[greedy()]).toBe(1);
@@ -140,10 +141,18 @@ describe("logits processors", () => {
         },
       ],
     });
-    expect(res.tokens).toEqual([[10, 11, 12], [11, 12, 13]]);
+    expect(res.tokens).toEqual([
+      [10, 11, 12],
+      [11, 12, 13],
+    ]);
     expect(order.slice(0, 4)).toEqual(["a", "b", "a", "b"]);
     expect(seen.map((s) => [s.step, s.row, s.tokens])).toEqual([
-      [0, 0, []], [0, 1, []], [1, 0, [10]], [1, 1, [11]], [2, 0, [10, 11]], [2, 1, [11, 12]],
+      [0, 0, []],
+      [0, 1, []],
+      [1, 0, [10]],
+      [1, 1, [11]],
+      [2, 0, [10, 11]],
+      [2, 1, [11, 12]],
     ]);
   });
 

@@ -20,7 +20,10 @@ async function collect(src: ScriptedSource, opts: GenerateOptions): Promise<{ ev
 }
 
 function textOf(events: StreamEvent[], row: number): string {
-  return events.filter((e) => e.row === row).map((e) => e.text).join("");
+  return events
+    .filter((e) => e.row === row)
+    .map((e) => e.text)
+    .join("");
 }
 
 const MULTIBYTE = [
@@ -59,7 +62,12 @@ describeFixtures("stream", (fixtures) => {
 
   test("no delta ever shows part of a stop string", async () => {
     const script = [...ids("It is a cat.\n### Human: more"), EOS];
-    const { events, result } = await collect(new ScriptedSource([script], V), { tokenizer: tok, eosTokenIds: [EOS], stop: ["### Human:"], maxNewTokens: 100 });
+    const { events, result } = await collect(new ScriptedSource([script], V), {
+      tokenizer: tok,
+      eosTokenIds: [EOS],
+      stop: ["### Human:"],
+      maxNewTokens: 100,
+    });
     expect(result.text).toEqual(["It is a cat.\n"]);
     expect(textOf(events, 0)).toBe("It is a cat.\n");
     expect(events.some((e) => e.text.includes("#"))).toBe(false);
@@ -73,7 +81,10 @@ describeFixtures("stream", (fixtures) => {
   });
 
   test("batch: each row's deltas concatenate to its own text", async () => {
-    const rows = [[...ids("Short 🎉"), EOS], [...ids("A longer answer, naïve — über"), EOS]];
+    const rows = [
+      [...ids("Short 🎉"), EOS],
+      [...ids("A longer answer, naïve — über"), EOS],
+    ];
     const { events, result } = await collect(new ScriptedSource(rows, V), { tokenizer: tok, eosTokenIds: [EOS], maxNewTokens: 100 });
     expect(textOf(events, 0)).toBe(result.text![0]);
     expect(textOf(events, 1)).toBe(result.text![1]);

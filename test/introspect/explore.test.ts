@@ -24,18 +24,34 @@ async function locateChromium(): Promise<{ path: string } | { reason: string }> 
   if (process.getuid?.() !== 0) return { reason: `${CHROMIUM} is missing and installing it needs root` };
   // asynchronously: an install takes minutes, and a blocked worker fails vitest's RPC
   await run("apt-get", ["update"], { timeout: 600_000 });
-  const r = await run("apt-get", ["install", "-y", "chromium"], { timeout: 900_000, env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
+  const r = await run("apt-get", ["install", "-y", "chromium"], {
+    timeout: 900_000,
+    env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
+  });
   if (r.status === 0 && existsSync(CHROMIUM)) return { path: CHROMIUM };
   return { reason: `apt-get install -y chromium failed (${r.status}): ${r.stderr.slice(-300)}` };
 }
 
 function chromium(path: string, profile: string, extra: string[], url: string): Promise<string> {
   const args = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", `--user-data-dir=${profile}`, "--virtual-time-budget=10000", ...extra, url,
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    `--user-data-dir=${profile}`,
+    "--virtual-time-budget=10000",
+    ...extra,
+    url,
   ];
   return new Promise((resolve, reject) =>
-    execFile(path, args, { timeout: 120_000, maxBuffer: 64 << 20 }, (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr.slice(-500)}`)) : resolve(stdout))));
+    execFile(path, args, { timeout: 120_000, maxBuffer: 64 << 20 }, (err, stdout, stderr) =>
+      err ? reject(new Error(`${err.message}\n${stderr.slice(-500)}`)) : resolve(stdout),
+    ),
+  );
 }
 
 function resultOf(dom: string): string {
@@ -73,8 +89,11 @@ describeFixtures("HTML explorer in headless Chromium", (fixtures) => {
 
     test("page with a CausalMM top-k table is self-contained", async () => {
       const { rec, topk } = await exploreAnswer(llava, {
-        image: join(fixtures, "preprocess", "chelsea.png"), question: "Is there a cat in the image?", cf: "vision:uniform@sel",
-        maxNewTokens: 6, select: { text: { layers: [0, 1] }, vision: { layers: [0, 1] } },
+        image: join(fixtures, "preprocess", "chelsea.png"),
+        question: "Is there a cat in the image?",
+        cf: "vision:uniform@sel",
+        maxNewTokens: 6,
+        select: { text: { layers: [0, 1] }, vision: { layers: [0, 1] } },
       });
       expect(topk!.columns).toEqual(["factual", "cf: vision:uniform@1:s0", "CausalMM"]);
       expect(topk!.steps.length).toBe(rec.meta.answer.ids.length);

@@ -62,12 +62,42 @@ describe("heatmap rendering", () => {
   });
 
   test("matrices and modality fractions", async () => {
-    const png = await renderMatrices([{ title: "image", values: [[0.1, 0.9], [0.5, NaN]], rowLabels: ["L0", "L1"], colLabels: ["h0", "h1"] }], { caption: ["fraction of attention"] });
+    const png = await renderMatrices(
+      [
+        {
+          title: "image",
+          values: [
+            [0.1, 0.9],
+            [0.5, NaN],
+          ],
+          rowLabels: ["L0", "L1"],
+          colLabels: ["h0", "h1"],
+        },
+      ],
+      { caption: ["fraction of attention"] },
+    );
     const img = await Jimp.read(png);
     expect(img.bitmap.width).toBeGreaterThan(100);
-    const meta = { segments: [{ name: "system", start: 0, end: 2 }, { name: "image", start: 2, end: 6 }, { name: "text", start: 6, end: 8 }], grid: 2 } as unknown as RecordingMeta;
+    const meta = {
+      segments: [
+        { name: "system", start: 0, end: 2 },
+        { name: "image", start: 2, end: 6 },
+        { name: "text", start: 6, end: 8 },
+      ],
+      grid: 2,
+    } as unknown as RecordingMeta;
     const row = Float32Array.from([0.1, 0.1, 0.2, 0.2, 0.1, 0.1, 0.1, 0.1]);
-    const rec: AttentionRecord = { name: "text.l0.s0", module: "text", layer: 0, kind: "prefill", step: 0, heads: [0], shape: [1, 1, 8], queryStart: 7, data: row };
+    const rec: AttentionRecord = {
+      name: "text.l0.s0",
+      module: "text",
+      layer: 0,
+      kind: "prefill",
+      step: 0,
+      heads: [0],
+      shape: [1, 1, 8],
+      queryStart: 7,
+      data: row,
+    };
     const f = modalityFractions([rec], meta);
     expect(f.fractions.image[0][0]).toBeCloseTo(0.6);
     expect(f.fractions.system[0][0]).toBeCloseTo(0.2);
@@ -84,7 +114,9 @@ describe("heatmap --from a folder that is not a recording", () => {
     const { tmpdir } = await import("node:os");
     const { join } = await import("node:path");
     const heatmap = (from: string) => heatmapCommand.run(parseArgs(["--from", from, "--out", join(tmpdir(), "hm-unused")], heatmapCommand));
-    await expect(heatmap("/nonexistent")).rejects.toThrow(/^\/nonexistent: no such folder \(expected a recording folder written by `causalmm record --out DIR`\)$/);
+    await expect(heatmap("/nonexistent")).rejects.toThrow(
+      /^\/nonexistent: no such folder \(expected a recording folder written by `causalmm record --out DIR`\)$/,
+    );
     const dir = mkdtempSync(join(tmpdir(), "hm-"));
     await expect(heatmap(dir)).rejects.toThrow(new RegExp(`^${dir}: no index.json here, so not a causalmm attention recording`));
     writeFileSync(join(dir, "index.json"), "{");

@@ -128,7 +128,12 @@ describeFixtures("attention recorder", (fixtures) => {
         src.prefill();
         src.step([5]);
         src.dispose();
-        expect(rec.records.filter((r) => r.kind === "tap").map((r) => r.name).sort()).toEqual(["text.l1.q.s0", "text.l1.q.s1", "text.l1.v.s0", "text.l1.v.s1"]);
+        expect(
+          rec.records
+            .filter((r) => r.kind === "tap")
+            .map((r) => r.name)
+            .sort(),
+        ).toEqual(["text.l1.q.s0", "text.l1.q.s1", "text.l1.v.s0", "text.l1.v.s1"]);
         expect(find(rec.records, "text.l1.q.s1").shape).toEqual([1, model.config.text.hiddenSize]);
       });
 
@@ -147,13 +152,47 @@ describeFixtures("attention recorder", (fixtures) => {
 
   test("npy and safetensors stores round-trip", async () => {
     const records: AttentionRecord[] = [
-      { name: "text.l0.s0", module: "text", layer: 0, kind: "prefill", step: 0, heads: [0, 1], shape: [2, 1, 5], queryStart: 4, data: Float32Array.from({ length: 10 }, (_, i) => i / 10) },
-      { name: "vision.l1.cls", module: "vision", layer: 1, kind: "cls", step: -1, heads: [0], shape: [1, 1, 5], queryStart: 0, data: Float32Array.from([0.2, 0.2, 0.2, 0.2, 0.2]) },
+      {
+        name: "text.l0.s0",
+        module: "text",
+        layer: 0,
+        kind: "prefill",
+        step: 0,
+        heads: [0, 1],
+        shape: [2, 1, 5],
+        queryStart: 4,
+        data: Float32Array.from({ length: 10 }, (_, i) => i / 10),
+      },
+      {
+        name: "vision.l1.cls",
+        module: "vision",
+        layer: 1,
+        kind: "cls",
+        step: -1,
+        heads: [0],
+        shape: [1, 1, 5],
+        queryStart: 0,
+        data: Float32Array.from([0.2, 0.2, 0.2, 0.2, 0.2]),
+      },
     ];
     const meta = {
-      format: "causalmm-attention-record/1", model: "m", question: "q", template: "llava_v1", suffix: "", mode: "crop", promptIds: [1, 32000, 5],
-      positionLabels: ["<s>", "<patch 0,0>", "<patch 0,1>", "<patch 1,0>", "<patch 1,1>", "x"].slice(0, 5), segments: [{ name: "system", start: 0, end: 1 }, { name: "image", start: 1, end: 5 }],
-      grid: 2, answer: { ids: [7], tokens: [" Yes"], text: "Yes" }, dims: { visionLayers: 3, visionHeads: 4, textLayers: 2, textHeads: 4 }, selection: {}, interventions: [],
+      format: "causalmm-attention-record/1",
+      model: "m",
+      question: "q",
+      template: "llava_v1",
+      suffix: "",
+      mode: "crop",
+      promptIds: [1, 32000, 5],
+      positionLabels: ["<s>", "<patch 0,0>", "<patch 0,1>", "<patch 1,0>", "<patch 1,1>", "x"].slice(0, 5),
+      segments: [
+        { name: "system", start: 0, end: 1 },
+        { name: "image", start: 1, end: 5 },
+      ],
+      grid: 2,
+      answer: { ids: [7], tokens: [" Yes"], text: "Yes" },
+      dims: { visionLayers: 3, visionHeads: 4, textLayers: 2, textHeads: 4 },
+      selection: {},
+      interventions: [],
     } as Recording["meta"];
     const image = { width: 4, height: 4, data: Uint8Array.from({ length: 48 }, (_, i) => i * 5) };
     for (const format of ["npy", "safetensors"] as const) {

@@ -22,7 +22,14 @@ describeFixtures("causal-effect sweep", (fixtures) => {
   let dir: string;
   let questions: SweepQuestion[];
   const base: SweepSettings = {
-    modules: ["vision", "text"], types: ["uniform", "random"], draws: 2, seed: 7, batch: 8, template: "llava_v1", suffix: " Please answer this question with one word.", mode: "crop",
+    modules: ["vision", "text"],
+    types: ["uniform", "random"],
+    draws: 2,
+    seed: 7,
+    batch: 8,
+    template: "llava_v1",
+    suffix: " Please answer this question with one word.",
+    mode: "crop",
     groups: { text: [[], [0], [1]], vision: [[], [1]] },
   };
   beforeAll(async () => {
@@ -30,12 +37,22 @@ describeFixtures("causal-effect sweep", (fixtures) => {
     llava = await loadLlava(join(fixtures, "llava-tiny-56", "model-f32"), { tokenizerDir: join(fixtures, "tokenizer") });
     dir = mkdtempSync(join(tmpdir(), "causalmm-sweep-"));
     const file = join(dir, "pope.jsonl");
-    writeFileSync(file, [
-      { question_id: 1, image: "chelsea.png", text: "Is there a cat in the image?", label: "yes" },
-      { question_id: 2, image: "coffee.png", text: "Is there a cup in the image?", label: "yes" },
-      { question_id: 3, image: "chelsea.png", text: "Is there a dog in the image?", label: "no" },
-    ].map((q) => JSON.stringify(q)).join("\n") + "\n");
-    questions = loadPopeQuestions(file, { imageFolder: join(fixtures, "preprocess") }).map((q) => ({ id: q.questionId, image: q.image, text: q.question, label: q.label }));
+    writeFileSync(
+      file,
+      [
+        { question_id: 1, image: "chelsea.png", text: "Is there a cat in the image?", label: "yes" },
+        { question_id: 2, image: "coffee.png", text: "Is there a cup in the image?", label: "yes" },
+        { question_id: 3, image: "chelsea.png", text: "Is there a dog in the image?", label: "no" },
+      ]
+        .map((q) => JSON.stringify(q))
+        .join("\n") + "\n",
+    );
+    questions = loadPopeQuestions(file, { imageFolder: join(fixtures, "preprocess") }).map((q) => ({
+      id: q.questionId,
+      image: q.image,
+      text: q.question,
+      label: q.label,
+    }));
   });
   afterAll(() => {
     llava?.dispose();
@@ -44,7 +61,13 @@ describeFixtures("causal-effect sweep", (fixtures) => {
 
   const report = async (s: SweepSettings): Promise<SweepReport> => {
     const res = await runSweep(llava, questions, s);
-    return { format: "causalmm-sweep/1", settings: { ...s, bootstrap: 200, level: 0.95, model: "tiny-56" }, yesNo: { ...res.yesNo, yesTokens: [], noTokens: [] }, questions: res.results, cells: summarize(res.cells, res.results, 200, s.seed) };
+    return {
+      format: "causalmm-sweep/1",
+      settings: { ...s, bootstrap: 200, level: 0.95, model: "tiny-56" },
+      yesNo: { ...res.yesNo, yesTokens: [], noTokens: [] },
+      questions: res.results,
+      cells: summarize(res.cells, res.results, 200, s.seed),
+    };
   };
 
   let first: SweepReport;
@@ -54,7 +77,10 @@ describeFixtures("causal-effect sweep", (fixtures) => {
     for (const c of first.cells) {
       const m = c.metrics;
       if (c.layers.length === 0) {
-        expect(Math.abs(m.kl.mean) + Math.abs(m.dLogOdds.mean) + m.argmaxFlip.mean + m.yesNoFlip.mean, `${c.module} ${c.type} none`).toBeLessThanOrEqual(1e-6);
+        expect(
+          Math.abs(m.kl.mean) + Math.abs(m.dLogOdds.mean) + m.argmaxFlip.mean + m.yesNoFlip.mean,
+          `${c.module} ${c.type} none`,
+        ).toBeLessThanOrEqual(1e-6);
       } else {
         expect(m.kl.mean, `${c.module} ${c.type} ${c.label}`).toBeGreaterThan(1e-6);
         expect(m.kl.lo).toBeLessThanOrEqual(m.kl.mean);
@@ -70,7 +96,8 @@ describeFixtures("causal-effect sweep", (fixtures) => {
     expect(readFileSync(b, "utf8")).toBe(readFileSync(a, "utf8"));
     expect(readFileSync(join(dir, "a.csv"), "utf8").split("\n")[0]).toMatch(/^module,type,layers,n,kl_mean/);
     const other = await report({ ...base, seed: 8 });
-    const kl = (r: SweepReport, type: string, module: string) => r.cells.filter((c) => c.type === type && c.module === module && c.layers.length).map((c) => c.metrics.kl.mean);
+    const kl = (r: SweepReport, type: string, module: string) =>
+      r.cells.filter((c) => c.type === type && c.module === module && c.layers.length).map((c) => c.metrics.kl.mean);
     expect(kl(other, "uniform", "text")).toEqual(kl(first, "uniform", "text"));
     expect(kl(other, "random", "text")).not.toEqual(kl(first, "random", "text"));
   });

@@ -15,7 +15,11 @@ const cli = async (args: string[]) => {
   expect(r.status, r.stderr).toBe(0);
   return r.stdout;
 };
-const lines = (file: string) => readFileSync(file, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+const lines = (file: string) =>
+  readFileSync(file, "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l));
 
 /** Lab class mentioned by a word (singular or -s/-es plural), else null. */
 function labClass(word: string): string | null {
@@ -31,19 +35,48 @@ test("lab CHAIR split: eval chair + score chair on held-out scenes equal a direc
   const scenes = lines(join(dir, "scenes_test.jsonl")) as { id: string; classes: string[] }[];
   const truth = lines(truthFile) as { image_id: string; objects: string[] }[];
   expect(truth).toEqual(scenes.map((s) => ({ image_id: s.id, objects: s.classes })));
-  for (const [name, extra] of [["greedy", []], ["pai", ["--baseline", "pai", "--pai-start-layer", "0"]]] as const) {
+  for (const [name, extra] of [
+    ["greedy", []],
+    ["pai", ["--baseline", "pai", "--pai-start-layer", "0"]],
+  ] as const) {
     const answers = join(dir, `${name}.jsonl`);
-    await cli(["eval", "chair", "--image-folder", join(dir, "images"), "--annotations", truthFile, "--synonyms", synonyms,
-      "--chair-prompt", "Describe the image briefly.", "--answers", answers, "--max-new-tokens", "40", ...extra]);
+    await cli([
+      "eval",
+      "chair",
+      "--image-folder",
+      join(dir, "images"),
+      "--annotations",
+      truthFile,
+      "--synonyms",
+      synonyms,
+      "--chair-prompt",
+      "Describe the image briefly.",
+      "--answers",
+      answers,
+      "--max-new-tokens",
+      "40",
+      ...extra,
+    ]);
     const caps = lines(answers) as { question_id: string; prompt: string; text: string }[];
     expect(caps.map((c) => c.question_id)).toEqual(scenes.map((s) => s.id)); // test images only, not train_*
     expect(caps.every((c) => c.prompt === "Describe the image briefly.")).toBe(true);
-    const report = JSON.parse(await cli(["score", "chair", "--answers", answers, "--annotations", truthFile, "--synonyms", synonyms, "--json"]));
+    const report = JSON.parse(
+      await cli(["score", "chair", "--answers", answers, "--annotations", truthFile, "--synonyms", synonyms, "--json"]),
+    );
     // the direct count: class words in each caption against that scene's classes
-    let withHall = 0, mentions = 0, hall = 0, found = 0, gt = 0, tokens = 0;
+    let withHall = 0,
+      mentions = 0,
+      hall = 0,
+      found = 0,
+      gt = 0,
+      tokens = 0;
     for (const c of caps) {
       const objs = new Set(scenes.find((s) => s.id === c.question_id)!.classes);
-      const said = c.text.toLowerCase().split(/[^a-z]+/).map(labClass).filter((x): x is string => x !== null);
+      const said = c.text
+        .toLowerCase()
+        .split(/[^a-z]+/)
+        .map(labClass)
+        .filter((x): x is string => x !== null);
       const wrong = said.filter((w) => !objs.has(w)).length;
       mentions += said.length;
       hall += wrong;

@@ -15,7 +15,16 @@ test("npx causalmm demo writes the table, answers, heatmaps and the explorer", a
   const out = mkdtempSync(join(tmpdir(), "demo-"));
   const r = await run("npx", ["causalmm", "demo", "--out", out, "--questions", "12"], { cwd: REPO_ROOT, timeout: 600_000 });
   expect(r.status, r.stderr).toBe(0);
-  for (const name of ["greedy", "regular sampling", "VCD (noised image)", "PAI (α 0.2, γ 1.1, layers 0-1)", "CausalMM vision", "CausalMM language", "CausalMM multimodal", "CausalMM official code"]) {
+  for (const name of [
+    "greedy",
+    "regular sampling",
+    "VCD (noised image)",
+    "PAI (α 0.2, γ 1.1, layers 0-1)",
+    "CausalMM vision",
+    "CausalMM language",
+    "CausalMM multimodal",
+    "CausalMM official code",
+  ]) {
     expect(r.stdout).toContain(`| ${name}`);
   }
   expect(r.stdout).toMatch(/random acc \/ F1 \/ yes.*popular.*adversarial/);
@@ -29,13 +38,20 @@ test("npx causalmm demo writes the table, answers, heatmaps and the explorer", a
   const demoRows = JSON.parse(readFileSync(join(out, "results.json"), "utf8")) as DemoRow[];
   const rescored: DemoRow[] = [];
   for (const answers of [...new Set(demoRows.map((x) => x.answers))]) {
-    const s = await runNode([CLI, "score", "pope", "--answers", join(out, answers), "--questions", join(out, "questions.jsonl"), "--json"], { cwd: REPO_ROOT });
+    const s = await runNode(
+      [CLI, "score", "pope", "--answers", join(out, answers), "--questions", join(out, "questions.jsonl"), "--json"],
+      { cwd: REPO_ROOT },
+    );
     expect(s.status, s.stderr).toBe(0);
     const config = demoRows.find((x) => x.answers === answers)!.config;
-    for (const sp of JSON.parse(s.stdout).splits as { split: string; rules: { vcd: DemoRow["metrics"] } }[]) rescored.push({ config, split: sp.split, metrics: sp.rules.vcd, answers });
+    for (const sp of JSON.parse(s.stdout).splits as { split: string; rules: { vcd: DemoRow["metrics"] } }[])
+      rescored.push({ config, split: sp.split, metrics: sp.rules.vcd, answers });
   }
   expect(rescored).toEqual(demoRows);
-  const table = r.stdout.split("\n").filter((l) => l.startsWith("|")).join("\n");
+  const table = r.stdout
+    .split("\n")
+    .filter((l) => l.startsWith("|"))
+    .join("\n");
   expect(demoTable(rescored)).toBe(table);
   if (r.stdout.includes("hallucinated example")) {
     expect(readFileSync(join(out, "explorer.html"), "utf8")).toMatch(/<html/i);

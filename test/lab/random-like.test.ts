@@ -72,7 +72,9 @@ describe("shardOf", () => {
 
 describe("RandomBits", () => {
   const stats = (v: Float32Array) => {
-    let s = 0, s2 = 0, finite = true;
+    let s = 0,
+      s2 = 0,
+      finite = true;
     for (const x of v) {
       s += x;
       s2 += x * x;
@@ -111,8 +113,22 @@ describe("RandomBits", () => {
 
 describeFixtures("causalmm lab random --like llava-1.5-7b (1 text + 1 vision layer, real widths)", (fixtures) => {
   const out = join(mkdtempSync(join(tmpdir(), "like-7b-")), "model");
-  const args = ["lab", "random", "--like", "llava-1.5-7b", "--text-layers", "1", "--vision-layers", "1", "--shards", "3",
-    "--tokenizer", join(fixtures, "tokenizer"), "--out", out];
+  const args = [
+    "lab",
+    "random",
+    "--like",
+    "llava-1.5-7b",
+    "--text-layers",
+    "1",
+    "--vision-layers",
+    "1",
+    "--shards",
+    "3",
+    "--tokenizer",
+    join(fixtures, "tokenizer"),
+    "--out",
+    out,
+  ];
   let stdout = "";
   beforeAll(async () => {
     const r = await runNode([join(REPO_ROOT, "dist", "src", "cli", "main.js"), ...args], { cwd: REPO_ROOT, timeout: 300_000 });
@@ -133,14 +149,23 @@ describeFixtures("causalmm lab random --like llava-1.5-7b (1 text + 1 vision lay
       expect(h.entries.every((e) => e.dtype === "F16" && index.weight_map[e.sourceName] === f)).toBe(true);
       expect(h.metadata.format).toBe("pt");
     }
-    for (const f of ["config.json", "generation_config.json", "preprocessor_config.json", "tokenizer.json", "tokenizer_config.json", "README.md"]) {
+    for (const f of [
+      "config.json",
+      "generation_config.json",
+      "preprocessor_config.json",
+      "tokenizer.json",
+      "tokenizer_config.json",
+      "README.md",
+    ]) {
       expect(existsSync(join(out, f)), f).toBe(true);
     }
   });
 
   test("the project reads it: config with real widths, the loader's plan, tokenizer with <image>, sane values", async () => {
     const cfg = loadLlavaConfig(out);
-    expect([cfg.text.hiddenSize, cfg.text.intermediateSize, cfg.text.numHeads, cfg.text.numLayers, cfg.text.vocabSize]).toEqual([4096, 11008, 32, 1, 32064]);
+    expect([cfg.text.hiddenSize, cfg.text.intermediateSize, cfg.text.numHeads, cfg.text.numLayers, cfg.text.vocabSize]).toEqual([
+      4096, 11008, 32, 1, 32064,
+    ]);
     expect([cfg.vision.hiddenSize, cfg.vision.numLayers, cfg.vision.imageSize, cfg.imageTokenIndex]).toEqual([1024, 1, 336, 32000]);
     const ckpt = Checkpoint.open(out);
     try {

@@ -13,7 +13,11 @@ describe("replicate resume is keyed by every setting", () => {
   const out = mkdtempSync(join(tmpdir(), "replicate-resume-"));
   let loads = 0;
   const base: ReplicateOptions = {
-    models: [{ dir: EMBEDDED_MODEL_DIR, trainSeed: 0 }], decodeSeeds: [0], sceneSeed: 7, perSplit: 2, out,
+    models: [{ dir: EMBEDDED_MODEL_DIR, trainSeed: 0 }],
+    decodeSeeds: [0],
+    sceneSeed: 7,
+    perSplit: 2,
+    out,
     load: async (dir) => {
       loads++;
       return loadLlava(dir);
@@ -56,11 +60,14 @@ describe("replicate resume is keyed by every setting", () => {
 
   it("another model under the same training seed is refused; so is a run file without settings", async () => {
     const other = mkdtempSync(join(tmpdir(), "replicate-model-"));
-    for (const f of ["config.json", "tokenizer.json", "tokenizer_config.json", "preprocessor_config.json"]) writeFileSync(join(other, f), readFileSync(join(EMBEDDED_MODEL_DIR, f)));
+    for (const f of ["config.json", "tokenizer.json", "tokenizer_config.json", "preprocessor_config.json"])
+      writeFileSync(join(other, f), readFileSync(join(EMBEDDED_MODEL_DIR, f)));
     const w = readFileSync(join(EMBEDDED_MODEL_DIR, "model.safetensors"));
     w[w.length - 1] ^= 1;
     writeFileSync(join(other, "model.safetensors"), w);
-    await expect(runReplicate({ ...base, models: [{ dir: other, trainSeed: 0 }], only: ["greedy"] })).rejects.toThrow(/model weights \(fingerprint\) [0-9a-f]{16} there, [0-9a-f]{16} here/);
+    await expect(runReplicate({ ...base, models: [{ dir: other, trainSeed: 0 }], only: ["greedy"] })).rejects.toThrow(
+      /model weights \(fingerprint\) [0-9a-f]{16} there, [0-9a-f]{16} here/,
+    );
     await expect(runReplicate({ ...base, only: ["nope"] })).rejects.toThrow(/unknown --config 'nope' \(valid: regular sampling; greedy;/);
     writeFileSync(file, JSON.stringify(readRuns(out)) + "\n"); // the old format: a bare list of records
     expect(() => readRuns(out)).toThrow(new RegExp(`^${file}: a replicate run written before runs recorded their settings`));

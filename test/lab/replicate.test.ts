@@ -5,16 +5,27 @@ import { aggregate, aggregateCsv, aggregateMarkdown, metricsOfCounts, replicateC
 import { FN, FP, TN, TP } from "../../src/eval/pope-score.js";
 
 const ids = ["q0", "q1", "q2", "q3"];
-const rec = (config: string, trainSeed: number, decodeSeed: number, codes: number[], reused = false): RunRecord =>
-  ({ trainSeed, decodeSeed, config, split: "adversarial", ids, codes, reused });
+const rec = (config: string, trainSeed: number, decodeSeed: number, codes: number[], reused = false): RunRecord => ({
+  trainSeed,
+  decodeSeed,
+  config,
+  split: "adversarial",
+  ids,
+  codes,
+  reused,
+});
 
 // labels: q0, q1 yes; q2, q3 no
 const greedyCodes = [TP, TP, FP, TN]; // acc 0.75, false-yes 0.5
 const runs: RunRecord[] = [
-  rec("greedy", 0, 0, greedyCodes), rec("greedy", 0, 1, greedyCodes, true),
-  rec("greedy", 1, 0, greedyCodes), rec("greedy", 1, 1, greedyCodes, true),
-  rec("cmm", 0, 0, [TP, TP, TN, TN]), rec("cmm", 0, 1, [TP, FN, TN, TN]), // acc 1, 0.75
-  rec("cmm", 1, 0, [TP, TP, FP, FP]), rec("cmm", 1, 1, [TP, TP, FP, TN]), // acc 0.5, 0.75
+  rec("greedy", 0, 0, greedyCodes),
+  rec("greedy", 0, 1, greedyCodes, true),
+  rec("greedy", 1, 0, greedyCodes),
+  rec("greedy", 1, 1, greedyCodes, true),
+  rec("cmm", 0, 0, [TP, TP, TN, TN]),
+  rec("cmm", 0, 1, [TP, FN, TN, TN]), // acc 1, 0.75
+  rec("cmm", 1, 0, [TP, TP, FP, FP]),
+  rec("cmm", 1, 1, [TP, TP, FP, TN]), // acc 0.5, 0.75
 ];
 
 describe("replicate aggregation", () => {
@@ -80,7 +91,12 @@ describe("replicate aggregation", () => {
     expect(cut.opts.causal).toMatchObject({ gamma: 0, epsilon: 0.6 });
     expect(cs.find((c) => c.name === "greedy")!.seeded).toBe(false);
     expect(cs.find((c) => c.name === "regular sampling")!.opts.seed).toBe(3);
-    expect(cs.find((c) => c.name.startsWith("PAI"))!.opts.causal).toMatchObject({ baseline: "pai", paiStartLayer: 0, paiAlpha: 0.2, gamma: 1.1 });
+    expect(cs.find((c) => c.name.startsWith("PAI"))!.opts.causal).toMatchObject({
+      baseline: "pai",
+      paiStartLayer: 0,
+      paiAlpha: 0.2,
+      gamma: 1.1,
+    });
     expect(new Set(names).size).toBe(names.length);
   });
 });

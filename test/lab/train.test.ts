@@ -21,7 +21,17 @@ import { labTokenizerJson } from "../../src/lab/vocab.js";
 import { withMatMulGradient } from "../../src/lab/fast-grads.js";
 import { pretrainVision } from "../../src/lab/pretrain.js";
 
-const MICRO = labConfigJson({ imageSize: 28, patchSize: 14, visionHidden: 16, visionLayers: 2, visionHeads: 2, textHidden: 16, textLayers: 1, textHeads: 2, kvHeads: 2 });
+const MICRO = labConfigJson({
+  imageSize: 28,
+  patchSize: 14,
+  visionHidden: 16,
+  visionLayers: 2,
+  visionHeads: 2,
+  textHidden: 16,
+  textLayers: 1,
+  textHeads: 2,
+  kvHeads: 2,
+});
 const tmp = (p: string) => mkdtempSync(join(tmpdir(), p));
 let data: TrainingData;
 
@@ -34,7 +44,15 @@ beforeAll(async () => {
 });
 
 const opts = (out: string, extra: Partial<TrainOptions> = {}): TrainOptions => ({
-  out, seed: 3, steps: 6, batchSize: 4, lr: 1e-2, warmup: 2, checkpointEvery: 3, configJson: MICRO, ...extra,
+  out,
+  seed: 3,
+  steps: 6,
+  batchSize: 4,
+  lr: 1e-2,
+  warmup: 2,
+  checkpointEvery: 3,
+  configJson: MICRO,
+  ...extra,
 });
 
 describe("lab training", () => {
@@ -57,7 +75,10 @@ describe("lab training", () => {
     expect(first.endStep).toBe(3);
     expect(second.startStep).toBe(3);
     expect([...first.records, ...second.records].map((r) => r.loss)).toEqual(full.records.map((r) => r.loss));
-    const logged = readFileSync(join(out, "loss.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l).loss);
+    const logged = readFileSync(join(out, "loss.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l).loss);
     expect(logged).toEqual(full.records.map((r) => r.loss));
   });
 
@@ -90,8 +111,13 @@ describe("lab training", () => {
     const vars = tm.params.map((p) => p.variable);
     const { value, grads } = withMatMulGradient("explicit-transpose", () => tf.variableGrads(() => batchLoss(tm.model, batch), vars));
     value.dispose();
-    const names = ["language_model.lm_head.weight", "language_model.model.embed_tokens.weight", "multi_modal_projector.linear_1.weight",
-      "vision_tower.vision_model.embeddings.patch_embedding.weight", "language_model.model.layers.0.self_attn.q_proj.weight"];
+    const names = [
+      "language_model.lm_head.weight",
+      "language_model.model.embed_tokens.weight",
+      "multi_modal_projector.linear_1.weight",
+      "vision_tower.vision_model.embeddings.patch_embedding.weight",
+      "language_model.model.layers.0.self_attn.q_proj.weight",
+    ];
     for (const name of names) {
       const p = tm.params.find((q) => q.name === name)!;
       const g = grads[p.variable.name].dataSync();

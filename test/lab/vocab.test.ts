@@ -48,9 +48,18 @@ describe("lab tokenizer", () => {
 
   it("trains only on answer tokens and their </s>", async () => {
     const tok = await labTokenizer();
-    const s = encodeConversation(tok, [{ question: "Is there a box in the image?", answer: "No" }, { question: "Describe the image briefly.", answer: "A red box on sand." }], 0);
+    const s = encodeConversation(
+      tok,
+      [
+        { question: "Is there a box in the image?", answer: "No" },
+        { question: "Describe the image briefly.", answer: "A red box on sand." },
+      ],
+      0,
+    );
     const trained = s.ids.filter((_, j) => s.trained[j]);
     expect(tok.decode(trained, { skipSpecialTokens: false })).toBe("No </s> A red box on sand . </s>");
-    expect(s.ids.slice(0, encodePrompt(tok, "llava_v1", "Is there a box in the image?").length)).toEqual(encodePrompt(tok, "llava_v1", "Is there a box in the image?"));
+    expect(s.ids.slice(0, encodePrompt(tok, "llava_v1", "Is there a box in the image?").length)).toEqual(
+      encodePrompt(tok, "llava_v1", "Is there a box in the image?"),
+    );
   });
 });

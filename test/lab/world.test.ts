@@ -59,7 +59,9 @@ describe("lab world generator", () => {
 
   it("plants the language prior: the share of Yes answers equals yesRate", () => {
     const all = scenes(5, 1500);
-    const turns = all.flatMap((s) => trainingSample(s, DEFAULT_KNOBS, 5, `${s.id}.png`, 5).turns).filter((t) => t.answer === "Yes" || t.answer === "No");
+    const turns = all
+      .flatMap((s) => trainingSample(s, DEFAULT_KNOBS, 5, `${s.id}.png`, 5).turns)
+      .filter((t) => t.answer === "Yes" || t.answer === "No");
     const yes = turns.filter((t) => t.answer === "Yes").length / turns.length;
     expect(Math.abs(yes - DEFAULT_KNOBS.yesRate)).toBeLessThan(tol(DEFAULT_KNOBS.yesRate, turns.length));
     // And answers are true: Yes exactly when the object is in the scene.
@@ -110,7 +112,8 @@ describe("POPE files", () => {
     expect([...random].sort()).toEqual([...absent].sort());
     // Over many images the random strategy picks every absent class about equally often.
     const counts = new Map<string, number>();
-    for (const t of test) for (const c of rankNegatives("random", sceneClasses(t), stats, 0, t.id).slice(0, 1)) counts.set(c, (counts.get(c) ?? 0) + 1);
+    for (const t of test)
+      for (const c of rankNegatives("random", sceneClasses(t), stats, 0, t.id).slice(0, 1)) counts.set(c, (counts.get(c) ?? 0) + 1);
     expect(counts.size).toBe(CLASSES.length);
   });
 

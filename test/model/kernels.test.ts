@@ -24,7 +24,11 @@ const OFF: KernelChoice = { kernels: "never" };
 
 function repeatHeads(x: tf.Tensor4D, H: number): tf.Tensor4D {
   const rep = H / x.shape[1];
-  return tf.gather(x, Array.from({ length: H }, (_, h) => Math.floor(h / rep)), 1) as tf.Tensor4D;
+  return tf.gather(
+    x,
+    Array.from({ length: H }, (_, h) => Math.floor(h / rep)),
+    1,
+  ) as tf.Tensor4D;
 }
 
 describe("wasm kernels", () => {
@@ -53,39 +57,59 @@ describe("wasm kernels", () => {
     [2, 2, 2, 1, 64],
   ];
   // wasm: one query row per head (decode); cpu: also several (prefill, CLIP), with some P exactly 0
-  const cases = shapes.flatMap(([B, H, Hkv, T, hd], i) => [["wasm", 1], ["cpu", 1], ["cpu", 1 + (i % 3) * 4]].map(([backend, R]) => [backend as "wasm" | "cpu", R as number, B, H, Hkv, T, hd, i % 2 ? 3 : 0] as const));
-  test.each(cases)("%s: %i query rows, B %i, H %i, Hkv %i, T %i, hd %i, %i spare positions: equal to batched matMuls", async (backend, R, B, H, Hkv, T, hd, spare) => {
-    await initBackend(backend);
-    const kernels = attentionKernels(R, ON)!;
-    tf.tidy(() => {
-      const q = tf.randomNormal([B, H, R, hd], 0, 1, "float32", 1) as tf.Tensor4D;
-      const k = tf.randomNormal([B, Hkv, T, hd], 0, 1, "float32", 2) as tf.Tensor4D;
-      const v = tf.randomNormal([B, Hkv, T, hd], 0, 1, "float32", 3) as tf.Tensor4D;
-      const zeros = tf.cast(tf.greater(tf.randomUniform([B, H, R, T], 0, 1, "float32", 5), 0.7), "float32");
-      const p = tf.mul(tf.softmax(tf.randomNormal([B, H, R, T], 0, 3, "float32", 4)), zeros) as tf.Tensor4D;
-      // storage with spare positions after the T filled ones (as in the KV cache); NaN must not be read
-      const withSpare = (x: tf.Tensor4D) => (spare ? tf.concat([x, tf.fill([B, Hkv, spare, hd], NaN)], 2) : x) as tf.Tensor4D;
-      const qk = kernels.qk(q, withSpare(k), T);
-      const pv = kernels.pv(p, withSpare(v));
-      expect(qk.shape).toEqual([B, H, R, T]);
-      expect(pv.shape).toEqual([B, H, R, hd]);
-      const refQk = tf.matMul(q, repeatHeads(k, H), false, true);
-      const refPv = tf.matMul(p, repeatHeads(v, H));
-      expect(maxAbsDiff(qk.dataSync() as Float32Array, refQk.dataSync() as Float32Array)).toBeLessThan(1e-5 * Math.sqrt(hd));
-      expect(maxAbsDiff(pv.dataSync() as Float32Array, refPv.dataSync() as Float32Array)).toBeLessThan(1e-6);
-    });
-  });
+  const cases = shapes.flatMap(([B, H, Hkv, T, hd], i) =>
+    [
+      ["wasm", 1],
+      ["cpu", 1],
+      ["cpu", 1 + (i % 3) * 4],
+    ].map(([backend, R]) => [backend as "wasm" | "cpu", R as number, B, H, Hkv, T, hd, i % 2 ? 3 : 0] as const),
+  );
+  test.each(cases)(
+    "%s: %i query rows, B %i, H %i, Hkv %i, T %i, hd %i, %i spare positions: equal to batched matMuls",
+    async (backend, R, B, H, Hkv, T, hd, spare) => {
+      await initBackend(backend);
+      const kernels = attentionKernels(R, ON)!;
+      tf.tidy(() => {
+        const q = tf.randomNormal([B, H, R, hd], 0, 1, "float32", 1) as tf.Tensor4D;
+        const k = tf.randomNormal([B, Hkv, T, hd], 0, 1, "float32", 2) as tf.Tensor4D;
+        const v = tf.randomNormal([B, Hkv, T, hd], 0, 1, "float32", 3) as tf.Tensor4D;
+        const zeros = tf.cast(tf.greater(tf.randomUniform([B, H, R, T], 0, 1, "float32", 5), 0.7), "float32");
+        const p = tf.mul(tf.softmax(tf.randomNormal([B, H, R, T], 0, 3, "float32", 4)), zeros) as tf.Tensor4D;
+        // storage with spare positions after the T filled ones (as in the KV cache); NaN must not be read
+        const withSpare = (x: tf.Tensor4D) => (spare ? tf.concat([x, tf.fill([B, Hkv, spare, hd], NaN)], 2) : x) as tf.Tensor4D;
+        const qk = kernels.qk(q, withSpare(k), T);
+        const pv = kernels.pv(p, withSpare(v));
+        expect(qk.shape).toEqual([B, H, R, T]);
+        expect(pv.shape).toEqual([B, H, R, hd]);
+        const refQk = tf.matMul(q, repeatHeads(k, H), false, true);
+        const refPv = tf.matMul(p, repeatHeads(v, H));
+        expect(maxAbsDiff(qk.dataSync() as Float32Array, refQk.dataSync() as Float32Array)).toBeLessThan(1e-5 * Math.sqrt(hd));
+        expect(maxAbsDiff(pv.dataSync() as Float32Array, refPv.dataSync() as Float32Array)).toBeLessThan(1e-6);
+      });
+    },
+  );
 
   test("cpu softmax: equal to tfjs's, with −∞ keys, and the same gradient", async () => {
     await initBackend("cpu");
     tf.tidy(() => {
-      const x = tf.add(tf.randomNormal([2, 3, 5, 40], 0, 4, "float32", 8), tf.concat([tf.zeros([5, 30]), tf.fill([5, 10], -Infinity)], 1)) as tf.Tensor4D;
+      const x = tf.add(
+        tf.randomNormal([2, 3, 5, 40], 0, 4, "float32", 8),
+        tf.concat([tf.zeros([5, 30]), tf.fill([5, 10], -Infinity)], 1),
+      ) as tf.Tensor4D;
       const ours = rowSoftmax(ON)!;
       expect(maxAbsDiff(ours(x).dataSync() as Float32Array, tf.softmax(x).dataSync() as Float32Array)).toBeLessThan(1e-7);
       expect(ours(x).slice([0, 0, 0, 30], [-1, -1, -1, -1]).max().dataSync()[0]).toBe(0);
       const w = tf.randomNormal(x.shape, 0, 1, "float32", 9);
-      const gradOf = (f: (t: tf.Tensor) => tf.Tensor) => tf.grad((t: tf.Tensor) => tf.sum(tf.mul(f(t), w)))(x).dataSync() as Float32Array;
-      expect(maxAbsDiff(gradOf(ours), gradOf((t) => tf.softmax(t)))).toBeLessThan(1e-6);
+      const gradOf = (f: (t: tf.Tensor) => tf.Tensor) =>
+        tf
+          .grad((t: tf.Tensor) => tf.sum(tf.mul(f(t), w)))(x)
+          .dataSync() as Float32Array;
+      expect(
+        maxAbsDiff(
+          gradOf(ours),
+          gradOf((t) => tf.softmax(t)),
+        ),
+      ).toBeLessThan(1e-6);
     });
     await initBackend("wasm");
   });
@@ -121,33 +145,40 @@ describe("wasm kernels", () => {
         const keep = new Set(want);
         for (let k = 0; k < V; k++) {
           const got = out.masked[b * V + k];
-          if (keep.has(k)) expect(Object.is(got, r[k]) || (Number.isNaN(got) && Number.isNaN(r[k])), `trial ${trial} token ${k}`).toBe(true);
+          if (keep.has(k))
+            expect(Object.is(got, r[k]) || (Number.isNaN(got) && Number.isNaN(r[k])), `trial ${trial} token ${k}`).toBe(true);
           else expect(got).toBe(-Infinity);
         }
       });
     }
   });
 
-  test.each(["wasm", "cpu"] as const)("%s: cached decode with the kernels equals decode with tfjs ops (GQA model, 2 rows)", async (backend) => {
-    await initBackend(backend);
-    const raw = tinyConfigJson({ imageSize: 28, visionLayers: 2, textLayers: 3, textHeads: 4, kvHeads: 2, seed: 4 });
-    const fastModel = buildModel(parseLlavaConfig(raw), randomSource(raw, 4));
-    const px = tf.randomNormal([2, 3, 28, 28], 0, 1, "float32", 6) as tf.Tensor4D;
-    const img = fastModel.config.imageTokenIndex;
-    const ids = [[1, 5, img, 9, 10], [1, 6, img, 11, 12]];
-    const run = (kernels: "auto" | "never") => {
-      const src = new ModelSource(fastModel.withPerformance({ kernels }), ids, { pixels: px });
-      const rows = [src.prefill()];
-      for (let i = 0; i < 6; i++) rows.push(src.step([20 + i, 30 + i]));
-      src.dispose();
-      return rows.flat();
-    };
-    const before = tf.memory().numTensors;
-    const fast = run("auto");
-    expect(tf.memory().numTensors).toBe(before);
-    const slow = run("never");
-    fast.forEach((row, i) => expect(maxAbsDiff(row, slow[i]), `row ${i}`).toBeLessThan(1e-5));
-    px.dispose();
-    fastModel.dispose();
-  });
+  test.each(["wasm", "cpu"] as const)(
+    "%s: cached decode with the kernels equals decode with tfjs ops (GQA model, 2 rows)",
+    async (backend) => {
+      await initBackend(backend);
+      const raw = tinyConfigJson({ imageSize: 28, visionLayers: 2, textLayers: 3, textHeads: 4, kvHeads: 2, seed: 4 });
+      const fastModel = buildModel(parseLlavaConfig(raw), randomSource(raw, 4));
+      const px = tf.randomNormal([2, 3, 28, 28], 0, 1, "float32", 6) as tf.Tensor4D;
+      const img = fastModel.config.imageTokenIndex;
+      const ids = [
+        [1, 5, img, 9, 10],
+        [1, 6, img, 11, 12],
+      ];
+      const run = (kernels: "auto" | "never") => {
+        const src = new ModelSource(fastModel.withPerformance({ kernels }), ids, { pixels: px });
+        const rows = [src.prefill()];
+        for (let i = 0; i < 6; i++) rows.push(src.step([20 + i, 30 + i]));
+        src.dispose();
+        return rows.flat();
+      };
+      const before = tf.memory().numTensors;
+      const fast = run("auto");
+      expect(tf.memory().numTensors).toBe(before);
+      const slow = run("never");
+      fast.forEach((row, i) => expect(maxAbsDiff(row, slow[i]), `row ${i}`).toBeLessThan(1e-5));
+      px.dispose();
+      fastModel.dispose();
+    },
+  );
 });

@@ -83,8 +83,14 @@ describe.each(["wasm", "cpu"] as const)("KV cache (%s)", (backend) => {
     const common = appendAll(a, [6, 1], 3, 30);
     const b = a.clone();
     const c = a.selectRows([2, 0]);
-    const stepA = rows(3, 1, 40), stepB = rows(3, 1, 41), stepC = rows(2, 1, 42);
-    for (const [cache, step] of [[a, stepA], [b, stepB], [c, stepC]] as const) {
+    const stepA = rows(3, 1, 40),
+      stepB = rows(3, 1, 41),
+      stepC = rows(2, 1, 42);
+    for (const [cache, step] of [
+      [a, stepA],
+      [b, stepB],
+      [c, stepC],
+    ] as const) {
       tf.tidy(() => {
         cache.append(0, step, step);
       });
@@ -103,7 +109,10 @@ describe.each(["wasm", "cpu"] as const)("KV cache (%s)", (backend) => {
     await initBackend(backend);
     const raw = tinyConfigJson({ imageSize: 28, visionLayers: 1, textLayers: 2, textHeads: 4, kvHeads: 2, seed: 5 });
     const m = buildModel(parseLlavaConfig(raw), randomSource(raw, 5));
-    const ids = [[1, 5, 9, 10], [1, 6, 11, 12]];
+    const ids = [
+      [1, 5, 9, 10],
+      [1, 6, 11, 12],
+    ];
     const run = (kvWrites: "auto" | "never") => {
       const src = new ModelSource(m.withPerformance({ kvWrites }), ids, {});
       const out = [src.prefill()];

@@ -16,7 +16,12 @@ import { writeSparse7b } from "../helpers/llava7b.js";
 
 const GiB = 1024 ** 3;
 const laptop: MachineMemory = { totalBytes: 24 * GiB, availableBytes: 22 * GiB, processBytes: 0.2 * GiB, source: "test: 24 GiB laptop" };
-const workstation: MachineMemory = { totalBytes: 64 * GiB, availableBytes: 60 * GiB, processBytes: 0.2 * GiB, source: "test: 64 GiB workstation" };
+const workstation: MachineMemory = {
+  totalBytes: 64 * GiB,
+  availableBytes: 60 * GiB,
+  processBytes: 0.2 * GiB,
+  source: "test: 64 GiB workstation",
+};
 
 describe("memory plan (LLaVA-1.5-7B layout, sparse files)", () => {
   let dir: string;
@@ -77,13 +82,17 @@ describe("memory plan (LLaVA-1.5-7B layout, sparse files)", () => {
     const reads = [vi.spyOn(Checkpoint.prototype, "readFloat32"), vi.spyOn(Checkpoint.prototype, "readRaw")];
     try {
       const t0 = performance.now();
-      await expect(loadModel(dir, { residency: { policy: "all", workload: { promptTokens: 620, maxNewTokens: 8 } }, machine: laptop })).rejects.toThrow(
+      await expect(
+        loadModel(dir, { residency: { policy: "all", workload: { promptTokens: 620, maxNewTokens: 8 } }, machine: laptop }),
+      ).rejects.toThrow(
         new RegExp(
           /does not fit: the wasm backend can hold 3\.60 GiB of tensors, the plan needs 5\d\.\d\d GiB[\s\S]*peak backend memory/.source +
             /[\s\S]*would fit: (--residency budget --resident \d+MiB|--residency stream)/.source,
         ),
       );
-      await expect(loadModel(dir, { residency: { policy: "stream", workload: { rows: 2 } }, machine: laptop })).rejects.toThrow(/would fit: --backend cpu/);
+      await expect(loadModel(dir, { residency: { policy: "stream", workload: { rows: 2 } }, machine: laptop })).rejects.toThrow(
+        /would fit: --backend cpu/,
+      );
       expect(performance.now() - t0).toBeLessThan(1000);
       for (const r of reads) expect(r).not.toHaveBeenCalled();
     } finally {

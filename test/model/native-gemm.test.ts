@@ -8,7 +8,14 @@ import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../../src/backend.js";
 import { matMulKernel } from "../../src/model/kernels/kernels.js";
 import {
-  loadAddon, nativeAvailable, nativeLinear, nativeMatMul, nativeUnavailableReason, nativeWeight, setNativeGemm, setNativeThreads,
+  loadAddon,
+  nativeAvailable,
+  nativeLinear,
+  nativeMatMul,
+  nativeUnavailableReason,
+  nativeWeight,
+  setNativeGemm,
+  setNativeThreads,
   type NativeDtype,
 } from "../../src/model/kernels/native.js";
 import { bf16ToF32, f16ToF32, f32ToBf16 } from "../../src/weights/dtype.js";
@@ -67,7 +74,14 @@ function relError(c: Float32Array, a: Float32Array, b: Float32Array, bias: Float
   return worst;
 }
 
-const SHAPES: [number, number, number][] = [[1, 67, 45], [2, 300, 129], [3, 33, 77], [5, 130, 70], [577, 70, 130], [13, 257, 33]];
+const SHAPES: [number, number, number][] = [
+  [1, 67, 45],
+  [2, 300, 129],
+  [3, 33, 77],
+  [5, 130, 70],
+  [577, 70, 130],
+  [13, 257, 33],
+];
 const TOL = 1e-6;
 
 function nativeSuite(backend: "wasm" | "cpu") {
@@ -104,10 +118,13 @@ function nativeSuite(backend: "wasm" | "cpu") {
     test.each(isas)("%s: nativeMatMul and matMulKernel (with bias) on tensors, against float64", (isa) => {
       if (!loadAddon()!.setIsa(isa)) return;
       for (const [M, K, N] of SHAPES) {
-        const a = values(M * K, M), b = values(K * N, K), bias = values(N, N);
+        const a = values(M * K, M),
+          b = values(K * N, K),
+          bias = values(N, N);
         const before = tf.memory().numTensors;
         const [c, cb] = tf.tidy(() => {
-          const at = tf.tensor2d(a, [M, K]), bt = tf.tensor2d(b, [K, N]);
+          const at = tf.tensor2d(a, [M, K]),
+            bt = tf.tensor2d(b, [K, N]);
           return [nativeMatMul(at, bt).dataSync(), matMulKernel()!(at, bt, tf.tensor1d(bias)).dataSync()] as Float32Array[];
         });
         expect(tf.memory().numTensors).toBe(before);
@@ -126,7 +143,8 @@ function nativeSuite(backend: "wasm" | "cpu") {
           let bad = 0;
           for (let r = 0; r < M; r++)
             for (let i = 0; i < 65536; i++) {
-              const g = got[r * 65536 + i], e = expected[i];
+              const g = got[r * 65536 + i],
+                e = expected[i];
               if (!(g === e || (Number.isNaN(g) && Number.isNaN(e)))) bad++;
             }
           expect(bad, `${dtype} M=${M}`).toBe(0);
@@ -135,8 +153,11 @@ function nativeSuite(backend: "wasm" | "cpu") {
     });
 
     test("a row's result does not depend on the rows batched with it, nor on the thread count", () => {
-      const M = 37, K = 300, N = 200;
-      const a = tf.tensor2d(values(M * K, 5), [M, K]), b = tf.tensor2d(values(K * N, 6), [K, N]);
+      const M = 37,
+        K = 300,
+        N = 200;
+      const a = tf.tensor2d(values(M * K, 5), [M, K]),
+        b = tf.tensor2d(values(K * N, 6), [K, N]);
       setNativeThreads(2);
       const all = nativeMatMul(a, b);
       const rows = tf.tidy(() => tf.concat(Array.from({ length: M }, (_, i) => nativeMatMul(tf.slice(a, [i, 0], [1, K]), b))));

@@ -14,8 +14,25 @@ interface Result {
 }
 
 function run(policy: string): Result {
-  const args = ["--backend", "wasm", "--policy", policy, "--text-layers", "1", "--vision-layers", "1", "--image", "224", "--new", "2", "--json"];
-  const out = execFileSync(process.execPath, [join(process.cwd(), "dist/benchmarks/residency.js"), ...args], { encoding: "utf8", timeout: 300_000 });
+  const args = [
+    "--backend",
+    "wasm",
+    "--policy",
+    policy,
+    "--text-layers",
+    "1",
+    "--vision-layers",
+    "1",
+    "--image",
+    "224",
+    "--new",
+    "2",
+    "--json",
+  ];
+  const out = execFileSync(process.execPath, [join(process.cwd(), "dist/benchmarks/residency.js"), ...args], {
+    encoding: "utf8",
+    timeout: 300_000,
+  });
   return JSON.parse(out.trim().split("\n").pop()!) as Result;
 }
 
@@ -28,7 +45,12 @@ describe("memory plan of residency native at 7B widths (wasm)", () => {
     // the 16-bit weights are on the host, not in the heap: 1 layer + embeddings + lm_head ≈ 0.93 GiB of F16
     expect(r.plan.host).toBeGreaterThan(0.9 * 1024 ** 3);
     expect(r.measured.wasmHeap).toBeLessThan(r.plan.host);
-    expect(within(r.plan.backendPeak, r.measured.wasmHeap), `heap: plan ${r.plan.backendPeak}, measured ${r.measured.wasmHeap}`).toBeLessThan(0.15);
-    expect(within(r.plan.processPeak, r.measured.vmHwm), `process: plan ${r.plan.processPeak}, measured ${r.measured.vmHwm}`).toBeLessThan(0.15);
+    expect(
+      within(r.plan.backendPeak, r.measured.wasmHeap),
+      `heap: plan ${r.plan.backendPeak}, measured ${r.measured.wasmHeap}`,
+    ).toBeLessThan(0.15);
+    expect(within(r.plan.processPeak, r.measured.vmHwm), `process: plan ${r.plan.processPeak}, measured ${r.measured.vmHwm}`).toBeLessThan(
+      0.15,
+    );
   }, 300_000);
 });

@@ -31,7 +31,9 @@ describe("performance options", () => {
     expect(resolvePerformance()).toEqual(DEFAULT_PERFORMANCE);
     expect(resolvePerformance({ kernels: "never" })).toEqual({ ...DEFAULT_PERFORMANCE, kernels: "never" });
     expect(() => resolvePerformance({ kernel: "never" } as unknown as Partial<PerformanceOptions>)).toThrow(/unknown option "kernel"/);
-    expect(() => resolvePerformance({ kvWrites: "sometimes" } as unknown as Partial<PerformanceOptions>)).toThrow(/kvWrites must be one of auto, never/);
+    expect(() => resolvePerformance({ kvWrites: "sometimes" } as unknown as Partial<PerformanceOptions>)).toThrow(
+      /kvWrites must be one of auto, never/,
+    );
     expect(() => buildModel(parseLlavaConfig(raw), randomSource(raw, 9), { performance: { matmul: "gpu" as "tfjs" } })).toThrow(/matmul/);
   });
 
@@ -69,7 +71,11 @@ describe("performance options", () => {
       const cache = new KVCache(model.config.text.numLayers);
       const spy = vi.spyOn(cache, "append");
       await prefill(model, [[1, 5, 9, 10]], cache);
-      const out = spy.mock.calls.map((c, i) => ({ writes: c[3], length: spy.mock.results[i].value.length, storage: spy.mock.results[i].value.k.shape[2] }));
+      const out = spy.mock.calls.map((c, i) => ({
+        writes: c[3],
+        length: spy.mock.results[i].value.length,
+        storage: spy.mock.results[i].value.k.shape[2],
+      }));
       cache.dispose();
       return out;
     };

@@ -57,7 +57,8 @@ for (const backend of ["cpu", "wasm"] as const) {
         const f = m.encodeImages(px).features;
         stepRows.push(m.decode(m.embed([prompt()], f), { cache, logits: "last" }).logits!.dataSync() as Float32Array);
       });
-      for (const t of cont) stepRows.push(tf.tidy(() => m.decode(m.embedStep([t]), { cache, logits: "last" }).logits!.dataSync() as Float32Array));
+      for (const t of cont)
+        stepRows.push(tf.tidy(() => m.decode(m.embedStep([t]), { cache, logits: "last" }).logits!.dataSync() as Float32Array));
       cache.dispose();
       stepRows.forEach((row, k) => {
         const pos = S - cont.length - 1 + k;
@@ -88,12 +89,19 @@ for (const backend of ["cpu", "wasm"] as const) {
       const repeatHeads = (data: Float32Array, inDim: number) => {
         const out = new Float32Array(data.length * rep);
         const block = hd * inDim;
-        for (let h = 0; h < data.length / block; h++) for (let r = 0; r < rep; r++) out.set(data.subarray(h * block, (h + 1) * block), (h * rep + r) * block);
+        for (let h = 0; h < data.length / block; h++)
+          for (let r = 0; r < rep; r++) out.set(data.subarray(h * block, (h + 1) * block), (h * rep + r) * block);
         return out;
       };
       const mha = makeModel({ ...spec, kvHeads: spec.textHeads }, (src) => {
         const gqa = randomSource(tinyConfigJson(spec), spec.seed);
-        return { ...src, readFloat32: (n) => (/self_attn\.[kv]_proj/.test(n) && n.startsWith("language") ? repeatHeads(gqa.readFloat32(n), m.config.text.hiddenSize) : gqa.readFloat32(n)) };
+        return {
+          ...src,
+          readFloat32: (n) =>
+            /self_attn\.[kv]_proj/.test(n) && n.startsWith("language")
+              ? repeatHeads(gqa.readFloat32(n), m.config.text.hiddenSize)
+              : gqa.readFloat32(n),
+        };
       });
       expect(maxAbsDiff(allLogits(mha, [prompt()], px), allLogits(m, [prompt()], px))).toBeLessThan(1e-5);
       mha.dispose();
@@ -102,9 +110,19 @@ for (const backend of ["cpu", "wasm"] as const) {
     test("a hook that keeps P changes nothing; one that replaces P changes the output", () => {
       const base = allLogits(m, [prompt()], px);
       const run = (hook: AttentionHook | undefined) =>
-        tf.tidy(() => m.decode(m.embed([prompt()], m.encodeImages(px, { hook }).features), { logits: "all", hook }).logits!.dataSync() as Float32Array);
+        tf.tidy(
+          () =>
+            m
+              .decode(m.embed([prompt()], m.encodeImages(px, { hook }).features), { logits: "all", hook })
+              .logits!.dataSync() as Float32Array,
+        );
       const sites: string[] = [];
-      expect(maxAbsDiff(run((_p, s) => void sites.push(`${s.module}${s.layer}`)), base)).toBe(0);
+      expect(
+        maxAbsDiff(
+          run((_p, s) => void sites.push(`${s.module}${s.layer}`)),
+          base,
+        ),
+      ).toBe(0);
       expect(sites).toEqual(["vision0", "text0", "text1", "text2"]);
       const uniform = run((p, s) => (s.module === "text" && s.layer === 1 ? (tf.onesLike(p).div(p.shape[3]) as tf.Tensor4D) : undefined));
       expect(maxAbsDiff(uniform, base)).toBeGreaterThan(1e-3);
@@ -114,7 +132,10 @@ for (const backend of ["cpu", "wasm"] as const) {
       const live: Record<string, number> = {};
       const hook: AttentionHook = (_p, s) => void (live[`${s.module}${s.layer}`] = tf.memory().numTensors);
       const deep = makeModel({ ...spec, visionLayers: 5, textLayers: 5 });
-      tf.tidy(() => void deep.decode(deep.embed([prompt()], deep.encodeImages(px, { hook }).features), { logits: "last", hook }).logits!.dataSync());
+      tf.tidy(
+        () =>
+          void deep.decode(deep.embed([prompt()], deep.encodeImages(px, { hook }).features), { logits: "last", hook }).logits!.dataSync(),
+      );
       // from layer 1 on (layer 0 reads the stack's input), the same number of live tensors at every
       // layer's attention; without the per-layer scopes it grew by each layer's intermediates
       expect([2, 3].map((l) => live[`vision${l}`] - live.vision1)).toEqual([0, 0]);

@@ -32,7 +32,9 @@ interface Outputs {
 }
 
 function outputs(model: LlavaModel, ids: number[], pixels: tf.Tensor4D): Outputs {
-  const logits = tf.tidy(() => model.decode(model.embed([ids], model.encodeImages(pixels).features), { logits: "all" }).logits!.dataSync() as Float32Array);
+  const logits = tf.tidy(
+    () => model.decode(model.embed([ids], model.encodeImages(pixels).features), { logits: "all" }).logits!.dataSync() as Float32Array,
+  );
   const g = greedyDecode(model, [ids], pixels, 4);
   const plan = buildPlan({ cf: ["vision:uniform@sel", "text:reversed@0"] }, model.config);
   const src = new CausalSource(model, { plan, prompts: { main: [ids] }, pixels });
@@ -45,7 +47,9 @@ function outputs(model: LlavaModel, ids: number[], pixels: tf.Tensor4D): Outputs
 function expectSame(a: Outputs, b: Outputs, what: string): void {
   expect(Buffer.compare(Buffer.from(a.logits.buffer), Buffer.from(b.logits.buffer)), `${what}: logits`).toBe(0);
   expect(b.tokens, `${what}: tokens`).toEqual(a.tokens);
-  a.stepLogits.forEach((r, k) => expect(Buffer.from(b.stepLogits[k].buffer).equals(Buffer.from(r.buffer)), `${what}: step ${k}`).toBe(true));
+  a.stepLogits.forEach((r, k) =>
+    expect(Buffer.from(b.stepLogits[k].buffer).equals(Buffer.from(r.buffer)), `${what}: step ${k}`).toBe(true),
+  );
   a.causal.forEach((r, k) => expect(Buffer.from(b.causal[k].buffer).equals(Buffer.from(r.buffer)), `${what}: causal step ${k}`).toBe(true));
 }
 
@@ -88,7 +92,9 @@ for (const backend of ["cpu", "wasm"] as const) {
         // native: another GEMM (16-bit weights widened in its kernel, its own summation order): close, same tokens
         expect(maxAbsDiff(results.all.logits, results.native.logits), "native: logits").toBeLessThan(1e-4);
         expect(results.native.tokens, "native: tokens").toEqual(results.all.tokens);
-        results.all.causal.forEach((r, k) => expect(maxAbsDiff(r, results.native.causal[k]), `native: causal step ${k}`).toBeLessThan(1e-4));
+        results.all.causal.forEach((r, k) =>
+          expect(maxAbsDiff(r, results.native.causal[k]), `native: causal step ${k}`).toBeLessThan(1e-4),
+        );
       });
     }
   });

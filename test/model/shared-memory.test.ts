@@ -20,7 +20,9 @@ describe("shared-memory kernel module", () => {
 
   test("it refuses a plain memory afterwards (the flag really changed) and leaves other sections alone", () => {
     const patched = withSharedMemoryImport(bytes);
-    expect(() => new WebAssembly.Instance(new WebAssembly.Module(patched), { env: { memory: new WebAssembly.Memory({ initial: 2 }) } })).toThrow();
+    expect(
+      () => new WebAssembly.Instance(new WebAssembly.Module(patched), { env: { memory: new WebAssembly.Memory({ initial: 2 }) } }),
+    ).toThrow();
     // only the import entry grows: flags 0x00 → 0x03 and a maximum of 65536 pages (3 LEB bytes)
     expect(patched.length).toBe(bytes.length + 3);
     expect(withSharedMemoryImport(bytes, 1024).length).toBe(bytes.length + 2);

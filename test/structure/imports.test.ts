@@ -9,12 +9,22 @@ const SRC = join(REPO_ROOT, "src");
 
 /** Each top-level folder (or root file) of src/ and its layer: a unit may import only units of its layer or below. */
 const LAYER: Record<string, number> = {
-  util: 0, text: 0, vision: 0, weights: 0, defaults: 0, paths: 0, "tf-setup": 0,
-  model: 1, backend: 1,
+  util: 0,
+  text: 0,
+  vision: 0,
+  weights: 0,
+  defaults: 0,
+  paths: 0,
+  "tf-setup": 0,
+  model: 1,
+  backend: 1,
   generate: 2,
   causal: 3,
   api: 4,
-  eval: 5, introspect: 5, lab: 5, index: 5,
+  eval: 5,
+  introspect: 5,
+  lab: 5,
+  index: 5,
   cli: 6,
 };
 

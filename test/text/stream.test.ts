@@ -4,7 +4,11 @@ import { beforeAll, expect, it } from "vitest";
 import { StreamDecoder, Tokenizer } from "../../src/text/index.js";
 import { describeFixtures } from "../helpers/fixtures.js";
 
-interface TokCase { name: string; text: string; hf_ids: number[] }
+interface TokCase {
+  name: string;
+  text: string;
+  hf_ids: number[];
+}
 
 /** Streams ids one by one; checks the per-step invariants and returns the deltas. */
 function stream(tok: Tokenizer, ids: number[], skipSpecialTokens = true): string[] {
@@ -24,14 +28,17 @@ function stream(tok: Tokenizer, ids: number[], skipSpecialTokens = true): string
 
 /** True when a delta would show a broken character: U+FFFD or a lone surrogate. */
 function broken(s: string): boolean {
-  return /\uFFFD|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/u.test(s) ||
-    /[\uD800-\uDBFF]$/.test(s) || /^[\uDC00-\uDFFF]/.test(s);
+  return (
+    /\uFFFD|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/u.test(s) ||
+    /[\uD800-\uDBFF]$/.test(s) ||
+    /^[\uDC00-\uDFFF]/.test(s)
+  );
 }
 
 /** Small deterministic PRNG so failures reproduce. */
 function rng(seed: number): () => number {
   let s = seed >>> 0;
-  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  return () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
 }
 
 describeFixtures("StreamDecoder on the llava-hf tokenizer", (fixtures) => {
@@ -111,7 +118,7 @@ describeFixtures("StreamDecoder on the llava-hf tokenizer", (fixtures) => {
     for (const id of ids) out += dec.push(id);
     out += dec.flush();
     const ms = performance.now() - t0;
-    console.log(`[text] stream: ${ids.length} tokens in ${ms.toFixed(1)} ms = ${(1000 * ms / ids.length).toFixed(1)} µs/token`);
+    console.log(`[text] stream: ${ids.length} tokens in ${ms.toFixed(1)} ms = ${((1000 * ms) / ids.length).toFixed(1)} µs/token`);
     expect(out).toBe(tok.decode(ids));
   });
 });

@@ -14,7 +14,13 @@ import {
 } from "../../src/text/index.js";
 import { describeFixtures } from "../helpers/fixtures.js";
 
-interface TokCase { name: string; tags: string[]; text: string; hf_ids: number[]; llava_original_ids?: number[] }
+interface TokCase {
+  name: string;
+  tags: string[];
+  text: string;
+  hf_ids: number[];
+  llava_original_ids?: number[];
+}
 
 const SYSTEM =
   "A chat between a curious human and an artificial intelligence assistant. " +
@@ -23,10 +29,22 @@ const SYSTEM =
 /** How each template-built fixture prompt was made (the cases file only stores the text). */
 const BUILT: Record<string, { template: TemplateName; question: string; opts?: PromptOptions }> = {
   llava_v1_snowboard_one_word: { template: "llava_v1", question: "Is there a snowboard in the image?", opts: { suffix: ONE_WORD_SUFFIX } },
-  llava_v1_pope_dining_table: { template: "llava_v1", question: "Is there a dining table in the image?", opts: { suffix: ONE_WORD_SUFFIX } },
+  llava_v1_pope_dining_table: {
+    template: "llava_v1",
+    question: "Is there a dining table in the image?",
+    opts: { suffix: ONE_WORD_SUFFIX },
+  },
   llava_v1_pope_person: { template: "llava_v1", question: "Is there a person in the image?", opts: { suffix: ONE_WORD_SUFFIX } },
-  llava_v1_pope_traffic_light: { template: "llava_v1", question: "Is there a traffic light in the image?", opts: { suffix: ONE_WORD_SUFFIX } },
-  vicuna_v1_pope_single_word_phrase: { template: "vicuna_v1", question: "Is there a car in the image?", opts: { suffix: SINGLE_WORD_PHRASE_SUFFIX } },
+  llava_v1_pope_traffic_light: {
+    template: "llava_v1",
+    question: "Is there a traffic light in the image?",
+    opts: { suffix: ONE_WORD_SUFFIX },
+  },
+  vicuna_v1_pope_single_word_phrase: {
+    template: "vicuna_v1",
+    question: "Is there a car in the image?",
+    opts: { suffix: SINGLE_WORD_PHRASE_SUFFIX },
+  },
   llava_v1_describe: { template: "llava_v1", question: "Describe this image in detail." },
   llava_hf_chat_template: { template: "llava-hf", question: "What are the things I should be cautious about when I visit this place?" },
 };
@@ -93,7 +111,10 @@ describeFixtures("prompt ids against the llava-hf fixture", (fixtures) => {
     for (const c of cases.filter((x) => x.llava_original_ids)) {
       expect(tokenizerImageToken(tok, c.text), c.name).toEqual(c.llava_original_ids);
       // and the HF ids are the same sequence with 32000 in place of -200
-      expect(c.hf_ids.map((id) => (id === 32000 ? -200 : id)), c.name).toEqual(c.llava_original_ids);
+      expect(
+        c.hf_ids.map((id) => (id === 32000 ? -200 : id)),
+        c.name,
+      ).toEqual(c.llava_original_ids);
     }
   });
 

@@ -9,19 +9,38 @@ import { buildPrompt, encodePrompt, StreamDecoder, Tokenizer, tokenizerImageToke
 
 const SPECIALS = ["<pad>", "<unk>", "<s>", "</s>", "<image>"]; // ids 0..4
 const added = SPECIALS.map((content, id) => ({
-  id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true,
+  id,
+  content,
+  single_word: false,
+  lstrip: false,
+  rstrip: false,
+  normalized: false,
+  special: true,
 }));
 
 /** A BPE over single characters plus a few merges, with Metaspace as pre-tokenizer and decoder. */
 function tinyBpe(): object {
   const chars = ["▁", ..."abcdefghijklmnopqrstuvwxyzAEINORSTU:?.\n"];
-  const merges: [string, string][] = [["▁", "h"], ["e", "l"], ["el", "l"], ["▁h", "ell"], ["▁hell", "o"], ["▁", "w"], ["o", "r"]];
+  const merges: [string, string][] = [
+    ["▁", "h"],
+    ["e", "l"],
+    ["el", "l"],
+    ["▁h", "ell"],
+    ["▁hell", "o"],
+    ["▁", "w"],
+    ["o", "r"],
+  ];
   const pieces = [...SPECIALS, ...chars, ...merges.map(([a, b]) => a + b)];
   const vocab = Object.fromEntries(pieces.map((p, i) => [p, i]));
   const metaspace = { type: "Metaspace", replacement: "▁", prepend_scheme: "always", split: true };
   return {
-    version: "1.0", added_tokens: added, normalizer: null, pre_tokenizer: metaspace, post_processor: null,
-    decoder: metaspace, model: { type: "BPE", vocab, merges, unk_token: "<unk>", byte_fallback: false, fuse_unk: false },
+    version: "1.0",
+    added_tokens: added,
+    normalizer: null,
+    pre_tokenizer: metaspace,
+    post_processor: null,
+    decoder: metaspace,
+    model: { type: "BPE", vocab, merges, unk_token: "<unk>", byte_fallback: false, fuse_unk: false },
   };
 }
 
@@ -30,8 +49,13 @@ function tinyWordLevel(): object {
   const words = ["USER:", "ASSISTANT:", "is", "there", "a", "cat", "?", "yes", "no"];
   const vocab = Object.fromEntries([...SPECIALS, ...words].map((w, i) => [w, i]));
   return {
-    version: "1.0", added_tokens: added, normalizer: null, pre_tokenizer: { type: "WhitespaceSplit" },
-    post_processor: null, decoder: null, model: { type: "WordLevel", vocab, unk_token: "<unk>" },
+    version: "1.0",
+    added_tokens: added,
+    normalizer: null,
+    pre_tokenizer: { type: "WhitespaceSplit" },
+    post_processor: null,
+    decoder: null,
+    model: { type: "WordLevel", vocab, unk_token: "<unk>" },
   };
 }
 

@@ -5,7 +5,13 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { Tokenizer } from "../../src/text/index.js";
 import { describeFixtures } from "../helpers/fixtures.js";
 
-interface TokCase { name: string; tags: string[]; text: string; hf_ids: number[]; hf_decoded: string }
+interface TokCase {
+  name: string;
+  tags: string[];
+  text: string;
+  hf_ids: number[];
+  hf_decoded: string;
+}
 
 function loadCases(fixtures: string): TokCase[] {
   return (JSON.parse(readFileSync(join(fixtures, "tokenizer", "cases.json"), "utf8")) as { cases: TokCase[] }).cases;
@@ -65,9 +71,13 @@ describeFixtures("Tokenizer on the llava-hf fixture", (fixtures) => {
   });
 
   it("accepts the image id from the model config", () => {
-    const t = Tokenizer.fromJson(readJson(join(dir, "tokenizer.json")), readJson(join(dir, "tokenizer_config.json")), { imageTokenId: 32000 });
+    const t = Tokenizer.fromJson(readJson(join(dir, "tokenizer.json")), readJson(join(dir, "tokenizer_config.json")), {
+      imageTokenId: 32000,
+    });
     expect(t.imageTokenId).toBe(32000);
-    expect(() => Tokenizer.fromJson(readJson(join(dir, "tokenizer.json")), {}, { imageTokenId: -200 })).toThrow(/-200 is not a vocabulary id/);
+    expect(() => Tokenizer.fromJson(readJson(join(dir, "tokenizer.json")), {}, { imageTokenId: -200 })).toThrow(
+      /-200 is not a vocabulary id/,
+    );
     expect(() => Tokenizer.fromJson(readJson(join(dir, "tokenizer.json")), {}, { imageTokenId: 3186 })).toThrow(/single token/);
   });
 
@@ -76,7 +86,9 @@ describeFixtures("Tokenizer on the llava-hf fixture", (fixtures) => {
     const tj = readJson(join(dir, "tokenizer.json")) as { added_tokens: Array<{ content: string }> };
     tj.added_tokens = tj.added_tokens.filter((a) => a.content !== "<image>");
     writeFileSync(join(d, "tokenizer.json"), JSON.stringify(tj));
-    const msg = new RegExp(`^${d}/tokenizer\\.json: the image token id 32000 .* is not in this tokenizer's vocabulary .*no "<image>" token`);
+    const msg = new RegExp(
+      `^${d}/tokenizer\\.json: the image token id 32000 .* is not in this tokenizer's vocabulary .*no "<image>" token`,
+    );
     await expect(Tokenizer.fromDir(d, { imageTokenId: 32000 })).rejects.toThrow(msg);
   });
 
@@ -96,9 +108,11 @@ describeFixtures("Tokenizer on the llava-hf fixture", (fixtures) => {
     const enc = median(5, () => tok.encode(text));
     const prompt = median(20, () => tok.encode(para));
     const dec = median(5, () => tok.decode(ids));
-    console.log(`[text] encode ${ids.length} tokens (${text.length} chars): median ${enc.toFixed(1)} ms = ` +
-      `${Math.round(ids.length / (enc / 1000))} tokens/s; one ${tok.encode(para).length}-token paragraph ` +
-      `${prompt.toFixed(2)} ms; decode all ${dec.toFixed(2)} ms`);
+    console.log(
+      `[text] encode ${ids.length} tokens (${text.length} chars): median ${enc.toFixed(1)} ms = ` +
+        `${Math.round(ids.length / (enc / 1000))} tokens/s; one ${tok.encode(para).length}-token paragraph ` +
+        `${prompt.toFixed(2)} ms; decode all ${dec.toFixed(2)} ms`,
+    );
     expect(tok.decode(ids)).toBe(text);
     expect(ids.length).toBeGreaterThan(3000);
   });

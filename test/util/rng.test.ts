@@ -49,11 +49,24 @@ describe("xoshiro128**", () => {
 
 describe("streams", () => {
   it("same key → same numbers; any differing key part → different numbers", () => {
-    const draw = (...k: (number | string)[]) => Array.from({ length: 4 }, ((r) => () => r.nextUint32())(stream(...k)));
+    const draw = (...k: (number | string)[]) =>
+      Array.from(
+        { length: 4 },
+        (
+          (r) => () =>
+            r.nextUint32()
+        )(stream(...k)),
+      );
     const base = draw(0, "random", "text", 3, 1, 17);
     expect(draw(0, "random", "text", 3, 1, 17)).toEqual(base);
-    for (const other of [[1, "random", "text", 3, 1, 17], [0, "shuffle", "text", 3, 1, 17], [0, "random", "vision", 3, 1, 17],
-      [0, "random", "text", 4, 1, 17], [0, "random", "text", 3, 2, 17], [0, "random", "text", 3, 1, 18]]) {
+    for (const other of [
+      [1, "random", "text", 3, 1, 17],
+      [0, "shuffle", "text", 3, 1, 17],
+      [0, "random", "vision", 3, 1, 17],
+      [0, "random", "text", 4, 1, 17],
+      [0, "random", "text", 3, 2, 17],
+      [0, "random", "text", 3, 1, 18],
+    ]) {
       expect(draw(...other)).not.toEqual(base);
     }
   });

@@ -36,17 +36,25 @@ function png(w: number, h: number, depth: number, colorType: number, rows: numbe
   ihdr.set([depth, colorType, 0, 0, 0], 8);
   const raw = Buffer.from(rows.flatMap((r) => [0, ...r]));
   return Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk("IHDR", ihdr), ...extra,
-    chunk("IDAT", deflateSync(raw)), chunk("IEND", new Uint8Array(0)),
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk("IHDR", ihdr),
+    ...extra,
+    chunk("IDAT", deflateSync(raw)),
+    chunk("IEND", new Uint8Array(0)),
   ]);
 }
 const be16 = (v: number): number[] => [v >> 8, v & 255];
-const pixels = (img: RgbImage): number[][] => Array.from({ length: img.width * img.height }, (_, i) => Array.from(img.data.subarray(i * 3, i * 3 + 3)));
+const pixels = (img: RgbImage): number[][] =>
+  Array.from({ length: img.width * img.height }, (_, i) => Array.from(img.data.subarray(i * 3, i * 3 + 3)));
 
 describe("decodeImage: PNG colour types follow PIL convert('RGB')", () => {
   it("16-bit greyscale is clipped to 0..255 (PIL opens it as mode I)", async () => {
     const img = await decodeImage(png(3, 1, 16, 0, [[...be16(7), ...be16(300), ...be16(65535)]]), "g16.png");
-    expect(pixels(img)).toEqual([[7, 7, 7], [255, 255, 255], [255, 255, 255]]);
+    expect(pixels(img)).toEqual([
+      [7, 7, 7],
+      [255, 255, 255],
+      [255, 255, 255],
+    ]);
   });
 
   it("16-bit RGB keeps the high byte (no rounding)", async () => {
@@ -59,15 +67,25 @@ describe("decodeImage: PNG colour types follow PIL convert('RGB')", () => {
     expect(pixels(g2).map((p) => p[0])).toEqual([0, 85, 170, 255]);
     const plte = chunk("PLTE", new Uint8Array([10, 20, 30, 40, 50, 60]));
     const p1 = await decodeImage(png(3, 1, 1, 3, [[0b10100000]], [plte]), "p1.png");
-    expect(pixels(p1)).toEqual([[40, 50, 60], [10, 20, 30], [40, 50, 60]]);
+    expect(pixels(p1)).toEqual([
+      [40, 50, 60],
+      [10, 20, 30],
+      [40, 50, 60],
+    ]);
   });
 
   it("tRNS transparency does not blacken pixels, RGBA alpha is dropped not composited", async () => {
     const trns = chunk("tRNS", new Uint8Array([0, 60]));
     const g = await decodeImage(png(2, 1, 8, 0, [[60, 61]], [trns]), "trns.png");
-    expect(pixels(g)).toEqual([[60, 60, 60], [61, 61, 61]]);
+    expect(pixels(g)).toEqual([
+      [60, 60, 60],
+      [61, 61, 61],
+    ]);
     const rgba = await decodeImage(png(2, 1, 8, 6, [[200, 100, 50, 0, 1, 2, 3, 128]]), "rgba.png");
-    expect(pixels(rgba)).toEqual([[200, 100, 50], [1, 2, 3]]);
+    expect(pixels(rgba)).toEqual([
+      [200, 100, 50],
+      [1, 2, 3],
+    ]);
     const la = await decodeImage(png(1, 1, 8, 4, [[99, 0]]), "la.png");
     expect(pixels(la)).toEqual([[99, 99, 99]]);
   });
@@ -76,9 +94,14 @@ describe("decodeImage: PNG colour types follow PIL convert('RGB')", () => {
 describe("EXIF orientation (PNG eXIf chunk)", () => {
   // 3x2 image whose pixel ids are y*3+x; expected id orders come from PIL's ImageOps.exif_transpose.
   const expected: Record<number, [number, number, number[]]> = {
-    1: [3, 2, [0, 1, 2, 3, 4, 5]], 2: [3, 2, [2, 1, 0, 5, 4, 3]], 3: [3, 2, [5, 4, 3, 2, 1, 0]],
-    4: [3, 2, [3, 4, 5, 0, 1, 2]], 5: [2, 3, [0, 3, 1, 4, 2, 5]], 6: [2, 3, [3, 0, 4, 1, 5, 2]],
-    7: [2, 3, [5, 2, 4, 1, 3, 0]], 8: [2, 3, [2, 5, 1, 4, 0, 3]],
+    1: [3, 2, [0, 1, 2, 3, 4, 5]],
+    2: [3, 2, [2, 1, 0, 5, 4, 3]],
+    3: [3, 2, [5, 4, 3, 2, 1, 0]],
+    4: [3, 2, [3, 4, 5, 0, 1, 2]],
+    5: [2, 3, [0, 3, 1, 4, 2, 5]],
+    6: [2, 3, [3, 0, 4, 1, 5, 2]],
+    7: [2, 3, [5, 2, 4, 1, 3, 0]],
+    8: [2, 3, [2, 5, 1, 4, 0, 3]],
   };
   const rows = [0, 1].map((y) => [0, 1, 2].flatMap((x) => [(y * 3 + x) * 10, 0, 0]));
   const tiff = (o: number, little: boolean): Buffer => {
@@ -86,7 +109,13 @@ describe("EXIF orientation (PNG eXIf chunk)", () => {
     b.write(little ? "II" : "MM", 0, "latin1");
     const w16 = (v: number, at: number): number => (little ? b.writeUInt16LE(v, at) : b.writeUInt16BE(v, at));
     const w32 = (v: number, at: number): number => (little ? b.writeUInt32LE(v, at) : b.writeUInt32BE(v, at));
-    w16(42, 2); w32(8, 4); w16(1, 8); w16(0x0112, 10); w16(3, 12); w32(1, 14); w16(o, 18);
+    w16(42, 2);
+    w32(8, 4);
+    w16(1, 8);
+    w16(0x0112, 10);
+    w16(3, 12);
+    w32(1, 14);
+    w16(o, 18);
     return b;
   };
   for (const [o, [w, h, ids]] of Object.entries(expected)) {
@@ -122,8 +151,16 @@ describe("decode errors name the file and the problem", () => {
     await expect(decodeImage(Buffer.from("GIF89a........"), "x.gif")).rejects.toThrow(/x\.gif: .*GIF files are not supported/);
   });
   it("truncated PNG", async () => {
-    const file = png(4, 4, 8, 2, Array.from({ length: 4 }, () => new Array(12).fill(7)));
-    await expect(decodeImage(file.subarray(0, file.length - 20), "cut.png")).rejects.toThrow("cut.png: cannot decode PNG: file is truncated");
+    const file = png(
+      4,
+      4,
+      8,
+      2,
+      Array.from({ length: 4 }, () => new Array(12).fill(7)),
+    );
+    await expect(decodeImage(file.subarray(0, file.length - 20), "cut.png")).rejects.toThrow(
+      "cut.png: cannot decode PNG: file is truncated",
+    );
     const bad = Buffer.from(file);
     bad[bad.length - 30] ^= 0xff; // inside IDAT: CRC mismatch / bad deflate data
     await expect(decodeImage(bad, "bad.png")).rejects.toThrow(/^bad\.png: cannot decode PNG: corrupt PNG \(/);
@@ -138,7 +175,9 @@ describeFixtures("decode vs PIL (fixtures)", (root) => {
   };
   const diff = (a: RgbImage, b: RgbImage): { max: number; mean: number; frac: number } => {
     expect([a.width, a.height]).toEqual([b.width, b.height]);
-    let max = 0, sum = 0, px = 0;
+    let max = 0,
+      sum = 0,
+      px = 0;
     for (let i = 0; i < a.width * a.height; i++) {
       let d = 0;
       for (let c = 0; c < 3; c++) d = Math.max(d, Math.abs(a.data[i * 3 + c] - b.data[i * 3 + c]));
@@ -157,7 +196,9 @@ describeFixtures("decode vs PIL (fixtures)", (root) => {
 
   // jpeg-js vs libjpeg-turbo, measured: rocket (4:4:4) max 3, coffee_420 (4:2:0) max 32.
   const jpegBounds: Array<[string, string, number]> = [
-    ["rocket.jpg", "rocket", 3], ["coffee_420.jpg", "coffee_420_jpg", 32], ["chelsea_exif6.jpg", "chelsea_exif6_jpg", 3],
+    ["rocket.jpg", "rocket", 3],
+    ["coffee_420.jpg", "coffee_420_jpg", 32],
+    ["chelsea_exif6.jpg", "chelsea_exif6_jpg", 3],
   ];
   for (const [file, base, bound] of jpegBounds) {
     it(`${file}: within the measured jpeg-js bounds (exact with the mozjpeg decoder)`, async () => {
@@ -181,7 +222,11 @@ describeFixtures("decode vs PIL (fixtures)", (root) => {
     const r = ref("chelsea_exif6_jpg");
     const rot = new Uint8Array(r.data.length);
     for (let y = 0; y < r.width; y++) {
-      for (let x = 0; x < r.height; x++) rot.set(r.data.subarray(((r.height - 1 - x) * r.width + y) * 3, ((r.height - 1 - x) * r.width + y) * 3 + 3), (y * r.height + x) * 3);
+      for (let x = 0; x < r.height; x++)
+        rot.set(
+          r.data.subarray(((r.height - 1 - x) * r.width + y) * 3, ((r.height - 1 - x) * r.width + y) * 3 + 3),
+          (y * r.height + x) * 3,
+        );
     }
     expect(diff(turned, { width: r.height, height: r.width, data: rot }).max).toBeLessThanOrEqual(3);
   });
@@ -193,6 +238,8 @@ describeFixtures("decode vs PIL (fixtures)", (root) => {
 
   it("a JPEG missing only its end-of-image marker is an error, as in PIL", async () => {
     const bytes = readFileSync(join(dir, "rocket.jpg"));
-    await expect(decodeImage(bytes.subarray(0, bytes.length - 2), "rocket-cut.jpg")).rejects.toThrow(/^rocket-cut\.jpg: cannot decode JPEG: file is truncated/);
+    await expect(decodeImage(bytes.subarray(0, bytes.length - 2), "rocket-cut.jpg")).rejects.toThrow(
+      /^rocket-cut\.jpg: cannot decode JPEG: file is truncated/,
+    );
   });
 });

@@ -5,8 +5,17 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { readNpy } from "../../src/weights/npy.js";
 import {
-  centerCrop, defaultProcessorConfig, expandToSquare, loadImage, loadProcessorConfig, padBackground, preprocess,
-  preprocessWithShape, resizeBicubic, activeJpegDecoder, type RgbImage,
+  centerCrop,
+  defaultProcessorConfig,
+  expandToSquare,
+  loadImage,
+  loadProcessorConfig,
+  padBackground,
+  preprocess,
+  preprocessWithShape,
+  resizeBicubic,
+  activeJpegDecoder,
+  type RgbImage,
 } from "../../src/vision/index.js";
 import { describeFixtures } from "../helpers/fixtures.js";
 
@@ -18,7 +27,9 @@ function maxAbsDiff(a: Float32Array, b: ArrayLike<number>): number {
 }
 
 const pattern = (w: number, h: number): RgbImage => ({
-  width: w, height: h, data: Uint8Array.from({ length: w * h * 3 }, (_, i) => (i * 7) % 256),
+  width: w,
+  height: h,
+  data: Uint8Array.from({ length: w * h * 3 }, (_, i) => (i * 7) % 256),
 });
 
 describe("processor building blocks", () => {
@@ -70,14 +81,31 @@ describe("loadProcessorConfig", () => {
 
   it("reads HF fields, including int and {height,width} forms", () => {
     const dir = mkdtempSync(join(tmpdir(), "cmm-"));
-    writeFileSync(join(dir, "preprocessor_config.json"), JSON.stringify({
-      size: 224, crop_size: { height: 224, width: 224 }, image_mean: [0.5, 0.5, 0.5], image_std: 0.5,
-      do_center_crop: false, rescale_factor: 0.5, resample: 2,
-    }));
+    writeFileSync(
+      join(dir, "preprocessor_config.json"),
+      JSON.stringify({
+        size: 224,
+        crop_size: { height: 224, width: 224 },
+        image_mean: [0.5, 0.5, 0.5],
+        image_std: 0.5,
+        do_center_crop: false,
+        rescale_factor: 0.5,
+        resample: 2,
+      }),
+    );
     expect(loadProcessorConfig(dir)).toMatchObject({
-      size: 224, cropSize: 224, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5], doCenterCrop: false, rescaleFactor: 0.5, resample: 2,
+      size: 224,
+      cropSize: 224,
+      mean: [0.5, 0.5, 0.5],
+      std: [0.5, 0.5, 0.5],
+      doCenterCrop: false,
+      rescaleFactor: 0.5,
+      resample: 2,
     });
-    writeFileSync(join(dir, "preprocessor_config.json"), JSON.stringify({ crop_size: { height: 56, width: 56 }, size: { shortest_edge: 56 } }));
+    writeFileSync(
+      join(dir, "preprocessor_config.json"),
+      JSON.stringify({ crop_size: { height: 56, width: 56 }, size: { shortest_edge: 56 } }),
+    );
     expect(() => loadProcessorConfig(dir, 336)).toThrow(/crop_size 56 does not match the model's image size 336/);
     writeFileSync(join(dir, "preprocessor_config.json"), "{ not json");
     expect(() => loadProcessorConfig(dir)).toThrow(/preprocessor_config\.json: cannot read or parse/);

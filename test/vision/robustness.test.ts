@@ -6,7 +6,14 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { deflateSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
-import { DEFAULT_MAX_IMAGE_PIXELS, ImageTooLargeError, decodeImage, maxImagePixels, parseProcessorConfig, setMaxImagePixels } from "../../src/vision/index.js";
+import {
+  DEFAULT_MAX_IMAGE_PIXELS,
+  ImageTooLargeError,
+  decodeImage,
+  maxImagePixels,
+  parseProcessorConfig,
+  setMaxImagePixels,
+} from "../../src/vision/index.js";
 
 const DATA = join(dirname(fileURLToPath(import.meta.url)), "data");
 
@@ -21,7 +28,14 @@ function pngHeader(w: number, h: number): Uint8Array {
   const idat = deflateSync(Buffer.alloc(64));
   const len = Buffer.alloc(4);
   len.writeUInt32BE(idat.length);
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), ihdr, len, Buffer.from("IDAT"), idat, Buffer.alloc(4)]);
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    ihdr,
+    len,
+    Buffer.from("IDAT"),
+    idat,
+    Buffer.alloc(4),
+  ]);
 }
 
 /** SOI + baseline SOF0 declaring w × h with 3 components, then SOS/EOI (no real scan data). */
@@ -45,7 +59,9 @@ describe("pixel limit (decompression bombs)", () => {
   });
 
   it("a JPEG header claiming 65000 × 65000 gets a reason, not an empty message", async () => {
-    await expect(decodeImage(jpegHeader(65000, 65000), "huge.jpg")).rejects.toThrow(/^huge\.jpg: image is 65000 × 65000 = 4225000000 pixels, above the limit/);
+    await expect(decodeImage(jpegHeader(65000, 65000), "huge.jpg")).rejects.toThrow(
+      /^huge\.jpg: image is 65000 × 65000 = 4225000000 pixels, above the limit/,
+    );
     await expect(decodeImage(jpegHeader(0, 10), "empty.jpg")).rejects.toThrow(/empty\.jpg: .*declares an empty image \(0 × 10\)/);
   });
 
@@ -99,7 +115,9 @@ describe("preprocessor_config.json mistakes name the file and the key", () => {
     expect(() => parseProcessorConfig([] as never, f)).toThrow(/^m\/preprocessor_config\.json: expected a JSON object.*an array/);
   });
   it("do_resize and do_center_crop both false", () => {
-    expect(() => parseProcessorConfig({ do_resize: false, do_center_crop: false }, f)).toThrow(/^m\/preprocessor_config\.json: "do_resize" and "do_center_crop" are both false/);
+    expect(() => parseProcessorConfig({ do_resize: false, do_center_crop: false }, f)).toThrow(
+      /^m\/preprocessor_config\.json: "do_resize" and "do_center_crop" are both false/,
+    );
   });
   it("wrongly typed values", () => {
     expect(() => parseProcessorConfig({ do_resize: "yes" }, f)).toThrow(/"do_resize" must be true or false/);

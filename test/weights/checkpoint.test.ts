@@ -16,8 +16,12 @@ const newDir = (): string => {
   return dir;
 };
 
-const tensor = (name: string, values: number[], dtype: SafetensorsDtype = "F32") =>
-  ({ name, dtype, shape: [values.length], data: new Float32Array(values) });
+const tensor = (name: string, values: number[], dtype: SafetensorsDtype = "F32") => ({
+  name,
+  dtype,
+  shape: [values.length],
+  data: new Float32Array(values),
+});
 
 /** Writes shards {file: tensors} and an index mapping each tensor to its shard (plus `extra`). */
 function shardedDir(shards: Record<string, ReturnType<typeof tensor>[]>, extra: Record<string, string> = {}): string {
@@ -64,12 +68,19 @@ describe("Checkpoint", () => {
   it("opens a sharded directory through its index", () => {
     const dir = shardedDir({
       "model-00001-of-00002.safetensors": [tensor("language_model.model.embed_tokens.weight", [1, 2, 3, 4], "F16")],
-      "model-00002-of-00002.safetensors": [tensor("language_model.lm_head.weight", [5, 6], "BF16"), tensor("multi_modal_projector.linear_1.bias", [7])],
+      "model-00002-of-00002.safetensors": [
+        tensor("language_model.lm_head.weight", [5, 6], "BF16"),
+        tensor("multi_modal_projector.linear_1.bias", [7]),
+      ],
     });
     const ck = Checkpoint.open(dir);
     expect(ck.dir).toBe(dir);
     expect(ck.files).toEqual([join(dir, "model-00001-of-00002.safetensors"), join(dir, "model-00002-of-00002.safetensors")]);
-    expect(ck.names()).toEqual(["language_model.lm_head.weight", "language_model.model.embed_tokens.weight", "multi_modal_projector.linear_1.bias"]);
+    expect(ck.names()).toEqual([
+      "language_model.lm_head.weight",
+      "language_model.model.embed_tokens.weight",
+      "multi_modal_projector.linear_1.bias",
+    ]);
     expect([...ck.readFloat32("language_model.model.embed_tokens.weight")]).toEqual([1, 2, 3, 4]);
     expect([...ck.readFloat32("language_model.lm_head.weight")]).toEqual([5, 6]);
     expect(ck.entry("multi_modal_projector.linear_1.bias")).toMatchObject({ dtype: "F32", shape: [1], byteLength: 4, file: ck.files[1] });
@@ -87,7 +98,11 @@ describe("Checkpoint", () => {
       tensor("model.vision_tower.vision_model.post_layernorm.bias", [4]),
     ]);
     const ck = Checkpoint.open(dir);
-    expect(ck.names()).toEqual(["language_model.lm_head.weight", "language_model.model.norm.weight", "vision_tower.vision_model.post_layernorm.bias"]);
+    expect(ck.names()).toEqual([
+      "language_model.lm_head.weight",
+      "language_model.model.norm.weight",
+      "vision_tower.vision_model.post_layernorm.bias",
+    ]);
     expect(ck.entry("language_model.model.norm.weight").sourceName).toBe("model.language_model.norm.weight");
     expect(ck.has("language_model.lm_head.weight") && ck.has("lm_head.weight")).toBe(true);
     expect([...ck.readFloat32("language_model.lm_head.weight")]).toEqual([3]);
@@ -116,7 +131,9 @@ describe("Checkpoint", () => {
 
   it("a directory with neither file, or no directory", () => {
     const dir = newDir();
-    expect(errorOf(() => Checkpoint.open(dir))).toMatch(new RegExp(`^${dir}: .*neither model.safetensors nor model.safetensors.index.json`));
+    expect(errorOf(() => Checkpoint.open(dir))).toMatch(
+      new RegExp(`^${dir}: .*neither model.safetensors nor model.safetensors.index.json`),
+    );
     expect(errorOf(() => Checkpoint.open(join(dir, "missing")))).toMatch(/does not exist or is not a directory/);
   });
 
@@ -129,7 +146,7 @@ describe("Checkpoint", () => {
   });
 
   it("a tensor listed in weight_map but absent from its shard names both", () => {
-    const dir = shardedDir({ "a.safetensors": [tensor("x", [1])] }, { "ghost": "a.safetensors" });
+    const dir = shardedDir({ "a.safetensors": [tensor("x", [1])] }, { ghost: "a.safetensors" });
     const msg = errorOf(() => Checkpoint.open(dir));
     expect(msg).toContain('tensor "ghost" is listed under shard "a.safetensors"');
     expect(msg).toContain(join(dir, "a.safetensors"));
@@ -141,11 +158,13 @@ describe("Checkpoint", () => {
     expect(errorOf(() => Checkpoint.open(dir))).toMatch(/a\.safetensors: tensor "stray" is not listed in the weight_map/);
     const dir2 = shardedDir({ "a.safetensors": [tensor("x", [1])], "b.safetensors": [tensor("y", [1])] });
     writeSafetensors(join(dir2, "b.safetensors"), [tensor("x", [1]), tensor("y", [1])]);
-    expect(errorOf(() => Checkpoint.open(dir2))).toMatch(/b\.safetensors: tensor "x" is also present here, but .* assigns it to shard "a\.safetensors"/);
+    expect(errorOf(() => Checkpoint.open(dir2))).toMatch(
+      /b\.safetensors: tensor "x" is also present here, but .* assigns it to shard "a\.safetensors"/,
+    );
   });
 
   it("rejects shard names that leave the directory and malformed indexes", () => {
-    const dir = shardedDir({ "a.safetensors": [tensor("x", [1])] }, { "y": "../a.safetensors" });
+    const dir = shardedDir({ "a.safetensors": [tensor("x", [1])] }, { y: "../a.safetensors" });
     expect(errorOf(() => Checkpoint.open(dir))).toMatch(/"y" is not a shard file name/);
     const dir2 = newDir();
     writeFileSync(join(dir2, "model.safetensors.index.json"), "{oops");
@@ -172,10 +191,12 @@ describe("Checkpoint", () => {
   it("reads a tensor stored beyond 4 GiB in a (sparse) 5 GiB file", () => {
     const dir = newDir();
     const padBytes = 5 * 2 ** 30; // one F16 tensor of 2.5 Gi elements, never read
-    const header = Buffer.from(JSON.stringify({
-      pad: { dtype: "F16", shape: [padBytes / 2], data_offsets: [0, padBytes] },
-      tail: { dtype: "F32", shape: [2], data_offsets: [padBytes, padBytes + 8] },
-    }));
+    const header = Buffer.from(
+      JSON.stringify({
+        pad: { dtype: "F16", shape: [padBytes / 2], data_offsets: [0, padBytes] },
+        tail: { dtype: "F32", shape: [2], data_offsets: [padBytes, padBytes + 8] },
+      }),
+    );
     const len = Buffer.alloc(8);
     len.writeBigUInt64LE(BigInt(header.length));
     const fd = openSync(join(dir, "model.safetensors"), "w");

@@ -1,7 +1,5 @@
 import { describe, expect, it } from "vitest";
-import {
-  bf16ToF32, decodeToFloat32, f16LookupTable, f16ToF32, floatBitsToBf16, floatBitsToHalf,
-} from "../../src/weights/dtype.js";
+import { bf16ToF32, decodeToFloat32, f16LookupTable, f16ToF32, floatBitsToBf16, floatBitsToHalf } from "../../src/weights/dtype.js";
 
 const bitsOf = (x: number): number => new Uint32Array(new Float32Array([x]).buffer)[0];
 const bitsOfArray = (a: Float32Array): number[] => [...new Uint32Array(a.buffer, a.byteOffset, a.length)];
@@ -73,8 +71,11 @@ describe("F32 -> F16 (round to nearest even)", () => {
       const mid = (table[h] + table[h + 1]) / 2; // exact in float32 (12 significant bits)
       const m = bitsOf(mid);
       const even = h % 2 === 0 ? h : h + 1;
-      const ok = floatBitsToHalf(m) === even && floatBitsToHalf(m - 1) === h &&
-        floatBitsToHalf(m + 1) === h + 1 && floatBitsToHalf(bitsOf(-mid)) === (even | 0x8000);
+      const ok =
+        floatBitsToHalf(m) === even &&
+        floatBitsToHalf(m - 1) === h &&
+        floatBitsToHalf(m + 1) === h + 1 &&
+        floatBitsToHalf(bitsOf(-mid)) === (even | 0x8000);
       if (!ok) bad.push(h);
     }
     expect(bad).toEqual([]);

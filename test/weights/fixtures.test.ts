@@ -51,7 +51,10 @@ describeFixtures("weights: llava-tiny fixture checkpoints", (fixtures) => {
     const dir = mkdtempSync(join(tmpdir(), "causalmm-newlayout-"));
     try {
       const tensors = src.names().map((name) => ({
-        name: newLayoutName(name), dtype: "BF16" as const, shape: src.entry(name).shape, data: src.readFloat32(name),
+        name: newLayoutName(name),
+        dtype: "BF16" as const,
+        shape: src.entry(name).shape,
+        data: src.readFloat32(name),
       }));
       expect(tensors.some((t) => t.name === "lm_head.weight")).toBe(true);
       writeSafetensors(join(dir, "model.safetensors"), tensors, { format: "pt" });

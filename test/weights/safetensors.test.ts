@@ -27,7 +27,11 @@ function rawFile(header: unknown, dataBytes: number, headerLen?: bigint): string
   return path;
 }
 
-const f32 = (shape: number[], start: number) => ({ dtype: "F32", shape, data_offsets: [start, start + 4 * shape.reduce((a, b) => a * b, 1)] });
+const f32 = (shape: number[], start: number) => ({
+  dtype: "F32",
+  shape,
+  data_offsets: [start, start + 4 * shape.reduce((a, b) => a * b, 1)],
+});
 const bitsOf = (a: Float32Array) => [...new Uint32Array(a.buffer, a.byteOffset, a.length)];
 
 /** Index of the first differing element, or -1 (vitest's deep equality is slow on 4M elements). */
@@ -47,7 +51,15 @@ describe("writeSafetensors + read round trip", () => {
     const h = readSafetensorsHeader(file);
     expect(h.metadata).toEqual({ format: "pt" });
     expect(h.dataStart % 8).toBe(0);
-    expect(h.entries[0]).toMatchObject({ name: "a", sourceName: "a", dtype: "F32", shape: [2, 3], file, byteStart: h.dataStart, byteLength: 24 });
+    expect(h.entries[0]).toMatchObject({
+      name: "a",
+      sourceName: "a",
+      dtype: "F32",
+      shape: [2, 3],
+      file,
+      byteStart: h.dataStart,
+      byteLength: 24,
+    });
     const ck = Checkpoint.open(dir);
     expect(bitsOf(ck.readFloat32("a"))).toEqual(bitsOf(data));
     ck.close();
@@ -103,7 +115,9 @@ describe("writeSafetensors + read round trip", () => {
   it("rejects bad tensors when writing", () => {
     const p = join(root, "w.safetensors");
     expect(() => writeSafetensors(p, [{ name: "x", dtype: "F32", shape: [3], data: new Float32Array(2) }])).toThrow(/"x".*3 elements.*2/);
-    expect(() => writeSafetensors(p, [{ name: "x", dtype: "I64" as SafetensorsDtype, shape: [1], data: new Float32Array(1) }])).toThrow(/cannot write dtype I64/);
+    expect(() => writeSafetensors(p, [{ name: "x", dtype: "I64" as SafetensorsDtype, shape: [1], data: new Float32Array(1) }])).toThrow(
+      /cannot write dtype I64/,
+    );
   });
 });
 
@@ -138,7 +152,13 @@ describe("header validation", () => {
   });
 
   it("unknown and unconvertible dtypes", () => {
-    expectError(rawFile({ w: { dtype: "XX", shape: [1], data_offsets: [0, 1] } }, 1), /tensor "w"/, /unknown dtype "XX"/, /supported: F32, F16, BF16/, /I64/);
+    expectError(
+      rawFile({ w: { dtype: "XX", shape: [1], data_offsets: [0, 1] } }, 1),
+      /tensor "w"/,
+      /unknown dtype "XX"/,
+      /supported: F32, F16, BF16/,
+      /I64/,
+    );
     expectError(rawFile({ w: { dtype: "toString", shape: [1], data_offsets: [0, 1] } }, 1), /unknown dtype "toString"/);
     const i64 = rawFile({ ids: { dtype: "I64", shape: [2], data_offsets: [0, 16] }, w: f32([1], 16) }, 20);
     expectError(i64, /tensor "ids"/, /I64 is a valid safetensors dtype but cannot be converted/);
@@ -148,7 +168,11 @@ describe("header validation", () => {
   });
 
   it("bad shapes and offsets", () => {
-    expectError(rawFile({ w: { dtype: "F32", shape: [-1], data_offsets: [0, 4] } }, 4), /tensor "w"/, /shape \[-1\] is not an array of non-negative integers/);
+    expectError(
+      rawFile({ w: { dtype: "F32", shape: [-1], data_offsets: [0, 4] } }, 4),
+      /tensor "w"/,
+      /shape \[-1\] is not an array of non-negative integers/,
+    );
     expectError(rawFile({ w: { dtype: "F32", shape: [1.5], data_offsets: [0, 4] } }, 4), /tensor "w"/, /shape/);
     expectError(rawFile({ w: { dtype: "F32", shape: "3", data_offsets: [0, 4] } }, 4), /tensor "w"/, /shape/);
     expectError(rawFile({ w: { dtype: "F32", shape: [1], data_offsets: [4, 0] } }, 4), /tensor "w"/, /start <= end/);
@@ -157,7 +181,11 @@ describe("header validation", () => {
   });
 
   it("byte length != product(shape) * dtype size", () => {
-    expectError(rawFile({ w: { dtype: "F32", shape: [3], data_offsets: [0, 8] } }, 8), /tensor "w"/, /span 8 bytes but shape \[3\] of F32 needs 12/);
+    expectError(
+      rawFile({ w: { dtype: "F32", shape: [3], data_offsets: [0, 8] } }, 8),
+      /tensor "w"/,
+      /span 8 bytes but shape \[3\] of F32 needs 12/,
+    );
   });
 
   it("offsets past the data section (truncated file)", () => {

@@ -84,9 +84,10 @@ async function run(args: ParsedArgs): Promise<void> {
 export const askCommand = defineCommand({
   name: "ask",
   summary: "ask the model a question about a picture (answer streamed to stdout)",
-  usage: 'causalmm ask --model DIR --image FILE [--template llava_v1|llava-hf] [--mode crop|pad] [--max-new-tokens N] ' +
-    '[--temperature T --top-p P --top-k K --seed S] [--stop S] ' +
-    '[--cf SPEC ... | --preset official | --baseline vcd|noimage|icd|pai [--pai-alpha A --pai-start-layer S --pai-end-layer E]] ' +
+  usage:
+    "causalmm ask --model DIR --image FILE [--template llava_v1|llava-hf] [--mode crop|pad] [--max-new-tokens N] " +
+    "[--temperature T --top-p P --top-k K --seed S] [--stop S] " +
+    "[--cf SPEC ... | --preset official | --baseline vcd|noimage|icd|pai [--pai-alpha A --pai-start-layer S --pai-end-layer E]] " +
     '[--gamma G --epsilon E --draws K] [--json] [--verbose] "question"',
   options: ASK_FLAGS,
   run,

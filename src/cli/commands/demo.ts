@@ -18,24 +18,43 @@ async function run(args: ParsedArgs): Promise<void> {
   const t0 = performance.now();
   const log = (s: string) => process.stderr.write(s + "\n");
   await withLlava(args, async (llava) => {
-    log(`model ${llava.dir} (${llava.model.config.text.numLayers} text layers, ${llava.model.numImageTokens} image tokens); writing to ${out}`);
+    log(
+      `model ${llava.dir} (${llava.model.config.text.numLayers} text layers, ${llava.model.numImageTokens} image tokens); writing to ${out}`,
+    );
     const res = await runDemo(llava, { out, perSplit: numOpt(args, "questions") ?? 60, seed: numOpt(args, "seed") ?? 2026, log });
-    process.stdout.write(`\nSynthetic POPE on held-out lab scenes (accuracy % / F1 % / yes-ratio; VCD/CausalMM scoring rule)\n\n${demoTable(res.rows)}\n\n`);
+    process.stdout.write(
+      `\nSynthetic POPE on held-out lab scenes (accuracy % / F1 % / yes-ratio; VCD/CausalMM scoring rule)\n\n${demoTable(res.rows)}\n\n`,
+    );
     const example = hallucinatedExample(res.items, res.answers);
     if (example) {
       const { rec, topk } = await exploreAnswer(llava, {
-        image: example.image, question: example.question, suffix: ONE_WORD_SUFFIX, maxNewTokens: 3, cf: "both",
-        select: { text: { layers: range(llava.model.config.text.numLayers) }, vision: { layers: range(llava.model.config.vision.numLayers) } },
+        image: example.image,
+        question: example.question,
+        suffix: ONE_WORD_SUFFIX,
+        maxNewTokens: 3,
+        cf: "both",
+        select: {
+          text: { layers: range(llava.model.config.text.numLayers) },
+          vision: { layers: range(llava.model.config.vision.numLayers) },
+        },
       });
       const dir = join(out, "example");
       mkdirSync(dir, { recursive: true });
       const files = await renderRecording(rec, dir, {});
       writeFileSync(join(out, "explorer.html"), await explorerPage(rec, { topk, cf: "both" }));
-      process.stdout.write(`hallucinated example (${example.category}): "${example.question}" (truth: ${example.label}); greedy said yes\n`);
-      process.stdout.write(`  heatmaps: ${files.map((f) => join("example", f.file)).join(", ")}\n  explorer: ${join(out, "explorer.html")}\n`);
+      process.stdout.write(
+        `hallucinated example (${example.category}): "${example.question}" (truth: ${example.label}); greedy said yes\n`,
+      );
+      process.stdout.write(
+        `  heatmaps: ${files.map((f) => join("example", f.file)).join(", ")}\n  explorer: ${join(out, "explorer.html")}\n`,
+      );
     } else process.stdout.write("no hallucinated example among these questions (greedy never said yes to an absent object)\n");
-    process.stdout.write(`results: ${join(out, "results.json")}, answers: ${join(out, "answers")}/ — ${((performance.now() - t0) / 1000).toFixed(0)} s in all\n`);
-    process.stdout.write(`rescore: causalmm score pope --answers ${join(out, res.rows[0]?.answers ?? "answers/greedy.jsonl")} --questions ${join(out, DEMO_QUESTIONS_FILE)}\n`);
+    process.stdout.write(
+      `results: ${join(out, "results.json")}, answers: ${join(out, "answers")}/ — ${((performance.now() - t0) / 1000).toFixed(0)} s in all\n`,
+    );
+    process.stdout.write(
+      `rescore: causalmm score pope --answers ${join(out, res.rows[0]?.answers ?? "answers/greedy.jsonl")} --questions ${join(out, DEMO_QUESTIONS_FILE)}\n`,
+    );
   });
 }
 

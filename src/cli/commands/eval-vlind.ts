@@ -17,8 +17,12 @@ export const VLIND_OPTIONS: OptionSpec[] = [
 export const VLIND_EVAL_OPTIONS: OptionSpec[] = [
   { name: "image-dir", type: "string", help: "vlind: counterfactual images (default: <data dir>/images/counterfactual)" },
   { name: "factual-image-dir", type: "string", help: "vlind: factual images (default: <data dir>/images/factual)" },
-  { name: "vlind-prompts", type: "string", choices: Object.keys(VLIND_PROMPT_SETS),
-    help: "vlind: prompt wordings: reversed (instructblip_eval.py, default) or gpt4o (gpt4o_eval.py)" },
+  {
+    name: "vlind-prompts",
+    type: "string",
+    choices: Object.keys(VLIND_PROMPT_SETS),
+    help: "vlind: prompt wordings: reversed (instructblip_eval.py, default) or gpt4o (gpt4o_eval.py)",
+  },
 ];
 
 export const VLIND_SCORE_OPTIONS: OptionSpec[] = [

@@ -27,14 +27,36 @@ const USAGE = [
 ].join("\n");
 
 const BASE_OPTIONS: OptionSpec[] = [
-  { name: "questions", type: "string", aliases: ["question-file"], help: "question file: POPE *_pope_<split>.json (VCD/CausalMM) or llava_pope_test.jsonl; " +
-    "MME: LLaVA's llava_mme.jsonl (with --mme-root or --image-folder = the MME folder)" },
-  { name: "image-folder", type: "string", help: "POPE: folder the image names are relative to (e.g. coco/val2014); MME with --questions: the MME_Benchmark_release_version folder" },
+  {
+    name: "questions",
+    type: "string",
+    aliases: ["question-file"],
+    help:
+      "question file: POPE *_pope_<split>.json (VCD/CausalMM) or llava_pope_test.jsonl; " +
+      "MME: LLaVA's llava_mme.jsonl (with --mme-root or --image-folder = the MME folder)",
+  },
+  {
+    name: "image-folder",
+    type: "string",
+    help: "POPE: folder the image names are relative to (e.g. coco/val2014); MME with --questions: the MME_Benchmark_release_version folder",
+  },
   { name: "mme-root", type: "string", help: "MME: the MME_Benchmark_release_version folder" },
   { name: "subtasks", type: "string", help: "MME: comma-separated subtasks to run (default: all found)" },
   { name: "results-dir", type: "string", help: "MME: where the eval_tool <subtask>.txt files go (default: <answers>.mme/)" },
-  { name: "answers", type: "string", aliases: ["answers-file"], help: "answers JSONL; resumed when it exists (settings in <answers>.settings.json)" },
-  { name: "num-chunks", type: "number", integer: true, min: 1, help: "split the questions into N contiguous chunks (LLaVA get_chunk rule)", default: 1 },
+  {
+    name: "answers",
+    type: "string",
+    aliases: ["answers-file"],
+    help: "answers JSONL; resumed when it exists (settings in <answers>.settings.json)",
+  },
+  {
+    name: "num-chunks",
+    type: "number",
+    integer: true,
+    min: 1,
+    help: "split the questions into N contiguous chunks (LLaVA get_chunk rule)",
+    default: 1,
+  },
   { name: "chunk-idx", type: "number", integer: true, min: 0, help: "which chunk this run answers (0-based)", default: 0 },
   { name: "batch", type: "number", integer: true, min: 1, help: "at most this many questions on one image per answerer call", default: 8 },
   { name: "limit", type: "number", integer: true, min: 1, help: "only the first N questions (before chunking)" },
@@ -50,7 +72,10 @@ function loadItems(bench: string, args: ParsedArgs, checkImages: boolean): { ite
     const source = need(args, "questions", "eval pope");
     return { items: loadPopeQuestions(source, { imageFolder: str(args, "image-folder"), checkImages }), source };
   }
-  const subtasks = str(args, "subtasks")?.split(",").map((s) => s.trim()).filter(Boolean);
+  const subtasks = str(args, "subtasks")
+    ?.split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
   const questions = str(args, "questions");
   if (questions) {
     // LLaVA's llava_mme.jsonl; its --image-folder is the MME folder, which also holds the ground truth
@@ -66,7 +91,10 @@ function loadItems(bench: string, args: ParsedArgs, checkImages: boolean): { ite
 function writeMmeFrom(items: EvalItem[], answersFile: string, args: ParsedArgs): string {
   const dir = str(args, "results-dir") ?? `${answersFile.replace(/\.jsonl$/, "")}.mme`;
   const byId = answersById(readAnswers(answersFile));
-  writeMmeResults(dir, mmeRows(items, (it) => byId.get(idKey(it.questionId))?.text));
+  writeMmeResults(
+    dir,
+    mmeRows(items, (it) => byId.get(idKey(it.questionId))?.text),
+  );
   return dir;
 }
 

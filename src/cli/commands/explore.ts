@@ -24,8 +24,14 @@ async function fresh(args: ParsedArgs): Promise<{ rec: Recording; topk: Explorer
     const layers = parseIndexList(str(args, "layers") ?? "all", cfg.text.numLayers, "text layer");
     const vision = Array.from({ length: runningVisionLayers(cfg) }, (_, i) => i);
     const { rec, topk } = await exploreAnswer(llava, {
-      image, question: q, ...prompt, cf, gamma: numOpt(args, "gamma"), maxNewTokens: numOpt(args, "max-new-tokens") ?? 16,
-      topk: numOpt(args, "topk") ?? 5, select: { text: { layers }, vision: { layers: vision } },
+      image,
+      question: q,
+      ...prompt,
+      cf,
+      gamma: numOpt(args, "gamma"),
+      maxNewTokens: numOpt(args, "max-new-tokens") ?? 16,
+      topk: numOpt(args, "topk") ?? 5,
+      select: { text: { layers }, vision: { layers: vision } },
     });
     return { rec, topk, cf };
   });
@@ -44,8 +50,9 @@ async function run(args: ParsedArgs): Promise<void> {
 export const exploreCommand = defineCommand({
   name: "explore",
   summary: "write a self-contained HTML explorer of the answer's attention (and CausalMM top-k per step)",
-  usage: 'causalmm explore --out report.html (--from RECORD_DIR | --model DIR --image FILE "question") ' +
-    '[--cf vision:uniform@sel | --no-cf] [--layers all|0-3] [--sweep sweep.png]',
+  usage:
+    'causalmm explore --out report.html (--from RECORD_DIR | --model DIR --image FILE "question") ' +
+    "[--cf vision:uniform@sel | --no-cf] [--layers all|0-3] [--sweep sweep.png]",
   options: [
     { name: "out", type: "string", help: "the HTML file to write" },
     { name: "from", type: "string", help: "a directory written by 'causalmm record' (no counterfactual table)" },
@@ -53,7 +60,12 @@ export const exploreCommand = defineCommand({
     { name: "cf", type: "string", help: "counterfactual branch for the top-k table (CausalMM answer)", default: "vision:uniform@sel" },
     { name: "no-cf", type: "boolean", help: "plain greedy answer, factual top-k only" },
     { name: "gamma", type: "number", help: "CausalMM γ", default: 1 },
-    { name: "layers", type: "string", help: "text layers to include (the file grows with layers × heads × tokens × patches)", default: "all" },
+    {
+      name: "layers",
+      type: "string",
+      help: "text layers to include (the file grows with layers × heads × tokens × patches)",
+      default: "all",
+    },
     { name: "max-new-tokens", type: "number", help: "answer length limit", default: 16 },
     { name: "topk", type: "number", help: "rows of the top-k table", default: 5 },
     { name: "sweep", type: "string", help: "a sweep heatmap PNG (from 'causalmm sweep') to include" },

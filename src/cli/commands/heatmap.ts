@@ -21,7 +21,10 @@ async function fresh(args: ParsedArgs): Promise<Recording> {
     const cfg = llava.model.config;
     const all = (n: number) => Array.from({ length: n }, (_, i) => i);
     return await recordAnswer(llava, {
-      image, question: q, ...prompt, maxNewTokens: numOpt(args, "max-new-tokens") ?? 16,
+      image,
+      question: q,
+      ...prompt,
+      maxNewTokens: numOpt(args, "max-new-tokens") ?? 16,
       select: { text: { layers: all(cfg.text.numLayers) }, vision: { layers: all(runningVisionLayers(cfg)) } },
     });
   });
@@ -35,7 +38,9 @@ function heads(text: string | undefined, rec: Recording): HeadChoice[] {
 
 /** "mean,0,3" → ["mean", 0, 3]; "all" → every layer. */
 function layerChoices(text: string, rec: Recording): (number | "mean")[] {
-  return text.split(",").flatMap((t): (number | "mean")[] => (t.trim() === "mean" ? ["mean"] : parseIndexList(t, rec.meta.dims.textLayers, "text layer")));
+  return text
+    .split(",")
+    .flatMap((t): (number | "mean")[] => (t.trim() === "mean" ? ["mean"] : parseIndexList(t, rec.meta.dims.textLayers, "text layer")));
 }
 
 async function run(args: ParsedArgs): Promise<void> {
@@ -59,13 +64,19 @@ async function run(args: ParsedArgs): Promise<void> {
 export const heatmapCommand = defineCommand({
   name: "heatmap",
   summary: "attention of generated tokens over the image, CLIP CLS maps and the modality split as PNG",
-  usage: 'causalmm heatmap (--from RECORD_DIR | --model DIR --image FILE "question") --out DIR ' +
-    '[--layer mean|all|0,3] [--head mean|0,2] [--tokens all|0-3] [--alpha 0.6] [--colormap viridis]',
+  usage:
+    'causalmm heatmap (--from RECORD_DIR | --model DIR --image FILE "question") --out DIR ' +
+    "[--layer mean|all|0,3] [--head mean|0,2] [--tokens all|0-3] [--alpha 0.6] [--colormap viridis]",
   options: [
     { name: "from", type: "string", help: "a directory written by 'causalmm record'" },
     ...PROMPT_OPTIONS,
     { name: "max-new-tokens", type: "number", help: "answer length when recording afresh", default: 16 },
-    { name: "layer", type: "string", help: "text layers, one picture each: mean (averaged over layers), all, or a list like mean,0,3", default: "mean" },
+    {
+      name: "layer",
+      type: "string",
+      help: "text layers, one picture each: mean (averaged over layers), all, or a list like mean,0,3",
+      default: "mean",
+    },
     { name: "head", type: "string", help: "heads: mean or a list (one picture each)", default: "mean" },
     { name: "tokens", type: "string", help: "generated tokens to draw: all or a list of 0-based steps", default: "all" },
     { name: "alpha", type: "number", help: "opacity of the colour layer (0–1)", default: 0.6 },

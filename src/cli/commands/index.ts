@@ -14,4 +14,18 @@ import { sweepCommand } from "./sweep.js";
 import { replicateCommand } from "./replicate.js";
 import { planCommand } from "./plan.js";
 
-export const COMMANDS: CommandSpec[] = [demoCommand, askCommand, planCommand, inspectCommand, evalCommand, scoreCommand, labCommand, trainCommand, recordCommand, heatmapCommand, sweepCommand, exploreCommand, replicateCommand];
+export const COMMANDS: CommandSpec[] = [
+  demoCommand,
+  askCommand,
+  planCommand,
+  inspectCommand,
+  evalCommand,
+  scoreCommand,
+  labCommand,
+  trainCommand,
+  recordCommand,
+  heatmapCommand,
+  sweepCommand,
+  exploreCommand,
+  replicateCommand,
+];

@@ -25,7 +25,8 @@ function readIds(path: string): number[][] {
 
 function readPixels(path: string): tf.Tensor4D {
   const a = readNpy(path);
-  if (a.dtype !== "float32" || a.shape.length !== 4) throw new Error(`${path}: pixel values must be float32 [N,C,H,W], got ${a.dtype} [${a.shape}]`);
+  if (a.dtype !== "float32" || a.shape.length !== 4)
+    throw new Error(`${path}: pixel values must be float32 [N,C,H,W], got ${a.dtype} [${a.shape}]`);
   return tf.tensor4d(a.data as Float32Array, a.shape as [number, number, number, number]);
 }
 
@@ -48,11 +49,15 @@ function otherPrompts(args: ParsedArgs): Record<string, number[][]> {
 }
 
 async function run(args: ParsedArgs): Promise<void> {
-  const names = (str(args, "tensors") ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+  const names = (str(args, "tensors") ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
   const traced = names.filter((n) => (TRACE_TENSORS as readonly string[]).includes(n));
   const forwardNames = names.filter((n) => !traced.includes(n));
   const causal = causalOptions(args);
-  if (traced.length && !causal) throw new Error(`inspect: ${traced.join(", ")} need contrastive decoding (--cf, --preset, --baseline or --gamma/--epsilon)`);
+  if (traced.length && !causal)
+    throw new Error(`inspect: ${traced.join(", ")} need contrastive decoding (--cf, --preset, --baseline or --gamma/--epsilon)`);
   const out = str(args, "out");
   if (names.length && !out) throw new Error("inspect: --out DIR is required with --tensors");
   const greedy = numOpt(args, "greedy");
@@ -87,7 +92,8 @@ async function run(args: ParsedArgs): Promise<void> {
 export const inspectCommand = defineCommand({
   name: "inspect",
   summary: "one forward pass on raw ids: chosen tensors as .npy, N greedy tokens, contrastive decoding with every branch's logits",
-  usage: "causalmm inspect --model DIR --input-ids IDS.npy [--pixel-values PV.npy] --out DIR --tensors NAME,... [--greedy N] " +
+  usage:
+    "causalmm inspect --model DIR --input-ids IDS.npy [--pixel-values PV.npy] --out DIR --tensors NAME,... [--greedy N] " +
     "[--cf SPEC ... | --preset official | --baseline vcd|noimage|icd|pai] [--gamma G --epsilon E --draws K] [--prompt-ids noimage|icd=IDS.npy]",
   options: [
     { name: "model", type: "string", help: "llava-hf model directory (default: the embedded model)" },
@@ -95,9 +101,17 @@ export const inspectCommand = defineCommand({
     { name: "pixel-values", type: "string", help: "float32 .npy [N,3,H,W], already normalised" },
     { name: "out", type: "string", help: "directory for the .npy files" },
     { name: "tensors", type: "string", help: `comma-separated names: ${[...TENSOR_NAME_HELP, ...TRACE_TENSOR_HELP].join("; ")}` },
-    { name: "greedy", type: "number", help: "also print N greedy tokens (KV cache) as JSON; contrastive (argmax of the scores) with --cf/--preset/--baseline" },
+    {
+      name: "greedy",
+      type: "number",
+      help: "also print N greedy tokens (KV cache) as JSON; contrastive (argmax of the scores) with --cf/--preset/--baseline",
+    },
     ...CAUSAL_FLAGS,
-    { name: "prompt-ids", type: "list", help: "KEY=IDS.npy: ids of another prompt a baseline reads (noimage: default the input ids without image tokens; icd: required)" },
+    {
+      name: "prompt-ids",
+      type: "list",
+      help: "KEY=IDS.npy: ids of another prompt a baseline reads (noimage: default the input ids without image tokens; icd: required)",
+    },
   ],
   run,
 });

@@ -62,10 +62,15 @@ async function random(args: ParsedArgs): Promise<void> {
   const out = need(args, "out", "lab random");
   const like = need(args, "like", "lab random");
   const tokenizerDir = str(args, "tokenizer") ?? defaultTokenizerDir();
-  if (!tokenizerDir) throw new Error("lab random: pass --tokenizer DIR (a llava-1.5 tokenizer directory; none found in $CAUSALMM_FIXTURES or ../shared/fixtures)");
+  if (!tokenizerDir)
+    throw new Error(
+      "lab random: pass --tokenizer DIR (a llava-1.5 tokenizer directory; none found in $CAUSALMM_FIXTURES or ../shared/fixtures)",
+    );
   const bar = new ProgressBar("writing");
   const summary = writeRandomLike({
-    like, out, tokenizerDir,
+    like,
+    out,
+    tokenizerDir,
     textLayers: numOpt(args, "text-layers"),
     visionLayers: numOpt(args, "vision-layers"),
     dtype: ({ f16: "F16", bf16: "BF16", f32: "F32" } as const)[(str(args, "dtype") ?? "f16") as "f16"],
@@ -89,7 +94,8 @@ async function run(args: ParsedArgs): Promise<void> {
 export const labCommand = defineCommand({
   name: "lab",
   summary: "synthetic hallucination lab: make a dataset with planted priors, or score a model on it",
-  usage: "causalmm lab make --out DIR [--seed S --train N --test N]  |  causalmm lab eval --model DIR --data DIR [--split random,popular,adversarial --limit N]" +
+  usage:
+    "causalmm lab make --out DIR [--seed S --train N --test N]  |  causalmm lab eval --model DIR --data DIR [--split random,popular,adversarial --limit N]" +
     "  |  causalmm lab random --like llava-1.5-7b --out DIR [--text-layers N --vision-layers N --dtype f16|bf16|f32 --shards N --seed S]",
   options: [
     { name: "out", type: "string", help: "make: output directory" },
@@ -112,7 +118,11 @@ export const labCommand = defineCommand({
     { name: "vision-layers", type: "number", help: "random: CLIP encoder layers (default: the real model's)" },
     { name: "dtype", type: "string", help: "random: weight dtype", choices: ["f16", "bf16", "f32"], default: "f16" },
     { name: "shards", type: "number", help: "random: number of safetensors shards (default: save_pretrained's 5 GB rule)" },
-    { name: "tokenizer", type: "string", help: "random: llava tokenizer directory to copy (default: $CAUSALMM_FIXTURES/tokenizer or ../shared/fixtures/tokenizer)" },
+    {
+      name: "tokenizer",
+      type: "string",
+      help: "random: llava tokenizer directory to copy (default: $CAUSALMM_FIXTURES/tokenizer or ../shared/fixtures/tokenizer)",
+    },
     { name: "overwrite", type: "boolean", help: "random: replace a model already in --out" },
   ],
   run,

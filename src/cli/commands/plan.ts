@@ -14,7 +14,9 @@ async function run(args: ParsedArgs): Promise<number> {
   const req = residencyRequest(args);
   const { plan, ctx } = planModel(dir, req);
   if (args.opts.json) {
-    process.stdout.write(JSON.stringify({ ...plan, residency: { ...plan.residency, resident: [...plan.residency.resident] } }, null, 2) + "\n");
+    process.stdout.write(
+      JSON.stringify({ ...plan, residency: { ...plan.residency, resident: [...plan.residency.resident] } }, null, 2) + "\n",
+    );
     return plan.problems.length ? 1 : 0;
   }
   process.stdout.write(`${dir}\n${formatPlan(plan)}\n`);
@@ -29,7 +31,8 @@ async function run(args: ParsedArgs): Promise<number> {
 export const planCommand = defineCommand({
   name: "plan",
   summary: "print the memory plan of a model directory (weights, residency, KV cache, peaks) without loading it",
-  usage: "causalmm plan --model DIR [--backend wasm|cpu|...] [--residency auto|all|budget|stream] [--resident 3GiB] [--max-new-tokens N] [--cf SPEC ...]",
+  usage:
+    "causalmm plan --model DIR [--backend wasm|cpu|...] [--residency auto|all|budget|stream] [--resident 3GiB] [--max-new-tokens N] [--cf SPEC ...]",
   options: [
     { name: "model", type: "string", help: "llava-hf model directory (default: the embedded model)" },
     ...RESIDENCY_FLAGS,

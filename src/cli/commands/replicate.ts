@@ -7,7 +7,16 @@ import { join, resolve } from "node:path";
 import type { ParsedArgs } from "../args.js";
 import { defineCommand, listOpt, numOpt, str } from "../args.js";
 import { loadLlava } from "../../api.js";
-import { aggregate, aggregateCsv, aggregateMarkdown, readRunSet, replicateConfigs, runReplicate, type AggRow, type MetricName } from "../../lab/replicate.js";
+import {
+  aggregate,
+  aggregateCsv,
+  aggregateMarkdown,
+  readRunSet,
+  replicateConfigs,
+  runReplicate,
+  type AggRow,
+  type MetricName,
+} from "../../lab/replicate.js";
 import { Canvas, type Rgb } from "../../introspect/draw.js";
 import { PROGRESS_OPTIONS, ProgressBar, progressFlags } from "../progress.js";
 
@@ -20,18 +29,29 @@ function models(specs: string[]): { dir: string; trainSeed: number }[] {
   });
 }
 
-const ints = (s: string) => s.split(",").filter((x) => x.trim() !== "").map((x) => {
-  const n = Number(x);
-  if (!Number.isInteger(n)) throw new Error(`replicate: not an integer seed: '${x}'`);
-  return n;
-});
+const ints = (s: string) =>
+  s
+    .split(",")
+    .filter((x) => x.trim() !== "")
+    .map((x) => {
+      const n = Number(x);
+      if (!Number.isInteger(n)) throw new Error(`replicate: not an integer seed: '${x}'`);
+      return n;
+    });
 
 const GROUP_COLOURS: Record<string, Rgb> = {
-  baseline: [150, 150, 150], cutoff: [230, 150, 40], vision: [60, 110, 200], text: [60, 160, 90], both: [150, 80, 170],
+  baseline: [150, 150, 150],
+  cutoff: [230, 150, 40],
+  vision: [60, 110, 200],
+  text: [60, 160, 90],
+  both: [150, 80, 170],
 };
 
 const TITLES: Record<MetricName, string> = {
-  accuracy: "accuracy", f1: "F1", yesRatio: "yes-ratio", falseYes: "false-yes rate FP/(FP+TN) (lower = fewer hallucinations)",
+  accuracy: "accuracy",
+  f1: "F1",
+  yesRatio: "yes-ratio",
+  falseYes: "false-yes rate FP/(FP+TN) (lower = fewer hallucinations)",
 };
 
 /** Horizontal bars (run mean) with 95% CI whiskers, one panel per split; red line = greedy. */
@@ -39,7 +59,12 @@ export async function barChart(rows: readonly AggRow[], metric: MetricName, note
   const splits = [...new Set(rows.map((r) => r.split))];
   const configs = [...new Set(rows.map((r) => r.config))];
   const groupOf = new Map(replicateConfigs(0).map((c) => [c.name, c.group]));
-  const labelW = 290, panelW = 250, gap = 36, rowH = 22, top = 64, left = 10;
+  const labelW = 290,
+    panelW = 250,
+    gap = 36,
+    rowH = 22,
+    top = 64,
+    left = 10;
   const W = left + labelW + splits.length * (panelW + gap) + 10;
   const H = top + configs.length * rowH + 60;
   const cv = new Canvas(W, H);
@@ -80,11 +105,18 @@ const REFS = ["greedy", "regular sampling", "cutoff only g=0 e=0.6 (sampling)"] 
 
 /** Δaccuracy / Δfalse-yes (points, 95% CI) of the sampling-based cutoff and official configs vs their references. */
 function cutoffTable(rows: readonly AggRow[]): string {
-  const f = (e: { mean: number; lo: number; hi: number }) => `${(100 * e.mean).toFixed(1)} [${(100 * e.lo).toFixed(1)}, ${(100 * e.hi).toFixed(1)}]`;
-  const pairs: [string, string][] = [["cutoff only g=0 e=0.6 (sampling)", REFS[1]], ["CausalMM official code", REFS[1]], ["CausalMM official code", REFS[2]], ["cutoff only g=0 e=0.6 (greedy)", REFS[0]]];
+  const f = (e: { mean: number; lo: number; hi: number }) =>
+    `${(100 * e.mean).toFixed(1)} [${(100 * e.lo).toFixed(1)}, ${(100 * e.hi).toFixed(1)}]`;
+  const pairs: [string, string][] = [
+    ["cutoff only g=0 e=0.6 (sampling)", REFS[1]],
+    ["CausalMM official code", REFS[1]],
+    ["CausalMM official code", REFS[2]],
+    ["cutoff only g=0 e=0.6 (greedy)", REFS[0]],
+  ];
   const lines = ["| comparison | split | Δacc (points) | Δfalse-yes (points) |", "| --- | --- | --- | --- |"];
   for (const [c, ref] of pairs) {
-    for (const r of rows.filter((q) => q.config === c && q.delta[ref])) lines.push(`| ${c} − ${ref} | ${r.split} | ${f(r.delta[ref].accuracy)} | ${f(r.delta[ref].falseYes)} |`);
+    for (const r of rows.filter((q) => q.config === c && q.delta[ref]))
+      lines.push(`| ${c} − ${ref} | ${r.split} | ${f(r.delta[ref].accuracy)} | ${f(r.delta[ref].falseYes)} |`);
   }
   return lines.join("\n");
 }
@@ -109,7 +141,14 @@ async function run(args: ParsedArgs): Promise<void> {
       }
     };
     await runReplicate({
-      models: ms, decodeSeeds, sceneSeed, perSplit, out, only: only.length ? only : undefined, log, onProgress,
+      models: ms,
+      decodeSeeds,
+      sceneSeed,
+      perSplit,
+      out,
+      only: only.length ? only : undefined,
+      log,
+      onProgress,
       load: (dir) => loadLlava(dir, { backend: str(args, "backend") }),
     });
   }
@@ -121,18 +160,29 @@ async function run(args: ParsedArgs): Promise<void> {
   const rows = aggregate(records, { resamples, seed: numOpt(args, "bootstrap-seed") ?? 0, references: [...REFS] });
   const trainSeeds = [...new Set(records.map((r) => r.trainSeed))].sort((a, b) => a - b);
   const dSeeds = [...new Set(records.map((r) => r.decodeSeed))].sort((a, b) => a - b);
-  const meta = { sceneSeed: set.sceneSeed, perSplit: set.perSplit, trainSeeds, decodeSeeds: dSeeds, resamples, ci: "95% percentile bootstrap over questions; " +
-    "each resample uses the same question indices in every run and config (paired); the statistic is the mean over runs" };
+  const meta = {
+    sceneSeed: set.sceneSeed,
+    perSplit: set.perSplit,
+    trainSeeds,
+    decodeSeeds: dSeeds,
+    resamples,
+    ci:
+      "95% percentile bootstrap over questions; " +
+      "each resample uses the same question indices in every run and config (paired); the statistic is the mean over runs",
+  };
   writeFileSync(join(out, "replication.json"), JSON.stringify({ meta, rows }, null, 2) + "\n");
   writeFileSync(join(out, "replication.csv"), aggregateCsv(rows));
   const splits = [...new Set(rows.map((r) => r.split))];
-  const md = splits.map((s) => `### ${s}\n\n${aggregateMarkdown(rows, s)}\n`).join("\n") + `\n### the cutoff's share (sampling-based configs)\n\n${cutoffTable(rows)}\n`;
+  const md =
+    splits.map((s) => `### ${s}\n\n${aggregateMarkdown(rows, s)}\n`).join("\n") +
+    `\n### the cutoff's share (sampling-based configs)\n\n${cutoffTable(rows)}\n`;
   writeFileSync(join(out, "tables.md"), md);
   process.stdout.write(md + "\n");
   const img = resolve(str(args, "img-dir") ?? out);
   const prefix = str(args, "prefix") ?? "replication";
   mkdirSync(img, { recursive: true });
-  const note = `training seeds ${trainSeeds.join(",")} x decoding seeds ${dSeeds.join(",")}; ` +
+  const note =
+    `training seeds ${trainSeeds.join(",")} x decoding seeds ${dSeeds.join(",")}; ` +
     `${rows[0]?.questions ?? 0} questions per split; scene seed ${set.sceneSeed}`;
   for (const m of ["accuracy", "falseYes", "yesRatio", "f1"] as MetricName[]) {
     const file = join(img, `${prefix}-${m.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase())}.png`);
@@ -145,14 +195,29 @@ async function run(args: ParsedArgs): Promise<void> {
 export const replicateCommand = defineCommand({
   name: "replicate",
   summary: "issue 8: lab models (training seeds) x decoding seeds x configs on held-out scenes; CIs, CSV, plots",
-  usage: "causalmm replicate --model DIR@SEED [--model DIR@SEED ...] [--decode-seeds 0,1,2] [--questions N] [--scene-seed S] --out DIR [--img-dir DIR]",
+  usage:
+    "causalmm replicate --model DIR@SEED [--model DIR@SEED ...] [--decode-seeds 0,1,2] [--questions N] [--scene-seed S] --out DIR [--img-dir DIR]",
   options: [
-    { name: "model", type: "list", help: "model directory, optionally @TRAINING_SEED (default seed: position); none = only aggregate OUT/runs" },
-    { name: "decode-seeds", type: "string", help: "comma-separated decoding seeds (sampling, VCD noise, random/shuffle)", default: "0,1,2" },
+    {
+      name: "model",
+      type: "list",
+      help: "model directory, optionally @TRAINING_SEED (default seed: position); none = only aggregate OUT/runs",
+    },
+    {
+      name: "decode-seeds",
+      type: "string",
+      help: "comma-separated decoding seeds (sampling, VCD noise, random/shuffle)",
+      default: "0,1,2",
+    },
     { name: "questions", type: "number", help: "questions per POPE split", default: 100 },
     { name: "scene-seed", type: "number", help: "seed of the held-out scenes (fixed across runs)", default: 2026 },
     { name: "config", type: "list", help: "only this config name (default: all)" },
-    { name: "out", type: "string", help: "output directory (runs/ made with the same settings are reused: rerunning resumes; other settings are refused)", default: "replicate-out" },
+    {
+      name: "out",
+      type: "string",
+      help: "output directory (runs/ made with the same settings are reused: rerunning resumes; other settings are refused)",
+      default: "replicate-out",
+    },
     { name: "aggregate", type: "boolean", help: "aggregate and plot after running (--aggregate=false: only run)", default: true },
     { name: "resamples", type: "number", help: "bootstrap resamples", default: 2000 },
     { name: "bootstrap-seed", type: "number", help: "seed of the bootstrap", default: 0 },

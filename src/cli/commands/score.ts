@@ -85,7 +85,13 @@ function compareCmd(args: ParsedArgs, files: string[]): number {
   if (!Number.isInteger(resamples) || resamples < 1) throw new Error("score compare: --resamples must be a positive integer");
   const seed = numOpt(args, "seed") ?? 0;
   const result = comparePope(systems, { rule, resamples, seed });
-  const meta = { rule, resamples, seed, level: 0.95, test: "exact McNemar on per-question correctness; paired percentile bootstrap for differences" };
+  const meta = {
+    rule,
+    resamples,
+    seed,
+    level: 0.95,
+    test: "exact McNemar on per-question correctness; paired percentile bootstrap for differences",
+  };
   out(args, { ...meta, splits: result }, `rule ${rule}, ${resamples} bootstrap resamples (seed ${seed})\n\n${formatComparison(result)}`);
   return 0;
 }

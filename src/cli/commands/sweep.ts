@@ -52,12 +52,20 @@ function csv<T extends string>(text: string, valid: readonly T[], what: string):
 async function run(args: ParsedArgs): Promise<void> {
   const out = need(args, "out", "sweep");
   const qs = questions(args);
-  const prompt = promptFlags({ ...args, opts: { ...args.opts, "one-word": args.opts.suffix === undefined && args.opts["one-word"] !== false } });
+  const prompt = promptFlags({
+    ...args,
+    opts: { ...args.opts, "one-word": args.opts.suffix === undefined && args.opts["one-word"] !== false },
+  });
   const modules = csv<ModuleName>(str(args, "modules") ?? "vision,text", ["vision", "text"], "module");
   const types = csv<CfType>(str(args, "types") ?? SWEEP_TYPES.join(","), SWEEP_TYPES, "type");
   await withLlava(args, async (llava) => {
     const settings: SweepSettings = {
-      modules, types, draws: numOpt(args, "draws") ?? 3, seed: numOpt(args, "seed") ?? 0, batch: numOpt(args, "batch") ?? 8, ...prompt,
+      modules,
+      types,
+      draws: numOpt(args, "draws") ?? 3,
+      seed: numOpt(args, "seed") ?? 0,
+      batch: numOpt(args, "batch") ?? 8,
+      ...prompt,
       groups: layerGroups(listOpt(args, "layer-groups"), llava),
     };
     const t0 = performance.now();
@@ -69,9 +77,11 @@ async function run(args: ParsedArgs): Promise<void> {
     const bootstrap = numOpt(args, "bootstrap") ?? 1000;
     const tok = (id: number) => llava.tokenizer.idToToken(id) ?? String(id);
     const report: SweepReport = {
-      format: "causalmm-sweep/1", settings: { ...settings, bootstrap, level: 0.95, model: llava.dir },
+      format: "causalmm-sweep/1",
+      settings: { ...settings, bootstrap, level: 0.95, model: llava.dir },
       yesNo: { ...res.yesNo, yesTokens: res.yesNo.yes.map(tok), noTokens: res.yesNo.no.map(tok) },
-      questions: res.results, cells: summarize(res.cells, res.results, bootstrap, settings.seed),
+      questions: res.results,
+      cells: summarize(res.cells, res.results, bootstrap, settings.seed),
     };
     const files = await writeSweep(out, report, (str(args, "metric") ?? "kl") as SweepMetric);
     process.stdout.write(JSON.stringify({ files }) + "\n");
@@ -81,9 +91,10 @@ async function run(args: ParsedArgs): Promise<void> {
 export const sweepCommand = defineCommand({
   name: "sweep",
   summary: "causal-effect sweep: counterfactual attention per layer × type × module, effect on the answer",
-  usage: 'causalmm sweep --model DIR (--questions POPE.jsonl --image-dir DIR [--limit N] | --image FILE "question") ' +
-    '[--modules vision,text] [--types uniform,reversed,random,shuffle] [--layer-groups text=0-7;8-15] ' +
-    '[--draws 3] [--seed 0] [--bootstrap 1000] --out PREFIX',
+  usage:
+    'causalmm sweep --model DIR (--questions POPE.jsonl --image-dir DIR [--limit N] | --image FILE "question") ' +
+    "[--modules vision,text] [--types uniform,reversed,random,shuffle] [--layer-groups text=0-7;8-15] " +
+    "[--draws 3] [--seed 0] [--bootstrap 1000] --out PREFIX",
   options: [
     ...PROMPT_OPTIONS.filter((o) => o.name !== "one-word"),
     { name: "one-word", type: "boolean", help: `append "${ONE_WORD_SUFFIX.trim()}" (default on; --one-word=false to turn off)` },
@@ -93,10 +104,21 @@ export const sweepCommand = defineCommand({
     { name: "question", type: "string", help: "the question (or give it as the positional argument)" },
     { name: "modules", type: "string", help: "vision,text", default: "vision,text" },
     { name: "types", type: "string", help: "counterfactual types", default: SWEEP_TYPES.join(",") },
-    { name: "layer-groups", type: "list", help: "[text=|vision=]GROUP;GROUP;… with GROUP = all | 0-7 | 1,3 | none (default: each layer alone)" },
+    {
+      name: "layer-groups",
+      type: "list",
+      help: "[text=|vision=]GROUP;GROUP;… with GROUP = all | 0-7 | 1,3 | none (default: each layer alone)",
+    },
     { name: "draws", type: "number", integer: true, min: 1, help: "seeded draws averaged for random/shuffle", default: 3 },
     { name: "seed", type: "number", integer: true, help: "seed of random/shuffle and of the bootstrap", default: 0 },
-    { name: "bootstrap", type: "number", integer: true, min: 0, help: "bootstrap resamples over questions for the 95% intervals", default: 1000 },
+    {
+      name: "bootstrap",
+      type: "number",
+      integer: true,
+      min: 0,
+      help: "bootstrap resamples over questions for the 95% intervals",
+      default: 1000,
+    },
     { name: "batch", type: "number", integer: true, min: 1, help: "counterfactual rows per batched forward", default: 8 },
     { name: "metric", type: "string", help: "what the PNG shows", choices: ["kl", "dLogOdds", "argmaxFlip", "yesNoFlip"], default: "kl" },
     { name: "out", type: "string", help: "output prefix: writes PREFIX.json, PREFIX.csv, PREFIX.png" },

@@ -27,8 +27,10 @@ function reporter(total: number, every: number): (r: StepRecord) => void {
     bar.update(r.step + 1, total, `step ${r.step + 1}/${total} loss ${r.loss.toFixed(3)} ${rate.toFixed(0)} tok/s`);
     // Plain lines too, so logs of non-interactive runs show progress.
     if (!process.stderr.isTTY && ((r.step + 1) % every === 0 || r.step + 1 === total)) {
-      process.stderr.write(`step ${r.step + 1}/${total} loss ${r.loss.toFixed(4)} lr ${r.lr.toExponential(2)} ` +
-        `|g| ${r.gradNorm.toFixed(2)} ${rate.toFixed(0)} tok/s eta ${eta.toFixed(0)}s\n`);
+      process.stderr.write(
+        `step ${r.step + 1}/${total} loss ${r.loss.toFixed(4)} lr ${r.lr.toExponential(2)} ` +
+          `|g| ${r.gradNorm.toFixed(2)} ${rate.toFixed(0)} tok/s eta ${eta.toFixed(0)}s\n`,
+      );
     }
   };
 }
@@ -38,7 +40,8 @@ async function run(args: ParsedArgs): Promise<void> {
   const out = need(args, "out", "train");
   const steps = numOpt(args, "steps") ?? 700;
   const warmup = numOpt(args, "warmup") ?? 40;
-  if (warmup >= steps) throw new Error(`train: --warmup (${warmup}) must be less than --steps (${steps}); the cosine decay would never start`);
+  if (warmup >= steps)
+    throw new Error(`train: --warmup (${warmup}) must be less than --steps (${steps}); the cosine decay would never start`);
   const info = await initBackend(str(args, "backend") ?? "wasm");
   const spec = {
     ...LAB_MODEL,
@@ -53,21 +56,43 @@ async function run(args: ParsedArgs): Promise<void> {
   process.stderr.write(`backend ${info.name}; ${data.samples.length} conversations, ${data.pixels.length} images; ${steps} steps\n`);
   const t0 = Date.now();
   const res = train(data, {
-    out, seed: numOpt(args, "seed") ?? 0, steps, batchSize: numOpt(args, "batch") ?? 16,
-    lr: numOpt(args, "lr") ?? 2e-3, warmup, weightDecay: numOpt(args, "weight-decay"),
-    checkpointEvery: numOpt(args, "checkpoint-every") ?? 100, stopAt: numOpt(args, "stop-at"),
-    resume: args.opts.resume !== false, configJson, checkpointRoot: str(args, "checkpoints"),
+    out,
+    seed: numOpt(args, "seed") ?? 0,
+    steps,
+    batchSize: numOpt(args, "batch") ?? 16,
+    lr: numOpt(args, "lr") ?? 2e-3,
+    warmup,
+    weightDecay: numOpt(args, "weight-decay"),
+    checkpointEvery: numOpt(args, "checkpoint-every") ?? 100,
+    stopAt: numOpt(args, "stop-at"),
+    resume: args.opts.resume !== false,
+    configJson,
+    checkpointRoot: str(args, "checkpoints"),
     // One batched matMul per attention product trains faster than the per-head loop used for inference.
     performance: { attentionMatMul: "batched" },
-    visionPretrain: { steps: numOpt(args, "vision-pretrain-steps") ?? 600, batchSize: numOpt(args, "vision-pretrain-batch") ?? 64, lr: numOpt(args, "vision-pretrain-lr") ?? 3e-3 },
+    visionPretrain: {
+      steps: numOpt(args, "vision-pretrain-steps") ?? 600,
+      batchSize: numOpt(args, "vision-pretrain-batch") ?? 64,
+      lr: numOpt(args, "vision-pretrain-lr") ?? 3e-3,
+    },
     onPretrainStep: (s, loss) => {
       if ((s + 1) % 50 === 0) process.stderr.write(`vision pretraining step ${s + 1}: object BCE ${loss.toFixed(4)}\n`);
-    }, onStep: reporter(steps, numOpt(args, "log-every") ?? 10),
+    },
+    onStep: reporter(steps, numOpt(args, "log-every") ?? 10),
   });
   const last = res.records[res.records.length - 1];
   const tokens = res.records.reduce((a, r) => a + r.tokens, 0);
   const secs = (Date.now() - t0) / 1000;
-  process.stdout.write(JSON.stringify({ out, backend: tf.getBackend(), steps: [res.startStep, res.endStep], seconds: Math.round(secs), tokensPerSecond: Math.round(tokens / secs), finalLoss: last?.loss }) + "\n");
+  process.stdout.write(
+    JSON.stringify({
+      out,
+      backend: tf.getBackend(),
+      steps: [res.startStep, res.endStep],
+      seconds: Math.round(secs),
+      tokensPerSecond: Math.round(tokens / secs),
+      finalLoss: last?.loss,
+    }) + "\n",
+  );
 }
 
 export const trainCommand = defineCommand({
@@ -91,11 +116,32 @@ export const trainCommand = defineCommand({
     { name: "text-hidden", type: "number", integer: true, min: 1, help: "LLaMA hidden size", default: LAB_MODEL.textHidden },
     { name: "text-layers", type: "number", integer: true, min: 1, help: "LLaMA layers", default: LAB_MODEL.textLayers },
     { name: "vision-hidden", type: "number", integer: true, min: 1, help: "CLIP hidden size", default: LAB_MODEL.visionHidden },
-    { name: "vision-layers", type: "number", integer: true, min: 2, help: "CLIP layers (LLaVA reads the second-to-last)", default: LAB_MODEL.visionLayers },
-    { name: "vision-pretrain-steps", type: "number", integer: true, min: 0, help: "stage 0: steps of object-detection pretraining of the vision tower (fresh runs)", default: 600 },
+    {
+      name: "vision-layers",
+      type: "number",
+      integer: true,
+      min: 2,
+      help: "CLIP layers (LLaVA reads the second-to-last)",
+      default: LAB_MODEL.visionLayers,
+    },
+    {
+      name: "vision-pretrain-steps",
+      type: "number",
+      integer: true,
+      min: 0,
+      help: "stage 0: steps of object-detection pretraining of the vision tower (fresh runs)",
+      default: 600,
+    },
     { name: "vision-pretrain-batch", type: "number", integer: true, min: 1, help: "stage 0: images per step", default: 64 },
     { name: "vision-pretrain-lr", type: "number", min: 0, exclusiveMin: true, help: "stage 0: peak learning rate", default: 0.003 },
-    { name: "log-every", type: "number", integer: true, min: 1, help: "steps between log lines when stderr is not a terminal", default: 10 },
+    {
+      name: "log-every",
+      type: "number",
+      integer: true,
+      min: 1,
+      help: "steps between log lines when stderr is not a terminal",
+      default: 10,
+    },
   ],
   run,
 });

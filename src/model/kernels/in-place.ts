@@ -67,7 +67,7 @@ export function copyInPlace(dst: tf.Tensor, src: tf.Tensor, blocks: Block[]): bo
 export function sliceRows<T extends tf.Tensor>(x: T, start: number, n: number): T {
   const size = [n, ...x.shape.slice(1)];
   if (inPlaceAvailable() && x.dtype === "float32" && !tf.engine().isTapeOn()) {
-    const count = x.size / x.shape[0] * n;
+    const count = (x.size / x.shape[0]) * n;
     const dst = tf.zeros(size);
     if (copyInPlace(dst, x, [{ from: start * (count / n), to: 0, count }])) return dst as T;
     dst.dispose();

@@ -41,7 +41,12 @@ function wasmAccess(be: WasmBackend): Access {
   const heap = () => (be.wasm.HEAPU8 ?? new Uint8Array((be.wasm.asm?.memory ?? be.wasm.wasmMemory)!.buffer)).buffer;
   return {
     output: (shape) => be.makeOutput(shape, "float32"),
-    view: (t) => new Float32Array(heap(), be.dataIdMap.get(t.dataId).memoryOffset, t.shape.reduce((a, b) => a * b, 1)),
+    view: (t) =>
+      new Float32Array(
+        heap(),
+        be.dataIdMap.get(t.dataId).memoryOffset,
+        t.shape.reduce((a, b) => a * b, 1),
+      ),
   };
 }
 
@@ -59,8 +64,15 @@ const ACCESS: Record<string, (backend: tf.KernelBackend) => Access> = {
 
 function register(addon: Addon, backendName: string): void {
   const access = ACCESS[backendName];
-  const gemm = (be: tf.KernelBackend, x: tf.TensorInfo, N: number, b: (acc: Access) => Float32Array | Uint16Array, dtype: number,
-    transposed: boolean, bias?: tf.TensorInfo) => {
+  const gemm = (
+    be: tf.KernelBackend,
+    x: tf.TensorInfo,
+    N: number,
+    b: (acc: Access) => Float32Array | Uint16Array,
+    dtype: number,
+    transposed: boolean,
+    bias?: tf.TensorInfo,
+  ) => {
     const acc = access(be);
     const [M, K] = x.shape;
     const out = acc.output([M, N]);

@@ -25,8 +25,17 @@ export interface NativeWeight {
 /** The addon's functions (native/addon.cc). */
 export interface Addon {
   /** c = a·b (+bias); b is [K,N] or, transposed, [N,K], of dtype 0 F32 (Float32Array), 1 F16 or 2 BF16 (Uint16Array). */
-  gemm(a: Float32Array, b: Float32Array | Uint16Array, bias: Float32Array | null, c: Float32Array, M: number, N: number, K: number,
-    dtype: number, transposed: number): void;
+  gemm(
+    a: Float32Array,
+    b: Float32Array | Uint16Array,
+    bias: Float32Array | null,
+    c: Float32Array,
+    M: number,
+    N: number,
+    K: number,
+    dtype: number,
+    transposed: number,
+  ): void;
   setThreads(n: number): void;
   /** The kernels in use: "avx512", "avx2" or "portable". */
   isa(): string;
@@ -103,7 +112,11 @@ export class HostWeight implements NativeWeight {
 
 /** Wrap host data as a weight. "out,in" is the safetensors/torch layout [N, K]; "in,out" is [K, N]. Keeps a reference. */
 export function nativeWeight(
-  data: Float32Array | Uint16Array, dtype: NativeDtype, inDim: number, outDim: number, layout: "out,in" | "in,out",
+  data: Float32Array | Uint16Array,
+  dtype: NativeDtype,
+  inDim: number,
+  outDim: number,
+  layout: "out,in" | "in,out",
 ): NativeWeight {
   if (!(dtype in DTYPE_CODE)) throw new Error(`nativeWeight: unknown dtype ${dtype}`);
   if ((dtype === "F32") !== data instanceof Float32Array) {

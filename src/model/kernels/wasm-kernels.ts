@@ -112,8 +112,16 @@ function registerUnstack(): void {
 export function registerWasmKernels(): boolean {
   if (!kernelsFor(tf.backend() as unknown as WasmBackend)) return false;
   if (!tf.getKernel(KERNEL_NAMES.qk, "wasm")) {
-    registerProduct(KERNEL_NAMES.qk, (k) => k.qk, (length) => length);
-    registerProduct(KERNEL_NAMES.pv, (k) => k.pv, (_length, hd) => hd);
+    registerProduct(
+      KERNEL_NAMES.qk,
+      (k) => k.qk,
+      (length) => length,
+    );
+    registerProduct(
+      KERNEL_NAMES.pv,
+      (k) => k.pv,
+      (_length, hd) => hd,
+    );
     registerCutoff();
     registerUnstack();
   }

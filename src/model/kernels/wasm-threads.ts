@@ -17,10 +17,12 @@ import * as tf from "@tensorflow/tfjs-core";
 /** Marks a module source passed to a worker in place of a Blob it could not read. */
 const SOURCE_TAG = "/*causalmm-wasm-module*/";
 /** The bundled module source refers to its bundle's scope: these names must exist in the worker. */
-const SOURCE_PRELUDE = `${SOURCE_TAG}var commonjsGlobal = globalThis, _scriptDir, require$$0 = require("fs"), require$$1 = require("path"), ` +
+const SOURCE_PRELUDE =
+  `${SOURCE_TAG}var commonjsGlobal = globalThis, _scriptDir, require$$0 = require("fs"), require$$1 = require("path"), ` +
   `require$$3 = require("perf_hooks"), require$$4 = require("os");\n`;
 /** Appended to tfjs's worker script: evaluate a module source passed as text instead of reading a file. */
-const WORKER_EPILOGUE = `\n;(function(){var read=global.importScripts;global.importScripts=function(f){` +
+const WORKER_EPILOGUE =
+  `\n;(function(){var read=global.importScripts;global.importScripts=function(f){` +
   `if(typeof f==="string"&&f.startsWith(${JSON.stringify(SOURCE_TAG)})){(0,eval)(f);return}read(f)}})();`;
 
 interface WasmModuleApi {
@@ -31,7 +33,10 @@ interface WasmModuleApi {
 /** Whether this Node can run wasm threads at all (shared memory). */
 export function wasmThreadsSupported(): boolean {
   try {
-    return typeof SharedArrayBuffer === "function" && new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true }).buffer instanceof SharedArrayBuffer;
+    return (
+      typeof SharedArrayBuffer === "function" &&
+      new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true }).buffer instanceof SharedArrayBuffer
+    );
   } catch {
     return false;
   }
@@ -41,7 +46,11 @@ export function wasmThreadsSupported(): boolean {
  * Runs `init` (which must call `tf.setBackend("wasm")`) with tfjs-wasm set up to load its threaded
  * build with `threads` threads. Resolves to the thread count XNNPACK reports afterwards.
  */
-export async function withWasmThreads(threads: number, wasmApi: WasmModuleApi, init: () => Promise<boolean>): Promise<{ ok: boolean; threads: number }> {
+export async function withWasmThreads(
+  threads: number,
+  wasmApi: WasmModuleApi,
+  init: () => Promise<boolean>,
+): Promise<{ ok: boolean; threads: number }> {
   const restore = patchGlobals(threads);
   try {
     tf.env().set("WASM_HAS_MULTITHREAD_SUPPORT", true);

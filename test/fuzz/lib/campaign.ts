@@ -14,7 +14,12 @@ import { DEFAULT_MAX_IMAGE_PIXELS } from "../../../src/vision/decode.js";
 import { TARGETS, targetByName } from "./targets.js";
 import type { CaseReply, CaseRequest } from "./worker.js";
 
-interface CaseStart { started: true; what: string; header: boolean; declaredPixels?: number }
+interface CaseStart {
+  started: true;
+  what: string;
+  header: boolean;
+  declaredPixels?: number;
+}
 
 export type CaseClass = "clear" | "unclear" | "crash" | "hang" | "alloc" | "accepted";
 export const CLASSES: CaseClass[] = ["clear", "unclear", "crash", "hang", "alloc", "accepted"];
@@ -67,7 +72,16 @@ export function budgetMb(declaredPixels = 0): number {
   return 256 + (16 * px) / 2 ** 20;
 }
 
-const CRASH_NAMES = new Set(["TypeError", "RangeError", "ReferenceError", "SyntaxError", "EvalError", "URIError", "AggregateError", "HarnessError"]);
+const CRASH_NAMES = new Set([
+  "TypeError",
+  "RangeError",
+  "ReferenceError",
+  "SyntaxError",
+  "EvalError",
+  "URIError",
+  "AggregateError",
+  "HarnessError",
+]);
 
 function classify(reply: CaseReply, dir: string): { cls: CaseClass; byDesign?: string } {
   if (reply.accepted) return { cls: "accepted", byDesign: reply.acceptedByDesign };
@@ -91,7 +105,11 @@ class CaseRunner {
     return w;
   }
 
-  async run(req: CaseRequest, timeoutMs: number, budget: number): Promise<{ reply?: CaseReply; started?: CaseStart; cls?: CaseClass; message?: string; growthMb: number }> {
+  async run(
+    req: CaseRequest,
+    timeoutMs: number,
+    budget: number,
+  ): Promise<{ reply?: CaseReply; started?: CaseStart; cls?: CaseClass; message?: string; growthMb: number }> {
     if (!this.worker || this.used >= RECYCLE_EVERY) {
       await this.stop();
       this.worker = this.spawn();
@@ -101,7 +119,9 @@ class CaseRunner {
     const w = this.worker;
     const start = process.memoryUsage.rss();
     let peak = start;
-    const sample = setInterval(() => { peak = Math.max(peak, process.memoryUsage.rss()); }, 5);
+    const sample = setInterval(() => {
+      peak = Math.max(peak, process.memoryUsage.rss());
+    }, 5);
     let started: CaseStart | undefined;
     try {
       const out = await new Promise<{ reply?: CaseReply; cls?: CaseClass; message?: string }>((resolve) => {
@@ -118,9 +138,11 @@ class CaseRunner {
         };
         const onError = (e: Error & { code?: string }) => {
           this.worker = null;
-          done(e.code === "ERR_WORKER_OUT_OF_MEMORY"
-            ? { cls: "alloc", message: `worker ran out of its ${WORKER_HEAP_MB} MiB heap` }
-            : { cls: "crash", message: `uncaught in worker: ${e.stack ?? e.message}` });
+          done(
+            e.code === "ERR_WORKER_OUT_OF_MEMORY"
+              ? { cls: "alloc", message: `worker ran out of its ${WORKER_HEAP_MB} MiB heap` }
+              : { cls: "crash", message: `uncaught in worker: ${e.stack ?? e.message}` },
+          );
         };
         const onExit = (code: number) => {
           this.worker = null;
@@ -159,12 +181,14 @@ export function caseRoot(): string {
   try {
     mkdirSync(join(shm, "."), { recursive: true });
     base = shm;
-  } catch { /* no tmpfs: use tmpdir */ }
+  } catch {
+    /* no tmpfs: use tmpdir */
+  }
   return join(base, `causalmm-fuzz-${process.pid}`);
 }
 
 export async function runCampaign(opts: CampaignOptions): Promise<CampaignReport> {
-  const targets = (opts.targets?.length ? opts.targets.map(targetByName) : TARGETS);
+  const targets = opts.targets?.length ? opts.targets.map(targetByName) : TARGETS;
   const root = caseRoot();
   mkdirSync(root, { recursive: true });
   const runner = new CaseRunner();
@@ -179,7 +203,11 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignReport
       const dir = join(root, `case-${n}`);
       // The budget depends on the case's declared pixels, known only after the worker built it:
       // measure against the largest possible budget, then judge with the case's own.
-      const out = await runner.run({ target: target.name, seed: opts.seed, index: n, dir, fixtures: opts.fixtures }, target.timeoutMs, budgetMb(DEFAULT_MAX_IMAGE_PIXELS));
+      const out = await runner.run(
+        { target: target.name, seed: opts.seed, index: n, dir, fixtures: opts.fixtures },
+        target.timeoutMs,
+        budgetMb(DEFAULT_MAX_IMAGE_PIXELS),
+      );
       const budget = budgetMb(out.started?.declaredPixels);
       let cls: CaseClass;
       let byDesign: string | undefined;
@@ -187,9 +215,17 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignReport
       else cls = out.cls!;
       if (out.growthMb > budget && cls !== "hang") cls = "alloc";
       const r: CaseResult = {
-        target: target.name, index: n, cls, what: out.started?.what ?? "(case did not start)", header: out.started?.header ?? false,
-        byDesign, message: out.reply?.error?.message ?? out.message, stack: out.reply?.error?.stack, ms: out.reply?.ms ?? 0,
-        growthMb: Math.round(out.growthMb), budgetMb: Math.round(budget),
+        target: target.name,
+        index: n,
+        cls,
+        what: out.started?.what ?? "(case did not start)",
+        header: out.started?.header ?? false,
+        byDesign,
+        message: out.reply?.error?.message ?? out.message,
+        stack: out.reply?.error?.stack,
+        ms: out.reply?.ms ?? 0,
+        growthMb: Math.round(out.growthMb),
+        budgetMb: Math.round(budget),
       };
       if (!out.reply) rmSync(dir, { recursive: true, force: true });
       tally[target.name][cls]++;
@@ -200,7 +236,14 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignReport
     await runner.stop();
     rmSync(root, { recursive: true, force: true });
   }
-  return { seed: opts.seed, cases: results.length, targets: targets.map((t) => t.name), tally, results, seconds: (performance.now() - t0) / 1000 };
+  return {
+    seed: opts.seed,
+    cases: results.length,
+    targets: targets.map((t) => t.name),
+    tally,
+    results,
+    seconds: (performance.now() - t0) / 1000,
+  };
 }
 
 /** Plain-text tally: one row per target, one column per class. */
@@ -210,8 +253,11 @@ export function formatTally(rep: CampaignReport): string {
     const byDesign = rep.results.filter((r) => r.target === t && r.cls === "accepted" && r.byDesign).length;
     return [t, ...CLASSES.map((c) => String(rep.tally[t][c])), String(byDesign)];
   });
-  const total = ["total", ...CLASSES.map((c) => String(rep.targets.reduce((s, t) => s + rep.tally[t][c], 0))),
-    String(rep.results.filter((r) => r.cls === "accepted" && r.byDesign).length)];
+  const total = [
+    "total",
+    ...CLASSES.map((c) => String(rep.targets.reduce((s, t) => s + rep.tally[t][c], 0))),
+    String(rep.results.filter((r) => r.cls === "accepted" && r.byDesign).length),
+  ];
   const all = [head, ...rows, total];
   const w = head.map((_, i) => Math.max(...all.map((r) => r[i].length)));
   const line = (r: string[]) => "| " + r.map((c, i) => c.padEnd(w[i])).join(" | ") + " |";

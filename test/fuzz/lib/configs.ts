@@ -32,7 +32,10 @@ function mutateJsonText(text: string, rng: Rng, prefer?: RegExp): Mutated<string
 
 // --- config.json ---------------------------------------------------------------------------
 
-interface ModelBase { dir: string; config: string }
+interface ModelBase {
+  dir: string;
+  config: string;
+}
 
 export const configJson: Target<ModelBase> = {
   name: "config.json",
@@ -42,8 +45,16 @@ export const configJson: Target<ModelBase> = {
     return { dir, config: readFileSync(join(dir, "config.json"), "utf8") };
   },
   make(b, rng): FuzzCase {
-    const m = mutateJsonText(b.config, rng, /_(size|layers|heads|eps|theta|embeddings|id|index|layer|strategy|act|type|bias)$|^(text|vision)_config$|^architectures$/);
-    return { files: { "config.json": m.value, "model.safetensors": { symlink: join(b.dir, "model.safetensors") } }, what: `config.json: ${m.what}`, header: true };
+    const m = mutateJsonText(
+      b.config,
+      rng,
+      /_(size|layers|heads|eps|theta|embeddings|id|index|layer|strategy|act|type|bias)$|^(text|vision)_config$|^architectures$/,
+    );
+    return {
+      files: { "config.json": m.value, "model.safetensors": { symlink: join(b.dir, "model.safetensors") } },
+      what: `config.json: ${m.what}`,
+      header: true,
+    };
   },
   async run(dir) {
     const cfg = loadLlavaConfig(dir);
@@ -62,10 +73,19 @@ export const configJson: Target<ModelBase> = {
 
 /** llava-hf/llava-1.5-7b-hf's preprocessor_config.json (CLIPImageProcessor at 336). */
 const LLAVA_PREPROCESSOR = {
-  crop_size: { height: 336, width: 336 }, do_center_crop: true, do_convert_rgb: true, do_normalize: true,
-  do_rescale: true, do_resize: true, image_mean: [0.48145466, 0.4578275, 0.40821073],
-  image_processor_type: "CLIPImageProcessor", image_std: [0.26862954, 0.26130258, 0.27577711],
-  processor_class: "LlavaProcessor", resample: 3, rescale_factor: 0.00392156862745098, size: { shortest_edge: 336 },
+  crop_size: { height: 336, width: 336 },
+  do_center_crop: true,
+  do_convert_rgb: true,
+  do_normalize: true,
+  do_rescale: true,
+  do_resize: true,
+  image_mean: [0.48145466, 0.4578275, 0.40821073],
+  image_processor_type: "CLIPImageProcessor",
+  image_std: [0.26862954, 0.26130258, 0.27577711],
+  processor_class: "LlavaProcessor",
+  resample: 3,
+  rescale_factor: 0.00392156862745098,
+  size: { shortest_edge: 336 },
 };
 
 export const preprocessorJson: Target<string> = {
@@ -88,12 +108,42 @@ export const preprocessorJson: Target<string> = {
 
 // --- tokenizer.json, tokenizer_config.json, special_tokens_map.json -----------------------------
 
-interface TokBase { files: Record<string, string> }
+interface TokBase {
+  files: Record<string, string>;
+}
 const TOK_FILES = ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"];
 const TOK_PREFER_KEYS = [
-  "added_tokens", "normalizer", "pre_tokenizer", "post_processor", "decoder", "model", "type", "content", "id", "special", "normalized",
-  "unk_token", "byte_fallback", "fuse_unk", "dropout", "ignore_merges", "vocab", "merges", "single", "pair", "special_tokens", "pattern",
-  "prepend_scheme", "replacement", "bos_token", "eos_token", "pad_token", "legacy", "add_bos_token", "add_eos_token", "clean_up_tokenization_spaces",
+  "added_tokens",
+  "normalizer",
+  "pre_tokenizer",
+  "post_processor",
+  "decoder",
+  "model",
+  "type",
+  "content",
+  "id",
+  "special",
+  "normalized",
+  "unk_token",
+  "byte_fallback",
+  "fuse_unk",
+  "dropout",
+  "ignore_merges",
+  "vocab",
+  "merges",
+  "single",
+  "pair",
+  "special_tokens",
+  "pattern",
+  "prepend_scheme",
+  "replacement",
+  "bos_token",
+  "eos_token",
+  "pad_token",
+  "legacy",
+  "add_bos_token",
+  "add_eos_token",
+  "clean_up_tokenization_spaces",
 ];
 const TOK_PREFER = new RegExp(`^(${TOK_PREFER_KEYS.join("|")}|\\d+)$`);
 

@@ -14,7 +14,10 @@ import { concat, mutateBytes } from "./mutate.js";
 import type { Rng } from "./rng.js";
 import { enc, type FuzzCase, type Target } from "./target.js";
 
-interface Img { name: string; bytes: Uint8Array }
+interface Img {
+  name: string;
+  bytes: Uint8Array;
+}
 
 const REPO_DATA = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "..", "test", "vision", "data");
 
@@ -33,7 +36,13 @@ function png(w: number, h: number, colorType: number, depth: number, raw: Uint8A
   ihdr.writeUInt32BE(h, 4);
   ihdr.set([depth, colorType, 0, 0, 0], 8);
   const parts = [Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk("IHDR", ihdr)];
-  if (colorType === 3) parts.push(chunk("PLTE", Uint8Array.from({ length: 12 }, (_, i) => i * 20)));
+  if (colorType === 3)
+    parts.push(
+      chunk(
+        "PLTE",
+        Uint8Array.from({ length: 12 }, (_, i) => i * 20),
+      ),
+    );
   parts.push(chunk("IDAT", deflateSync(raw)), chunk("IEND", new Uint8Array(0)));
   return concat(...parts);
 }
@@ -41,7 +50,38 @@ function png(w: number, h: number, colorType: number, depth: number, raw: Uint8A
 function synthetic(): Img[] {
   const rgbRows = Uint8Array.from({ length: 16 * (1 + 16 * 3) }, (_, i) => (i % 49 === 0 ? 0 : (i * 7) & 255));
   const palRows = Uint8Array.from({ length: 8 * (1 + 8) }, (_, i) => (i % 9 === 0 ? 0 : i % 4));
-  const gif = Uint8Array.from([...enc("GIF89a"), 2, 0, 2, 0, 0x80, 0, 0, 0, 0, 0, 255, 255, 255, 0x2c, 0, 0, 0, 0, 2, 0, 2, 0, 0, 2, 2, 0x44, 0x01, 0, 0x3b]);
+  const gif = Uint8Array.from([
+    ...enc("GIF89a"),
+    2,
+    0,
+    2,
+    0,
+    0x80,
+    0,
+    0,
+    0,
+    0,
+    0,
+    255,
+    255,
+    255,
+    0x2c,
+    0,
+    0,
+    0,
+    0,
+    2,
+    0,
+    2,
+    0,
+    0,
+    2,
+    2,
+    0x44,
+    0x01,
+    0,
+    0x3b,
+  ]);
   const vp8l = Uint8Array.from([0x2f, 0x01, 0x40, 0x00, 0x00, 0x07, 0x10, 0x11, 0x11, 0x08]);
   const webp = concat(enc("RIFF"), Uint8Array.from([22, 0, 0, 0]), enc("WEBPVP8L"), Uint8Array.from([vp8l.length, 0, 0, 0]), vp8l);
   const sof = [0xff, 0xc0, 0, 17, 8, 65000 >> 8, 65000 & 255, 65000 >> 8, 65000 & 255, 3, 1, 0x11, 0, 2, 0x11, 0, 3, 0x11, 0];
@@ -57,8 +97,10 @@ function synthetic(): Img[] {
 }
 
 async function base(fixtures: string): Promise<Img[]> {
-  const photos = ["camera.png", "logo.png", "chelsea_exif6.jpg", "coffee_420.jpg", "rocket.jpg", "truncated.jpg"]
-    .map((name) => ({ name, bytes: new Uint8Array(readFileSync(join(fixtures, "preprocess", name))) }));
+  const photos = ["camera.png", "logo.png", "chelsea_exif6.jpg", "coffee_420.jpg", "rocket.jpg", "truncated.jpg"].map((name) => ({
+    name,
+    bytes: new Uint8Array(readFileSync(join(fixtures, "preprocess", name))),
+  }));
   const cmyk = ["cmyk-adobe.jpg", "ycck-adobe.jpg"].map((name) => ({ name, bytes: new Uint8Array(readFileSync(join(REPO_DATA, name))) }));
   return [...photos, ...cmyk, ...synthetic()];
 }

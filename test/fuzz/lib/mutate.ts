@@ -76,10 +76,33 @@ function deepArray(depth: number): JsonValue {
 /** Values that break loaders: wrong types, edge numbers, huge or deep containers. */
 function interestingValue(rng: Rng): { v: JsonValue; what: string } {
   const choices: Array<() => JsonValue> = [
-    () => null, () => true, () => false, () => 0, () => -1, () => 1, () => 0.5, () => -0.0, () => 1e308, () => -1e308,
-    () => 2 ** 53, () => 2 ** 31, () => 2 ** 32 + 1, () => 1e-320, () => "", () => "x", () => "1", () => "NaN",
-    () => "<image>", () => "\u0000", () => "\ud800", () => "x".repeat(1 << 16), () => [], () => [1, 2], () => ({}),
-    () => ({ __proto__: 1 } as unknown as JsonValue), () => deepArray(2000),
+    () => null,
+    () => true,
+    () => false,
+    () => 0,
+    () => -1,
+    () => 1,
+    () => 0.5,
+    () => -0.0,
+    () => 1e308,
+    () => -1e308,
+    () => 2 ** 53,
+    () => 2 ** 31,
+    () => 2 ** 32 + 1,
+    () => 1e-320,
+    () => "",
+    () => "x",
+    () => "1",
+    () => "NaN",
+    () => "<image>",
+    () => "\u0000",
+    () => "\ud800",
+    () => "x".repeat(1 << 16),
+    () => [],
+    () => [1, 2],
+    () => ({}),
+    () => ({ __proto__: 1 }) as unknown as JsonValue,
+    () => deepArray(2000),
     () => Array.from({ length: 1000 }, (_, i) => i),
   ];
   const i = rng.int(choices.length);
@@ -162,12 +185,15 @@ export function mutateJson(root: JsonValue, rng: Rng, prefer?: RegExp): Mutated<
 export function breakJsonText(text: string, rng: Rng): Mutated<string> {
   const at = rng.int(text.length + 1);
   switch (rng.int(4)) {
-    case 0: return { value: text.slice(0, at), what: `truncate text to ${at} chars` };
+    case 0:
+      return { value: text.slice(0, at), what: `truncate text to ${at} chars` };
     case 1: {
-      const c = rng.pick(["{", "}", "[", "]", ",", ":", "\"", "\\", "\n", "\u0000", "\ufeff", "é"]);
+      const c = rng.pick(["{", "}", "[", "]", ",", ":", '"', "\\", "\n", "\u0000", "\ufeff", "é"]);
       return { value: text.slice(0, at) + c + text.slice(at), what: `insert ${JSON.stringify(c)} at ${at}` };
     }
-    case 2: return { value: text.slice(0, at) + text.slice(at + 1 + rng.int(16)), what: `delete chars at ${at}` };
-    default: return { value: rng.pick(["", " ", "null", "[]", "0", "\"x\"", "\ufeff{}", "{}"]) , what: "replace the whole file" };
+    case 2:
+      return { value: text.slice(0, at) + text.slice(at + 1 + rng.int(16)), what: `delete chars at ${at}` };
+    default:
+      return { value: rng.pick(["", " ", "null", "[]", "0", '"x"', "\ufeff{}", "{}"]), what: "replace the whole file" };
   }
 }

@@ -15,10 +15,15 @@ const OBJECTS = ["dog", "car", "person", "dining table", "traffic light", "cup"]
 const SUFFIX = "\nAnswer the question using a single word or phrase.";
 
 function popeBase(): Record<string, string> {
-  const lines = (withLabel: boolean, suffix = "") => OBJECTS.map((o, i) => JSON.stringify({
-    question_id: i + 1, image: `COCO_val2014_0000000000${40 + (i >> 1)}.jpg`, text: `Is there a ${o} in the image?${suffix}`,
-    ...(withLabel ? { label: i % 2 ? "no" : "yes" } : { category: "adversarial" }),
-  })).join("\n") + "\n";
+  const lines = (withLabel: boolean, suffix = "") =>
+    OBJECTS.map((o, i) =>
+      JSON.stringify({
+        question_id: i + 1,
+        image: `COCO_val2014_0000000000${40 + (i >> 1)}.jpg`,
+        text: `Is there a ${o} in the image?${suffix}`,
+        ...(withLabel ? { label: i % 2 ? "no" : "yes" } : { category: "adversarial" }),
+      }),
+    ).join("\n") + "\n";
   return {
     "coco_pope_random.json": lines(true),
     "llava_pope_test.jsonl": lines(false, SUFFIX),
@@ -71,24 +76,37 @@ export const popeQuestions: Target<Record<string, string>> = {
 function mmeBase(): Record<string, string | Uint8Array> {
   const jpg = Uint8Array.from([0xff, 0xd8, 0xff, 0xd9]); // never decoded here; loading only needs the name
   const files: Record<string, string | Uint8Array> = {};
-  const qa = (o: string) => `Is there a ${o} in this image? Please answer yes or no.\tYes\nIs there a cat in this image? Please answer yes or no.\tNo\n`;
+  const qa = (o: string) =>
+    `Is there a ${o} in this image? Please answer yes or no.\tYes\nIs there a cat in this image? Please answer yes or no.\tNo\n`;
   for (const [i, o] of ["dog", "car"].entries()) {
     files[`MME/existence/00000${i}.jpg`] = jpg;
     files[`MME/existence/00000${i}.txt`] = qa(o);
     files[`MME/artwork/images/${i}.jpg`] = jpg;
     files[`MME/artwork/questions_answers_YN/${i}.txt`] = qa(o);
   }
-  const llava = (sub: string, img: string, o: string) => [o, "cat"].map((x) => JSON.stringify({
-    question_id: `${sub}/${img}`, image: `${sub}/${img}`, text: `Is there a ${x} in this image?${SUFFIX}`, category: sub,
-  }));
-  files["llava_mme.jsonl"] = [
-    ...llava("existence", "000000.jpg", "dog"), ...llava("existence", "000001.jpg", "car"),
-    ...llava("artwork", "0.jpg", "dog"), ...llava("artwork", "1.jpg", "car"),
-  ].join("\n") + "\n";
-  files["results/existence.txt"] = ["000000.jpg", "000001.jpg"].flatMap((img) => [
-    `${img}\tIs there a dog in this image? Please answer yes or no.\tYes\tYes, there is.`,
-    `${img}\tIs there a cat in this image? Please answer yes or no.\tNo\tno`,
-  ]).join("\n") + "\n";
+  const llava = (sub: string, img: string, o: string) =>
+    [o, "cat"].map((x) =>
+      JSON.stringify({
+        question_id: `${sub}/${img}`,
+        image: `${sub}/${img}`,
+        text: `Is there a ${x} in this image?${SUFFIX}`,
+        category: sub,
+      }),
+    );
+  files["llava_mme.jsonl"] =
+    [
+      ...llava("existence", "000000.jpg", "dog"),
+      ...llava("existence", "000001.jpg", "car"),
+      ...llava("artwork", "0.jpg", "dog"),
+      ...llava("artwork", "1.jpg", "car"),
+    ].join("\n") + "\n";
+  files["results/existence.txt"] =
+    ["000000.jpg", "000001.jpg"]
+      .flatMap((img) => [
+        `${img}\tIs there a dog in this image? Please answer yes or no.\tYes\tYes, there is.`,
+        `${img}\tIs there a cat in this image? Please answer yes or no.\tNo\tno`,
+      ])
+      .join("\n") + "\n";
   return files;
 }
 
@@ -120,7 +138,8 @@ export const mmeQuestions: Target<Record<string, string | Uint8Array>> = {
   async run(dir) {
     const items = loadMmeQuestions(join(dir, "MME"));
     if (items.length === 0) throw new Error(`${dir}: MME folder loaded as empty`);
-    if (loadLlavaMmeQuestions(join(dir, "llava_mme.jsonl"), join(dir, "MME")).length === 0) throw new Error(`${dir}: llava_mme.jsonl loaded as empty`);
+    if (loadLlavaMmeQuestions(join(dir, "llava_mme.jsonl"), join(dir, "MME")).length === 0)
+      throw new Error(`${dir}: llava_mme.jsonl loaded as empty`);
     scoreMme(readMmeResults(join(dir, "results")));
   },
 };

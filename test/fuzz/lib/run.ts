@@ -6,7 +6,15 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { FAILURE_CLASSES, formatTally, replayCommand, runCampaign, type CaseResult } from "./campaign.js";
 
-interface Args { cases: number; seed: number; targets: string[]; only?: number; json?: string; showAccepted: boolean; quiet: boolean }
+interface Args {
+  cases: number;
+  seed: number;
+  targets: string[];
+  only?: number;
+  json?: string;
+  showAccepted: boolean;
+  quiet: boolean;
+}
 
 function parseArgs(argv: string[]): Args {
   const a: Args = { cases: 400, seed: (Date.now() % 1_000_000) >>> 0, targets: [], showAccepted: false, quiet: false };
@@ -44,9 +52,19 @@ function fixturesDir(): string {
 
 function show(r: CaseResult, seed: number, full: boolean): string {
   const msg = (r.message ?? "").split("\n")[0].slice(0, 300);
-  const stack = full && r.stack ? "\n      " + r.stack.split("\n").slice(1, 6).map((s) => s.trim()).join("\n      ") : "";
-  return `  [${r.cls}] ${r.target} #${r.index} (${r.ms.toFixed(0)} ms, +${r.growthMb} MiB of ${r.budgetMb}): ${r.what}\n` +
-    `    ${msg}${stack}\n    replay: ${replayCommand(seed, r)}`;
+  const stack =
+    full && r.stack
+      ? "\n      " +
+        r.stack
+          .split("\n")
+          .slice(1, 6)
+          .map((s) => s.trim())
+          .join("\n      ")
+      : "";
+  return (
+    `  [${r.cls}] ${r.target} #${r.index} (${r.ms.toFixed(0)} ms, +${r.growthMb} MiB of ${r.budgetMb}): ${r.what}\n` +
+    `    ${msg}${stack}\n    replay: ${replayCommand(seed, r)}`
+  );
 }
 
 async function main(): Promise<void> {
@@ -56,7 +74,11 @@ async function main(): Promise<void> {
   console.log(`fuzz campaign: seed ${args.seed}, ${total} case(s)${args.targets.length ? `, targets ${args.targets.join(", ")}` : ""}`);
   let last = performance.now();
   const rep = await runCampaign({
-    seed: args.seed, cases: args.cases, fixtures, targets: args.targets, only: args.only,
+    seed: args.seed,
+    cases: args.cases,
+    fixtures,
+    targets: args.targets,
+    only: args.only,
     onCase: (r, done) => {
       if (!args.quiet && FAILURE_CLASSES.includes(r.cls)) console.log(show(r, args.seed, false));
       if (performance.now() - last > 15_000) {
@@ -70,10 +92,12 @@ async function main(): Promise<void> {
   if (failures.length) console.log(`\nFailures (${failures.length}):\n${failures.map((r) => show(r, rep.seed, true)).join("\n")}`);
   const accepted = rep.results.filter((r) => r.cls === "accepted" && r.header);
   console.log(`\nAccepted mutated headers/configs (${accepted.length}):`);
-  for (const r of args.showAccepted || args.only !== undefined ? accepted : accepted.slice(0, 40)) console.log(`  ${r.target} #${r.index}: ${r.what}`);
+  for (const r of args.showAccepted || args.only !== undefined ? accepted : accepted.slice(0, 40))
+    console.log(`  ${r.target} #${r.index}: ${r.what}`);
   if (!args.showAccepted && accepted.length > 40) console.log(`  … ${accepted.length - 40} more (--show-accepted or --json lists all)`);
   const byDesign = rep.results.filter((r) => r.cls === "accepted" && r.byDesign);
-  if (byDesign.length) console.log(`\nAccepted by design (${byDesign.length}): ${[...new Set(byDesign.map((r) => `${r.target}: ${r.byDesign}`))].join("; ")}`);
+  if (byDesign.length)
+    console.log(`\nAccepted by design (${byDesign.length}): ${[...new Set(byDesign.map((r) => `${r.target}: ${r.byDesign}`))].join("; ")}`);
   if (args.only !== undefined) {
     const r = rep.results[0];
     console.log(`\ncase ${r.index}: ${r.cls}\n  ${r.what}\n  ${r.message ?? "(accepted)"}${r.stack ? "\n" + r.stack : ""}`);

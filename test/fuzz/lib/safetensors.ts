@@ -55,10 +55,12 @@ function makeHeaderCase(models: Base, rng: Rng): FuzzCase {
   const b = new Uint8Array(readFileSync(join(m.dir, name)));
   if (name.endsWith(".json")) {
     const text = dec(b);
-    const r = rng.chance(0.25) ? breakJsonText(text, rng) : (() => {
-      const mj = mutateJson(JSON.parse(text), rng, /^(weight_map|metadata|total_size)$|\.(weight|bias)$/);
-      return { value: JSON.stringify(mj.value), what: mj.what };
-    })();
+    const r = rng.chance(0.25)
+      ? breakJsonText(text, rng)
+      : (() => {
+          const mj = mutateJson(JSON.parse(text), rng, /^(weight_map|metadata|total_size)$|\.(weight|bias)$/);
+          return { value: JSON.stringify(mj.value), what: mj.what };
+        })();
     return { files: withFile(m, name, enc(r.value)), what: `${name}: ${r.what}`, header: true };
   }
   const n = headerLength(b);
@@ -84,7 +86,9 @@ function makeDataCase(models: Base, rng: Rng): FuzzCase {
   const n = 1 + rng.int(64);
   for (let i = 0; i < n; i++) b[start + rng.int(b.length - start)] ^= 1 << rng.int(8);
   return {
-    files: withFile(m, name, b), what: `${name}: flip ${n} bit(s) in the tensor data`, header: false,
+    files: withFile(m, name, b),
+    what: `${name}: flip ${n} bit(s) in the tensor data`,
+    header: false,
     acceptedByDesign: "safetensors has no checksum: flipped data bits load as different weights",
   };
 }

@@ -6,7 +6,14 @@ import { safetensorsData, safetensorsHeader } from "./safetensors.js";
 import type { Target } from "./target.js";
 
 export const TARGETS: Target<unknown>[] = [
-  safetensorsHeader, safetensorsData, configJson, preprocessorJson, tokenizerJson, images, popeQuestions, mmeQuestions,
+  safetensorsHeader,
+  safetensorsData,
+  configJson,
+  preprocessorJson,
+  tokenizerJson,
+  images,
+  popeQuestions,
+  mmeQuestions,
 ];
 
 export function targetByName(name: string): Target<unknown> {

@@ -7,7 +7,13 @@ import { caseSeed, Rng } from "./rng.js";
 import { targetByName } from "./targets.js";
 import type { FuzzCase } from "./target.js";
 
-export interface CaseRequest { target: string; seed: number; index: number; dir: string; fixtures: string }
+export interface CaseRequest {
+  target: string;
+  seed: number;
+  index: number;
+  dir: string;
+  fixtures: string;
+}
 export interface CaseReply {
   what: string;
   header: boolean;
@@ -39,7 +45,14 @@ async function runCase(req: CaseRequest): Promise<CaseReply> {
   writeCase(req.dir, c);
   // Announced before running, so a case that hangs or kills the worker is still described.
   parentPort!.postMessage({ started: true, what: c.what, header: c.header, declaredPixels: c.declaredPixels });
-  const reply: CaseReply = { what: c.what, header: c.header, acceptedByDesign: c.acceptedByDesign, declaredPixels: c.declaredPixels, accepted: false, ms: 0 };
+  const reply: CaseReply = {
+    what: c.what,
+    header: c.header,
+    acceptedByDesign: c.acceptedByDesign,
+    declaredPixels: c.declaredPixels,
+    accepted: false,
+    ms: 0,
+  };
   const t0 = performance.now();
   try {
     await target.run(req.dir, base);
@@ -59,9 +72,17 @@ async function runCase(req: CaseRequest): Promise<CaseReply> {
 }
 
 parentPort!.on("message", (req: CaseRequest) => {
-  runCase(req).then((r) => parentPort!.postMessage(r), (e: Error) => {
-    // A failure of the harness itself (writing files, building the case) is reported as a crash too.
-    parentPort!.postMessage({ what: "(harness)", header: false, accepted: false, ms: 0,
-      error: { name: "HarnessError", isError: true, message: e.message, stack: String(e.stack) } } satisfies CaseReply);
-  });
+  runCase(req).then(
+    (r) => parentPort!.postMessage(r),
+    (e: Error) => {
+      // A failure of the harness itself (writing files, building the case) is reported as a crash too.
+      parentPort!.postMessage({
+        what: "(harness)",
+        header: false,
+        accepted: false,
+        ms: 0,
+        error: { name: "HarnessError", isError: true, message: e.message, stack: String(e.stack) },
+      } satisfies CaseReply);
+    },
+  );
 });
