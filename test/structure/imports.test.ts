@@ -28,10 +28,7 @@ const LAYER: Record<string, number> = {
   cli: 6,
 };
 
-/**
- * Violations merged before this test could stop them, to be moved (then deleted here): the NativeWeight
- * type of the residency `native` policy is declared in model/kernels/ but named by weights/params.ts.
- */
+/** Violations merged before this test could stop them, to be moved (then deleted here); none today. */
 const KNOWN: string[] = [];
 
 function sources(dir: string): string[] {
