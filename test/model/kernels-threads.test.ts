@@ -13,7 +13,7 @@ import { attentionKernels, cutoffKernel } from ${JSON.stringify(join(process.cwd
 const info = await initBackend("wasm", { wasmThreads: ${threads} });
 // the project's decode kernels against tfjs ops: [B,H,1,hd] rows over [B,Hkv,S,hd] storage, 2 spare positions
 const q = tf.randomNormal([2, 4, 1, 20], 0, 1, "float32", 1), k = tf.randomNormal([2, 2, 39, 20], 0, 1, "float32", 2);
-const kernels = attentionKernels(1);
+const kernels = attentionKernels(1, { kernels: "auto" });
 let kernelDiff = null, cutoffKept = null;
 if (kernels) {
   const used = tf.gather(k.slice([0, 0, 0, 0], [-1, -1, 37, -1]), [0, 0, 1, 1], 1);
@@ -21,7 +21,7 @@ if (kernels) {
   kernelDiff = Math.max(tf.max(tf.abs(tf.sub(scores, tf.matMul(q, used, false, true)))).dataSync()[0],
     tf.max(tf.abs(tf.sub(kernels.pv(tf.softmax(scores), k), tf.matMul(tf.softmax(scores), used)))).dataSync()[0]);
   const logits = tf.tensor2d([[0, -5, 1, -0.5, 2]]);
-  cutoffKept = Array.from(cutoffKernel()(logits, 0.1, 4).kept.dataSync()).slice(0, 4);
+  cutoffKept = Array.from(cutoffKernel({ kernels: "auto" })(logits, 0.1, 4).kept.dataSync()).slice(0, 4);
 }
 const a = tf.tensor2d(Array.from({ length: 300 * 200 }, (_, i) => Math.sin(i)), [300, 200]);
 const b = tf.tensor2d(Array.from({ length: 200 * 100 }, (_, i) => Math.cos(i)), [200, 100]);
