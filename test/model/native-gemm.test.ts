@@ -20,6 +20,7 @@ import {
 } from "../../src/model/kernels/native.js";
 import { bf16ToF32, f16ToF32, f32ToBf16 } from "../../src/weights/dtype.js";
 import { linear } from "../../src/model/layers.js";
+import { DEFAULT_PERFORMANCE } from "../../src/model/performance.js";
 
 /** Deterministic values in [-1, 1). */
 function values(n: number, seed: number): Float32Array {
@@ -172,10 +173,10 @@ function nativeSuite(backend: "wasm" | "cpu") {
       const x = tf.tensor3d(values(2 * 7 * 64, 9), [2, 7, 64]);
       const p = { w: tf.tensor2d(values(64 * 96, 10), [64, 96]), b: tf.tensor1d(values(96, 11)) };
       expect(matMulKernel()).not.toBeNull();
-      const y = linear(x, p);
+      const y = linear(x, p, DEFAULT_PERFORMANCE);
       setNativeGemm(false);
       expect(matMulKernel()).toBeNull();
-      const ref = linear(x, p);
+      const ref = linear(x, p, DEFAULT_PERFORMANCE);
       setNativeGemm(true);
       expect(matMulKernel({ kernels: "never", matmul: "auto" })).toBeNull();
       expect(matMulKernel({ kernels: "auto", matmul: "tfjs" })).toBeNull();
