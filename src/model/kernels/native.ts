@@ -171,9 +171,9 @@ function nativeRunner(): NativeRunner | null {
   return a ? runnerFor(a, tf.getBackend()) : null;
 }
 
-let enabled = process.env.CAUSALMM_NATIVE !== "0";
+let enabled = true;
 
-/** Whether linear() uses the native GEMM where it loaded (default on; CAUSALMM_NATIVE=0 turns it off). */
+/** Whether linear() uses the native GEMM where it loaded (default on; CAUSALMM_NATIVE=0 keeps the addon from loading at all). */
 export function setNativeGemm(on: boolean): void {
   enabled = on;
 }
