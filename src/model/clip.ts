@@ -88,13 +88,13 @@ interface LayerContext {
 
 /** Encoder layer `layer`: x `[B,T,D]` → `[B,T,D]`. */
 function clipLayer(L: ClipLayer, x: tf.Tensor3D, layer: number, ctx: LayerContext): tf.Tensor3D {
-  const { cfg, tap } = ctx;
+  const { cfg, tap, performance: perf } = ctx;
   const [B, T, D] = x.shape;
   const H = cfg.numHeads;
   const hd = cfg.headDim;
   const heads = (t: tf.Tensor) => t.reshape([B, T, H, hd]).transpose([0, 2, 1, 3]) as tf.Tensor4D; // [B,H,T,hd]
   const h = layerNorm(x, L.ln1, cfg.layerNormEps);
-  const [q, k, v] = [linear(h, L.q), linear(h, L.k), linear(h, L.v)];
+  const [q, k, v] = [linear(h, L.q, perf), linear(h, L.k, perf), linear(h, L.v, perf)];
   tap?.("vision", layer, "q", q);
   tap?.("vision", layer, "k", k);
   tap?.("vision", layer, "v", v);
@@ -108,9 +108,9 @@ function clipLayer(L: ClipLayer, x: tf.Tensor3D, layer: number, ctx: LayerContex
     performance: ctx.performance,
   }); // [B,H,T,hd]
   const merged = mixed.transpose([0, 2, 1, 3]).reshape([B, T, D]); // [B,T,D]
-  const x1 = tf.add(x, linear(merged, L.out));
+  const x1 = tf.add(x, linear(merged, L.out, perf));
   const act = cfg.hiddenAct === "quick_gelu" ? quickGelu : gelu;
-  const m = linear(act(linear(layerNorm(x1, L.ln2, cfg.layerNormEps), L.fc1)), L.fc2);
+  const m = linear(act(linear(layerNorm(x1, L.ln2, cfg.layerNormEps), L.fc1, perf)), L.fc2, perf);
   return tf.add(x1, m) as tf.Tensor3D;
 }
 

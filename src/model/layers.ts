@@ -3,7 +3,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 // Registers x.reshape(...) etc. and gradients; every model file imports this module.
 import "../tf-setup.js";
-import { matMulKernel } from "./kernels/kernels.js";
+import { matMulKernel, type MatMulChoice } from "./kernels/kernels.js";
 import { nativeLinear } from "./kernels/native.js";
 import type { LinearWeight } from "../weights/params.js";
 
@@ -17,8 +17,8 @@ export interface Norm {
   b?: tf.Tensor1D;
 }
 
-/** x `[..., in]` → `[..., out]` through one 2-D matMul. */
-export function linear(x: tf.Tensor, p: Linear): tf.Tensor {
+/** x `[..., in]` → `[..., out]` through one 2-D matMul (the native GEMM where `perf` allows it and it loaded). */
+export function linear(x: tf.Tensor, p: Linear, perf: MatMulChoice): tf.Tensor {
   const lead = x.shape.slice(0, -1);
   if (!(p.w instanceof tf.Tensor)) {
     const y = nativeLinear(x.reshape([-1, p.w.inDim]) as tf.Tensor2D, p.w, p.b); // [N, out]
@@ -27,7 +27,7 @@ export function linear(x: tf.Tensor, p: Linear): tf.Tensor {
   const inDim = p.w.shape[0];
   const outDim = p.w.shape[1];
   const x2 = x.reshape([-1, inDim]); // [N, in]
-  const native = matMulKernel();
+  const native = matMulKernel(perf);
   const y2 = native ? native(x2 as tf.Tensor2D, p.w, p.b) : p.b ? tf.add(tf.matMul(x2, p.w), p.b) : tf.matMul(x2, p.w); // [N, out]
   return y2.reshape([...lead, outDim]); // [..., out]
 }

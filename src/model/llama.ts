@@ -80,13 +80,13 @@ interface LayerContext {
 
 /** Decoder layer `i`: x `[B,T,D]` → `[B,T,D]`. */
 function llamaLayer(L: LlamaLayer, x: tf.Tensor3D, i: number, ctx: LayerContext): tf.Tensor3D {
-  const { cfg, rope, past, cache, tap } = ctx;
+  const { cfg, rope, past, cache, tap, performance: perf } = ctx;
   const [B, T, D] = x.shape;
   const hd = cfg.headDim;
   const h = rmsNorm(x, L.inputNorm, cfg.rmsNormEps);
-  const q = linear(h, L.q);
-  const k = linear(h, L.k);
-  const v = linear(h, L.v);
+  const q = linear(h, L.q, perf);
+  const k = linear(h, L.k, perf);
+  const v = linear(h, L.v, perf);
   tap?.("text", i, "q", q);
   tap?.("text", i, "k", k);
   tap?.("text", i, "v", v);
@@ -108,9 +108,9 @@ function llamaLayer(L: LlamaLayer, x: tf.Tensor3D, i: number, ctx: LayerContext)
     performance: ctx.performance,
   }); // [B,H,T,hd]
   const merged = mixed.transpose([0, 2, 1, 3]).reshape([B, T, cfg.numHeads * hd]); // [B,T,H·hd]
-  const x1 = tf.add(x, linear(merged, L.o));
+  const x1 = tf.add(x, linear(merged, L.o, perf));
   const h2 = rmsNorm(x1, L.postNorm, cfg.rmsNormEps);
-  const mlp = linear(tf.mul(silu(linear(h2, L.gate)), linear(h2, L.up)), L.down);
+  const mlp = linear(tf.mul(silu(linear(h2, L.gate, perf)), linear(h2, L.up, perf)), L.down, perf);
   return tf.add(x1, mlp).reshape([B, T, D]) as tf.Tensor3D;
 }
 

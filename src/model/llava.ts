@@ -110,12 +110,12 @@ export class LlavaModel {
   project(selected: tf.Tensor3D, stages?: ImageEncodeOptions["stages"]): tf.Tensor3D {
     const feats =
       this.config.visionFeatureSelectStrategy === "default" ? (selected.slice([0, 1, 0], [-1, -1, -1]) as tf.Tensor3D) : selected; // [N,P,Dv] drops CLS
-    return projectorForward(this.params.projector, feats, stages);
+    return projectorForward(this.params.projector, feats, this.performance, stages);
   }
 
   /** Already-selected patch features `[N,n,Dv]` → projector output (no CLS handling). */
   projectPatches(feats: tf.Tensor3D): tf.Tensor3D {
-    return projectorForward(this.params.projector, feats);
+    return projectorForward(this.params.projector, feats, this.performance);
   }
 
   /** Token ids (rows of equal final length) + image features → merged input embeddings `[B,S,D]`. */

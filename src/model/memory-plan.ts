@@ -125,22 +125,19 @@ function unitsOf(ctx: PlanContext, native = false): Map<string, Unit> {
   for (const t of ctx.tensors) {
     const u = units.get(t.unit) ?? { name: t.unit, f32: 0, packed: 0, largest: 0, fileBytes: 0, hostFile: 0, largestHost: 0 };
     const f32 = t.shape.reduce((a, b) => a * b, 1) * 4;
+    // a file tensor listed twice (two uses of one tensor) counts its file bytes once
+    const fileBytes = seen.has(t.name) ? 0 : t.fileBytes;
+    seen.add(t.name);
     units.set(t.unit, u);
     if (native && onHostNative(t)) {
-      if (!seen.has(t.name)) {
-        u.hostFile += t.fileBytes;
-        seen.add(t.name);
-      }
+      u.hostFile += fileBytes;
       u.largestHost = Math.max(u.largestHost, f32);
       continue;
     }
     u.f32 += f32;
     if (t.matmul && packs) u.packed += f32;
     u.largest = Math.max(u.largest, f32);
-    if (!seen.has(t.name)) {
-      u.fileBytes += t.fileBytes;
-      seen.add(t.name);
-    }
+    u.fileBytes += fileBytes;
   }
   return units;
 }

@@ -19,8 +19,8 @@ export interface PerformanceOptions {
   kvWrites: "auto" | "never";
   /**
    * The 2-D GEMMs: "tfjs" matMul, or the C++ addon of kernels/native.ts ("native", "auto": where it
-   * loaded, else tfjs). Read by attention's per-head products; layers.ts `linear()` still reads the
-   * defaults (it does not receive the model's options yet).
+   * loaded, else tfjs). Read by attention's per-head products and layers.ts `linear()` on tensor weights
+   * (weights held outside tfjs, model/native-residency.ts, always go through the addon).
    */
   matmul: "auto" | "native" | "tfjs";
   /**

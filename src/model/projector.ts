@@ -1,6 +1,7 @@
 // LLaVA's multi-modal projector: linear → exact GELU → linear, CLIP width → LLM width.
 import type * as tf from "@tensorflow/tfjs-core";
 import { gelu, linear, type Linear } from "./layers.js";
+import type { MatMulChoice } from "./kernels/kernels.js";
 import type { Take } from "../weights/params.js";
 
 export interface ProjectorParams {
@@ -17,12 +18,17 @@ export function projectorParams(take: Take, prefix: string, visionDim: number, t
 }
 
 /** `[B,N,Dv]` → `[B,N,Dt]`; `stages` receives the intermediates for introspection. */
-export function projectorForward(P: ProjectorParams, x: tf.Tensor3D, stages?: { linear1?: tf.Tensor; gelu?: tf.Tensor }): tf.Tensor3D {
-  const h1 = linear(x, P.l1);
+export function projectorForward(
+  P: ProjectorParams,
+  x: tf.Tensor3D,
+  perf: MatMulChoice,
+  stages?: { linear1?: tf.Tensor; gelu?: tf.Tensor },
+): tf.Tensor3D {
+  const h1 = linear(x, P.l1, perf);
   const g = gelu(h1);
   if (stages) {
     stages.linear1 = h1;
     stages.gelu = g;
   }
-  return linear(g, P.l2) as tf.Tensor3D;
+  return linear(g, P.l2, perf) as tf.Tensor3D;
 }

@@ -4,8 +4,8 @@
 // before any byte is read), then against the loader that reads, converts and uploads each tensor.
 import * as tf from "@tensorflow/tfjs-core";
 import { ResidentStack, ResidentTable, type LayerStack, type TokenTable } from "./stack.js";
-/** A linear weight kept outside tfjs (the shape of model/kernels/native.ts's NativeWeight, declared here
- *  so that weights/ imports nothing from model/). */
+/** A linear weight kept outside tfjs: model/kernels/native.ts's NativeWeight (declared here so that
+ *  weights/ imports nothing from model/). */
 export interface HostLinearWeight {
   readonly inDim: number;
   readonly outDim: number;

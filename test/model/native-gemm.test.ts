@@ -18,8 +18,9 @@ import {
   setNativeThreads,
   type NativeDtype,
 } from "../../src/model/kernels/native.js";
-import { bf16ToF32, f16ToF32, f32ToBf16 } from "../../src/weights/dtype.js";
+import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from "../../src/weights/dtype.js";
 import { linear } from "../../src/model/layers.js";
+import { DEFAULT_PERFORMANCE } from "../../src/model/performance.js";
 
 /** Deterministic values in [-1, 1). */
 function values(n: number, seed: number): Float32Array {
@@ -32,16 +33,6 @@ function values(n: number, seed: number): Float32Array {
   return out;
 }
 
-/** A half near x (truncated; the test weights only need to be valid halves). */
-function f32ToF16Bits(x: number): number {
-  const f = new Float32Array([x]);
-  const u = new Uint32Array(f.buffer)[0];
-  const sign = (u >>> 16) & 0x8000;
-  const exp = ((u >>> 23) & 0xff) - 127 + 15;
-  if (exp <= 0) return sign;
-  return sign | (Math.min(exp, 30) << 10) | ((u >>> 13) & 0x3ff);
-}
-
 /** A K×N weight in dtype and layout, and its float32 widening as [K,N]. */
 function weight(K: number, N: number, dtype: NativeDtype, layout: "out,in" | "in,out", seed: number) {
   const kn = values(K * N, seed); // [K,N]
@@ -49,8 +40,7 @@ function weight(K: number, N: number, dtype: NativeDtype, layout: "out,in" | "in
   for (let k = 0; k < K; k++) for (let n = 0; n < N; n++) stored[layout === "in,out" ? k * N + n : n * K + k] = kn[k * N + n];
   if (dtype === "F32") return { data: stored as Float32Array | Uint16Array, widened: kn };
   const bits = new Uint16Array(K * N);
-  if (dtype === "BF16") f32ToBf16(stored, bits);
-  else bits.forEach((_, i) => (bits[i] = f32ToF16Bits(stored[i])));
+  (dtype === "BF16" ? f32ToBf16 : f32ToF16)(stored, bits);
   const back = new Float32Array(K * N);
   (dtype === "BF16" ? bf16ToF32 : f16ToF32)(bits, back);
   const widened = new Float32Array(K * N);
@@ -172,10 +162,10 @@ function nativeSuite(backend: "wasm" | "cpu") {
       const x = tf.tensor3d(values(2 * 7 * 64, 9), [2, 7, 64]);
       const p = { w: tf.tensor2d(values(64 * 96, 10), [64, 96]), b: tf.tensor1d(values(96, 11)) };
       expect(matMulKernel()).not.toBeNull();
-      const y = linear(x, p);
+      const y = linear(x, p, DEFAULT_PERFORMANCE);
       setNativeGemm(false);
       expect(matMulKernel()).toBeNull();
-      const ref = linear(x, p);
+      const ref = linear(x, p, DEFAULT_PERFORMANCE);
       setNativeGemm(true);
       expect(matMulKernel({ kernels: "never", matmul: "auto" })).toBeNull();
       expect(matMulKernel({ kernels: "auto", matmul: "tfjs" })).toBeNull();

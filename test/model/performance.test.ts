@@ -47,8 +47,7 @@ describe("performance options", () => {
     const before = tf.memory().numTensors;
     const a = await prefill(fast, ids);
     const b = await prefill(slow, ids);
-    // the native GEMM of linear() is left out: linear() does not receive the model's options yet
-    const ours = Object.values(KERNEL_NAMES).filter((k) => k !== KERNEL_NAMES.nativeMatMul && k !== KERNEL_NAMES.nativeLinear) as string[];
+    const ours = Object.values(KERNEL_NAMES) as string[];
     // cpu: the JS softmax and products; wasm: per-head matMuls over the wasm unstack (multi-row prefill)
     expect(a.kernels.some((k) => ours.includes(k))).toBe(true);
     expect(b.kernels.some((k) => ours.includes(k))).toBe(false);

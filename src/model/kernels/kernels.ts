@@ -73,13 +73,16 @@ export function cutoffKernel(
   };
 }
 
+/** The part of the performance options matMulKernel reads. */
+export type MatMulChoice = Pick<PerformanceOptions, "kernels" | "matmul">;
+
 /**
  * a `[M,K]` · b `[K,N]` (+ bias `[N]`) in the native GEMM addon (native.ts), or null where it did not load,
  * is turned off (performance `matmul: "tfjs"` or `kernels: "never"`, setNativeGemm) or while a gradient
- * tape records (no gradient). layers.ts `linear()` does not receive the model's options yet: it reads the defaults.
+ * tape records (no gradient).
  */
 export function matMulKernel(
-  opts: Pick<PerformanceOptions, "kernels" | "matmul"> = DEFAULT_PERFORMANCE,
+  opts: MatMulChoice = DEFAULT_PERFORMANCE,
 ): ((a: tf.Tensor2D, b: tf.Tensor2D, bias?: tf.Tensor1D) => tf.Tensor2D) | null {
   if (opts.kernels === "never" || opts.matmul === "tfjs" || tf.engine().isTapeOn()) return null;
   return nativeMatMulKernel();

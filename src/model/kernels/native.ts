@@ -9,18 +9,12 @@ import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { PACKAGE_ROOT } from "../../paths.js";
 import { bf16ToF32, f16ToF32 } from "../../weights/dtype.js";
+import type { HostLinearWeight } from "../../weights/params.js";
 import { runnerFor, type NativeRunner } from "./native-run.js";
 
-export type NativeDtype = "F32" | "F16" | "BF16";
-
-/** A linear weight held OUTSIDE tfjs (native memory or a host typed array), read directly by the kernel. */
-export interface NativeWeight {
-  readonly inDim: number; // K
-  readonly outDim: number; // N
-  readonly dtype: NativeDtype;
-  readonly bytes: number;
-  dispose(): void;
-}
+/** A linear weight held OUTSIDE tfjs (a host typed array), read directly by the kernel: inDim K, outDim N. */
+export type NativeWeight = HostLinearWeight;
+export type NativeDtype = NativeWeight["dtype"];
 
 /** The addon's functions (native/addon.cc). */
 export interface Addon {
@@ -177,9 +171,9 @@ function nativeRunner(): NativeRunner | null {
   return a ? runnerFor(a, tf.getBackend()) : null;
 }
 
-let enabled = process.env.CAUSALMM_NATIVE !== "0";
+let enabled = true;
 
-/** Whether linear() uses the native GEMM where it loaded (default on; CAUSALMM_NATIVE=0 turns it off). */
+/** Whether linear() uses the native GEMM where it loaded (default on; CAUSALMM_NATIVE=0 keeps the addon from loading at all). */
 export function setNativeGemm(on: boolean): void {
   enabled = on;
 }
