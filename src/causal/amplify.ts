@@ -115,17 +115,10 @@ export function imageSpans(ids: number[], imageToken: number, n: number): { span
 }
 
 /**
- * PAI's edit for batch rows `rows[b]` reading prompt `ids[b]`: the image keys of that prompt, from its
- * last position on. `prefixOnly`: the forward runs a prefix of the prompt (nothing to amplify yet).
+ * PAI's edit for batch row b reading prompt `ids[b]`: the image keys of that prompt, from its last
+ * position on. `prefixOnly`: the forward runs a prefix of the prompt (nothing to amplify yet).
  */
-export function amplifyHook(
-  amp: ImageAmplification,
-  ids: number[][],
-  rows: number[],
-  imageToken: number,
-  n: number,
-  prefixOnly = false,
-): AttentionHook {
+export function amplifyHook(amp: ImageAmplification, ids: number[][], imageToken: number, n: number, prefixOnly = false): AttentionHook {
   const hooks = ids.map((row, b) => {
     const { spans, length } = imageSpans(row, imageToken, n);
     const edit: ScoreEdit = {
@@ -135,7 +128,7 @@ export function amplifyHook(
       fromQuery: prefixOnly ? Infinity : length - 1,
       alpha: amp.alpha,
     };
-    return makeScoresHook([edit], { rows: [rows[b]] });
+    return makeScoresHook([edit], { rows: [b] });
   });
   return scoresOnlyHook((s, site) => {
     let cur = s;

@@ -170,10 +170,9 @@ export class CausalSource implements LogitsSource {
   /** Branch i's hooks on its own B rows (row b reads prompt ids[b]): interventions, then PAI's amplification. */
   private branchHooks(i: number, ids: number[][]): AttentionHook[] {
     const b = this.opts.plan.branches[i];
-    const rows = ids.map((_, r) => r);
     const hooks = b.text.length ? [makeInterventionHook(b.text)] : [];
     const cfg = this.model.config;
-    if (b.amplify) hooks.push(amplifyHook(b.amplify, ids, rows, cfg.imageTokenIndex, this.model.numImageTokens, this.opts.prefixOnly));
+    if (b.amplify) hooks.push(amplifyHook(b.amplify, ids, cfg.imageTokenIndex, this.model.numImageTokens, this.opts.prefixOnly));
     return hooks;
   }
 

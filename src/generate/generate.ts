@@ -138,9 +138,12 @@ export function* run(source: LogitsSource, opts: GenerateOptions = {}): Generato
   clock.prefill = ms() - t0;
   for (let step = 0; ; step++) {
     t0 = ms();
-    const chosen = rows.map((row, r) =>
-      row.finish ? null : chooseOrTrace(source, row, r, step, scores[r], select, opts.processors ?? []),
-    );
+    let chosen: (number | null)[];
+    try {
+      chosen = rows.map((row, r) => (row.finish ? null : choose(row, r, step, scores[r], select, opts.processors ?? [])));
+    } catch (e) {
+      throw withOrigin(e, source, rows);
+    }
     clock.decode += ms() - t0;
     for (const [r, id] of chosen.entries()) {
       if (id !== null) yield finishToken(rows[r], r, id, eos, maxNew);
@@ -191,23 +194,11 @@ export function checkFiniteScores(scores: Float32Array, step: number, row: numbe
   if (!above) throw new NonFiniteLogitsError(step, row, `every one of the ${scores.length} tokens scores −Infinity`);
 }
 
-/** `choose`; on non-finite logits, the error names where they first appeared (when the source can trace it). */
-function chooseOrTrace(
-  source: LogitsSource,
-  row: Row,
-  r: number,
-  step: number,
-  scores: Float32Array | undefined,
-  select: Selector,
-  processors: readonly LogitsProcessor[],
-): number {
-  try {
-    return choose(row, r, step, scores, select, processors);
-  } catch (e) {
-    if (!(e instanceof NonFiniteLogitsError) || !source.traceNonFinite) throw e;
-    const origin = source.traceNonFinite(r, row.tokens);
-    throw origin === undefined ? e : new NonFiniteLogitsError(e.step, e.row, e.what, origin ?? "");
-  }
+/** `e`; for non-finite logits, the same error naming where they first appeared (when the source can trace it). */
+function withOrigin(e: unknown, source: LogitsSource, rows: Row[]): unknown {
+  if (!(e instanceof NonFiniteLogitsError) || !source.traceNonFinite) return e;
+  const origin = source.traceNonFinite(e.row, rows[e.row].tokens);
+  return origin === undefined ? e : new NonFiniteLogitsError(e.step, e.row, e.what, origin ?? "");
 }
 
 function choose(

@@ -107,7 +107,7 @@ describeFixtures("PAI on llava-tiny-56 (cpu)", (fixtures) => {
     const before: Seen[] = [];
     const after: Seen[] = [];
     const probs: { layer: number; data: Float32Array }[] = [];
-    const pai = amplifyHook({ layers: [1], alpha }, ids, [0], model.config.imageTokenIndex, model.numImageTokens);
+    const pai = amplifyHook({ layers: [1], alpha }, ids, model.config.imageTokenIndex, model.numImageTokens);
     const seeProbs = (p: tf.Tensor4D, site: AttentionSite) => {
       if (site.module === "text") probs.push({ layer: site.layer, data: p.dataSync() as Float32Array });
       return undefined;
@@ -152,7 +152,7 @@ describeFixtures("PAI on llava-tiny-56 (cpu)", (fixtures) => {
     const mm = run(
       new ModelSource(model, ids, {
         pixels,
-        hook: amplifyHook({ layers: [0, 1], alpha }, ids, [0], model.config.imageTokenIndex, model.numImageTokens),
+        hook: amplifyHook({ layers: [0, 1], alpha }, ids, model.config.imageTokenIndex, model.numImageTokens),
       }),
     );
     const txt = run(new ModelSource(model, noimage));
@@ -182,14 +182,14 @@ describeFixtures("PAI on llava-tiny-56 (cpu)", (fixtures) => {
     const img = model.config.imageTokenIndex;
     const n = model.numImageTokens;
     const feed = [29871, 13];
-    const stepped = new ModelSource(model, ids, { pixels, hook: amplifyHook(amp, ids, [0], img, n) });
+    const stepped = new ModelSource(model, ids, { pixels, hook: amplifyHook(amp, ids, img, n) });
     const rowsStepped = [stepped.prefill()[0], ...feed.map((t) => stepped.step([t])[0])];
     stepped.dispose();
     // the whole sequence at once: rows from the last prompt position on are the amplified ones
     const whole = [[...ids[0], ...feed]];
     const lastRows = tf.tidy(() => {
       const feats = model.encodeImages(pixels).features;
-      const hook = amplifyHook(amp, ids, [0], img, n); // resolved against the prompt, applied to prompt + answer
+      const hook = amplifyHook(amp, ids, img, n); // resolved against the prompt, applied to prompt + answer
       const all = model.decode(model.embed(whole, feats), { hook, logits: "all" }).logits!; // [1,S+2,V]
       const S = all.shape[1];
       return all.slice([0, S - 3, 0], [1, 3, -1]).dataSync() as Float32Array;
