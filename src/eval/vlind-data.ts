@@ -21,14 +21,6 @@ import type { EvalItem } from "./answerer.js";
 import { readJsonArrayOfObjects } from "./json-located.js";
 import { EvalFileError, type Located } from "./jsonl.js";
 
-export const VLIND_STAGES = ["a", "b", "c", "d"] as const;
-export type VlindStage = (typeof VLIND_STAGES)[number];
-export const VLIND_STAGE_NAMES: Record<VlindStage, string> = {
-  a: "commonsense knowledge",
-  b: "visual perception",
-  c: "commonsense bias",
-  d: "language prior",
-};
 /** The release's generation length (model.generate(max_new_tokens=64) in instructblip_eval.py). */
 export const VLIND_MAX_NEW_TOKENS = 64;
 export const VLIND_VOTE_THRESHOLD = 2;
