@@ -19,7 +19,7 @@ import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { EvalItem } from "./answerer.js";
 import { readJsonArrayOfObjects } from "./json-located.js";
-import { EvalFileError, needString, type Located } from "./jsonl.js";
+import { EvalFileError, isObject, needString, type Located } from "./jsonl.js";
 
 /** The release's generation length (model.generate(max_new_tokens=64) in instructblip_eval.py). */
 export const VLIND_MAX_NEW_TOKENS = 64;
@@ -101,7 +101,7 @@ function ident(r: Located<Record<string, unknown>>, key: string): string {
 
 function votes(r: Located<Record<string, unknown>>): [string, number][] {
   const v = r.value.aggregated_human_label_good_images;
-  if (typeof v !== "object" || v === null || Array.isArray(v)) {
+  if (!isObject(v)) {
     throw new EvalFileError(`${r.where}: missing field "aggregated_human_label_good_images" ({"<image id>": votes})`);
   }
   return Object.entries(v).map(([id, n]) => {
