@@ -2,7 +2,7 @@
 // and the elements of a top-level array carry the line they start on, so a malformed record in a
 // thousand-record data.json can be found by its line number, not by counting array elements.
 import { existsSync, readFileSync } from "node:fs";
-import { EvalFileError, type Located } from "./jsonl.js";
+import { EvalFileError, isObject, type Located } from "./jsonl.js";
 
 /** 1-based line and column of a character offset. */
 export function lineColumn(text: string, offset: number): { line: number; column: number } {
@@ -69,7 +69,7 @@ export function readJsonArrayOfObjects(path: string, what: string): Located<Reco
   const lines = arrayElementLines(text);
   return value.map((v, i) => {
     const where = `${path}:${lines[i] ?? "?"}`;
-    if (typeof v !== "object" || v === null || Array.isArray(v)) throw new EvalFileError(`${where}: element ${i} is not a JSON object`);
+    if (!isObject(v)) throw new EvalFileError(`${where}: element ${i} is not a JSON object`);
     return { value: v as Record<string, unknown>, where };
   });
 }

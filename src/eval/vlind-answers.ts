@@ -3,7 +3,7 @@
 // instructblip_eval.py / gpt4o_eval.py write it), so either can be scored by `score vlind`.
 import { answersById, readAnswers } from "./answers-file.js";
 import { readJsonArrayOfObjects } from "./json-located.js";
-import { EvalFileError, idKey } from "./jsonl.js";
+import { EvalFileError, idKey, isObject } from "./jsonl.js";
 import { parseVlindInstance, probeId, trueOrFalse, type VlindInstance } from "./vlind-data.js";
 import type { VlindAnswer, VlindAnswers } from "./vlind-score.js";
 
@@ -42,7 +42,7 @@ export function readReleasePredictions(path: string, modelId: string): { data: V
       const key = `${pred}_${probe}`;
       const per = r.value[key];
       if (per === undefined) continue;
-      if (typeof per !== "object" || per === null || Array.isArray(per)) {
+      if (!isObject(per)) {
         throw new EvalFileError(`${r.where}: "${key}" is not an object keyed by image id`);
       }
       for (const [img, entry] of Object.entries(per)) table.set(probeId(x, probe, img), releaseAnswer(entry, r.where, `${key}.${img}`));

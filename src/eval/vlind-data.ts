@@ -19,16 +19,8 @@ import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { EvalItem } from "./answerer.js";
 import { readJsonArrayOfObjects } from "./json-located.js";
-import { EvalFileError, type Located } from "./jsonl.js";
+import { EvalFileError, isObject, needString, type Located } from "./jsonl.js";
 
-export const VLIND_STAGES = ["a", "b", "c", "d"] as const;
-export type VlindStage = (typeof VLIND_STAGES)[number];
-export const VLIND_STAGE_NAMES: Record<VlindStage, string> = {
-  a: "commonsense knowledge",
-  b: "visual perception",
-  c: "commonsense bias",
-  d: "language prior",
-};
 /** The release's generation length (model.generate(max_new_tokens=64) in instructblip_eval.py). */
 export const VLIND_MAX_NEW_TOKENS = 64;
 export const VLIND_VOTE_THRESHOLD = 2;
@@ -99,12 +91,6 @@ export function contextPrompt(context: string, statement: string, type: string):
   }
 }
 
-function text(r: Located<Record<string, unknown>>, key: string): string {
-  const v = r.value[key];
-  if (typeof v !== "string") throw new EvalFileError(`${r.where}: missing field "${key}" (string)`);
-  return v;
-}
-
 /** context_id and best_img_id: integers in the release, strings accepted. */
 function ident(r: Located<Record<string, unknown>>, key: string): string {
   const v = r.value[key];
@@ -115,7 +101,7 @@ function ident(r: Located<Record<string, unknown>>, key: string): string {
 
 function votes(r: Located<Record<string, unknown>>): [string, number][] {
   const v = r.value.aggregated_human_label_good_images;
-  if (typeof v !== "object" || v === null || Array.isArray(v)) {
+  if (!isObject(v)) {
     throw new EvalFileError(`${r.where}: missing field "aggregated_human_label_good_images" ({"<image id>": votes})`);
   }
   return Object.entries(v).map(([id, n]) => {
@@ -127,14 +113,14 @@ function votes(r: Located<Record<string, unknown>>): [string, number][] {
 export function parseVlindInstance(r: Located<Record<string, unknown>>): VlindInstance {
   return {
     where: r.where,
-    concept: text(r, "concept"),
+    concept: needString(r, "concept"),
     contextId: ident(r, "context_id"),
-    context: text(r, "context"),
-    factualContext: text(r, "factual_context"),
-    trueStatement: text(r, "true_statement"),
-    falseStatement: text(r, "false_statement"),
-    existentNoun: text(r, "existent_noun"),
-    nonExistentNoun: text(r, "non-existent_noun"),
+    context: needString(r, "context"),
+    factualContext: needString(r, "factual_context"),
+    trueStatement: needString(r, "true_statement"),
+    falseStatement: needString(r, "false_statement"),
+    existentNoun: needString(r, "existent_noun"),
+    nonExistentNoun: needString(r, "non-existent_noun"),
     bestImageId: ident(r, "best_img_id"),
     votes: votes(r),
   };

@@ -3,6 +3,7 @@
 // with the response text of every probe. The expected scores are derived by hand in vlind.test.ts.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { writeLines } from "./helpers.js";
 
 export const VLIND_DATA = [
   {
@@ -105,8 +106,10 @@ export function writeVlindData(dir: string, data: unknown = VLIND_DATA): string 
 
 /** An `eval vlind` answers file holding the responses above. */
 export function writeVlindAnswers(path: string, responses: Record<string, string> = VLIND_RESPONSES): void {
-  const line = ([id, text]: [string, string]) => JSON.stringify({ question_id: id, prompt: "p", text, model_id: "m", metadata: {} }) + "\n";
-  writeFileSync(path, Object.entries(responses).map(line).join(""));
+  writeLines(
+    path,
+    Object.entries(responses).map(([id, text]) => ({ question_id: id, prompt: "p", text, model_id: "m", metadata: {} })),
+  );
 }
 
 /** The same answers as the release's prediction file (its `<model>_pred_*` entries on each instance). */

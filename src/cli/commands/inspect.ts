@@ -9,8 +9,8 @@ import { readNpy, writeNpy } from "../../weights/npy.js";
 import { inspectForward, TENSOR_NAME_HELP, type Captured } from "../../introspect/inspect.js";
 import { traceContrast, TRACE_TENSORS, TRACE_TENSOR_HELP } from "../../introspect/contrast-trace.js";
 import { buildPlan, describePlan, type CausalOptions } from "../../causal/presets.js";
-import type { AskOptions } from "../../api.js";
 import { CAUSAL_FLAGS } from "../ask-flags.js";
+import { applyFlags } from "../prompt-flags.js";
 import { greedyDecode } from "../../generate/greedy.js";
 import { loadModelWithProgress } from "../load.js";
 import { resolveModelDir } from "../../paths.js";
@@ -32,9 +32,7 @@ function readPixels(path: string): tf.Tensor4D {
 
 /** CausalMM / baseline options from the same flags `ask` takes; undefined when none is given. */
 function causalOptions(args: ParsedArgs): CausalOptions | undefined {
-  const opts: AskOptions = {};
-  for (const f of CAUSAL_FLAGS) if (args.opts[f.name] !== undefined) f.apply?.(args.opts[f.name]!, opts);
-  return opts.causal;
+  return applyFlags(args, CAUSAL_FLAGS).causal;
 }
 
 /** `--prompt-ids KEY=FILE` → the ids of the other prompts a plan's branches read (noimage, icd). */
