@@ -9,6 +9,12 @@ export function median(xs: number[]): number {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
+/** The value after `--NAME` on the command line, else `dflt`. */
+export function arg(name: string, dflt: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1] : dflt;
+}
+
 /** Runs `fn` `warmup` times untimed, then `runs` times; returns the median in ms. */
 export function timeMs(fn: () => void, runs = 5, warmup = 1): number {
   for (let i = 0; i < warmup; i++) fn();

@@ -10,12 +10,8 @@ import { parseLlavaConfig } from "../src/model/config.js";
 import { KVCache } from "../src/model/kv-cache.js";
 import type { ResidencyPolicy } from "../src/model/residency.js";
 import type { Tap } from "../src/model/hooks.js";
+import { arg } from "./common.js";
 import { llava7bConfig, realWidthSource } from "./lib/real-width.js";
-
-function arg(name: string, dflt: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1] : dflt;
-}
 
 const gib = (b: number) => `${(b / 2 ** 30).toFixed(3)} GiB`;
 const heap = () => (tf.backend() as unknown as { wasm: { HEAPU8: Uint8Array } }).wasm.HEAPU8.length;

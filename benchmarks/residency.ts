@@ -11,12 +11,8 @@ import { numImageTokens, parseLlavaConfig } from "../src/model/config.js";
 import { greedyDecode } from "../src/generate/greedy.js";
 import type { ResidencyPolicy } from "../src/model/residency.js";
 import { parseBytes } from "../src/cli/residency.js";
+import { arg } from "./common.js";
 import { llava7bConfig, realWidthSource } from "./lib/real-width.js";
-
-function arg(name: string, dflt: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1] : dflt;
-}
 
 function vmHwm(): number {
   const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync("/proc/self/status", "utf8"));

@@ -3,6 +3,7 @@
 // backend (tfjs keeps one backend's tensors per process); the parent compares what they print.
 import * as tf from "@tensorflow/tfjs-core";
 import { loadModel } from "../src/model/load.js";
+import { argmax } from "../src/util/argmax.js";
 import { loadImage, loadProcessorConfig, preprocessWithShape } from "../src/vision/index.js";
 
 const PROMPT = [1, 3148, 1001, 29901, 1724, 338, 297, 445, 7623, 29973, 319, 1799, 9047, 13566, 29901];
@@ -72,8 +73,6 @@ function maxAbs(a: number[], b: number[]): number {
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
   return m;
 }
-
-const argmax = (v: number[]) => v.reduce((best, x, i) => (x > v[best] ? i : best), 0);
 
 /** A table row from the parent's record of the two children. */
 export function agreeRow(r: ScaleRow): string[] {

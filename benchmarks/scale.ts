@@ -64,24 +64,15 @@ async function plan(a: Args): Promise<void> {
   }
 }
 
+/** `causalmm ask` on the model and image of the run, one-word, with the given flags (the question goes last). */
+function askCommand(a: Args, backend: string, flags: string[]): string[] {
+  return ["node", CLI, "ask", "--model", a.model, "--backend", backend, ...flags, "--image", a.image, "--one-word"];
+}
+
 /** An impossible plan (all weights as float32 on wasm's 4 GiB heap, or on cpu in 24 GB) must be refused at once. */
 async function refuse(a: Args): Promise<void> {
   for (const backend of ["wasm", "cpu"]) {
-    const r = await runTimed([
-      "node",
-      CLI,
-      "ask",
-      "--model",
-      a.model,
-      "--backend",
-      backend,
-      "--residency",
-      "all",
-      "--image",
-      a.image,
-      "--one-word",
-      QUESTION,
-    ]);
+    const r = await runTimed([...askCommand(a, backend, ["--residency", "all"]), QUESTION]);
     record(a, {
       case: "refuse",
       backend,
@@ -98,24 +89,7 @@ async function ask(a: Args, spec: string): Promise<void> {
   const [, policy, cf] = spec.split(":");
   const flags = policy.startsWith("budget=") ? ["--resident", policy.slice(7)] : ["--residency", policy];
   if (cf) flags.push("--cf", "both");
-  const cmd = [
-    "node",
-    CLI,
-    "ask",
-    "--model",
-    a.model,
-    "--backend",
-    "wasm",
-    ...flags,
-    "--image",
-    a.image,
-    "--one-word",
-    "--max-new-tokens",
-    "2",
-    "--json",
-    "--verbose",
-    QUESTION,
-  ];
+  const cmd = [...askCommand(a, "wasm", flags), "--max-new-tokens", "2", "--json", "--verbose", QUESTION];
   const r = await runTimed(["flock", LOCK, ...cmd]);
   const json =
     r.status === 0 ? (JSON.parse(r.stdout.trim().split("\n").pop()!) as { text: string; timings: Record<string, number> }) : undefined;

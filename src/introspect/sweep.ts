@@ -246,27 +246,13 @@ async function oneQuestion(
   const ids = encodePrompt(llava.tokenizer, s.template, q.text, { suffix: s.suffix, image: true });
   const L = llava.model.config.text.numLayers;
   const factual = logProbsOf(() => headLogits(llava.model, textLayers(llava.model, llava.model.embed([ids], features), 0, L)))[0];
-  const textIdx = rows.map((_, i) => i).filter((i) => rows[i].ivs[0].module === "text");
-  const visIdx = rows.map((_, i) => i).filter((i) => rows[i].ivs[0].module === "vision");
   const logps: Float64Array[] = new Array(rows.length);
-  (
-    await textRows(
-      llava,
-      ids,
-      features,
-      textIdx.map((i) => rows[i]),
-      s.batch,
-    )
-  ).forEach((lp, j) => (logps[textIdx[j]] = lp));
-  (
-    await visionRows(
-      llava,
-      ids,
-      pixels,
-      visIdx.map((i) => rows[i]),
-      s.batch,
-    )
-  ).forEach((lp, j) => (logps[visIdx[j]] = lp));
+  const byModule = async (module: ModuleName, run: (part: Row[]) => Promise<Float64Array[]>) => {
+    const idx = rows.map((_, i) => i).filter((i) => rows[i].ivs[0].module === module);
+    (await run(idx.map((i) => rows[i]))).forEach((lp, j) => (logps[idx[j]] = lp));
+  };
+  await byModule("text", (part) => textRows(llava, ids, features, part, s.batch));
+  await byModule("vision", (part) => visionRows(llava, ids, pixels, part, s.batch));
   const perCell: RowEffect[][] = Array.from({ length: nCells }, () => []);
   rows.forEach((r, i) => perCell[r.cell].push(rowEffect(factual, logps[i], yesNo)));
   const top = argmax(factual);

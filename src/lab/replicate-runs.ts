@@ -5,7 +5,7 @@
 import { createHash } from "node:crypto";
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync } from "node:fs";
 import { join } from "node:path";
-import { canonicalJson } from "../eval/jsonl.js";
+import { canonicalJson, writeFileAtomic } from "../eval/jsonl.js";
 
 export const RUN_FORMAT = "causalmm-replicate-run/2";
 
@@ -67,6 +67,10 @@ export function modelFingerprint(dir: string): string {
 
 export const configKey = (opts: unknown) => canonicalJson(opts, 0);
 
+/** Config name → configKey of its options, for the run file's `configs`. */
+export const configKeys = (configs: readonly { name: string; opts: unknown }[]): Record<string, string> =>
+  Object.fromEntries(configs.map((c) => [c.name, configKey(c.opts)]));
+
 const FLAGS: Record<keyof RunKey, string> = {
   trainSeed: "training seed (--model DIR@SEED)",
   decodeSeed: "decoding seed",
@@ -99,6 +103,11 @@ export function readRunFile(path: string): RunFile {
   const f = data as Partial<RunFile>;
   if (f?.format !== RUN_FORMAT || !f.key || !f.configs || !Array.isArray(f.records)) throw new Error(`${path}: not a ${RUN_FORMAT} file`);
   return f as RunFile;
+}
+
+/** Writes a run file (atomically, so an interrupted write leaves the previous one). */
+export function writeRunFile(path: string, run: Omit<RunFile, "format">): void {
+  writeFileAtomic(path, JSON.stringify({ format: RUN_FORMAT, ...run }) + "\n");
 }
 
 /** The existing run at `path` if it is compatible with `key` (same settings, same options per shared config). */

@@ -10,11 +10,11 @@ import type { Llava } from "../api.js";
 import { LAB_PAI, runDemo, type DemoConfig, type DemoOptions } from "./demo.js";
 import {
   compatibleRun,
-  configKey,
+  configKeys,
   modelFingerprint,
   readRunSet,
-  RUN_FORMAT,
   runFile,
+  writeRunFile,
   type RunFile,
   type RunKey,
   type RunRecord,
@@ -22,7 +22,7 @@ import {
 import { stream } from "../util/rng.js";
 import { outcome, popeMetrics, FP, TN } from "../eval/pope-score.js";
 import { percentileInterval } from "../eval/stats.js";
-import { idKey, writeFileAtomic } from "../eval/jsonl.js";
+import { idKey } from "../eval/jsonl.js";
 
 export { readRunSet, runFile, type RunRecord } from "./replicate-runs.js";
 
@@ -129,7 +129,7 @@ function planRun(o: ReplicateOptions, trainSeed: number, decodeSeed: number, mod
   const file = runFile(o.out, trainSeed, decodeSeed);
   const key: RunKey = { trainSeed, decodeSeed, sceneSeed: o.sceneSeed, perSplit: o.perSplit, model };
   const configs = replicateConfigs(decodeSeed).filter((c) => !o.only || o.only.includes(c.name));
-  const existing = compatibleRun(file, key, Object.fromEntries(configs.map((c) => [c.name, configKey(c.opts)])));
+  const existing = compatibleRun(file, key, configKeys(configs));
   return { file, key, configs, existing, todo: configs.filter((c) => !existing?.configs[c.name]) };
 }
 
@@ -139,7 +139,7 @@ async function doRun(o: ReplicateOptions, llava: Llava, dir: string, p: RunPlan)
   // Deterministic configs are copied from the first decoding seed's run when it has them.
   const firstSeed = o.decodeSeeds[0];
   const firstFile = runFile(o.out, t, firstSeed);
-  const firstConfigs = Object.fromEntries(replicateConfigs(firstSeed).map((c) => [c.name, configKey(c.opts)]));
+  const firstConfigs = configKeys(replicateConfigs(firstSeed));
   const prior = d === firstSeed ? null : compatibleRun(firstFile, { ...p.key, decodeSeed: firstSeed }, firstConfigs);
   const reuse = p.todo.filter((c) => !c.seeded && prior?.configs[c.name] !== undefined);
   const run = p.todo.filter((c) => !reuse.includes(c));
@@ -168,9 +168,8 @@ async function doRun(o: ReplicateOptions, llava: Llava, dir: string, p: RunPlan)
       records.push({ trainSeed: t, decodeSeed: d, config: c.name, split, ids, codes, reused: false });
     }
   }
-  const configs = { ...p.existing?.configs, ...Object.fromEntries(p.todo.map((c) => [c.name, configKey(c.opts)])) };
-  const file: RunFile = { format: RUN_FORMAT, key: p.key, modelDir: dir, configs, records };
-  writeFileAtomic(p.file, JSON.stringify(file) + "\n");
+  const configs = { ...p.existing?.configs, ...configKeys(p.todo) };
+  writeRunFile(p.file, { key: p.key, modelDir: dir, configs, records });
   o.log?.(`  done in ${((performance.now() - t0) / 1000).toFixed(0)} s -> ${p.file}`);
 }
 

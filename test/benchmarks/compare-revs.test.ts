@@ -1,8 +1,11 @@
 // compare-revs reads the numbers back out of the benchmarks' printed tables: every numeric cell, keyed by
 // table, row label (the row's text cells) and column, so the two revisions' runs line up cell by cell.
-import { describe, expect, test } from "vitest";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, test, vi } from "vitest";
 import { table } from "../../benchmarks/common.js";
-import { tableCells } from "../../benchmarks/compare-revs.js";
+import { fromSaved, tableCells } from "../../benchmarks/compare-revs.js";
 
 describe("compare-revs tableCells", () => {
   test("numbers of two tables keyed by table, row and column; text cells label the row", () => {
@@ -57,5 +60,28 @@ describe("compare-revs tableCells", () => {
       "causal · table 1 · vision CF · sequential ms",
       "causal · table 1 · vision CF · × plain (sequential ms)",
     ]);
+  });
+});
+
+describe("compare-revs --from-saved", () => {
+  test("the runs a --save left are summarized: medians per revision and B / A", () => {
+    const dir = mkdtempSync(join(tmpdir(), "compare-revs-"));
+    try {
+      const out = (ms: number) => table(["decoding", "ms"], [["plain", ms]]);
+      [10, 30, 20].forEach((ms, i) => writeFileSync(join(dir, `causal.A.${i + 1}.txt`), out(ms)));
+      [15, 45, 30].forEach((ms, i) => writeFileSync(join(dir, `causal.B.${i + 1}.txt`), out(ms)));
+      writeFileSync(join(dir, "revs.txt"), "A = main (0123456789ab), B = /tmp/b\n");
+      const log = vi.spyOn(console, "log").mockImplementation(() => {});
+      try {
+        fromSaved(dir);
+        const printed = log.mock.calls.map((c) => String(c[0])).join("\n");
+        expect(printed).toContain("A = main (0123456789ab), B = /tmp/b; medians over 3 interleaved rounds");
+        expect(printed).toMatch(/\| causal · table 1 · plain · ms +\| 20\.0 \| 30\.0 \| 1\.500 \|/);
+      } finally {
+        log.mockRestore();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

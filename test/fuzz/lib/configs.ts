@@ -3,6 +3,7 @@
 // files (then used to encode and decode a LLaVA prompt).
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { LLAVA_PREPROCESSOR_CONFIG } from "../../../src/lab/llava-like.js";
 import { loadLlavaConfig } from "../../../src/model/config.js";
 import { llavaParams, UNUSED_TENSORS } from "../../../src/model/llava.js";
 import { checkpointSource } from "../../../src/model/load.js";
@@ -71,28 +72,11 @@ export const configJson: Target<ModelBase> = {
 
 // --- preprocessor_config.json -------------------------------------------------------------------
 
-/** llava-hf/llava-1.5-7b-hf's preprocessor_config.json (CLIPImageProcessor at 336). */
-const LLAVA_PREPROCESSOR = {
-  crop_size: { height: 336, width: 336 },
-  do_center_crop: true,
-  do_convert_rgb: true,
-  do_normalize: true,
-  do_rescale: true,
-  do_resize: true,
-  image_mean: [0.48145466, 0.4578275, 0.40821073],
-  image_processor_type: "CLIPImageProcessor",
-  image_std: [0.26862954, 0.26130258, 0.27577711],
-  processor_class: "LlavaProcessor",
-  resample: 3,
-  rescale_factor: 0.00392156862745098,
-  size: { shortest_edge: 336 },
-};
-
 export const preprocessorJson: Target<string> = {
   name: "preprocessor_config.json",
   timeoutMs: 10_000,
   async base() {
-    return JSON.stringify(LLAVA_PREPROCESSOR, null, 2);
+    return JSON.stringify(LLAVA_PREPROCESSOR_CONFIG, null, 2);
   },
   make(text, rng) {
     const m = mutateJsonText(text, rng);
