@@ -2,13 +2,13 @@
 // way a user has one (weights + tokenizer + preprocessor_config.json in one folder).
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { spawn } from "node:child_process";
-import { runNode } from "../helpers/run.js";
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { builtCli, type BuiltCli } from "../helpers/built-cli.js";
+import { copyFileSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describeFixtures, REPO_ROOT } from "../helpers/fixtures.js";
+import { describeFixtures } from "../helpers/fixtures.js";
 
-const MAIN = join(REPO_ROOT, "dist", "src", "cli", "main.js");
+let built: BuiltCli | null = null;
 
 interface Run {
   code: number | null;
@@ -20,7 +20,7 @@ function cli(args: string[]): Promise<Run> {
   return new Promise((resolve, reject) => {
     const env = { ...process.env };
     delete env.CAUSALMM_BACKEND;
-    const child = spawn(process.execPath, [MAIN, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [built!.main, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString("utf8")));
@@ -28,13 +28,6 @@ function cli(args: string[]): Promise<Run> {
     child.on("error", reject);
     child.on("close", (code) => resolve({ code, stdout, stderr }));
   });
-}
-
-/** tsc exits non-zero on any type error in the tree (other people's work in progress included) but still emits. */
-async function build(): Promise<void> {
-  const r = await runNode([join(REPO_ROOT, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.json"], { cwd: REPO_ROOT });
-  if (r.status !== 0) console.warn(`tsc reported errors (using what it emitted):\n${r.stdout}${r.stderr}`);
-  if (!existsSync(MAIN)) throw new Error(`build did not produce ${MAIN}`);
 }
 
 function makeModelDir(fixtures: string): string {
@@ -70,11 +63,12 @@ describeFixtures("causalmm ask (built CLI, child process)", (fixtures) => {
     cli(["ask", "--model", model, "--image", photo, "--max-new-tokens", "5", "--backend", "wasm", ...extra]);
 
   beforeAll(async () => {
-    await build();
+    built = await builtCli("ask");
     model = makeModelDir(fixtures);
   });
   afterAll(() => {
     if (model) rmSync(model, { recursive: true, force: true });
+    built?.cleanup();
   });
 
   test("streams the answer to stdout, nothing on stderr, exit 0; same text as --json", async () => {

@@ -1,11 +1,11 @@
 // The built CLI, killed with SIGKILL mid-run and restarted, ends with exactly one answer per question,
 // identical to an uninterrupted run. Uses the CAUSALMM_TEST_ANSWERER hook with a slow fake model.
 import { spawn } from "node:child_process";
+import { builtCli, type BuiltCli } from "../helpers/built-cli.js";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { runNode } from "../helpers/run.js";
-import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { REPO_ROOT } from "../helpers/fixtures.js";
 import { popeFixture, tmp } from "./helpers.js";
 
 const FAKE_MODULE = `
@@ -30,31 +30,7 @@ export default async function createAnswerer(args) {
 }
 `;
 
-/** Newest mtime under a folder (the sources the CLI is built from). */
-function newest(dir: string): number {
-  let t = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    t = Math.max(t, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
-  }
-  return t;
-}
-
-let ownBuild: string | null = null;
-
-/** dist/ when it is up to date, else a fresh build into .tmp/ (tsc emits even with others' type errors). */
-async function builtCli(): Promise<string> {
-  const dist = join(REPO_ROOT, "dist", "src");
-  const probe = join(dist, "eval", "runner.js");
-  if (existsSync(probe) && statSync(probe).mtimeMs >= newest(join(REPO_ROOT, "src"))) return join(dist, "cli", "main.js");
-  const out = (ownBuild = join(REPO_ROOT, ".tmp", `eval-cli-${process.pid}`));
-  const tsc = join(REPO_ROOT, "node_modules", "typescript", "bin", "tsc");
-  await runNode([tsc, "-p", join(REPO_ROOT, "tsconfig.json"), "--outDir", out]);
-  const main = join(out, "src", "cli", "main.js");
-  if (!existsSync(main)) throw new Error(`could not build the CLI into ${out}`);
-  return main;
-}
-
+let built: BuiltCli | null = null;
 let cli = "";
 const dir = tmp("causalmm-kill-");
 const hook = join(dir, "fake-answerer.mjs");
@@ -95,10 +71,11 @@ async function startAndKill(answers: string, atLeast: number): Promise<void> {
 
 describe("causalmm eval (child process)", () => {
   beforeAll(async () => {
-    cli = await builtCli();
+    built = await builtCli("eval");
+    cli = built.main;
   }, 120_000);
   afterAll(() => {
-    if (ownBuild) rmSync(ownBuild, { recursive: true, force: true });
+    built?.cleanup();
   });
 
   it("SIGKILL mid-run, restart: exactly one answer per question, same as an uninterrupted run", async () => {
