@@ -29,6 +29,17 @@ export function layerPeakBytes(heads: number, inter: number, dim: number, s: num
   return 4 * s * (7 * heads * t + 14 * inter + 40 * dim);
 }
 
+/**
+ * Peak bytes one layer's intermediates really hold in the backend's memory, for `s` new positions over `t`:
+ * tf.memory() (layerPeakBytes) counts a reshaped or transposed view once per view, the heap holds each
+ * buffer once. Measured by tracking the wasm heap's malloc/free on a LLaVA-7B-width decoder layer
+ * (src/model/llama.ts as of 2026-12-03): 69 MiB at 81 positions, 266 at 273, 420 at 400, i.e.
+ * 5 score-sized [H,S,T] floats per position plus a constant that is 8 [S,I] + 30 [S,D] at these widths.
+ */
+export function layerLiveBytes(heads: number, inter: number, dim: number, s: number, t: number): number {
+  return 4 * s * (5 * heads * t + 8 * inter + 30 * dim);
+}
+
 /** What the model will be asked to do: the plan provisions activations and KV caches for it. */
 export interface Workload {
   /** Prompt positions, image tokens included (default: one image + 128 text tokens). */
@@ -53,24 +64,37 @@ export function fullWorkload(cfg: LlavaConfig, w: Workload = {}): Required<Workl
 /** Activation and KV-cache bytes of a workload, per phase (CLIP, the prompt's decoder layers, the logits). */
 export interface WorkloadBytes {
   kvBytes: number;
+  /** Activations as tf.memory() counts them (views once per view), for the tensor peak. */
   vision: number;
   text: number;
   logits: number;
+  /** Activations as the backend holds them (each buffer once), for the backend and process peaks. */
+  visionLive: number;
+  textLive: number;
 }
+
+type LayerBytes = (heads: number, inter: number, dim: number, s: number, t: number) => number;
 
 export function workloadBytes(cfg: LlavaConfig, w: Required<Workload>): WorkloadBytes {
   const positions = w.promptTokens + w.maxNewTokens;
   const kvBytes = w.rows * rowCacheBytes(cfg.text, positions + Math.max(128, Math.ceil(positions / 4)));
   const logits = w.rows * cfg.text.vocabSize * 4 * 2;
   const t = cfg.text;
-  const text = w.rows * layerPeakBytes(t.numHeads, t.intermediateSize, t.hiddenSize, w.promptTokens, w.promptTokens) + logits;
-  return { kvBytes, vision: visionActivationBytes(cfg, w.images), text, logits };
+  const text = (f: LayerBytes) => w.rows * f(t.numHeads, t.intermediateSize, t.hiddenSize, w.promptTokens, w.promptTokens) + logits;
+  return {
+    kvBytes,
+    vision: visionActivationBytes(cfg, w.images, layerPeakBytes),
+    text: text(layerPeakBytes),
+    logits,
+    visionLive: visionActivationBytes(cfg, w.images, layerLiveBytes),
+    textLive: text(layerLiveBytes),
+  };
 }
 
-function visionActivationBytes(cfg: LlavaConfig, images: number): number {
+function visionActivationBytes(cfg: LlavaConfig, images: number, layer: LayerBytes): number {
   const v = cfg.vision;
   const T = (v.imageSize / v.patchSize) ** 2 + 1;
-  return images * layerPeakBytes(v.numHeads, v.intermediateSize, v.hiddenSize, T, T);
+  return images * layer(v.numHeads, v.intermediateSize, v.hiddenSize, T, T);
 }
 
 /** Node, tfjs, the tokenizer and V8's heap before any weight: measured ≈ 150–250 MiB here. */
