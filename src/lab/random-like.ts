@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, s
 import { join } from "node:path";
 import { dtypeSize, type SafetensorsDtype } from "../weights/dtype.js";
 import { INDEX_FILE, SINGLE_FILE } from "../weights/checkpoint.js";
-import { writeSafetensorsStreaming, writeTensorData, type TensorSpec } from "../weights/safetensors.js";
+import { writeSafetensorsStreaming, writeTensorData, type TensorSpec } from "../weights/safetensors-write.js";
 import { LLAVA_PREPROCESSOR_CONFIG, likeConfig, llavaLayout, shardOf, type LikeOptions } from "./llava-like.js";
 import { RandomBits } from "./random-bits.js";
 import { initScale, initValues } from "./random-model.js";
