@@ -32,12 +32,14 @@ export function layerPeakBytes(heads: number, inter: number, dim: number, s: num
 /**
  * Peak bytes one layer's intermediates really hold in the backend's memory, for `s` new positions over `t`:
  * tf.memory() (layerPeakBytes) counts a reshaped or transposed view once per view, the heap holds each
- * buffer once. Measured by tracking the wasm heap's malloc/free on a LLaVA-7B-width decoder layer
- * (src/model/llama.ts as of 2026-12-03): 69 MiB at 81 positions, 266 at 273, 420 at 400, i.e.
- * 5 score-sized [H,S,T] floats per position plus a constant that is 8 [S,I] + 30 [S,D] at these widths.
+ * buffer once. The layer's attention half and MLP half each free their intermediates (src/model/llama.ts),
+ * so the peak is the larger half: 2 score-sized [H,S,T] + 11 [S,D] floats per position for attention,
+ * 4 [S,I] + 1 [H,S,T] + 3 [S,D] for the MLP. Measured by tracking the wasm heap's malloc/free on a
+ * LLaVA-7B-width decoder layer: 17 MiB at 81 positions, 36 at 160, 66 at 273, 109 at 400, 193 at 600
+ * (the formula is within 5 % of each).
  */
 export function layerLiveBytes(heads: number, inter: number, dim: number, s: number, t: number): number {
-  return 4 * s * (5 * heads * t + 8 * inter + 30 * dim);
+  return 4 * s * Math.max(2 * heads * t + 11 * dim, heads * t + 4 * inter + 3 * dim);
 }
 
 /** What the model will be asked to do: the plan provisions activations and KV caches for it. */
@@ -86,9 +88,22 @@ export function workloadBytes(cfg: LlavaConfig, w: Required<Workload>): Workload
     vision: visionActivationBytes(cfg, w.images, layerPeakBytes),
     text: text(layerPeakBytes),
     logits,
-    visionLive: visionActivationBytes(cfg, w.images, layerLiveBytes),
+    visionLive: visionLiveBytes(cfg, w.images),
     textLive: text(layerLiveBytes),
   };
+}
+
+/**
+ * Bytes the image encoding really holds at its peak: one CLIP layer's intermediates, or, once the layers are
+ * done, the embeddings and the projector's [T, D_text] products (not freed until the encoding returns).
+ * Measured by tracking the wasm heap's malloc/free with LLaVA-7B widths: 9.5 MiB at 112 px, 37.8 at 224 px,
+ * ≈ 6 [T, D_text] + 14 [T, D_vision] floats per position.
+ */
+function visionLiveBytes(cfg: LlavaConfig, images: number): number {
+  const v = cfg.vision;
+  const T = (v.imageSize / v.patchSize) ** 2 + 1;
+  const projector = 4 * T * (6 * cfg.text.hiddenSize + 14 * v.hiddenSize);
+  return images * Math.max(layerLiveBytes(v.numHeads, v.intermediateSize, v.hiddenSize, T, T), projector);
 }
 
 function visionActivationBytes(cfg: LlavaConfig, images: number, layer: LayerBytes): number {

@@ -87,9 +87,11 @@ export function planFor(ctx: PlanContext, residency: Residency, workload: Worklo
   const { kvBytes, vision, text, logits, visionLive, textLive } = workloadBytes(cfg, w);
   const activationBytes = Math.max(visionLive, textLive);
   // the phases do not overlap: CLIP runs before the prompt's KV cache exists, lm_head after the last layer;
-  // the backend holds each buffer once (k 0: live bytes), tf.memory() counts views (k 1)
+  // the backend holds each buffer once (k 0: live bytes), tf.memory() counts views (k 1). In the heap the
+  // image features, allocated last, pin CLIP's freed region, and the prefill's buffers go mostly above it
+  // (the highest allocation measured at 112 and 224 px is CLIP's peak plus the prefill's, within 3 %).
   const act = [
-    [visionLive, textLive],
+    [visionLive, visionLive + textLive],
     [vision, text],
   ];
   const peak = (k: 0 | 1) => Math.max(phase.vision[k] + act[k][0], phase.text[k] + act[k][1] + kvBytes, phase.head[k] + kvBytes + logits);
