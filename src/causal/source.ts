@@ -1,19 +1,16 @@
 // CausalMM decoding as a LogitsSource: the factual branch and every counterfactual branch run as rows
-// of one batched forward per prompt (branches that read the same prompt), each with its own KV cache
-// rows; layers before a group's first intervened layer run once and are shared. Every step the
-// branches' logits are contrasted into one score row per batch row.
+// of one batched forward per prompt (branches that read the same prompt; the layout is groups.ts), each
+// with its own KV cache rows; layers before a group's first intervened layer run once and are shared.
+// Every step the branches' logits are contrasted into one score row per batch row (scores.ts).
 import * as tf from "@tensorflow/tfjs-core";
 import type { LlavaModel } from "../model/llava.js";
-import { KVCache } from "../model/kv-cache.js";
+import type { KVCache } from "../model/kv-cache.js";
 import type { LogitsSource, SourceStats } from "../generate/source.js";
-import { makeInterventionHook } from "./counterfactual.js";
 import { stepScores } from "./scores.js";
-import { composeHooks, encodePlanFeatures, tileRows } from "./images.js";
-import { firstTextLayer, promptKey, variantKey, type DecodingPlan } from "./plan.js";
-import { amplifyHook } from "./amplify.js";
-import type { AttentionHook } from "../model/hooks.js";
+import { encodePlanFeatures, tileRows } from "./images.js";
+import { promptKey, variantKey, type DecodingPlan } from "./plan.js";
 import { assertCachesFit, branchesPerChunk } from "./budget.js";
-import { rowBlockHook } from "./row-blocks.js";
+import { joinChunks, makeGroups, type Group, type Layout } from "./groups.js";
 import { traceNonFinite, type NonFiniteOrigin } from "../model/finite-trace.js";
 
 export interface CausalSourceOptions {
@@ -48,23 +45,6 @@ export interface PrefixState {
   dispose(): void;
 }
 
-interface Group {
-  /** The prompt key ("main", ...). */
-  key: string;
-  /** Unique per group: the prompt key, plus "#n" for the n-th chunk after the first. */
-  cacheKey: string;
-  branches: number[];
-  ids: number[][];
-  /** All branches read identical input embeddings, so early layers can be shared. */
-  sharedInput: boolean;
-  /** First layer run on per-branch rows (layers below run once on B rows). */
-  split: number;
-  /** Rows actually computed per batch row (1 when every branch of the group is identical). */
-  k: number;
-  hook?: AttentionHook;
-  cache: KVCache;
-}
-
 export class CausalSource implements LogitsSource {
   readonly vocabSize: number;
   readonly batchSize: number;
@@ -74,6 +54,7 @@ export class CausalSource implements LogitsSource {
   /** Branches whose logits are the factual ones after prefill (the released code's shared cache). */
   private frozen = new Set<number>();
   readonly branchesPerForward: number;
+  private readonly layout: Layout;
 
   constructor(
     private readonly model: LlavaModel,
@@ -91,7 +72,8 @@ export class CausalSource implements LogitsSource {
     if (!(Number.isInteger(this.branchesPerForward) && this.branchesPerForward >= 1)) {
       throw new Error(`CausalSource: branchesPerForward must be a positive integer, got ${this.branchesPerForward}`);
     }
-    this.groups = this.makeGroups();
+    this.layout = { model, plan: opts.plan, prompts: opts.prompts, batchSize: this.batchSize, prefixOnly: opts.prefixOnly };
+    this.groups = makeGroups(this.layout, this.branchesPerForward);
     const rows = this.groups.reduce((n, g) => n + g.k * this.batchSize, 0);
     assertCachesFit(cfg, rows, opts.plan.branches.length, s + past);
     if (opts.prefix) this.startFromPrefix(opts.prefix);
@@ -131,65 +113,10 @@ export class CausalSource implements LogitsSource {
     }
   }
 
-  private makeGroups(): Group[] {
-    const { branches } = this.opts.plan;
-    const L = this.model.config.text.numLayers;
-    const byPrompt = new Map<string, number[]>();
-    branches.forEach((b, i) => byPrompt.set(promptKey(b), [...(byPrompt.get(promptKey(b)) ?? []), i]));
-    return [...byPrompt].flatMap(([key, all]) => {
-      const ids = this.opts.prompts[key];
-      if (!ids || ids.length !== this.batchSize) throw new Error(`CausalSource: prompt '${key}' needs ${this.batchSize} rows`);
-      const chunks = this.shape(all).identical ? [all] : chunk(all, this.branchesPerForward);
-      return chunks.map((idx, n): Group => {
-        const { sharedInput, first, identical } = this.shape(idx);
-        const k = identical ? 1 : idx.length;
-        const B = this.batchSize;
-        // each branch's hooks see only its own B rows (block j of the k·B rows)
-        const hook = identical
-          ? undefined
-          : rowBlockHook(
-              idx.map((i) => composeHooks(this.branchHooks(i, ids))),
-              B,
-            );
-        const cacheKey = n === 0 ? key : `${key}#${n}`;
-        return {
-          key,
-          cacheKey,
-          branches: idx,
-          ids,
-          sharedInput,
-          split: sharedInput ? Math.min(first, L) : 0,
-          k,
-          hook,
-          cache: new KVCache(L),
-        };
-      });
-    });
-  }
-
-  /** Branch i's hooks on its own B rows (row b reads prompt ids[b]): interventions, then PAI's amplification. */
-  private branchHooks(i: number, ids: number[][]): AttentionHook[] {
-    const b = this.opts.plan.branches[i];
-    const hooks = b.text.length ? [makeInterventionHook(b.text)] : [];
-    const cfg = this.model.config;
-    if (b.amplify) hooks.push(amplifyHook(b.amplify, ids, cfg.imageTokenIndex, this.model.numImageTokens, this.opts.prefixOnly));
-    return hooks;
-  }
-
-  /**
-   * Whether branches read one input embedding, the first layer any of them intervenes in, and whether
-   * they are identical (same input, no intervention): identical branches compute one row, never chunked.
-   */
-  private shape(idx: number[]): { sharedInput: boolean; first: number; identical: boolean } {
-    const { branches } = this.opts.plan;
-    const sharedInput = new Set(idx.map((i) => variantKey(branches[i].vision))).size === 1;
-    const first = Math.min(...idx.map((i) => firstTextLayer(branches[i])));
-    return { sharedInput, first, identical: sharedInput && first >= this.model.config.text.numLayers };
-  }
-
   prefill(): Float32Array[] {
     const scores = this.score(this.runGroups());
     if (this.opts.plan.sharedCache) this.shareFactualCache();
+    this.groups = joinChunks(this.layout, this.groups);
     return scores;
   }
 
@@ -309,20 +236,15 @@ export class CausalSource implements LogitsSource {
         return false;
       }
       g.branches.filter((i) => i !== 0).forEach((i) => this.frozen.add(i));
+      const j = g.branches.indexOf(0);
       if (g.k > 1) {
-        const j = g.branches.indexOf(0);
         const rows = Array.from({ length: B }, (_, b) => j * B + b);
         const cache = g.cache.selectRows(rows, g.split);
         g.cache.dispose();
-        Object.assign(g, { cache, branches: [0], k: 1, hook: undefined, sharedInput: true, split: Math.max(g.split, 0) });
-      } else g.branches = [0];
+        Object.assign(g, { cache, k: 1, hook: undefined, sharedInput: true, split: Math.max(g.split, 0) });
+      }
+      Object.assign(g, { branches: [0], branchHooks: [g.branchHooks[j]] });
       return true;
     });
   }
-}
-
-function chunk<T>(xs: T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < xs.length; i += size) out.push(xs.slice(i, i + size));
-  return out;
 }

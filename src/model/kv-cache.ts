@@ -129,6 +129,62 @@ export class KVCache {
     return this.copy((t, layer) => (layer >= fromLayer ? rows : Array.from({ length: t.shape[0] }, (_, b) => b)));
   }
 
+  /**
+   * One cache made of batch rows of several caches of equal length (CausalMM's branch chunks, joined
+   * for decoding): layer i holds, in order, rows `rowsOf(j, i, n)` of part j's layer i (n = the rows
+   * that layer stores). The parts are consumed: each layer is freed as soon as it is copied, so the
+   * join needs one layer's copy on top of the caches, never a second set of caches.
+   */
+  static joinRows(parts: KVCache[], rowsOf: (part: number, layer: number, rows: number) => number[]): KVCache {
+    const first = parts[0];
+    const out = new KVCache(first.numLayers, first.writes);
+    for (let i = 0; i < first.numLayers; i++) {
+      const length = first.lengths[i];
+      if (parts.some((p) => p.lengths[i] !== length)) throw new Error(`KVCache.joinRows: layer ${i} lengths differ`);
+      const rows = parts.map((p, j) => rowsOf(j, i, p.keys[i]?.shape[0] ?? 0));
+      for (const store of ["keys", "values"] as const) {
+        const layers = parts.map((p) => p[store][i]);
+        if (layers.every((t) => t === null)) continue;
+        if (layers.some((t) => t === null)) throw new Error(`KVCache.joinRows: layer ${i} is missing in some parts`);
+        out[store][i] = first.joinLayer(layers as tf.Tensor4D[], rows, length);
+        for (const p of parts) {
+          p[store][i]?.dispose();
+          p[store][i] = null;
+        }
+      }
+      out.lengths[i] = length;
+    }
+    parts.forEach((p) => p.dispose());
+    return out;
+  }
+
+  /** Fresh storage holding `rows[j]` of `layers[j]` in order (their first `length` positions). */
+  private joinLayer(layers: tf.Tensor4D[], rows: number[][], length: number): tf.Tensor4D {
+    if (!this.inPlace) {
+      const used = layers.map((t, j) => [t, rows[j]] as const).filter(([, r]) => r.length > 0);
+      return tf.keep(tf.tidy(() => tf.concat(used.map(([t, r]) => tf.gather(filled(t, length), r, 0) as tf.Tensor4D))));
+    }
+    const [, Hkv, , hd] = layers[0].shape;
+    const S = Math.max(...layers.map((t) => t.shape[2]));
+    const fresh = zeros(
+      rows.reduce((n, r) => n + r.length, 0),
+      Hkv,
+      S,
+      hd,
+    );
+    let to = 0;
+    layers.forEach((t, j) => {
+      const St = t.shape[2];
+      // each (row, kv head) is one run of `length` positions in both storages
+      const blocks = rows[j].flatMap((r, n) =>
+        Array.from({ length: Hkv }, (_, h) => ({ from: (r * Hkv + h) * St * hd, to: ((to + n) * Hkv + h) * S * hd, count: length * hd })),
+      );
+      if (blocks.length) this.copyOrThrow(fresh, t, blocks);
+      to += rows[j].length;
+    });
+    return fresh;
+  }
+
   /** A deep copy (for reusing a shared prompt prefix across several continuations). */
   clone(): KVCache {
     return this.copy((t) => Array.from({ length: t.shape[0] }, (_, b) => b));

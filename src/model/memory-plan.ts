@@ -1,46 +1,32 @@
 // The memory plan: before any tensor is read, what a model directory will need under a residency
 // policy (src/model/residency.ts) on a backend, and whether that fits the backend's limit (wasm's
-// 4 GiB heap) and the machine's memory. Every figure comes from the checkpoint's headers and the
-// config; `causalmm plan --model DIR` prints it, and loading refuses a plan that cannot fit.
-import { FIXED_UNIT, type PlannedTensor } from "../weights/params.js";
-import type { LlavaConfig, TextConfig } from "./config.js";
-import { numImageTokens } from "./config.js";
-import { defaultHeadChunkRows, type Residency, type ResidencyPolicy } from "./residency.js";
+// 4 GiB heap) and the machine's memory. The byte estimates it adds up are in memory-plan-estimates.ts;
+// `causalmm plan --model DIR` prints the plan, and loading refuses a plan that cannot fit.
+import { FIXED_UNIT } from "../weights/params.js";
+import type { LlavaConfig } from "./config.js";
+import { type Residency, type ResidencyPolicy } from "./residency.js";
 import type { MachineMemory } from "./machine.js";
+import {
+  bytesByDtype,
+  fullWorkload,
+  PROCESS_BASE_BYTES,
+  residencyBytes,
+  unitsOf,
+  workloadBytes,
+  type PlanContext,
+  type Workload,
+} from "./memory-plan-estimates.js";
 
-/** Peak transient bytes of one row running `s` new positions over `t` cached + new positions. */
-export function rowForwardBytes(cfg: TextConfig, s: number, t: number): number {
-  // [H,S,T]: scores, mask-added scores, probabilities and, under a counterfactual hook, the branches'
-  // edited blocks and their concatenation (causal/row-blocks.ts); gate/up/act [S,I]; ~8 hidden-size tensors [S,D]
-  return 4 * s * (5 * cfg.numHeads * t + 3 * cfg.intermediateSize + 8 * cfg.hiddenSize);
-}
-
-/** KV-cache bytes of one row holding `t` positions. */
-export function rowCacheBytes(cfg: TextConfig, t: number): number {
-  return 4 * cfg.numLayers * 2 * cfg.numKvHeads * cfg.headDim * t;
-}
-
-/**
- * Peak live bytes of one layer's intermediates for one row of `s` new positions over `t` (every
- * intermediate of a layer lives until the layer's tf.tidy ends). Measured with the engine's byte
- * count on a LLaVA-7B-width decoder layer on wasm: 438 MiB at 300 positions, 987 MiB at 581
- * (benchmarks/residency.ts) — about 7 score-sized [H,S,T] and 14 [S,I] + 40 [S,D] float tensors.
- */
-export function layerPeakBytes(heads: number, inter: number, dim: number, s: number, t: number): number {
-  return 4 * s * (7 * heads * t + 14 * inter + 40 * dim);
-}
-
-/** What the model will be asked to do: the plan provisions activations and KV caches for it. */
-export interface Workload {
-  /** Prompt positions, image tokens included (default: one image + 128 text tokens). */
-  promptTokens?: number;
-  /** New tokens (default 512, `causalmm ask`'s default). */
-  maxNewTokens?: number;
-  /** Batch rows: prompts × CausalMM branches (factual + each counterfactual; default 1). */
-  rows?: number;
-  /** Images encoded at once (default 1; CLIP-side counterfactual branches add rows here). */
-  images?: number;
-}
+export {
+  layerPeakBytes,
+  PROCESS_BASE_BYTES,
+  rowCacheBytes,
+  rowForwardBytes,
+  unitBytes,
+  type PlanContext,
+  type SizedTensor,
+  type Workload,
+} from "./memory-plan-estimates.js";
 
 export interface PlanRequest {
   policy?: ResidencyPolicy | "auto";
@@ -48,12 +34,6 @@ export interface PlanRequest {
   residentBytes?: number;
   headChunkRows?: number;
   workload?: Workload;
-}
-
-/** A planned tensor with its bytes in the file. */
-export interface SizedTensor extends PlannedTensor {
-  fileBytes: number;
-  dtype: string;
 }
 
 export interface MemoryPlan {
@@ -84,69 +64,6 @@ export interface MemoryPlan {
   problems: string[];
 }
 
-/** Node, tfjs, the tokenizer and V8's heap before any weight: measured ≈ 150–250 MiB here. */
-export const PROCESS_BASE_BYTES = 200 * 1024 ** 2;
-
-export interface PlanContext {
-  cfg: LlavaConfig;
-  tensors: SizedTensor[];
-  backend: string;
-  /** Tensor bytes the backend can hold (wasm: 90 % of the heap limit); null = no limit. */
-  backendLimitBytes: number | null;
-  machine: MachineMemory;
-  /** The native GEMM addon loaded (residency `native` reads 16-bit host weights in place; else tfjs widens them per use). */
-  native?: boolean;
-}
-
-interface Unit {
-  name: string;
-  /** float32 bytes on the backend */
-  f32: number;
-  /** packed copies (wasm) */
-  packed: number;
-  /** largest single tensor's float32 bytes (upload transient) */
-  largest: number;
-  fileBytes: number;
-  /** residency `native`: file bytes of the tensors that stay on the host (linear weights, token tables) */
-  hostFile: number;
-  /** residency `native`: the largest host tensor's float32 bytes */
-  largestHost: number;
-}
-
-/** Whether residency `native` keeps this tensor on the host: 2-D linear weights, lm_head and the embedding table. */
-function onHostNative(t: SizedTensor): boolean {
-  return t.unit === "embed" || (t.matmul && t.shape.length === 2);
-}
-
-function unitsOf(ctx: PlanContext, native = false): Map<string, Unit> {
-  const units = new Map<string, Unit>();
-  const seen = new Set<string>();
-  const packs = ctx.backend === "wasm";
-  for (const t of ctx.tensors) {
-    const u = units.get(t.unit) ?? { name: t.unit, f32: 0, packed: 0, largest: 0, fileBytes: 0, hostFile: 0, largestHost: 0 };
-    const f32 = t.shape.reduce((a, b) => a * b, 1) * 4;
-    // a file tensor listed twice (two uses of one tensor) counts its file bytes once
-    const fileBytes = seen.has(t.name) ? 0 : t.fileBytes;
-    seen.add(t.name);
-    units.set(t.unit, u);
-    if (native && onHostNative(t)) {
-      u.hostFile += fileBytes;
-      u.largestHost = Math.max(u.largestHost, f32);
-      continue;
-    }
-    u.f32 += f32;
-    if (t.matmul && packs) u.packed += f32;
-    u.largest = Math.max(u.largest, f32);
-    u.fileBytes += fileBytes;
-  }
-  return units;
-}
-
-/** Backend bytes of each residency unit when resident (float32, plus packed copies on wasm). */
-export function unitBytes(ctx: PlanContext): Map<string, number> {
-  return new Map([...unitsOf(ctx)].map(([k, u]) => [k, u.f32 + u.packed]));
-}
-
 /** Residency units in the order the budget policy keeps them: decoder layers run every token, then lm_head, then CLIP. */
 function priority(cfg: LlavaConfig): string[] {
   return [
@@ -157,73 +74,21 @@ function priority(cfg: LlavaConfig): string[] {
   ];
 }
 
-function fullWorkload(cfg: LlavaConfig, w: Workload = {}): Required<Workload> {
-  return {
-    promptTokens: w.promptTokens ?? numImageTokens(cfg) + 128,
-    maxNewTokens: w.maxNewTokens ?? 512,
-    rows: w.rows ?? 1,
-    images: w.images ?? 1,
-  };
-}
-
 /** The plan for one explicit residency (which units stay on the backend). */
 export function planFor(ctx: PlanContext, residency: Residency, workload: Workload = {}): MemoryPlan {
   const { cfg } = ctx;
   const w = fullWorkload(cfg, workload);
-  const native = residency.policy === "native";
-  const units = unitsOf(ctx, native);
-  const isResident = (u: string) => native || u === FIXED_UNIT || residency.resident.has(u);
-  let residentBytes = 0;
-  let residentTensorBytes = 0;
-  let hostBytes = 0;
-  let resident = 0;
-  let streamed = 0;
-  // the largest streamed unit per phase, as backend memory (packed copies included) and as tensors
-  const phase = { vision: [0, 0], text: [0, 0], head: [0, 0] };
-  const widen = (p: number[], backend: number, tensors: number) => {
-    p[0] = Math.max(p[0], backend);
-    p[1] = Math.max(p[1], tensors);
-  };
-  for (const u of units.values()) {
-    hostBytes += u.hostFile;
-    if (isResident(u.name)) {
-      residentBytes += u.f32 + u.packed;
-      residentTensorBytes += u.f32;
-      resident++;
-      continue;
-    }
-    streamed++;
-    hostBytes += u.fileBytes;
-    // the layer, plus its packed copies while it runs or one transposed upload while it loads
-    const p = u.name.startsWith("vision.") ? phase.vision : u.name.startsWith("text.") ? phase.text : null;
-    if (p) widen(p, u.f32 + Math.max(u.packed, u.largest), u.f32 + u.largest);
-  }
-  const V = cfg.text.vocabSize;
-  const D = cfg.text.hiddenSize;
-  if (!isResident("lm_head")) {
-    const chunk = (residency.headChunkRows ?? defaultHeadChunkRows(V, D)) * D * 4;
-    widen(phase.head, 2 * chunk + (ctx.backend === "wasm" ? chunk : 0), 2 * chunk); // rows, transposed (, packed)
-  }
-  if (native && !ctx.native) {
-    // without the addon, each host weight is widened into a float32 tensor for the one product that uses it
-    const largest = Math.max(...[...units.values()].map((u) => u.largestHost));
-    for (const p of [phase.vision, phase.text, phase.head]) widen(p, largest, largest);
-  }
+  const r = residencyBytes(ctx, residency);
+  const { phase, residentBytes } = r;
   // CausalMM's dot products read lm_head token by token from JS memory (LlavaModel.lmHeadByToken)
-  if (w.rows > 1) hostBytes += V * D * 4;
-  const positions = w.promptTokens + w.maxNewTokens;
-  const kvBytes = w.rows * rowCacheBytes(cfg.text, positions + Math.max(128, Math.ceil(positions / 4)));
-  const vision = visionActivationBytes(cfg, w.images);
-  const logits = w.rows * V * 4 * 2;
-  const t = cfg.text;
-  const text = w.rows * layerPeakBytes(t.numHeads, t.intermediateSize, t.hiddenSize, w.promptTokens, w.promptTokens) + logits;
+  const hostBytes = r.hostBytes + (w.rows > 1 ? cfg.text.vocabSize * cfg.text.hiddenSize * 4 : 0);
+  const { kvBytes, vision, text, logits } = workloadBytes(cfg, w);
   const activationBytes = Math.max(vision, text);
   // the phases do not overlap: CLIP runs before the prompt's KV cache exists, lm_head after the last layer
   const peak = (k: 0 | 1) => Math.max(phase.vision[k] + vision, phase.text[k] + text + kvBytes, phase.head[k] + kvBytes + logits);
   const backendPeakBytes = residentBytes + peak(0);
-  const tensorPeakBytes = residentTensorBytes + peak(1);
-  const largestUpload = Math.max(...[...units.values()].map((u) => u.largest));
-  const processPeakBytes = PROCESS_BASE_BYTES + hostBytes + backendPeakBytes + largestUpload;
+  const tensorPeakBytes = r.residentTensorBytes + peak(1);
+  const processPeakBytes = PROCESS_BASE_BYTES + hostBytes + backendPeakBytes + r.largestUpload;
   const plan: MemoryPlan = {
     backend: ctx.backend,
     policy: residency.policy,
@@ -240,28 +105,11 @@ export function planFor(ctx: PlanContext, residency: Residency, workload: Worklo
     processPeakBytes,
     backendLimitBytes: ctx.backendLimitBytes,
     machine: ctx.machine,
-    units: { resident, streamed },
+    units: { resident: r.resident, streamed: r.streamed },
     problems: [],
   };
   plan.problems = problemsOf(plan);
   return plan;
-}
-
-function visionActivationBytes(cfg: LlavaConfig, images: number): number {
-  const v = cfg.vision;
-  const T = (v.imageSize / v.patchSize) ** 2 + 1;
-  return images * layerPeakBytes(v.numHeads, v.intermediateSize, v.hiddenSize, T, T);
-}
-
-function bytesByDtype(tensors: SizedTensor[]): Record<string, number> {
-  const out: Record<string, number> = {};
-  const seen = new Set<string>();
-  for (const t of tensors) {
-    if (seen.has(t.name)) continue;
-    seen.add(t.name);
-    out[t.dtype] = (out[t.dtype] ?? 0) + t.fileBytes;
-  }
-  return out;
 }
 
 function problemsOf(p: MemoryPlan): string[] {

@@ -1,6 +1,6 @@
 // Many counterfactual draws run in chunks of branches (bounded activations) with the same results as
 // one batched forward; caches that cannot fit the wasm heap are refused before anything runs.
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { afterAll, beforeAll, describe, expect, test, vi } from "vitest";
 import * as tf from "@tensorflow/tfjs-core";
 import { initBackend, setWasmHeapLimit } from "../../src/backend.js";
 import { buildModel } from "../../src/model/load.js";
@@ -70,6 +70,27 @@ for (const backend of ["cpu", "wasm"] as const) {
         parts.logits.forEach((br, k) =>
           br.forEach((rows, i) => rows.forEach((r, b) => expect(maxAbsDiff(r, whole.logits[k][i][b])).toBeLessThanOrEqual(tol))),
         );
+      }
+    });
+
+    test("after a chunked prefill every decode step runs all branches of a prompt as one forward", () => {
+      const plan = buildPlan({ cf: ["text:random@1-2", "vision:shuffle@0"], draws: 2, seed: 3 }, m.config);
+      const src = new CausalSource(m, { plan, prompts: { main: ids }, pixels: px, branchesPerForward: 1 });
+      const rowsPerCall: number[] = [];
+      const decode = m.decode.bind(m);
+      const spy = vi.spyOn(m, "decode").mockImplementation((x, o) => {
+        rowsPerCall.push(x.shape[0]);
+        return decode(x, o);
+      });
+      try {
+        src.prefill();
+        expect(Math.max(...rowsPerCall)).toBe(ids.length); // prefill: forwards of one branch (chunk) at a time
+        rowsPerCall.length = 0;
+        src.step([11, 12]);
+        expect(rowsPerCall).toEqual([plan.branches.length * ids.length]); // the vision branches differ from layer 0: no shared trunk
+      } finally {
+        spy.mockRestore();
+        src.dispose();
       }
     });
 

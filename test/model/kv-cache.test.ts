@@ -105,6 +105,53 @@ describe.each(["wasm", "cpu"] as const)("KV cache (%s)", (backend) => {
     [a, b, c].forEach((x) => x.dispose());
   });
 
+  test.each(["auto", "never"] as const)("joinRows gathers rows of several caches layer by layer (in-place writes %s)", async (mode) => {
+    await initBackend(backend);
+    const before = tf.memory().numTensors;
+    // two layers; part 0 holds 2 rows in both, part 1 holds 1 row in layer 0 (a shared trunk) and 3 in layer 1
+    const parts = [new KVCache(2, mode), new KVCache(2, mode)];
+    const data = [
+      [rows(2, 5, 60), rows(2, 5, 61)],
+      [rows(1, 5, 62), rows(3, 5, 63)],
+    ];
+    parts.forEach((p, j) =>
+      data[j].forEach((k, i) =>
+        tf.tidy(() => {
+          p.append(i, k, tf.neg(k));
+        }),
+      ),
+    );
+    // layer 0: part 0's row 1, then part 1's one row twice; layer 1: rows 0, 1 of part 0, rows 2, 0 of part 1
+    const pick = [
+      [[1], [0, 0]],
+      [
+        [0, 1],
+        [2, 0],
+      ],
+    ];
+    const joined = KVCache.joinRows(parts, (j, layer, n) => {
+      expect(n).toBe(data[j][layer].shape[0]);
+      return pick[layer][j];
+    });
+    expect(joined.length).toBe(5);
+    tf.tidy(() => {
+      const want = (layer: number) => tf.concat([0, 1].map((j) => tf.gather(data[j][layer], pick[layer][j], 0)));
+      for (const layer of [0, 1]) {
+        expect(values(joined.layer(layer).k)).toEqual(values(want(layer)));
+        expect(values(joined.layer(layer).v)).toEqual(values(tf.neg(want(layer))));
+      }
+      // the joined cache keeps decoding: a step appends after the joined positions
+      const step = [rows(3, 1, 64), rows(4, 1, 65)];
+      step.forEach((k, layer) => joined.append(layer, k, k));
+      for (const layer of [0, 1]) expect(values(joined.layer(layer).k)).toEqual(values(tf.concat([want(layer), step[layer]], 2)));
+    });
+    expect(joined.length).toBe(6);
+    expect(parts.every((p) => p.length === 0)).toBe(true); // consumed
+    joined.dispose();
+    data.flat().forEach((t) => t.dispose());
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
   test("decoding with in-place writes equals decoding with reallocation, without tensor growth", async () => {
     await initBackend(backend);
     const raw = tinyConfigJson({ imageSize: 28, visionLayers: 1, textLayers: 2, textHeads: 4, kvHeads: 2, seed: 5 });
