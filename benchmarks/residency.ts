@@ -31,6 +31,24 @@ function trackPeak(): () => number {
   return () => peak;
 }
 
+/**
+ * The highest heap address any tensor allocation reached: what the backend had to hold. HEAPU8.length can be
+ * up to 20 % more (emscripten grows the heap to max(request, 1.2 × its size)); allocations XNNPACK makes from
+ * C (packed weights) are not seen here, so this is a lower bound where weights are packed.
+ */
+function trackHeapTop(): () => number {
+  const wasm = (tf.backend() as unknown as { wasm?: { _malloc(n: number): number } }).wasm;
+  if (!wasm) return () => 0;
+  const malloc = wasm._malloc.bind(wasm);
+  let top = 0;
+  wasm._malloc = (n: number) => {
+    const p = malloc(n);
+    top = Math.max(top, (p >>> 0) + n);
+    return p;
+  };
+  return () => top;
+}
+
 async function main(): Promise<void> {
   const backend = arg("backend", "wasm");
   const policy = arg("policy", "stream") as ResidencyPolicy;
@@ -43,6 +61,7 @@ async function main(): Promise<void> {
   const ids = [1, 319, 1799, 9047, 13, 3148, 1001, 29901, cfg.imageTokenIndex, 13, 1724, 338, 445, 29973, 319, 1799, 9047, 29901];
   const workload = { promptTokens: ids.length - 1 + numImageTokens(cfg), maxNewTokens: newTokens, rows: 1, images: 1 };
   const peak = trackPeak();
+  const heapTop = trackHeapTop();
   const heap0 = process.memoryUsage().rss;
   const t0 = performance.now();
   const model = buildModel(cfg, realWidthSource(cfgJson), {
@@ -68,14 +87,14 @@ async function main(): Promise<void> {
       processPeak: plan.processPeakBytes,
       host: plan.hostBytes,
     },
-    measured: { tensorPeak: peak(), wasmHeap: heap, vmHwm: vmHwm(), rssAtStart: heap0 },
+    measured: { tensorPeak: peak(), wasmHeap: heap, wasmHeapTop: heapTop(), vmHwm: vmHwm(), rssAtStart: heap0 },
   };
   if (process.argv.includes("--json")) process.stdout.write(JSON.stringify(out) + "\n");
   else {
     const g = (b: number) => `${(b / 1024 ** 3).toFixed(2)} GiB`;
     console.log(`${backend} ${plan.policy}: load ${loadMs.toFixed(0)} ms, run ${runMs.toFixed(0)} ms, tokens ${tokens[0].join(",")}`);
     console.log(`  tensors: plan ${g(out.plan.tensorPeak)}, measured ${g(out.measured.tensorPeak)}`);
-    console.log(`  backend: plan ${g(out.plan.backendPeak)}, wasm heap ${g(heap)}`);
+    console.log(`  backend: plan ${g(out.plan.backendPeak)}, wasm heap ${g(heap)} (highest tensor allocation ${g(heapTop())})`);
     console.log(`  process: plan ${g(out.plan.processPeak)}, VmHWM ${g(out.measured.vmHwm)}`);
   }
   pixels.dispose();

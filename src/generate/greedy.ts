@@ -19,7 +19,8 @@ export function greedyDecode(
   const stepLogits: Float32Array[][] = prompt.map(() => []);
   try {
     let logits = tf.tidy(() => {
-      const feats = pixels ? model.encodeImages(pixels).features : undefined;
+      // CLIP's and the projector's intermediates are freed before the prefill, as in generate/source.ts
+      const feats = pixels ? tf.tidy(() => model.encodeImages(pixels).features) : undefined;
       return model.decode(model.embed(prompt, feats), { cache, logits: "last" }).logits!;
     });
     for (let k = 0; k < n; k++) {

@@ -29,6 +29,19 @@ export function layerPeakBytes(heads: number, inter: number, dim: number, s: num
   return 4 * s * (7 * heads * t + 14 * inter + 40 * dim);
 }
 
+/**
+ * Peak bytes one layer's intermediates really hold in the backend's memory, for `s` new positions over `t`:
+ * tf.memory() (layerPeakBytes) counts a reshaped or transposed view once per view, the heap holds each
+ * buffer once. The layer's attention half and MLP half each free their intermediates (src/model/llama.ts),
+ * so the peak is the larger half: 2 score-sized [H,S,T] + 11 [S,D] floats per position for attention,
+ * 4 [S,I] + 1 [H,S,T] + 3 [S,D] for the MLP. Measured by tracking the wasm heap's malloc/free on a
+ * LLaVA-7B-width decoder layer: 17 MiB at 81 positions, 36 at 160, 66 at 273, 109 at 400, 193 at 600
+ * (the formula is within 5 % of each).
+ */
+export function layerLiveBytes(heads: number, inter: number, dim: number, s: number, t: number): number {
+  return 4 * s * Math.max(2 * heads * t + 11 * dim, heads * t + 4 * inter + 3 * dim);
+}
+
 /** What the model will be asked to do: the plan provisions activations and KV caches for it. */
 export interface Workload {
   /** Prompt positions, image tokens included (default: one image + 128 text tokens). */
@@ -53,24 +66,50 @@ export function fullWorkload(cfg: LlavaConfig, w: Workload = {}): Required<Workl
 /** Activation and KV-cache bytes of a workload, per phase (CLIP, the prompt's decoder layers, the logits). */
 export interface WorkloadBytes {
   kvBytes: number;
+  /** Activations as tf.memory() counts them (views once per view), for the tensor peak. */
   vision: number;
   text: number;
   logits: number;
+  /** Activations as the backend holds them (each buffer once), for the backend and process peaks. */
+  visionLive: number;
+  textLive: number;
 }
+
+type LayerBytes = (heads: number, inter: number, dim: number, s: number, t: number) => number;
 
 export function workloadBytes(cfg: LlavaConfig, w: Required<Workload>): WorkloadBytes {
   const positions = w.promptTokens + w.maxNewTokens;
   const kvBytes = w.rows * rowCacheBytes(cfg.text, positions + Math.max(128, Math.ceil(positions / 4)));
   const logits = w.rows * cfg.text.vocabSize * 4 * 2;
   const t = cfg.text;
-  const text = w.rows * layerPeakBytes(t.numHeads, t.intermediateSize, t.hiddenSize, w.promptTokens, w.promptTokens) + logits;
-  return { kvBytes, vision: visionActivationBytes(cfg, w.images), text, logits };
+  const text = (f: LayerBytes) => w.rows * f(t.numHeads, t.intermediateSize, t.hiddenSize, w.promptTokens, w.promptTokens) + logits;
+  return {
+    kvBytes,
+    vision: visionActivationBytes(cfg, w.images, layerPeakBytes),
+    text: text(layerPeakBytes),
+    logits,
+    visionLive: visionLiveBytes(cfg, w.images),
+    textLive: text(layerLiveBytes),
+  };
 }
 
-function visionActivationBytes(cfg: LlavaConfig, images: number): number {
+/**
+ * Bytes the image encoding really holds at its peak: one CLIP layer's intermediates, or, once the layers are
+ * done, the embeddings and the projector's [T, D_text] products (not freed until the encoding returns).
+ * Measured by tracking the wasm heap's malloc/free with LLaVA-7B widths: 9.5 MiB at 112 px, 37.8 at 224 px,
+ * ≈ 6 [T, D_text] + 14 [T, D_vision] floats per position.
+ */
+function visionLiveBytes(cfg: LlavaConfig, images: number): number {
   const v = cfg.vision;
   const T = (v.imageSize / v.patchSize) ** 2 + 1;
-  return images * layerPeakBytes(v.numHeads, v.intermediateSize, v.hiddenSize, T, T);
+  const projector = 4 * T * (6 * cfg.text.hiddenSize + 14 * v.hiddenSize);
+  return images * Math.max(layerLiveBytes(v.numHeads, v.intermediateSize, v.hiddenSize, T, T), projector);
+}
+
+function visionActivationBytes(cfg: LlavaConfig, images: number, layer: LayerBytes): number {
+  const v = cfg.vision;
+  const T = (v.imageSize / v.patchSize) ** 2 + 1;
+  return images * layer(v.numHeads, v.intermediateSize, v.hiddenSize, T, T);
 }
 
 /** Node, tfjs, the tokenizer and V8's heap before any weight: measured ≈ 150–250 MiB here. */

@@ -16,9 +16,7 @@ export function formatPlan(p: MemoryPlan): string {
     `memory plan: policy ${p.policy} on ${p.backend} (${p.units.resident} units resident, ${p.units.streamed} streamed)`,
     `  workload: ${w.promptTokens} prompt positions + ${w.maxNewTokens} new tokens, ${w.rows} batch row(s), ${w.images} image(s)`,
     row("weights in the checkpoint", gib(Object.values(p.fileBytes).reduce((a, b) => a + b, 0)), files),
-    row("host copies (file dtype)", gib(p.hostBytes), "streamed units, kept 16-bit outside the backend"),
-    row("resident float32 weights", gib(p.residentBytes), p.backend === "wasm" ? "with XNNPACK's packed copies" : ""),
-    row("largest streamed unit", gib(p.streamBytes), "while it runs, uploads and packed copies included"),
+    ...weightRows(p),
     row("KV cache", gib(p.kvBytes), `${w.rows} row(s) × ${w.promptTokens + w.maxNewTokens} positions + spare`),
     row("activations", gib(p.activationBytes), "largest layer of CLIP or the prompt"),
     row("peak tensor memory", gib(p.tensorPeakBytes), "tf.memory()"),
@@ -35,6 +33,33 @@ export function formatPlan(p: MemoryPlan): string {
   ];
   lines.push(p.problems.length ? `  DOES NOT FIT: ${p.problems.join("; ")}` : "  fits");
   return lines.join("\n");
+}
+
+/** The weights' rows: where each part of the checkpoint lives under the plan's policy. */
+function weightRows(p: MemoryPlan): string[] {
+  const dtypes = Object.keys(p.fileBytes).join("/");
+  const packed = p.backend === "wasm" ? ", with XNNPACK's packed copies" : "";
+  const lmRows = p.workload.rows > 1 ? "; + lm_head as float32 rows for CausalMM's scores" : "";
+  if (p.policy === "native") {
+    const gemm = p.nativeGemm ? "read in place by the native GEMM" : "widened to float32 per product (native addon not loaded)";
+    return [
+      row(
+        "host copies (file dtype)",
+        gib(p.hostBytes),
+        `every linear weight, lm_head and the embedding table, ${dtypes} on the host, ${gemm}${lmRows}`,
+      ),
+      row(
+        `in the ${p.backend} backend`,
+        gib(p.residentBytes),
+        `float32 norms, biases, patch and position embeddings${packed}; nothing streams`,
+      ),
+    ];
+  }
+  return [
+    row("host copies (file dtype)", gib(p.hostBytes), `streamed units, kept ${dtypes} outside the backend${lmRows}`),
+    row("resident float32 weights", gib(p.residentBytes), packed.slice(2)),
+    row("largest streamed unit", gib(p.streamBytes), "while it runs, uploads and packed copies included"),
+  ];
 }
 
 /** What would fit instead: the other policies here, then the cpu backend. */

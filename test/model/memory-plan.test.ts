@@ -100,6 +100,26 @@ describe("memory plan (LLaVA-1.5-7B layout, sparse files)", () => {
     }
   });
 
+  test("the native plan names what stays 16-bit on the host and what goes into the heap", async () => {
+    await initBackend("wasm");
+    const { plan, ctx } = planModel(dir, { policy: "native", workload: { promptTokens: 600, maxNewTokens: 16 } }, laptop);
+    const text = formatPlan(plan);
+    // the host copies: every linear weight, lm_head and the embedding table, in the file's dtype (14.1 GB of F16 less norms)
+    expect(plan.hostBytes / 1e9).toBeCloseTo(14.1, 1);
+    expect(text).toMatch(
+      /host copies \(file dtype\)\s+13\.\d\d GiB\s+every linear weight, lm_head and the embedding table, F16 on the host/,
+    );
+    expect(text).toContain(ctx.native ? "read in place by the native GEMM" : "widened to float32 per product (native addon not loaded)");
+    // the heap: norms, biases and the embeddings of CLIP's patches and positions (a few MiB), nothing streams
+    expect(plan.residentBytes).toBeLessThan(32 * 1024 ** 2);
+    expect(text).toMatch(
+      /in the wasm backend\s+\d+\.\d MiB\s+float32 norms, biases, patch and position embeddings, with XNNPACK's packed copies; nothing streams/,
+    );
+    expect(text).not.toContain("largest streamed unit");
+    const causal = formatPlan(planModel(dir, { policy: "native", workload: { rows: 3 } }, laptop).plan);
+    expect(causal).toContain("+ lm_head as float32 rows for CausalMM's scores");
+  });
+
   test("sizes parse as people write them", () => {
     expect(parseBytes("3GiB")).toBe(3 * GiB);
     expect(parseBytes("512 MiB")).toBe(512 * 1024 ** 2);
