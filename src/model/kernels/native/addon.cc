@@ -130,8 +130,10 @@ std::vector<float> aPacked;  // the packed A of the current call (calls are seri
 
 /**
  * GEMM: the threads first pack A's panels (groups of 4 from a shared counter), then, after the pool's
- * barrier, take column chunks of C from another (about 4 per thread), so a thread the OS delays (this
- * machine is shared) does not hold the others up. Chunks are multiples of the kernel's column tile.
+ * barrier, take column chunks of C from another, so a thread the OS delays (this machine is shared) does
+ * not hold the others up; about 12 chunks per thread, since one descheduled while it holds the last
+ * chunk delays the call by a chunk. Chunks are multiples of the kernel's column tile (A is packed once,
+ * so a narrow chunk costs no repacking).
  * GEMV: one contiguous column range per thread.
  */
 void runProblem(const Problem& p) {
@@ -140,7 +142,7 @@ void runProblem(const Problem& p) {
   int T = work < (1 << 20) ? 1 : pool->size();
   long align = gemv ? 64 : isa->nAlign;
   // GEMV streams whole rows of B: one long chunk per thread keeps the reads contiguous
-  long parts = gemv ? T : 4 * T;
+  long parts = gemv ? T : 12 * T;
   long chunk = T == 1 ? p.N : ((p.N + parts - 1) / parts + align - 1) / align * align;
   long chunks = (p.N + chunk - 1) / chunk;
   long mPanels = (p.M + isa->mr - 1) / isa->mr;
