@@ -65,6 +65,20 @@ export class HostTensors implements TensorSource {
     return out;
   }
 
+  /** Rows `ids` of a 2-D tensor `[R, C]` → `[ids.length, C]` in its file dtype (16-bit stays 16-bit: half the bytes, no widening). */
+  gatherRows(name: string, ids: ArrayLike<number>): RawTensor {
+    const t = this.readRaw(name);
+    const cols = this.src.shapeOf(name)[1];
+    const rows = t.data.length / cols;
+    const out = t.dtype === "F32" ? new Float32Array(ids.length * cols) : new Uint16Array(ids.length * cols);
+    for (let i = 0; i < ids.length; i++) {
+      const r = ids[i];
+      if (!Number.isInteger(r) || r < 0 || r >= rows) throw new Error(`${name}: row ${r} is out of range [0, ${rows})`);
+      out.set(t.data.subarray(r * cols, (r + 1) * cols), i * cols);
+    }
+    return { dtype: t.dtype, data: out };
+  }
+
   /** Rows `[from, from + count)` of a 2-D tensor, contiguous, float32. */
   readRowRange(name: string, from: number, count: number): Float32Array {
     const t = this.readRaw(name);

@@ -4,6 +4,7 @@
 // `stack.use(i, run)` and `table.gather / project`, so hooks, taps and CausalMM branches never see the
 // difference, and the arithmetic is the same tfjs ops on the same float32 values either way.
 import * as tf from "@tensorflow/tfjs-core";
+import type { RawTensor } from "./params.js";
 
 /** The weights of a stack of layers (CLIP encoder layers, LLaMA decoder layers). */
 export interface LayerStack<L> {
@@ -20,8 +21,11 @@ export interface TokenTable {
   gather(ids: number[][]): tf.Tensor3D;
   /** x `[N,D]` → x·Wᵀ `[N,V]` (lm_head). */
   project(x: tf.Tensor2D): tf.Tensor2D;
-  /** `[V·D]` token-major in JS memory, made on first use (a few logits as dot products). */
-  rowsByToken(): Float32Array;
+  /**
+   * The rows of `tokens` `[n, D]`, token-major, in the table's own dtype (a few logits as one small
+   * product; host tables are read in place, 16-bit rows stay 16-bit).
+   */
+  rowsOf(tokens: ArrayLike<number>): RawTensor;
   /** The backend tensor when resident (training multiplies it directly): `[V,D]` for embeddings, `[D,V]` for lm_head. */
   readonly tensor?: tf.Tensor2D;
 }
@@ -63,18 +67,26 @@ export class ResidentTable implements TokenTable {
   project(x: tf.Tensor2D): tf.Tensor2D {
     return this.layout === "cols" ? tf.matMul(x, this.tensor) : tf.matMul(x, this.tensor, false, true);
   }
-  rowsByToken(): Float32Array {
-    if (!this.byToken) {
-      const w = this.tensor.dataSync() as Float32Array;
-      if (this.layout === "rows") this.byToken = w.slice();
-      else {
-        const [D, V] = this.tensor.shape;
-        const out = new Float32Array(V * D);
-        for (let d = 0; d < D; d++) for (let v = 0, src = d * V; v < V; v++) out[v * D + d] = w[src + v];
-        this.byToken = out;
-      }
+  rowsOf(tokens: ArrayLike<number>): RawTensor {
+    const all = (this.byToken ??= this.tokenMajor());
+    const D = this.dim;
+    const out = new Float32Array(tokens.length * D);
+    for (let j = 0; j < tokens.length; j++) {
+      const t = tokens[j];
+      if (!Number.isInteger(t) || t < 0 || t >= this.vocab) throw new Error(`token table: token ${t} is out of range [0, ${this.vocab})`);
+      out.set(all.subarray(t * D, (t + 1) * D), j * D);
     }
-    return this.byToken;
+    return { dtype: "F32", data: out };
+  }
+
+  /** `[V·D]` token-major in JS memory (made once: a backend gather of a few columns is slow on wasm). */
+  private tokenMajor(): Float32Array {
+    const w = this.tensor.dataSync() as Float32Array;
+    if (this.layout === "rows") return w.slice();
+    const [D, V] = this.tensor.shape;
+    const out = new Float32Array(V * D);
+    for (let d = 0; d < D; d++) for (let v = 0, src = d * V; v < V; v++) out[v * D + d] = w[src + v];
+    return out;
   }
 }
 
