@@ -155,7 +155,7 @@ export class LlavaModel {
   /**
    * lm_head's rows of `tokens` `[n, D]` in their stored dtype (host weights read in place; a resident
    * lm_head keeps a token-major copy in JS memory, made on first use): a few logits as one small product
-   * instead of the full vocabulary.
+   * instead of the full vocabulary. The rows are a scratch buffer that the next call overwrites.
    */
   lmHeadRows(tokens: ArrayLike<number>): RawTensor {
     return this.params.text.lmHead.rowsOf(tokens);

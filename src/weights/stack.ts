@@ -5,6 +5,7 @@
 // difference, and the arithmetic is the same tfjs ops on the same float32 values either way.
 import * as tf from "@tensorflow/tfjs-core";
 import type { RawTensor } from "./params.js";
+import { RowGather } from "./host.js";
 
 /** The weights of a stack of layers (CLIP encoder layers, LLaMA decoder layers). */
 export interface LayerStack<L> {
@@ -23,7 +24,8 @@ export interface TokenTable {
   project(x: tf.Tensor2D): tf.Tensor2D;
   /**
    * The rows of `tokens` `[n, D]`, token-major, in the table's own dtype (a few logits as one small
-   * product; host tables are read in place, 16-bit rows stay 16-bit).
+   * product; host tables are read in place, 16-bit rows stay 16-bit), in a scratch buffer that the next
+   * call overwrites.
    */
   rowsOf(tokens: ArrayLike<number>): RawTensor;
   /** The backend tensor when resident (training multiplies it directly): `[V,D]` for embeddings, `[D,V]` for lm_head. */
@@ -48,6 +50,7 @@ function idsTensor(ids: number[][]): tf.Tensor2D {
 /** A resident table stored `[V,D]` (embeddings) or `[D,V]` (lm_head, transposed at load for plain matMul). */
 export class ResidentTable implements TokenTable {
   private byToken: Float32Array | null = null;
+  private readonly rowGather = new RowGather();
   constructor(
     readonly tensor: tf.Tensor2D,
     private readonly layout: "rows" | "cols",
@@ -68,15 +71,8 @@ export class ResidentTable implements TokenTable {
     return this.layout === "cols" ? tf.matMul(x, this.tensor) : tf.matMul(x, this.tensor, false, true);
   }
   rowsOf(tokens: ArrayLike<number>): RawTensor {
-    const all = (this.byToken ??= this.tokenMajor());
-    const D = this.dim;
-    const out = new Float32Array(tokens.length * D);
-    for (let j = 0; j < tokens.length; j++) {
-      const t = tokens[j];
-      if (!Number.isInteger(t) || t < 0 || t >= this.vocab) throw new Error(`token table: token ${t} is out of range [0, ${this.vocab})`);
-      out.set(all.subarray(t * D, (t + 1) * D), j * D);
-    }
-    return { dtype: "F32", data: out };
+    this.byToken ??= this.tokenMajor();
+    return this.rowGather.gather({ dtype: "F32", data: this.byToken }, this.dim, tokens, "token table");
   }
 
   /** `[V·D]` token-major in JS memory (made once: a backend gather of a few columns is slow on wasm). */

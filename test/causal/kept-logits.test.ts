@@ -25,7 +25,8 @@ for (const backend of ["cpu", "wasm"] as const) {
             const V = model.config.text.vocabSize;
             const D = model.config.text.hiddenSize;
             const tokens = Int32Array.from([0, 3, 17, 4096, 31999, V - 1]);
-            const head = model.lmHeadRows(tokens);
+            const rowsOf = model.lmHeadRows(tokens); // a scratch buffer the next call overwrites: copied
+            const head = { dtype: rowsOf.dtype, data: rowsOf.data.slice() };
             // host tables keep the file's 16-bit values; the resident table is float32 on the backend
             expect(head.dtype).toBe(policy === "all" ? "F32" : dtype.toUpperCase());
             expect(head.data.length).toBe(tokens.length * D);
