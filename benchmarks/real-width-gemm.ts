@@ -31,7 +31,7 @@ export function gemmRows(native: boolean): Record<string, () => number> {
     const w16 = f16 ? nativeWeight(new Uint16Array(K * N).fill(0x2000), "F16", K, N, "out,in") : null;
     rows[row] = () => {
       const t = performance.now();
-      const kernel = matMulKernel();
+      const kernel = native ? matMulKernel() : null;
       const y = w16 ? nativeLinear(a, w16) : kernel ? kernel(a, b!) : tf.matMul(a, b!);
       const ms = performance.now() - t;
       y.dispose();

@@ -27,7 +27,7 @@ import { median, table } from "./common.js";
 import { lazyRandomSource, realWidthConfig, PROMPT_POSITIONS, type RealWidthPart } from "./real-width-models.js";
 import { machinePeak } from "./machine-peak.js";
 import { GEMM_ROWS, gemmCost, gemmRows } from "./real-width-gemm.js";
-import { nativeAvailable, nativeUnavailableReason, setNativeGemm, setNativeThreads } from "../src/model/kernels/native.js";
+import { nativeAvailable, nativeUnavailableReason, setNativeThreads } from "../src/model/kernels/native.js";
 
 /** The model parts, and "gemm": the big matMuls alone (real-width-gemm.ts). */
 type Part = RealWidthPart | "gemm";
@@ -131,14 +131,16 @@ function rowBytes(row: string): number {
 /** One configuration's server: wasm with `threads` threads; linear() through the native addon on `native` threads, or "off". */
 async function serve(part: Part, threads: number, native: string): Promise<void> {
   const info = await initBackend("wasm", { wasmThreads: threads });
-  if (native === "off") setNativeGemm(false);
-  else if (!nativeAvailable()) throw new Error(`native GEMM asked for but unavailable: ${nativeUnavailableReason()}`);
-  else setNativeThreads(Number(native));
+  if (native !== "off") {
+    if (!nativeAvailable()) throw new Error(`native GEMM asked for but unavailable: ${nativeUnavailableReason()}`);
+    setNativeThreads(Number(native));
+  }
   let rows: Record<string, () => number>;
   if (part === "gemm") {
     rows = gemmRows(native !== "off");
   } else {
-    const model = buildModel(realWidthConfig(part), lazyRandomSource(realWidthConfig(part)));
+    const perf = { matmul: native === "off" ? "tfjs" : "native" } as const; // "off": the XNNPACK rows
+    const model = buildModel(realWidthConfig(part), lazyRandomSource(realWidthConfig(part)), { performance: perf });
     rows = part === "clip" ? clipRows(model) : textRows(model);
   }
   console.log(JSON.stringify({ ready: part, threads: info.threads, native }));

@@ -13,16 +13,9 @@ import { resolveModelDir } from "./paths.js";
 import { DEFAULTS } from "./defaults.js";
 import { cleanupAfter, withCleanup } from "./util/cleanup.js";
 import { Tokenizer } from "./text/tokenizer.js";
-import { encodePrompt, type TemplateName } from "./text/templates.js";
-import {
-  loadImage,
-  loadProcessorConfig,
-  preprocessWithShape,
-  type PreprocessMode,
-  type PreprocessResult,
-  type ProcessorConfig,
-  type RgbImage,
-} from "./vision/index.js";
+import type { TemplateName } from "./text/templates.js";
+import { loadProcessorConfig, type PreprocessMode, type ProcessorConfig, type RgbImage } from "./vision/index.js";
+import { branchPrompts, mainPrompts, pixelBatch, preprocessImages, type AskInput, type PromptStyle } from "./ask-inputs.js";
 import {
   generate,
   stream as streamTokens,
@@ -36,9 +29,9 @@ import { loadGenerationDefaults, type GenerationDefaults } from "./generate/defa
 import type { LogitsSource } from "./generate/source.js";
 import type { LogitsProcessor } from "./generate/processors.js";
 import { checkSamplingOptions, type SamplingOptions } from "./generate/sampling.js";
-import { describePlan, ICD_DISTURBANCE, withPresetSampling, type CausalOptions } from "./causal/presets.js";
+import { describePlan, withPresetSampling, type CausalOptions } from "./causal/presets.js";
 import { decodingPlan, decodingSource } from "./causal/decoding.js";
-import { promptKey, type DecodingPlan } from "./causal/plan.js";
+import type { DecodingPlan } from "./causal/plan.js";
 
 export interface LoadLlavaOptions {
   backend?: BackendName | string;
@@ -66,12 +59,6 @@ export interface AskOptions extends SamplingOptions {
   processors?: LogitsProcessor[];
   /** CausalMM / baseline contrastive decoding (see docs/causalmm.md); plain decoding when absent. */
   causal?: CausalOptions;
-}
-
-export interface AskInput {
-  /** A file path, a decoded image, or null/undefined for a text-only prompt. */
-  image?: string | RgbImage | null;
-  question: string;
 }
 
 /** What a call actually used, for logs and `--json`. */
@@ -177,26 +164,9 @@ export class Llava {
     return decodingSource(this.model, req.plan, { prompts, pixels: req.pixels });
   }
 
-  /** Token ids for every prompt a plan's branches read ("main" is `prompt`). */
+  /** Token ids for every prompt a plan's branches read ("main" is `prompt`), in the call's template and suffix. */
   branchPrompts(plan: DecodingPlan | null, prompt: number[][], inputs: AskInput[], opts: AskOptions): Record<string, number[][]> {
-    const prompts: Record<string, number[][]> = { main: prompt };
-    for (const key of new Set(plan?.branches.map(promptKey) ?? []))
-      if (key !== "main") prompts[key] = this.variantPrompts(key, inputs, opts);
-    return prompts;
-  }
-
-  /** Prompts of the contrast branches that read other text: no image (M3ID-style) or ICD's disturbance. */
-  private variantPrompts(key: string, inputs: AskInput[], opts: AskOptions): number[][] {
-    const template = opts.template ?? DEFAULT_TEMPLATE;
-    const suffix = opts.suffix ?? "";
-    if (key === "noimage") return inputs.map((i) => encodePrompt(this.tokenizer, template, i.question, { suffix, image: false }));
-    if (key === "icd") {
-      return inputs.map((i) => {
-        const ids = encodePrompt(this.tokenizer, template, i.question, { suffix, image: Boolean(i.image) });
-        return [ids[0], ...this.tokenizer.encode(ICD_DISTURBANCE, { addBos: false }), ...ids.slice(1)];
-      });
-    }
-    throw new Error(`no prompt variant '${key}'`);
+    return branchPrompts(this.tokenizer, plan, prompt, inputs, promptStyle(opts));
   }
 
   private async prepare(inputs: AskInput[], opts: AskOptions): Promise<Job> {
@@ -206,17 +176,11 @@ export class Llava {
     const plan = decodingPlan(opts.causal, this.model.config); // built once: the source runs what the settings describe
     const settings = this.settings(opts, plan);
     const t0 = performance.now();
-    const images = await Promise.all(inputs.map((i) => (i.image ? this.pixelsOf(i.image, settings.mode) : null)));
+    const images = await preprocessImages(inputs, this.processor, settings.mode);
     const imageMs = performance.now() - t0;
-    const prompt = inputs.map((i) =>
-      encodePrompt(this.tokenizer, settings.template, i.question, { suffix: settings.suffix, image: Boolean(i.image) }),
-    );
-    checkBatch(prompt);
+    const prompt = mainPrompts(this.tokenizer, inputs, settings);
     settings.maxNewTokens = this.fitMaxNew(prompt[0], settings.maxNewTokens);
-    const present = images.filter((x): x is PreprocessResult => x !== null);
-    const pixels = present.length
-      ? tf.tensor4d(concat(present.map((p) => p.data)), [present.length, 3, present[0].height, present[0].width])
-      : null;
+    const pixels = pixelBatch(images);
     let source: LogitsSource;
     try {
       source = this.createSource({ plan, prompt, pixels, inputs, opts });
@@ -241,9 +205,8 @@ export class Llava {
 
   private settings(opts: AskOptions, plan: DecodingPlan | null): AskSettings {
     const s: AskSettings = {
-      template: opts.template ?? DEFAULT_TEMPLATE,
+      ...promptStyle(opts),
       mode: opts.mode ?? DEFAULTS.mode,
-      suffix: opts.suffix ?? "",
       maxNewTokens: opts.maxNewTokens ?? DEFAULT_MAX_NEW_TOKENS,
       temperature: opts.temperature ?? 0,
       stop: opts.stop ?? [],
@@ -253,11 +216,6 @@ export class Llava {
     if (s.temperature > 0) Object.assign(s, { topK: opts.topK, topP: opts.topP });
     if (opts.causal !== undefined && plan !== null) s.causal = { ...opts.causal, plan: describePlan(plan) };
     return s;
-  }
-
-  private async pixelsOf(image: string | RgbImage, mode: PreprocessMode): Promise<PreprocessResult> {
-    const img = typeof image === "string" ? await loadImage(image) : image;
-    return preprocessWithShape(img, this.processor, mode);
   }
 
   /** Keeps prompt + answer within the model's positions (as HF warns, RoPE past it is untrained). */
@@ -276,22 +234,9 @@ export class Llava {
   }
 }
 
-function checkBatch(prompt: number[][]): void {
-  const lens = prompt.map((p) => p.length);
-  if (lens.some((n) => n !== lens[0])) {
-    throw new Error(`batched prompts must encode to the same number of tokens (got ${lens.join(", ")}); the model has no padding mask`);
-  }
-}
-
-function concat(parts: Float32Array[]): Float32Array {
-  if (parts.length === 1) return parts[0];
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+/** The call's template and suffix, defaults filled in. */
+function promptStyle(opts: AskOptions): PromptStyle {
+  return { template: opts.template ?? DEFAULT_TEMPLATE, suffix: opts.suffix ?? "" };
 }
 
 /**

@@ -1,7 +1,8 @@
 // Package entry point (`import { loadLlava } from "causalmm"`): the high-level API first, then the
 // lower-level pieces it is built from, for callers that want their own loop or source.
 export { loadLlava, Llava, DEFAULT_TEMPLATE, DEFAULT_MAX_NEW_TOKENS } from "./api.js";
-export type { LoadLlavaOptions, AskOptions, AskInput, AskResult, AskSettings, BatchResult } from "./api.js";
+export type { LoadLlavaOptions, AskOptions, AskResult, AskSettings, BatchResult } from "./api.js";
+export type { AskInput } from "./ask-inputs.js";
 
 export { generate, stream, run } from "./generate/generate.js";
 export type { GenerateOptions, GenerateResult, StreamEvent, FinishReason, Timings } from "./generate/generate.js";

@@ -5,7 +5,8 @@ import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "no
 import { join } from "node:path";
 import { Jimp } from "jimp";
 import { readNpy, writeNpy } from "../weights/npy.js";
-import { readSafetensorsHeader, writeSafetensors } from "../weights/safetensors.js";
+import { readSafetensorsHeader } from "../weights/safetensors.js";
+import { writeSafetensors } from "../weights/safetensors-write.js";
 import type { RgbImage } from "../vision/index.js";
 import { loadImage } from "../vision/index.js";
 import type { AttentionRecord } from "./recorder.js";

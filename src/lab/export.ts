@@ -4,7 +4,8 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Checkpoint } from "../weights/checkpoint.js";
-import { writeSafetensors, type SafetensorsDtype } from "../weights/safetensors.js";
+import { type SafetensorsDtype } from "../weights/safetensors.js";
+import { writeSafetensors } from "../weights/safetensors-write.js";
 import { OPENAI_CLIP_MEAN, OPENAI_CLIP_STD } from "../vision/index.js";
 import { tinyConfigJson, type TinySpec } from "./random-model.js";
 import { checkpointData, type TrainParam } from "./variables.js";

@@ -10,6 +10,10 @@ export interface LikeOptions {
   visionLayers?: number;
   /** config.json `torch_dtype`. */
   torchDtype?: "float16" | "bfloat16" | "float32";
+  /** Vocabulary size (default: the real model's); tests shrink it to run real widths in little memory. */
+  vocabSize?: number;
+  /** CLIP input size in pixels, a multiple of the patch size (default: the real model's). */
+  imageSize?: number;
 }
 
 type Json = Record<string, unknown>;
@@ -80,6 +84,12 @@ export function likeConfig(like: string, opts: LikeOptions = {}): Json {
   if (opts.textLayers !== undefined) text.num_hidden_layers = positiveInt(opts.textLayers, "--text-layers");
   if (opts.visionLayers !== undefined) vision.num_hidden_layers = positiveInt(opts.visionLayers, "--vision-layers");
   if (opts.torchDtype) cfg.torch_dtype = text.torch_dtype = opts.torchDtype;
+  if (opts.vocabSize !== undefined) text.vocab_size = positiveInt(opts.vocabSize, "vocab size");
+  if (opts.imageSize !== undefined) {
+    if (positiveInt(opts.imageSize, "image size") % (vision.patch_size as number))
+      throw new Error(`image size must be a multiple of the patch size ${String(vision.patch_size)}, got ${opts.imageSize}`);
+    vision.image_size = opts.imageSize;
+  }
   return cfg;
 }
 

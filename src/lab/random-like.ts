@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, s
 import { join } from "node:path";
 import { dtypeSize, type SafetensorsDtype } from "../weights/dtype.js";
 import { INDEX_FILE, SINGLE_FILE } from "../weights/checkpoint.js";
-import { writeSafetensorsStreaming, writeTensorData, type TensorSpec } from "../weights/safetensors.js";
+import { writeSafetensorsStreaming, writeTensorData, type TensorSpec } from "../weights/safetensors-write.js";
 import { LLAVA_PREPROCESSOR_CONFIG, likeConfig, llavaLayout, shardOf, type LikeOptions } from "./llava-like.js";
 import { RandomBits } from "./random-bits.js";
 import { initScale, initValues } from "./random-model.js";
@@ -151,7 +151,9 @@ function writeSidecars(opts: RandomLikeOptions, cfg: Record<string, unknown>): v
     // Contents only: a read-only source must not make the copy read-only (a later --overwrite rewrites it).
     if (existsSync(join(opts.tokenizerDir, f))) writeFileSync(join(opts.out, f), readFileSync(join(opts.tokenizerDir, f)));
   }
-  writeJson(join(opts.out, "preprocessor_config.json"), LLAVA_PREPROCESSOR_CONFIG);
+  const size = (cfg.vision_config as { image_size: number }).image_size;
+  const crop = { crop_size: { height: size, width: size }, size: { shortest_edge: size } };
+  writeJson(join(opts.out, "preprocessor_config.json"), { ...LLAVA_PREPROCESSOR_CONFIG, ...crop });
   writeJson(join(opts.out, "generation_config.json"), {
     _from_model_config: true,
     bos_token_id: 1,

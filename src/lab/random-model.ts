@@ -6,7 +6,7 @@ import { stream } from "../util/rng.js";
 import { parseLlavaConfig } from "../model/config.js";
 import { llavaParams } from "../model/llava.js";
 import { ParamPlanner, type TensorSource } from "../weights/params.js";
-import { writeSafetensors } from "../weights/safetensors.js";
+import { writeSafetensors } from "../weights/safetensors-write.js";
 
 export interface TinySpec {
   imageSize?: number;

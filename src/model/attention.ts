@@ -33,12 +33,20 @@ export function attention({ q, k, v, kvLength, scale, mask, site, hook, performa
   const [, H, Tq] = q.shape;
   const Tk = kvLength ?? k.shape[2];
   const ops = attentionOps(Tq, H, Tk, performance);
-  let scores = ops.qk(tf.mul(q, scale) as tf.Tensor4D, k); // [B,H,Tq,Tk]
-  if (site.causalOffset !== null && site.causalOffset < Tk - 1) scores = tf.add(scores, mask ?? causalBias(Tq, Tk, site.causalOffset));
-  if (hook?.scores) scores = hook.scores(scores, site) ?? scores; // ← the pre-softmax point
-  let probs = ops.softmax(scores); // [B,H,Tq,Tk]
-  if (hook) probs = hook(probs, site) ?? probs; // ← the intervention point
-  return ops.pv(probs, v); // [B,H,Tq,D]
+  // Nested scopes, same numbers: each [B,H,Tq,Tk] intermediate is freed once the next one exists, so a
+  // long prompt holds two or three of them at a time, not seven (a hook keeps what it tf.keep()s).
+  const probs = tf.tidy(() => {
+    const p = tf.tidy(() => {
+      const scores = tf.tidy(() => {
+        const s = ops.qk(tf.mul(q, scale) as tf.Tensor4D, k); // [B,H,Tq,Tk]
+        const masks = site.causalOffset !== null && site.causalOffset < Tk - 1;
+        return (masks ? tf.add(s, mask ?? causalBias(Tq, Tk, site.causalOffset!)) : s) as tf.Tensor4D;
+      });
+      return ops.softmax(hook?.scores?.(scores, site) ?? scores); // ← the pre-softmax point; P [B,H,Tq,Tk]
+    });
+    return hook?.(p, site) ?? p; // ← the intervention point
+  });
+  return tf.tidy(() => ops.pv(probs, v)); // [B,H,Tq,D]
 }
 
 /** `[Tq,Tk]` additive mask: 0 where key j ≤ q + offset, −∞ after it. */

@@ -78,12 +78,24 @@ interface LayerContext {
   performance: PerformanceOptions;
 }
 
-/** Decoder layer `i`: x `[B,T,D]` → `[B,T,D]`. */
+/**
+ * Decoder layer `i`: x `[B,T,D]` → `[B,T,D]`. The attention half and the MLP half each run in a tf.tidy
+ * of their own, so the attention's `[B,H,T,T]` intermediates are freed before the MLP's `[B,T,I]` ones
+ * are made (a long prompt's layer peak is the larger half, not their sum); the numbers are the same.
+ */
 function llamaLayer(L: LlamaLayer, x: tf.Tensor3D, i: number, ctx: LayerContext): tf.Tensor3D {
+  const x1 = tf.tidy(() => tf.add(x, selfAttention(L, x, i, ctx)) as tf.Tensor3D);
+  const out = tf.tidy(() => tf.add(x1, mlp(L, x1, ctx)).reshape(x.shape) as tf.Tensor3D);
+  x1.dispose();
+  return out;
+}
+
+/** RMSNorm → q/k/v → RoPE → KV cache → attention → o_proj: the attention half's output `[B,T,D]`. */
+function selfAttention(L: LlamaLayer, x: tf.Tensor3D, i: number, ctx: LayerContext): tf.Tensor {
   const { cfg, rope, past, cache, tap, performance: perf } = ctx;
-  const [B, T, D] = x.shape;
+  const [B, T] = x.shape;
   const hd = cfg.headDim;
-  const h = rmsNorm(x, L.inputNorm, cfg.rmsNormEps);
+  const h = tf.tidy(() => rmsNorm(x, L.inputNorm, cfg.rmsNormEps));
   const q = linear(h, L.q, perf);
   const k = linear(h, L.k, perf);
   const v = linear(h, L.v, perf);
@@ -91,8 +103,9 @@ function llamaLayer(L: LlamaLayer, x: tf.Tensor3D, i: number, ctx: LayerContext)
   tap?.("text", i, "k", k);
   tap?.("text", i, "v", v);
   const heads = (t: tf.Tensor, n: number) => t.reshape([B, T, n, hd]).transpose([0, 2, 1, 3]) as tf.Tensor4D; // [B,n,T,hd]
-  const qh = applyRope(heads(q, cfg.numHeads), rope);
-  let kh = applyRope(heads(k, cfg.numKvHeads), rope);
+  // RoPE's intermediates (halves, rotations, products) are freed as soon as each result exists
+  const qh = tf.tidy(() => applyRope(heads(q, cfg.numHeads), rope));
+  let kh = tf.tidy(() => applyRope(heads(k, cfg.numKvHeads), rope));
   let vh = heads(v, cfg.numKvHeads);
   let kvLength: number | undefined;
   if (cache) ({ k: kh, v: vh, length: kvLength } = cache.append(i, kh, vh, ctx.performance.kvWrites)); // storage [B,Hkv,S,hd]
@@ -108,10 +121,15 @@ function llamaLayer(L: LlamaLayer, x: tf.Tensor3D, i: number, ctx: LayerContext)
     performance: ctx.performance,
   }); // [B,H,T,hd]
   const merged = mixed.transpose([0, 2, 1, 3]).reshape([B, T, cfg.numHeads * hd]); // [B,T,H·hd]
-  const x1 = tf.add(x, linear(merged, L.o, perf));
-  const h2 = rmsNorm(x1, L.postNorm, cfg.rmsNormEps);
-  const mlp = linear(tf.mul(silu(linear(h2, L.gate, perf)), linear(h2, L.up, perf)), L.down, perf);
-  return tf.add(x1, mlp).reshape([B, T, D]) as tf.Tensor3D;
+  return linear(merged, L.o, perf);
+}
+
+/** Post-attention RMSNorm → SwiGLU MLP `[B,T,D]`. */
+function mlp(L: LlamaLayer, x1: tf.Tensor3D, ctx: LayerContext): tf.Tensor {
+  const { cfg, performance: perf } = ctx;
+  const h2 = tf.tidy(() => rmsNorm(x1, L.postNorm, cfg.rmsNormEps));
+  const act = tf.tidy(() => silu(linear(h2, L.gate, perf))); // [B,T,I]; the gate and its sigmoid freed here
+  return linear(tf.mul(act, linear(h2, L.up, perf)), L.down, perf);
 }
 
 export interface LlamaRunOptions {

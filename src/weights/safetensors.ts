@@ -1,20 +1,11 @@
-// Safetensors header reader/validator and writer. Layout of a file:
+// Safetensors header reader and validator (the writer is safetensors-write.ts). Layout of a file:
 //   u64 little-endian N | N bytes of UTF-8 JSON header | data section
 // The header maps tensor names to {dtype, shape, data_offsets: [start, end]} (offsets relative to
 // the data section) plus an optional "__metadata__" string->string map. Only the header is read
 // here; tensor bytes are read on demand by Checkpoint, so files may exceed Node's 4 GiB buffers.
-import { closeSync, fstatSync, openSync, renameSync, rmSync } from "node:fs";
-import {
-  DTYPE_BITS,
-  SUPPORTED_DTYPES,
-  assertLittleEndianHost,
-  dtypeSize,
-  f32ToBf16,
-  f32ToF16,
-  isSupportedDtype,
-  type SafetensorsDtype,
-} from "./dtype.js";
-import { readExact, writeAll } from "./io.js";
+import { closeSync, fstatSync, openSync } from "node:fs";
+import { DTYPE_BITS, SUPPORTED_DTYPES, isSupportedDtype, type SafetensorsDtype } from "./dtype.js";
+import { readExact } from "./io.js";
 import { canonicalName } from "./names.js";
 
 export type { SafetensorsDtype } from "./dtype.js";
@@ -61,7 +52,8 @@ interface RawTensor {
   end: number;
 }
 
-function fail(file: string, msg: string, tensor?: string): never {
+/** The error for a bad file: `file: msg`, or `file: tensor "name": msg`. */
+export function fail(file: string, msg: string, tensor?: string): never {
   throw new Error(tensor === undefined ? `${file}: ${msg}` : `${file}: tensor "${tensor}": ${msg}`);
 }
 
@@ -152,7 +144,8 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
-function parseMetadata(value: unknown, path: string): Record<string, string> {
+/** `__metadata__` as the format allows it: an object of strings (checked for reading and writing). */
+export function parseMetadata(value: unknown, path: string): Record<string, string> {
   if (!isPlainObject(value)) fail(path, `"__metadata__" is not an object`);
   for (const [k, v] of Object.entries(value)) {
     if (typeof v !== "string") fail(path, `"__metadata__" value for "${k}" is not a string`);
@@ -196,7 +189,7 @@ function parseTensor(name: string, value: unknown, path: string, dataLength: num
   return { name, dtype, shape: dims, start, end };
 }
 
-function isNonNegInt(v: unknown): v is number {
+export function isNonNegInt(v: unknown): v is number {
   return typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
 }
 
@@ -221,111 +214,5 @@ function checkLayout(raws: RawTensor[], path: string, dataLength: number): void 
   }
   if (pos !== dataLength) {
     fail(path, `${dataLength - pos} unused bytes after the last tensor (data section is ${dataLength} bytes, tensors cover ${pos})`);
-  }
-}
-
-// --- writer ---------------------------------------------------------------------------------
-
-export interface TensorSpec {
-  name: string;
-  dtype: SafetensorsDtype;
-  shape: number[];
-}
-
-export interface TensorToWrite extends TensorSpec {
-  data: Float32Array;
-}
-
-// Conversion happens in slices so writing a large tensor as F16/BF16 needs little extra memory.
-const WRITE_CHUNK = 1 << 20;
-
-/**
- * Writes tensors in the given order (F16/BF16 rounded to nearest, ties to even). The file is
- * written under a temporary name and renamed, so a crash never leaves a half-written checkpoint.
- */
-export function writeSafetensors(path: string, tensors: TensorToWrite[], metadata?: Record<string, string>): void {
-  for (const t of tensors) {
-    const numel = t.shape.reduce((a, b) => a * b, 1);
-    if (numel !== t.data.length) fail(path, `shape ${JSON.stringify(t.shape)} has ${numel} elements but data has ${t.data.length}`, t.name);
-  }
-  const data = new Map(tensors.map((t) => [t.name, t.data]));
-  writeSafetensorsStreaming(path, tensors, (t, write) => writeTensorData(t.dtype, data.get(t.name)!, write), metadata);
-}
-
-/**
- * Like writeSafetensors, but each tensor's bytes (already in its dtype, little-endian) come from
- * `fill`, which may call `write` any number of times: a file of any size is written with memory for
- * one chunk. Writing other than exactly the tensor's byte length is an error.
- */
-export function writeSafetensorsStreaming(
-  path: string,
-  specs: TensorSpec[],
-  fill: (t: TensorSpec, write: (bytes: Uint8Array) => void) => void,
-  metadata?: Record<string, string>,
-): void {
-  assertLittleEndianHost();
-  const header = buildHeader(path, specs, metadata);
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fd = openSync(tmp, "w");
-  try {
-    writeAll(fd, header);
-    for (const t of specs) {
-      let written = 0;
-      fill(t, (bytes) => {
-        writeAll(fd, bytes);
-        written += bytes.byteLength;
-      });
-      const want = t.shape.reduce((a, b) => a * b, 1) * dtypeSize(t.dtype);
-      if (written !== want)
-        fail(path, `writer produced ${written} bytes, shape ${JSON.stringify(t.shape)} of ${t.dtype} needs ${want}`, t.name);
-    }
-    closeSync(fd);
-    renameSync(tmp, path);
-  } catch (e) {
-    try {
-      closeSync(fd);
-    } catch {
-      /* already closed */
-    }
-    rmSync(tmp, { force: true });
-    throw e;
-  }
-}
-
-/** Length prefix + JSON, padded with spaces so the data section starts 8-byte aligned. */
-function buildHeader(path: string, tensors: TensorSpec[], metadata?: Record<string, string>): Uint8Array {
-  // Null prototype: tensor names such as "__proto__" or "constructor" must be plain keys.
-  const json: Record<string, unknown> = Object.create(null);
-  if (metadata) json.__metadata__ = parseMetadata(metadata, path);
-  let offset = 0;
-  for (const t of tensors) {
-    if (t.name === "__metadata__" || Object.hasOwn(json, t.name)) fail(path, "duplicate or reserved tensor name", t.name);
-    if (!isSupportedDtype(t.dtype)) fail(path, `cannot write dtype ${String(t.dtype)} (supported: ${SUPPORTED_DTYPES.join(", ")})`, t.name);
-    if (!t.shape.every(isNonNegInt)) fail(path, `shape ${JSON.stringify(t.shape)} is not an array of non-negative integers`, t.name);
-    const bytes = t.shape.reduce((a, b) => a * b, 1) * dtypeSize(t.dtype);
-    json[t.name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + bytes] };
-    offset += bytes;
-  }
-  const text = Buffer.from(JSON.stringify(json), "utf8");
-  const padded = Math.ceil(text.length / 8) * 8;
-  const out = Buffer.alloc(8 + padded, 0x20);
-  out.writeBigUInt64LE(BigInt(padded), 0);
-  text.copy(out, 8);
-  return out;
-}
-
-/** Float32 values as bytes of `dtype`, in slices (F16/BF16 through one reused scratch buffer). */
-export function writeTensorData(dtype: SafetensorsDtype, data: Float32Array, write: (bytes: Uint8Array) => void): void {
-  if (dtype === "F32") {
-    write(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-    return;
-  }
-  const scratch = new Uint16Array(Math.min(WRITE_CHUNK, data.length));
-  for (let i = 0; i < data.length; i += WRITE_CHUNK) {
-    const src = data.subarray(i, Math.min(i + WRITE_CHUNK, data.length));
-    const dst = scratch.subarray(0, src.length);
-    if (dtype === "F16") f32ToF16(src, dst);
-    else f32ToBf16(src, dst);
-    write(new Uint8Array(dst.buffer, dst.byteOffset, dst.byteLength));
   }
 }

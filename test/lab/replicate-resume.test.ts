@@ -6,7 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadLlava } from "../../src/api.js";
-import { readRuns, runFile, runReplicate, type ReplicateOptions } from "../../src/lab/replicate.js";
+import { readRuns, runReplicate, type ReplicateOptions } from "../../src/lab/replicate.js";
+import { runFile } from "../../src/lab/replicate-runs.js";
 import { EMBEDDED_MODEL_DIR } from "../../src/paths.js";
 
 describe("replicate resume is keyed by every setting", () => {

@@ -1,7 +1,10 @@
 // Aggregation of the replication experiment on hand-made runs (no model): run means, paired
 // question-bootstrap intervals, per-training-seed means, Δ vs a reference, CSV and markdown output.
 import { describe, expect, it } from "vitest";
-import { aggregate, aggregateCsv, aggregateMarkdown, metricsOfCounts, replicateConfigs, type RunRecord } from "../../src/lab/replicate.js";
+import { replicateConfigs } from "../../src/lab/replicate.js";
+import type { RunRecord } from "../../src/lab/replicate-runs.js";
+import { aggregate, metricsOfCounts } from "../../src/lab/replicate-aggregate.js";
+import { aggregateCsv, aggregateMarkdown } from "../../src/lab/replicate-tables.js";
 import { FN, FP, TN, TP } from "../../src/eval/pope-score.js";
 
 const ids = ["q0", "q1", "q2", "q3"];

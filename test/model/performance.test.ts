@@ -11,6 +11,7 @@ import { KVCache } from "../../src/model/kv-cache.js";
 import { DEFAULT_PERFORMANCE, resolvePerformance, TFJS_ONLY, type PerformanceOptions } from "../../src/model/performance.js";
 import type { LlavaModel } from "../../src/model/llava.js";
 import { KERNEL_NAMES } from "../../src/model/kernels/names.js";
+import { nativeAvailable } from "../../src/model/kernels/native.js";
 import { maxAbsDiff } from "../helpers/compare.js";
 
 const raw = tinyConfigJson({ imageSize: 28, visionLayers: 2, textLayers: 2, textHeads: 4, kvHeads: 2, seed: 9 });
@@ -61,6 +62,27 @@ describe("performance options", () => {
     fast.dispose();
     expect(tf.memory().numTensors).toBeLessThan(before);
   });
+
+  // linear() and the per-head attention products (kernels/products.ts) both ask the model's options: a model
+  // made with TFJS_ONLY or matmul "tfjs" never reaches the addon, while the default model in the same process does.
+  test.skipIf(!nativeAvailable()).each(["cpu", "wasm"] as const)(
+    "%s: TFJS_ONLY and matmul tfjs keep the native GEMM out",
+    async (backend) => {
+      await initBackend(backend);
+      const cfg = parseLlavaConfig(raw);
+      const fast = buildModel(cfg, randomSource(raw, 9), { performance: { attentionMatMul: "per-head" } });
+      const nativeCalls = async (m: LlavaModel) =>
+        (await prefill(m, [[1, 5, 9, 10, 11, 12]])).kernels.filter((k) => k === KERNEL_NAMES.nativeMatMul).length;
+      const linears = 7 * cfg.text.numLayers; // q k v o gate up down (lm_head is a token table: tf.matMul)
+      // wasm prefill: q·Kᵀ and P·V per head; cpu runs its own attention kernels (kernels.ts) for every row count
+      const heads = backend === "wasm" ? 2 * cfg.text.numHeads * cfg.text.numLayers : 0;
+      expect(await nativeCalls(fast)).toBe(linears + heads);
+      expect(await nativeCalls(fast.withPerformance({ matmul: "tfjs" }))).toBe(0);
+      expect(await nativeCalls(fast.withPerformance({ ...TFJS_ONLY, attentionMatMul: "per-head" }))).toBe(0);
+      expect(await nativeCalls(fast)).toBe(linears + heads); // nothing process-wide was switched off
+      fast.dispose();
+    },
+  );
 
   test("kvWrites reaches the KV cache a model fills", async () => {
     await initBackend("cpu");

@@ -21,6 +21,7 @@ const LAYER: Record<string, number> = {
   generate: 2,
   causal: 3,
   api: 4,
+  "ask-inputs": 4,
   eval: 5,
   introspect: 5,
   lab: 5,

@@ -4,7 +4,8 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { Checkpoint } from "../../src/weights/checkpoint.js";
 import { canonicalName, newLayoutName } from "../../src/weights/names.js";
-import { writeSafetensors, type SafetensorsDtype } from "../../src/weights/safetensors.js";
+import { type SafetensorsDtype } from "../../src/weights/safetensors.js";
+import { writeSafetensors } from "../../src/weights/safetensors-write.js";
 
 const root = mkdtempSync(join(tmpdir(), "causalmm-ck-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { expect, it } from "vitest";
 import { Checkpoint } from "../../src/weights/checkpoint.js";
 import { newLayoutName } from "../../src/weights/names.js";
-import { writeSafetensors } from "../../src/weights/safetensors.js";
+import { writeSafetensors } from "../../src/weights/safetensors-write.js";
 import { describeFixtures } from "../helpers/fixtures.js";
 
 const MODELS = ["llava-tiny", "llava-tiny-56"];

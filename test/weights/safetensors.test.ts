@@ -3,7 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { Checkpoint } from "../../src/weights/checkpoint.js";
-import { readSafetensorsHeader, writeSafetensors, type SafetensorsDtype } from "../../src/weights/safetensors.js";
+import { readSafetensorsHeader, type SafetensorsDtype } from "../../src/weights/safetensors.js";
+import { writeSafetensors } from "../../src/weights/safetensors-write.js";
 
 const root = mkdtempSync(join(tmpdir(), "causalmm-st-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));

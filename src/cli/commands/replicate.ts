@@ -7,16 +7,10 @@ import { join, resolve } from "node:path";
 import type { ParsedArgs } from "../args.js";
 import { defineCommand, listOpt, numOpt, str } from "../args.js";
 import { loadLlava } from "../../api.js";
-import {
-  aggregate,
-  aggregateCsv,
-  aggregateMarkdown,
-  readRunSet,
-  replicateConfigs,
-  runReplicate,
-  type AggRow,
-  type MetricName,
-} from "../../lab/replicate.js";
+import { replicateConfigs, runReplicate } from "../../lab/replicate.js";
+import { readRunSet } from "../../lab/replicate-runs.js";
+import { aggregate, type AggRow, type MetricName } from "../../lab/replicate-aggregate.js";
+import { aggregateCsv, aggregateMarkdown } from "../../lab/replicate-tables.js";
 import { Canvas, type Rgb } from "../../introspect/draw.js";
 import { PROGRESS_OPTIONS, ProgressBar, progressFlags } from "../progress.js";
 

@@ -78,7 +78,7 @@ export type MatMulChoice = Pick<PerformanceOptions, "kernels" | "matmul">;
 
 /**
  * a `[M,K]` · b `[K,N]` (+ bias `[N]`) in the native GEMM addon (native.ts), or null where it did not load,
- * is turned off (performance `matmul: "tfjs"` or `kernels: "never"`, setNativeGemm) or while a gradient
+ * is turned off (performance `matmul: "tfjs"` or `kernels: "never"`) or while a gradient
  * tape records (no gradient).
  */
 export function matMulKernel(

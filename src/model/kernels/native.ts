@@ -171,16 +171,11 @@ function nativeRunner(): NativeRunner | null {
   return a ? runnerFor(a, tf.getBackend()) : null;
 }
 
-let enabled = true;
-
-/** Whether linear() uses the native GEMM where it loaded (default on; CAUSALMM_NATIVE=0 keeps the addon from loading at all). */
-export function setNativeGemm(on: boolean): void {
-  enabled = on;
-}
-
-/** a [M,K] · b [K,N] (+ bias) in the addon on the active backend, or null where it is off, missing or the backend has none. */
+/**
+ * a [M,K] · b [K,N] (+ bias) in the addon on the active backend, or null where it is missing or the backend
+ * has none. Whether to use it is the model's choice (performance `matmul`, kernels.ts matMulKernel), not this module's.
+ */
 export function nativeMatMulKernel(): ((a: tf.Tensor2D, b: tf.Tensor2D, bias?: tf.Tensor1D) => tf.Tensor2D) | null {
-  if (!enabled) return null;
   const run = nativeRunner();
   return run ? run.matMul : null;
 }

@@ -52,11 +52,18 @@ export function headMatMul(a: tf.Tensor4D, b: tf.Tensor4D, transposeB: boolean, 
   const outCols = transposeB ? b.shape[2] : b.shape[3];
   if (!perHead(Ta, perf)) return tf.matMul(a, b, false, transposeB) as tf.Tensor4D;
   const unstack = unstackKernel(perf) ?? ((x: tf.Tensor) => tf.unstack(x));
-  const as = unstack(a.reshape([B * H, Ta, a.shape[3]])); // (B·H) × [Ta, Da]
-  const bs = unstack(b.reshape([B * H, b.shape[2], b.shape[3]])); // (B·H) × [Tb, Db]
   const mm = matMulKernel(perf) ?? ((x: tf.Tensor2D, y: tf.Tensor2D) => tf.matMul(x, y)); // the native GEMM where it loaded
-  const outs = as.map((ai, i) => mm(ai as tf.Tensor2D, (transposeB ? tf.transpose(bs[i]) : bs[i]) as tf.Tensor2D));
-  return tf.stack(outs).reshape([B, H, Ta, outCols]) as tf.Tensor4D; // [B,H,Ta,cols]
+  // the per-head slices are freed before the stack, the per-head products right after it
+  const outs = tf.tidy(() => {
+    const as = unstack(a.reshape([B * H, Ta, a.shape[3]])); // (B·H) × [Ta, Da]
+    const bs = unstack(b.reshape([B * H, b.shape[2], b.shape[3]])); // (B·H) × [Tb, Db]
+    return as.map((ai, i) => mm(ai as tf.Tensor2D, (transposeB ? tf.transpose(bs[i]) : bs[i]) as tf.Tensor2D));
+  });
+  try {
+    return tf.stack(outs).reshape([B, H, Ta, outCols]) as tf.Tensor4D; // [B,H,Ta,cols]
+  } finally {
+    outs.forEach((o) => o.dispose());
+  }
 }
 
 function perHead(rows: number, perf: PerformanceOptions): boolean {

@@ -3,6 +3,7 @@
 // persistent thread pool (the calling thread is worker 0). Calls are synchronous and serialized.
 #include <node_api.h>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstring>
 #include <functional>
@@ -113,9 +114,19 @@ bool supports(const Isa* i) {
   return true;
 }
 
+std::vector<float> aPacked;  // the packed A of the current call (calls are serialized by callMu)
+
+/** Thread t's share [lo, hi) of n items split evenly over T threads. */
+void share(long n, int t, int T, long* lo, long* hi) {
+  *lo = n * t / T;
+  *hi = n * (t + 1) / T;
+}
+
 /**
- * GEMM threads take column chunks from a shared counter (about 4 per thread), so a thread the OS delays
- * (this machine is shared) does not hold the others up. Chunks are multiples of the kernel's column tile.
+ * GEMM: the threads first pack A's panels (an even split), then, after the pool's barrier, take column
+ * chunks of C from a shared counter (about 4 per thread), so a thread the OS delays (this machine is
+ * shared) does not hold the others up. Chunks are multiples of the kernel's column tile. GEMV: one
+ * contiguous column range per thread.
  */
 void runProblem(const Problem& p) {
   bool gemv = p.M <= 4;
@@ -126,24 +137,42 @@ void runProblem(const Problem& p) {
   long parts = gemv ? T : 4 * T;
   long chunk = T == 1 ? p.N : ((p.N + parts - 1) / parts + align - 1) / align * align;
   long chunks = (p.N + chunk - 1) / chunk;
+  long mPanels = (p.M + isa->mr - 1) / isa->mr;
+  if (!gemv) {
+    size_t need = size_t(mPanels * isa->mr * p.K);
+    if (aPacked.size() < need) aPacked.resize(need);
+  }
   std::atomic<long> next{0};
+  std::function<void(int)> pack = [&](int t) {
+    if (t >= T) return;
+    long lo, hi;
+    share(mPanels, t, T, &lo, &hi);
+    isa->packA(p, lo, hi, aPacked.data());
+  };
   std::function<void(int)> job = [&](int t) {
     if (t >= T) return;
-    float* scratch = nullptr;
+    float* bPack = nullptr;
     if (!gemv) {
       auto& s = pool->scratch(t);
-      size_t need = size_t(isa->scratchFloats(p.M));
+      size_t need = size_t(isa->bPackFloats());
       if (s.size() < need) s.resize(need);
-      scratch = s.data();
+      bPack = s.data();
     }
     for (long i = next++; i < chunks; i = next++) {
       long n0 = i * chunk, n1 = n0 + chunk < p.N ? n0 + chunk : p.N;
       if (gemv) isa->gemv(p, n0, n1);
-      else isa->gemm(p, n0, n1, scratch);
+      else isa->gemm(p, n0, n1, aPacked.data(), bPack);
     }
   };
-  if (T == 1) job(0);
-  else pool->run(job);
+  if (T == 1) {
+    if (!gemv) pack(0);
+    job(0);
+  } else {
+    if (!gemv) pool->run(pack);
+    pool->run(job);
+  }
+  // a one-off large A (a long prompt) is not kept for the rest of the process
+  if (aPacked.size() > (size_t(64) << 20)) std::vector<float>().swap(aPacked);
 }
 
 // ---------------------------------------------------------------- N-API glue
@@ -229,6 +258,30 @@ napi_value SetThreads(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+/** fmaPeak(iters, threads) → GFLOP/s of the current ISA's register-only FMA loop on `threads` pool threads together. */
+napi_value FmaPeak(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value args[2];
+  napi_get_cb_info(env, info, &argc, args, nullptr, nullptr);
+  int64_t iters = argc == 2 ? intArg(env, args[0]) : -1, T = argc == 2 ? intArg(env, args[1]) : -1;
+  std::lock_guard<std::mutex> lock(callMu);
+  if (iters < 1 || T < 1 || T > pool->size()) return throwError(env, "fmaPeak expects iterations ≥ 1 and 1..setThreads() threads");
+  std::vector<double> seconds(T);
+  std::vector<float> sink(T);
+  std::function<void(int)> job = [&](int t) {
+    if (t >= T) return;
+    auto t0 = std::chrono::steady_clock::now();
+    sink[t] = isa->fmaPeak(iters);
+    seconds[t] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  };
+  pool->run(job);
+  double gflops = 0;
+  for (int t = 0; t < T; t++) gflops += double(iters) * 12 * isa->vectorFloats * 2 / seconds[t] / 1e9;
+  napi_value v;
+  napi_create_double(env, gflops, &v);
+  return v;
+}
+
 napi_value string(napi_env env, const char* s) {
   napi_value v;
   napi_create_string_utf8(env, s, NAPI_AUTO_LENGTH, &v);
@@ -288,6 +341,7 @@ NAPI_MODULE_INIT() {
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"isa", nullptr, IsaName, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setIsa", nullptr, SetIsa, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"fmaPeak", nullptr, FmaPeak, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -1,5 +1,5 @@
 // The GEMM and GEMV kernels, written once over GCC vector extensions and compiled per ISA (gemm-avx512.cc,
-// gemm-avx2.cc, gemm-portable.cc define V, VW, MR, NV, loadF16 and ISA before including this file).
+// gemm-avx2.cc, gemm-portable.cc define V, VW, MR, NV, loadV, storeV, loadF16, transposeVW and ISA before including it).
 // GEMM follows the BLIS/GotoBLAS scheme: for each NC-wide column block and KC-deep slice, B is packed into
 // NR-wide micro-panels (16-bit weights widened exactly to float32 here) that stay in L2, A into MR-tall
 // micro-panels; an MR×NR register tile accumulates KC rank-1 updates (broadcast A, FMA with B vectors).
@@ -17,12 +17,6 @@ constexpr long NC = NR * 12;
 typedef uint16_t U16V __attribute__((vector_size(VW * 2), aligned(2)));
 typedef uint32_t U32V __attribute__((vector_size(VW * 4)));
 
-inline V loadV(const float* p) {
-  V v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-inline void storeV(float* p, V v) { std::memcpy(p, &v, sizeof v); }
 
 inline V loadBf16(const uint16_t* p) {
   U16V h;
@@ -69,28 +63,56 @@ void packB(const Problem& p, long pc, long kc, long j0, long nr, float* dst) {
     }
     return;
   }
-  // [N,K]: read each of the nr rows along k (contiguous), write a column of the panel
+  // [N,K]: VW rows of B at a time, VW-long runs along k (contiguous) transposed in registers into VW
+  // rows of the panel; the last < VW rows and < VW k one element at a time
   if (nr < NR) std::memset(dst, 0, sizeof(float) * kc * NR);
-  float line[VW];
-  for (long j = 0; j < nr; j++) {
-    long row = (j0 + j) * p.K + pc, k = 0;
-    for (; k + VW <= kc; k += VW) {
-      storeV(line, loadB(p, row + k));
-      for (long t = 0; t < VW; t++) dst[(k + t) * NR + j] = line[t];
+  long j = 0, kv = kc / VW * VW;
+  for (; j + VW <= nr; j += VW) {
+    const long row = (j0 + j) * p.K + pc;
+    for (long k = 0; k < kv; k += VW) {
+      V r[VW];
+#pragma GCC unroll 16
+      for (int t = 0; t < VW; t++) r[t] = loadB(p, row + t * p.K + k);
+      transposeVW(r);
+#pragma GCC unroll 16
+      for (int t = 0; t < VW; t++) storeV(dst + (k + t) * NR + j, r[t]);
     }
-    for (; k < kc; k++) dst[k * NR + j] = bAt(p, pc + k, j0 + j);
+    for (long t = 0; t < VW; t++)
+      for (long k = kv; k < kc; k++) dst[k * NR + j + t] = bAt(p, pc + k, j0 + j + t);
   }
+  for (; j < nr; j++)
+    for (long k = 0; k < kc; k++) dst[k * NR + j] = bAt(p, pc + k, j0 + j);
 }
 
 /** A[i0:i0+mr, pc:pc+kc] → dst [kc][MR], zero-padded to MR rows. */
-void packA(const Problem& p, long i0, long mr, long pc, long kc, float* dst) {
-  for (long i = 0; i < MR; i++) {
-    if (i >= mr) {
-      for (long k = 0; k < kc; k++) dst[k * MR + i] = 0.f;
-      continue;
+void packPanel(const Problem& p, long i0, long mr, long pc, long kc, float* dst) {
+  const float* src = p.a + i0 * p.K + pc;
+  if (mr == MR) {
+    for (long k = 0; k < kc; k++)
+#pragma GCC unroll 16
+      for (int i = 0; i < MR; i++) dst[k * MR + i] = src[i * p.K + k];
+    return;
+  }
+  for (long k = 0; k < kc; k++)
+    for (long i = 0; i < MR; i++) dst[k * MR + i] = i < mr ? src[i * p.K + k] : 0.f;
+}
+
+/** Rows of packed A: M rounded up to whole MR panels. */
+inline long mPadded(long M) { return (M + MR - 1) / MR * MR; }
+
+/**
+ * A's MR-row panels [ip0, ip1) into the packed A shared by every thread of a call: the KC-deep slice at pc
+ * starts at pc·mPadded(M) and holds its panels one after the other, each [kc][MR]. A is packed once per
+ * call (not once per column chunk), so its cost does not grow with N.
+ */
+void packA(const Problem& p, long ip0, long ip1, float* aPack) {
+  long mPad = mPadded(p.M);
+  for (long ip = ip0; ip < ip1; ip++) {
+    long mr = p.M - ip * MR < MR ? p.M - ip * MR : MR;
+    for (long pc = 0; pc < p.K; pc += KC) {
+      long kc = p.K - pc < KC ? p.K - pc : KC;
+      packPanel(p, ip * MR, mr, pc, kc, aPack + pc * mPad + ip * MR * kc);
     }
-    const float* src = p.a + (i0 + i) * p.K + pc;
-    for (long k = 0; k < kc; k++) dst[k * MR + i] = src[k];
   }
 }
 
@@ -136,13 +158,12 @@ inline void micro(long kc, const float* __restrict a, const float* __restrict b,
     for (long j = 0; j < nr; j++) c[i * ldc + j] = bias ? tile[i * NR + j] + bias[j] : tile[i * NR + j];
 }
 
-/** Floats of scratch gemm() needs for M rows: the packed A slice and one packed B block. */
-long scratchFloats(long M) { return ((M + MR - 1) / MR) * MR * KC + NC * KC; }
+/** Floats of the per-thread scratch gemm() needs: one packed B block. */
+long bPackFloats() { return NC * KC; }
 
-void gemm(const Problem& p, long n0, long n1, float* scratch) {
-  long mPanels = (p.M + MR - 1) / MR;
-  float* aPack = scratch;
-  float* bPack = scratch + mPanels * MR * KC;
+/** C[:, n0:n1) from the packed A (packA over every panel) and B, packed here one NC×KC block at a time. */
+void gemm(const Problem& p, long n0, long n1, const float* aPack, float* bPack) {
+  long mPanels = (p.M + MR - 1) / MR, mPad = mPadded(p.M);
   for (long jc = n0; jc < n1; jc += NC) {
     long nc = n1 - jc < NC ? n1 - jc : NC;
     long nPanels = (nc + NR - 1) / NR;
@@ -154,8 +175,7 @@ void gemm(const Problem& p, long n0, long n1, float* scratch) {
       }
       for (long ip = 0; ip < mPanels; ip++) {
         long mr = p.M - ip * MR < MR ? p.M - ip * MR : MR;
-        float* ap = aPack + ip * MR * kc;
-        packA(p, ip * MR, mr, pc, kc, ap);
+        const float* ap = aPack + pc * mPad + ip * MR * kc;
         for (long jp = 0; jp < nPanels; jp++) {
           long nr = nc - jp * NR < NR ? nc - jp * NR : NR;
           long col = jc + jp * NR;
@@ -165,6 +185,23 @@ void gemm(const Problem& p, long n0, long n1, float* scratch) {
       }
     }
   }
+}
+
+/** `iters` steps of 12 independent vector FMA chains (register-only): the ISA's arithmetic peak per thread. */
+float fmaPeak(long iters) {
+  V acc[12], m, c;
+  for (int i = 0; i < VW; i++) m[i] = 0.999f, c[i] = 0.001f;
+  for (int j = 0; j < 12; j++)
+    for (int i = 0; i < VW; i++) acc[j][i] = 1.f + j * 0.01f;
+  for (long t = 0; t < iters; t++) {
+#pragma GCC unroll 12
+    for (int j = 0; j < 12; j++) acc[j] = acc[j] * m + c;
+    __asm__ volatile("" : "+x"(acc[0]), "+x"(acc[1]), "+x"(acc[2]), "+x"(acc[3]), "+x"(acc[4]), "+x"(acc[5]));
+    __asm__ volatile("" : "+x"(acc[6]), "+x"(acc[7]), "+x"(acc[8]), "+x"(acc[9]), "+x"(acc[10]), "+x"(acc[11]));
+  }
+  V s = acc[0];
+  for (int j = 1; j < 12; j++) s += acc[j];
+  return s[0];
 }
 
 inline float hsum(V v) {
@@ -262,5 +299,5 @@ void gemv(const Problem& p, long n0, long n1) {
 }  // namespace
 
 namespace causalmm {
-extern const Isa ISA = {ISA_NAME, NR, scratchFloats, gemm, gemv};
+extern const Isa ISA = {ISA_NAME, NR, MR, VW, bPackFloats, packA, gemm, gemv, fmaPeak};
 }

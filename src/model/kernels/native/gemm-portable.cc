@@ -13,4 +13,19 @@ static inline V loadF16(const uint16_t* p) {
   for (int t = 0; t < VW; t++) v[t] = causalmm::f16ToF32(p[t]);
   return v;
 }
+static inline V loadV(const float* p) {
+  V v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+static inline void storeV(float* p, V v) { std::memcpy(p, &v, sizeof v); }
+/** r[0..3] ← its transpose (4×4). */
+static inline void transposeVW(V* r) {
+  for (int i = 0; i < VW; i++)
+    for (int j = i + 1; j < VW; j++) {
+      float x = r[i][j];
+      r[i][j] = r[j][i];
+      r[j][i] = x;
+    }
+}
 #include "gemm-impl.h"

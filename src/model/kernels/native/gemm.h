@@ -19,13 +19,22 @@ struct Problem {
   bool transposed;
 };
 
-/** One ISA's kernels over the column range [n0, n1) of C (n0 a multiple of `nAlign`). */
+/**
+ * One ISA's kernels. GEMM: packA fills A's MR-row panels [ip0, ip1) of the packed A (mr·ceil(M/mr)·K
+ * floats, shared by the threads of a call), then gemm computes the column range [n0, n1) of C (n0 a
+ * multiple of `nAlign`) with bPackFloats() floats of per-thread scratch. GEMV (M ≤ 4) reads A and B as they are.
+ */
 struct Isa {
   const char* name;
   long nAlign;
-  long (*scratchFloats)(long M);
-  void (*gemm)(const Problem&, long n0, long n1, float* scratch);
+  long mr;
+  long vectorFloats;
+  long (*bPackFloats)();
+  void (*packA)(const Problem&, long ip0, long ip1, float* aPack);
+  void (*gemm)(const Problem&, long n0, long n1, const float* aPack, float* bPack);
   void (*gemv)(const Problem&, long n0, long n1);
+  /** iters steps of 12 vector FMA chains in registers (the returned value keeps the loop alive). */
+  float (*fmaPeak)(long iters);
 };
 
 extern const Isa isaAvx512;
