@@ -4,8 +4,11 @@
 // - read bandwidth: f32x4 sums over a 256 MiB buffer per thread (far beyond the caches), what a
 //   one-row decode step is bound by.
 // Each thread runs in its own worker with its own memory; two threads start together.
+// - native: the addon's AVX-512/AVX2 FMA limit (nativePeak), what its GEMM's GFLOP/s are a fraction of.
 import { Worker } from "node:worker_threads";
 import { createRequire } from "node:module";
+import { loadAddon, setNativeThreads } from "../src/model/kernels/native.js";
+import { table } from "./common.js";
 
 const CHAINS = 12;
 const BUFFER_BYTES = 256 * 1024 ** 2;
@@ -110,4 +113,51 @@ export async function machinePeak(reps = 7): Promise<PeakResult[]> {
   const bytes = await assemble();
   const steps = 20_000_000;
   return [await runThreads(bytes, 1, steps, reps), await runThreads(bytes, 2, steps, reps)];
+}
+
+export interface NativePeak {
+  isa: string;
+  threads: number;
+  /** FMA GFLOP/s over all threads (2 FLOP per lane and FMA). */
+  gflops: number;
+}
+
+/**
+ * The native addon's arithmetic limit: 12 register-only vector FMA chains per thread (addon fmaPeak), for
+ * each ISA this CPU runs, 1 and 2 threads (medians of `reps`): what the GEMM's GFLOP/s are a fraction of.
+ */
+export function nativePeak(reps = 5): NativePeak[] {
+  const addon = loadAddon();
+  if (!addon) return [];
+  const original = addon.isa();
+  setNativeThreads(2);
+  const out: NativePeak[] = [];
+  for (const isa of ["avx512", "avx2"]) {
+    if (!addon.setIsa(isa)) continue;
+    for (const threads of [1, 2]) {
+      const runs = Array.from({ length: reps }, () => addon.fmaPeak(30_000_000, threads)).sort((a, b) => a - b);
+      out.push({ isa, threads, gflops: runs[reps >> 1] });
+    }
+  }
+  addon.setIsa(original);
+  return out;
+}
+
+/** Both peak tables as printed by benchmarks/real-width.ts --parts peak. */
+export async function peakReport(): Promise<string> {
+  const wasm = await machinePeak();
+  let out = "wasm SIMD limits (f32x4 mul+add chains; f32x4 sums over 256 MiB per thread):\n\n";
+  out += table(
+    ["threads", "mul+add GFLOP/s", "read GB/s"],
+    wasm.map((p) => [p.threads, p.gflops, p.readGBs]),
+  );
+  const native = nativePeak();
+  out += "\n\nnative FMA limits (12 register-only vector FMA chains per thread, the addon's kernels):\n\n";
+  out += native.length
+    ? table(
+        ["ISA", "threads", "FMA GFLOP/s"],
+        native.map((p) => [p.isa, p.threads, p.gflops]),
+      )
+    : "(addon unavailable)";
+  return out + "\n";
 }

@@ -25,7 +25,7 @@ import type { LlavaModel } from "../src/model/llava.js";
 import { PACKAGE_ROOT } from "../src/paths.js";
 import { median, table } from "./common.js";
 import { lazyRandomSource, realWidthConfig, PROMPT_POSITIONS, type RealWidthPart } from "./real-width-models.js";
-import { machinePeak } from "./machine-peak.js";
+import { peakReport } from "./machine-peak.js";
 import { GEMM_ROWS, gemmCost, gemmRows } from "./real-width-gemm.js";
 import { nativeAvailable, nativeUnavailableReason, setNativeThreads } from "../src/model/kernels/native.js";
 
@@ -325,16 +325,7 @@ async function main(): Promise<void> {
       .map((x) => x.toFixed(2))
       .join(" ")}\n`,
   );
-  if (parts.includes("peak")) {
-    const peak = await machinePeak();
-    console.log("wasm SIMD limits (f32x4 mul+add chains; f32x4 sums over 256 MiB per thread):\n");
-    console.log(
-      table(
-        ["threads", "mul+add GFLOP/s", "read GB/s"],
-        peak.map((p) => [p.threads, p.gflops, p.readGBs]),
-      ) + "\n",
-    );
-  }
+  if (parts.includes("peak")) console.log(await peakReport());
   for (const part of ["gemm", "clip", "text"] as const) {
     if (!parts.includes(part)) continue;
     const { med, load } = await runPart(part, wasmThreads, nativeThreads, torchThreads, rounds, decodeRuns);

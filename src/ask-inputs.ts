@@ -13,6 +13,7 @@ import {
 } from "./vision/index.js";
 import { ICD_DISTURBANCE } from "./causal/presets.js";
 import { promptKey, type DecodingPlan } from "./causal/plan.js";
+import { concatFloat32 } from "./util/concat.js";
 
 export interface AskInput {
   /** A file path, a decoded image, or null/undefined for a text-only prompt. */
@@ -78,16 +79,5 @@ export function preprocessImages(
 export function pixelBatch(images: (PreprocessResult | null)[]): tf.Tensor4D | null {
   const present = images.filter((x): x is PreprocessResult => x !== null);
   if (!present.length) return null;
-  return tf.tensor4d(concat(present.map((p) => p.data)), [present.length, 3, present[0].height, present[0].width]);
-}
-
-function concat(parts: Float32Array[]): Float32Array {
-  if (parts.length === 1) return parts[0];
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return tf.tensor4d(concatFloat32(present.map((p) => p.data)), [present.length, 3, present[0].height, present[0].width]);
 }

@@ -4,20 +4,28 @@
 // logit is a dot product of one (normed) hidden row with one lm_head column. So the factual rows go
 // through the full lm_head (as in plain decoding: they decide the cutoff), and each counterfactual row
 // only through the columns of the tokens that survive it, usually a handful instead of the whole
-// vocabulary: dot products in JS against a token-major copy of lm_head (a gather of lm_head columns on
-// wasm costs more than the full matMul). The scores are the same function as `contrastLogits` on full
-// rows. Every branch gets full logits when a caller wants to see them (`onStep`), when ε = 0 (nothing
-// is cut) or when the cutoff keeps so many tokens that the full matMul is cheaper. On wasm the cutoff
-// itself (max, −∞ mask, kept indices) runs in a SIMD kernel before the factual row is downloaded.
+// vocabulary: the kept tokens' lm_head rows are gathered in their stored dtype (16-bit host weights read
+// in place; a resident lm_head from a token-major copy in JS memory, since a backend gather of columns
+// costs more than the full matMul on wasm) and multiplied with all the row's counterfactual rows at
+// once (the native GEMV reads each gathered row once). The scores are the same function as
+// `contrastLogits` on full rows. Every branch gets full logits when a caller wants to see them
+// (`onStep`), when ε = 0 (nothing is cut) or when the cutoff keeps so many tokens that the gather costs
+// more than a full product. On wasm the cutoff itself (max, −∞ mask, kept indices) runs in a SIMD
+// kernel before the factual row is downloaded.
 // Either way ε acts in one place, `plausibleScores`: the contrast of the kept tokens, −∞ for the rest.
 import * as tf from "@tensorflow/tfjs-core";
 import type { LlavaModel } from "../model/llava.js";
 import { averageDraws, contrastLogits, plausibleTokens } from "./contrast.js";
 import type { DecodingPlan } from "./plan.js";
 import { cutoffKernel } from "../model/kernels/kernels.js";
+import { nativeLinear, nativeWeight } from "../model/kernels/native.js";
 
-/** Above this fraction of the vocabulary kept, counterfactual rows get full logits from the backend. */
-export const MAX_DOT_FRACTION = 1 / 32;
+/**
+ * Above this fraction of the vocabulary kept, counterfactual rows get full logits from the backend: at
+ * 7B widths a gathered float32 row costs ≈ 8 µs, so 1/8 of 32 064 tokens ≈ 35 ms, about what one more
+ * row adds to a full lm_head product on XNNPACK.
+ */
+export const MAX_DOT_FRACTION = 1 / 8;
 
 export interface StepRows {
   /** Pre-norm last-layer output of every computed row `[R,D]`. Not owned. */
@@ -54,16 +62,15 @@ function fullScores(model: LlavaModel, plan: DecodingPlan, step: number, { hidde
 
 function cutoffScores(model: LlavaModel, plan: DecodingPlan, step: number, { hidden, rowOf }: StepRows): StepScores {
   const V = model.config.text.vocabSize;
-  const D = model.config.text.hiddenSize;
   const maxKept = Math.floor(V * MAX_DOT_FRACTION);
   const factualRows = new Set(rowOf[0]);
   const cfRows = [...new Set(rowOf.flat())].filter((r) => !factualRows.has(r));
   const onDevice = cutoffKernel(model.performance);
-  // the factual rows' logits [B,V] (on wasm already cut: −∞ below the cutoff, with the kept indices)
-  // and every row after the final norm [R,D], in one tidy
+  // the factual rows' logits [B,V] (on wasm already cut: −∞ below the cutoff, with the kept indices),
+  // and every row after the final norm [R,D] kept for the counterfactual products
   let factual: Float32Array = new Float32Array(0);
   let keptOnDevice: Int32Array | null = null;
-  let normed: Float32Array = new Float32Array(0);
+  let normed: tf.Tensor2D | null = null;
   tf.tidy(() => {
     const n = model.normOf(hidden); // [R,D]
     const logits = model.headOf(pickRows(n, rowOf[0])); // [B,V]
@@ -72,26 +79,49 @@ function cutoffScores(model: LlavaModel, plan: DecodingPlan, step: number, { hid
       factual = cut.masked.dataSync() as Float32Array;
       keptOnDevice = cut.kept.dataSync() as Int32Array; // [B, maxKept+1]
     } else factual = logits.dataSync() as Float32Array;
-    if (cfRows.length) normed = n.dataSync() as Float32Array;
+    if (cfRows.length) normed = tf.keep(n);
   });
-  const factualRow = (b: number) => factual.subarray(b * V, (b + 1) * V);
-  const kept = rowOf[0].map((_, b) => deviceKept(keptOnDevice, b, maxKept) ?? plausibleTokens(factualRow(b), plan.epsilon));
-  const dots = Math.max(...kept.map((k) => k.length)) <= maxKept;
-  const head = dots && cfRows.length ? model.lmHeadByToken() : null;
-  const cfFull = dots || !cfRows.length ? null : readLogits(model, hidden, cfRows); // [n,V]
-  const cfAt = new Map(cfRows.map((r, i) => [r, i]));
-  const scores = rowOf[0].map((factualRowIndex, b) => {
-    const keep = kept[b];
-    const compact = (r: number) => {
-      if (r === factualRowIndex) return pick(factualRow(b), keep);
-      if (head) return tokenLogits(normed.subarray(r * D, (r + 1) * D), head, keep);
-      return pick(cfFull!.subarray(cfAt.get(r)! * V, (cfAt.get(r)! + 1) * V), keep);
-    };
-    // the device's row is already −∞ where cut (and ours to return); else start from an empty row
-    const out = onDevice ? factualRow(b) : new Float32Array(V).fill(-Infinity);
-    return plausibleScores(plan, step, keep, (i) => compact(rowOf[i][b]), out);
-  });
-  return { scores };
+  try {
+    const factualRow = (b: number) => factual.subarray(b * V, (b + 1) * V);
+    const kept = rowOf[0].map((_, b) => deviceKept(keptOnDevice, b, maxKept) ?? plausibleTokens(factualRow(b), plan.epsilon));
+    const few = Math.max(...kept.map((k) => k.length)) <= maxKept;
+    const cfFull = few || !cfRows.length ? null : readLogits(model, hidden, cfRows); // [n,V]
+    const cfAt = new Map(cfRows.map((r, i) => [r, i]));
+    const scores = rowOf[0].map((factualRowIndex, b) => {
+      const keep = kept[b];
+      const mine = [...new Set(rowOf.map((rows) => rows[b]))].filter((r) => r !== factualRowIndex);
+      const restricted = few && mine.length ? keptLogits(model, normed!, mine, keep) : null;
+      const compact = (r: number) => {
+        if (r === factualRowIndex) return pick(factualRow(b), keep);
+        if (restricted) return restricted.get(r)!;
+        return pick(cfFull!.subarray(cfAt.get(r)! * V, (cfAt.get(r)! + 1) * V), keep);
+      };
+      // the device's row is already −∞ where cut (and ours to return); else start from an empty row
+      const out = onDevice ? factualRow(b) : new Float32Array(V).fill(-Infinity);
+      return plausibleScores(plan, step, keep, (i) => compact(rowOf[i][b]), out);
+    });
+    return { scores };
+  } finally {
+    (normed as tf.Tensor2D | null)?.dispose();
+  }
+}
+
+/**
+ * Logits of `tokens` for rows `rows` of the normed `[R,D]`: one product with lm_head's rows of those
+ * tokens (gathered in their stored dtype), so each weight row is read once for all the rows.
+ */
+export function keptLogits(model: LlavaModel, normed: tf.Tensor2D, rows: number[], tokens: Int32Array): Map<number, Float32Array> {
+  const n = tokens.length;
+  let data: Float32Array = new Float32Array(0);
+  if (n > 0) {
+    const head = model.lmHeadRows(tokens); // [n, D]
+    const w = nativeWeight(head.data, head.dtype, model.config.text.hiddenSize, n, "out,in");
+    tf.tidy(() => {
+      data = nativeLinear(pickRows(normed, rows), w).dataSync() as Float32Array; // [rows, n]
+    });
+    w.dispose();
+  }
+  return new Map(rows.map((r, i) => [r, data.subarray(i * n, (i + 1) * n)]));
 }
 
 /** Row b's kept indices from the cutoff kernel's `[B, maxKept+1]` output, or null (none, or too many). */
@@ -142,18 +172,6 @@ function pickRows(hidden: tf.Tensor2D, rows: number[]): tf.Tensor2D {
   const consecutive = rows.every((r, i) => r === rows[0] + i);
   if (!consecutive) return tf.gather(hidden, tf.tensor1d(rows, "int32")) as tf.Tensor2D; // [n,D]
   return rows.length === hidden.shape[0] ? hidden : hidden.slice([rows[0], 0], [rows.length, -1]); // [n,D]
-}
-
-/** logits of `tokens` for one normed row `[D]`: dot products with lm_head's token rows. */
-function tokenLogits(row: Float32Array, head: Float32Array, tokens: Int32Array): Float32Array {
-  const D = row.length;
-  const out = new Float32Array(tokens.length);
-  for (let j = 0; j < tokens.length; j++) {
-    let s = 0;
-    for (let d = 0, o = tokens[j] * D; d < D; d++) s += row[d] * head[o + d];
-    out[j] = s;
-  }
-  return out;
 }
 
 function pick(row: Float32Array, idx: Int32Array): Float32Array {

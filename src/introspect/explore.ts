@@ -4,7 +4,8 @@
 // is inlined into one HTML file (explore-page.ts), so it opens from disk with no network.
 import { readFileSync } from "node:fs";
 import type { Llava } from "../api.js";
-import { decodingPlan, decodingSource } from "../causal/decoding.js";
+import { decodingSource } from "../causal/decoding.js";
+import { buildPlan } from "../causal/presets.js";
 import { generate } from "../generate/generate.js";
 import { preparePrompt, recordAnswer, topK, type PromptRequest, type Recording } from "./session.js";
 import { pngBuffer } from "./store.js";
@@ -129,7 +130,7 @@ export async function exploreAnswer(llava: Llava, req: ExploreRequest): Promise<
     const rec = await recordAnswer(llava, { ...req, topk: k });
     return { rec, topk: null };
   }
-  const plan = decodingPlan({ cf: [req.cf], gamma: req.gamma }, llava.model.config)!;
+  const plan = buildPlan({ cf: [req.cf], gamma: req.gamma }, llava.model.config); // a CausalMM run: never the plain (null) plan
   const prep = await preparePrompt(llava, req.image, req.question, req);
   const steps: TopEntry[][][] = [];
   const tok = llava.tokenizer;

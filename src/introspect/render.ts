@@ -1,7 +1,8 @@
 // A recording → PNG files: per generated token (per layer or averaged over layers, per head or
 // averaged over heads) the attention over the image; the answer's mean; CLIP's CLS maps; and the
 // modality-prior picture (fraction of attention on system / image / question / answer per layer × head).
-import { mkdirSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
+import { makeDirs } from "../util/files.js";
 import { join } from "node:path";
 import type { Recording } from "./session.js";
 import { clsMap, meanMaps, MODALITY_SEGMENTS, modalityFractions, textSteps, tokenImageMap, type HeadChoice } from "./maps.js";
@@ -35,7 +36,7 @@ export function stepMap(rec: Recording, step: number, layers: number[], head: He
 const headName = (h: HeadChoice) => (h === "mean" ? "mean" : `h${h}`);
 
 export async function renderRecording(rec: Recording, outDir: string, opts: RenderOptions = {}): Promise<RenderedFile[]> {
-  mkdirSync(outDir, { recursive: true });
+  makeDirs(outDir, "the rendered heatmaps");
   const files: RenderedFile[] = [];
   const save = async (file: string, what: string, png: Buffer) => {
     writeFileSync(join(outDir, file), png);

@@ -1,7 +1,8 @@
 // A recording on disk: `index.json` (RecordingMeta + one entry per record), the data as one float32
 // `.npy` per record or as one `attention.safetensors` (tensor name = record name), and `image.png`,
 // the picture as the model saw it (patch (r,c) covers pixels [c·s,(c+1)·s) × [r·s,(r+1)·s), s = W/grid).
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { makeDirs } from "../util/files.js";
 import { join } from "node:path";
 import { Jimp } from "jimp";
 import { readNpy, writeNpy } from "../weights/npy.js";
@@ -33,7 +34,7 @@ const SAFETENSORS_FILE = "attention.safetensors";
 
 /** Writes the recording into `dir` (created if needed); returns the index that was written. */
 export async function saveRecording(dir: string, rec: Recording, format: StoreFormat = "npy"): Promise<RecordingIndex> {
-  mkdirSync(dir, { recursive: true });
+  makeDirs(dir, "the attention recording");
   const entries = rec.records.map((r) => entryOf(r, rec.meta, format));
   if (format === "npy") rec.records.forEach((r, i) => writeNpy(join(dir, entries[i].file), r.shape, r.data));
   else

@@ -9,7 +9,8 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { Llava } from "../api.js";
 import type { AttentionHook, ModuleName } from "../model/hooks.js";
-import { counterfactualProbs, type CfType, type Intervention } from "../causal/counterfactual.js";
+import { makeInterventionHook, type CfType, type Intervention } from "../causal/counterfactual.js";
+import { rowBlockHook } from "../causal/row-blocks.js";
 import { tileRows } from "../causal/images.js";
 import { firstLayer } from "../causal/plan.js";
 import { selectedHiddenIndex } from "../model/config.js";
@@ -112,23 +113,10 @@ function logProbsOf(fn: () => tf.Tensor): Float64Array[] {
   }
 }
 
-/**
- * One hook for a batch whose row j carries its own interventions: each row's slice is edited and the
- * rows are concatenated once. (Composing one row-restricted hook per row would copy the whole
- * `[k,H,T,T]` tensor k times per layer.) Same numbers as makeInterventionHook(ivs, {rows: [j]}).
- */
-export function rowwiseHook(perRow: Intervention[][]): AttentionHook {
-  return (p, site) => {
-    const matching = perRow.map((ivs) => ivs.filter((iv) => iv.module === site.module && iv.layers.includes(site.layer)));
-    if (matching.every((m) => m.length === 0)) return undefined;
-    return tf.tidy(() => {
-      const rows = tf.split(p, p.shape[0], 0) as tf.Tensor4D[];
-      return tf.concat(
-        rows.map((r, j) => matching[j].reduce((acc, iv) => counterfactualProbs(acc, site, iv), r)),
-        0,
-      ) as tf.Tensor4D;
-    });
-  };
+/** One hook for a batch whose row j carries its own interventions (row-blocks.ts: one row per block, concatenated once). */
+function rowwiseHook(perRow: Intervention[][]): AttentionHook | undefined {
+  const hooks = perRow.map((ivs) => makeInterventionHook(ivs));
+  return rowBlockHook(hooks, 1);
 }
 
 /**

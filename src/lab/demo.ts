@@ -1,7 +1,8 @@
 // The main job: a synthetic POPE evaluation of the embedded lab model with regular decoding, greedy,
 // the baselines and the CausalMM variants, a results table per split, and the attention heatmap and
 // HTML explorer of one hallucinated answer. Everything goes through the same tools a user runs.
-import { mkdirSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
+import { makeDirs } from "../util/files.js";
 import { join } from "node:path";
 import type { Llava, AskOptions } from "../api.js";
 import { makeLab } from "./make.js";
@@ -95,7 +96,7 @@ export async function runDemo(
   llava: Llava,
   o: DemoOptions,
 ): Promise<{ rows: DemoRow[]; items: EvalItem[]; answers: Map<string, Map<string, string>> }> {
-  mkdirSync(join(o.out, "answers"), { recursive: true });
+  makeDirs(join(o.out, "answers"), "the demo's answers files");
   const items = await demoQuestions(o.out, o.perSplit, o.seed);
   writeDemoQuestions(o.out, items);
   const rows: DemoRow[] = [];

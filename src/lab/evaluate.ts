@@ -8,6 +8,7 @@ import type { LlavaModel } from "../model/llava.js";
 import { encodePrompt, type Tokenizer } from "../text/index.js";
 import { loadImage, preprocess, type ProcessorConfig } from "../vision/index.js";
 import type { PopeQuestion } from "./pope.js";
+import { concatFloat32 } from "../util/concat.js";
 
 export interface PopeScore {
   questions: number;
@@ -86,7 +87,7 @@ export async function answerPope(
     for (let s = 0; s < group.length; s += batchSize) {
       const idx = group.slice(s, s + batchSize);
       const logits = tf.tidy(() => {
-        const pixels = tf.tensor4d(concat(idx.map((i) => pixelsOf.get(qs[i].image)!)), [idx.length, 3, size, size]);
+        const pixels = tf.tensor4d(concatFloat32(idx.map((i) => pixelsOf.get(qs[i].image)!)), [idx.length, 3, size, size]);
         const feats = model.encodeImages(pixels).features;
         return model.decode(
           model.embed(
@@ -103,16 +104,6 @@ export async function answerPope(
     }
   }
   return answers;
-}
-
-function concat(parts: Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }
 
 /** Scores one POPE file of a lab dataset directory (`pope/lab_pope_<split>.jsonl`). */

@@ -1,7 +1,8 @@
 // Writing and reading what training produces: a llava-hf model directory (config.json,
 // generation_config.json, preprocessor_config.json, tokenizer files, model.safetensors) that
 // loadModel() opens like any downloaded checkpoint, and the optimizer state beside a checkpoint.
-import { mkdirSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
+import { makeDirs } from "../util/files.js";
 import { join } from "node:path";
 import { Checkpoint } from "../weights/checkpoint.js";
 import { type SafetensorsDtype } from "../weights/safetensors.js";
@@ -63,7 +64,7 @@ export function writeModelDir(
   dtype: SafetensorsDtype = "F32",
   metadata: Record<string, string> = {},
 ): void {
-  mkdirSync(dir, { recursive: true });
+  makeDirs(dir, "the exported model");
   const v = labVocabInfo();
   const imageSize = (configJson.vision_config as { image_size: number }).image_size;
   const json = (name: string, obj: object) => writeFileSync(join(dir, name), JSON.stringify(obj, null, 2) + "\n");
@@ -84,7 +85,7 @@ export function writeModelDir(
 /** Adam moments, in variable layout, as `<dir>/optimizer/model.safetensors` (readable by Checkpoint). */
 export function writeOptimizerState(dir: string, opt: AdamW): void {
   const sub = join(dir, "optimizer");
-  mkdirSync(sub, { recursive: true });
+  makeDirs(sub, "the optimizer state");
   const tensors = opt.params.flatMap((p) => [
     { name: `m.${p.name}`, shape: p.variable.shape, dtype: "F32" as const, data: opt.m.get(p.name)!.dataSync() as Float32Array },
     { name: `v.${p.name}`, shape: p.variable.shape, dtype: "F32" as const, data: opt.v.get(p.name)!.dataSync() as Float32Array },

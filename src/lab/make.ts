@@ -2,7 +2,8 @@
 // training conversations (JSONL), POPE question files (JSONL) and world.json (knobs + statistics).
 // Training scenes carry the planted priors; test scenes are drawn from the same world with every
 // prior switched off, so the test measures what the model brings in, not what the image shows.
-import { mkdirSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
+import { makeDirs } from "../util/files.js";
 import { join } from "node:path";
 import { Jimp } from "jimp";
 import type { RgbImage } from "../vision/image.js";
@@ -95,7 +96,7 @@ function worldJson(o: MakeOptions, knobs: WorldKnobs, stats: SceneStats): object
  * `score chair` run on the held-out images unchanged.
  */
 function writeChairSplit(dir: string, test: Scene[]): void {
-  mkdirSync(dir, { recursive: true });
+  makeDirs(dir, "the CHAIR split");
   writeFileSync(join(dir, "lab_chair_objects.jsonl"), jsonl(test.map((s) => ({ image_id: s.id, objects: sceneClasses(s) }))));
   writeFileSync(join(dir, "lab_synonyms.txt"), CLASSES.join("\n") + "\n");
 }
@@ -105,8 +106,8 @@ export async function makeLab(o: MakeOptions): Promise<LabSummary> {
   const size = o.imageSize ?? 56;
   const perImage = o.questionsPerImage ?? 5;
   const imgDir = join(o.out, "images");
-  mkdirSync(join(o.out, "pope"), { recursive: true });
-  mkdirSync(imgDir, { recursive: true });
+  makeDirs(join(o.out, "pope"), "the lab POPE questions");
+  makeDirs(imgDir, "the lab images");
   const train = makeScenes(o.seed, "train", o.train, knobs);
   const test = makeScenes(o.seed, "test", o.test, neutralKnobs(knobs));
   const stats = sceneStats(train);

@@ -2,7 +2,8 @@
 // llava-hf checkpoint's layout — config.json, generation_config.json, preprocessor_config.json, the
 // tokenizer files, sharded safetensors and model.safetensors.index.json — with any number of layers.
 // Tensors are generated and written chunk by chunk, so a 14 GB model needs a few MB of memory.
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { makeDirs } from "../util/files.js";
 import { join } from "node:path";
 import { dtypeSize, type SafetensorsDtype } from "../weights/dtype.js";
 import { INDEX_FILE, SINGLE_FILE } from "../weights/checkpoint.js";
@@ -130,7 +131,7 @@ function checkTokenizer(dir: string, imageTokenIndex: number): void {
 
 /** Refuses to mix with an existing model unless asked to replace it; then removes its weights first. */
 function prepareOut(out: string, overwrite: boolean): void {
-  mkdirSync(out, { recursive: true });
+  makeDirs(out, "the random model");
   const model = readdirSync(out).filter((f) => f === "config.json" || f === INDEX_FILE || f.endsWith(".safetensors"));
   if (model.length === 0) return;
   if (!overwrite)

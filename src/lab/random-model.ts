@@ -1,6 +1,7 @@
 // Deterministic random LLaVA checkpoints of any shape: for tests of configurations the shared fixtures
 // don't cover (grouped-query attention, other sizes) and as a stand-in model before training.
-import { mkdirSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
+import { makeDirs } from "../util/files.js";
 import { join } from "node:path";
 import { stream } from "../util/rng.js";
 import { parseLlavaConfig } from "../model/config.js";
@@ -100,7 +101,7 @@ export function randomSource(configJson: Record<string, unknown>, seed = 0): Ten
 
 /** Writes config.json, generation_config.json and model.safetensors (F32) into `dir`. */
 export function writeRandomModel(dir: string, spec: TinySpec = {}): void {
-  mkdirSync(dir, { recursive: true });
+  makeDirs(dir, "the random model");
   const cfg = tinyConfigJson(spec);
   writeFileSync(join(dir, "config.json"), JSON.stringify(cfg, null, 2) + "\n");
   writeFileSync(

@@ -2,7 +2,7 @@
 // configs on the same held-out scenes, each run through the demo machinery (real POPE runner +
 // scorer) into one run file per (training seed, decoding seed) (replicate-runs.ts). The runs are then
 // aggregated per config × split (replicate-aggregate.ts) and tabled (replicate-tables.ts).
-import { mkdirSync } from "node:fs";
+import { makeDirs } from "../util/files.js";
 import { join } from "node:path";
 import type { Llava } from "../api.js";
 import { LAB_PAI, runDemo, type DemoConfig, type DemoOptions } from "./demo.js";
@@ -90,7 +90,7 @@ export interface ReplicateOptions {
 export async function runReplicate(o: ReplicateOptions): Promise<void> {
   const names = replicateConfigs(0).map((c) => c.name);
   for (const c of o.only ?? []) if (!names.includes(c)) throw new Error(`replicate: unknown --config '${c}' (valid: ${names.join("; ")})`);
-  mkdirSync(join(o.out, "runs"), { recursive: true });
+  makeDirs(join(o.out, "runs"), "the replicate run files");
   const seen = new Map<number, string>();
   for (const m of o.models) {
     if (seen.has(m.trainSeed))

@@ -5,7 +5,8 @@
 // (seed, s) only (data.ts), the learning rate a function of s, and a checkpoint stores the float32
 // parameters, both Adam moments and the step — the whole state of the computation.
 import * as tf from "@tensorflow/tfjs-core";
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { makeDirs } from "../util/files.js";
 import { join } from "node:path";
 import { Checkpoint } from "../weights/checkpoint.js";
 import { checkpointSource } from "../model/load.js";
@@ -140,7 +141,7 @@ function trainStep(tm: TrainableModel, opt: AdamW, data: TrainingData, o: TrainO
 
 export function train(data: TrainingData, o: TrainOptions): TrainResult {
   const { tm, opt, start } = setup(o);
-  mkdirSync(o.out, { recursive: true });
+  makeDirs(o.out, "the training output (loss.jsonl, checkpoints)");
   const logPath = join(o.out, "loss.jsonl");
   truncateLog(logPath, start);
   const end = Math.min(o.steps, o.stopAt ?? o.steps);

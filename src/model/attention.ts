@@ -33,18 +33,24 @@ export function attention({ q, k, v, kvLength, scale, mask, site, hook, performa
   const [, H, Tq] = q.shape;
   const Tk = kvLength ?? k.shape[2];
   const ops = attentionOps(Tq, H, Tk, performance);
-  // Nested scopes, same numbers: each [B,H,Tq,Tk] intermediate is freed once the next one exists, so a
-  // long prompt holds two or three of them at a time, not seven (a hook keeps what it tf.keep()s).
-  const probs = tf.tidy(() => {
-    const p = tf.tidy(() => {
-      const scores = tf.tidy(() => {
-        const s = ops.qk(tf.mul(q, scale) as tf.Tensor4D, k); // [B,H,Tq,Tk]
-        const masks = site.causalOffset !== null && site.causalOffset < Tk - 1;
-        return (masks ? tf.add(s, mask ?? causalBias(Tq, Tk, site.causalOffset!)) : s) as tf.Tensor4D;
-      });
-      return ops.softmax(hook?.scores?.(scores, site) ?? scores); // ← the pre-softmax point; P [B,H,Tq,Tk]
+  // Each step is its own tf.tidy scope nested in the next, so every [B,H,Tq,Tk] intermediate is freed as
+  // soon as the next one exists: a long prompt holds two or three of them at a time, not seven (same
+  // numbers; a hook keeps what it tf.keep()s).
+  const scores = () =>
+    tf.tidy(() => {
+      const s = ops.qk(tf.mul(q, scale) as tf.Tensor4D, k); // [B,H,Tq,Tk]
+      const masks = site.causalOffset !== null && site.causalOffset < Tk - 1;
+      return (masks ? tf.add(s, mask ?? causalBias(Tq, Tk, site.causalOffset!)) : s) as tf.Tensor4D;
     });
-    return hook?.(p, site) ?? p; // ← the intervention point
+  const softmax = () =>
+    tf.tidy(() => {
+      const s = scores();
+      return ops.softmax(hook?.scores?.(s, site) ?? s); // ← the pre-softmax point; P [B,H,Tq,Tk]
+    });
+  const probs = tf.tidy(() => {
+    let probs = softmax();
+    if (hook) probs = hook(probs, site) ?? probs; // ← the intervention point
+    return probs;
   });
   return tf.tidy(() => ops.pv(probs, v)); // [B,H,Tq,D]
 }

@@ -5,7 +5,7 @@ import type { AttentionHook, Tap } from "./hooks.js";
 import { clipForward, clipParams, type ClipOutput, type ClipParams, type ClipRunOptions } from "./clip.js";
 import { projectorForward, projectorParams, type ProjectorParams } from "./projector.js";
 import { embedTokens, finalNorm, llamaForward, llamaParams, type LlamaOutput, type LlamaParams, type LlamaRunOptions } from "./llama.js";
-import type { Take } from "../weights/params.js";
+import type { RawTensor, Take } from "../weights/params.js";
 import { collectTensors } from "../weights/stack.js";
 import { resolvePerformance, type PerformanceOptions } from "./performance.js";
 
@@ -153,12 +153,12 @@ export class LlavaModel {
   }
 
   /**
-   * lm_head as one contiguous `[D]` row per token (`[V·D]`, token-major) in JS memory, made on first
-   * use (V·D·4 bytes): a few logits are then dot products, without a gather on the backend (slow on
-   * wasm) or a full matMul.
+   * lm_head's rows of `tokens` `[n, D]` in their stored dtype (host weights read in place; a resident
+   * lm_head keeps a token-major copy in JS memory, made on first use): a few logits as one small product
+   * instead of the full vocabulary. The rows are a scratch buffer that the next call overwrites.
    */
-  lmHeadByToken(): Float32Array {
-    return this.params.text.lmHead.rowsByToken();
+  lmHeadRows(tokens: ArrayLike<number>): RawTensor {
+    return this.params.text.lmHead.rowsOf(tokens);
   }
 
   /** Token ids `[B]` (one per row) → embeddings `[B,1,D]` for a cached decode step. */

@@ -82,8 +82,10 @@ export function planFor(ctx: PlanContext, residency: Residency, workload: Worklo
   const w = fullWorkload(cfg, workload);
   const r = residencyBytes(ctx, residency);
   const { phase, residentBytes } = r;
-  // CausalMM's dot products read lm_head token by token from JS memory (LlavaModel.lmHeadByToken)
-  const hostBytes = r.hostBytes + (w.rows > 1 ? cfg.text.vocabSize * cfg.text.hiddenSize * 4 : 0);
+  // CausalMM's counterfactual rows gather lm_head rows of the kept tokens (LlavaModel.lmHeadRows): in
+  // place from a host lm_head, from a token-major float32 copy in JS memory of a resident one
+  const headCopy = w.rows > 1 && residency.policy !== "native" && residency.resident.has("lm_head");
+  const hostBytes = r.hostBytes + (headCopy ? cfg.text.vocabSize * cfg.text.hiddenSize * 4 : 0);
   const { kvBytes, vision, text, logits, visionLive, textLive } = workloadBytes(cfg, w);
   const activationBytes = Math.max(visionLive, textLive);
   // the phases do not overlap: CLIP runs before the prompt's KV cache exists, lm_head after the last layer;

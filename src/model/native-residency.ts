@@ -5,7 +5,15 @@
 // Nothing streams and XNNPACK packs nothing, so the heap does not grow layer by layer.
 import * as tf from "@tensorflow/tfjs-core";
 import { HostTensors } from "../weights/host.js";
-import { ParamLoader, residentStack, type TableRole, type Take, type TensorSource, type LoadProgress } from "../weights/params.js";
+import {
+  ParamLoader,
+  residentStack,
+  type RawTensor,
+  type TableRole,
+  type Take,
+  type TensorSource,
+  type LoadProgress,
+} from "../weights/params.js";
 import type { LayerStack, TokenTable } from "../weights/stack.js";
 import { nativeLinear, nativeWeight, type NativeWeight } from "./kernels/native.js";
 import { HostTable } from "./residency.js";
@@ -66,7 +74,6 @@ export class NativeLoader implements Take {
 
 /** lm_head as a host weight `[V, D]`: x·Wᵀ by the native GEMM, no vocabulary chunks, nothing on the backend. */
 class NativeHead implements TokenTable {
-  private byToken: Float32Array | null = null;
   constructor(
     private readonly w: NativeWeight,
     private readonly host: HostTensors,
@@ -85,7 +92,7 @@ class NativeHead implements TokenTable {
   project(x: tf.Tensor2D): tf.Tensor2D {
     return nativeLinear(x, this.w); // [N, V]
   }
-  rowsByToken(): Float32Array {
-    return (this.byToken ??= this.host.readFloat32(this.name));
+  rowsOf(tokens: ArrayLike<number>): RawTensor {
+    return this.host.gatherRows(this.name, tokens); // [n, D] rows of the host weight, in its dtype
   }
 }

@@ -9,7 +9,15 @@
 // host copy, so its tensors hold exactly the values a resident load would: answers are bit-identical.
 import * as tf from "@tensorflow/tfjs-core";
 import { HostTensors } from "../weights/host.js";
-import { ParamLoader, residentTable, type TableRole, type Take, type TensorSource, type LoadProgress } from "../weights/params.js";
+import {
+  ParamLoader,
+  residentTable,
+  type RawTensor,
+  type TableRole,
+  type Take,
+  type TensorSource,
+  type LoadProgress,
+} from "../weights/params.js";
 import { collectTensors, type LayerStack, type TokenTable } from "../weights/stack.js";
 
 //   native  linear weights and lm_head stay on the host in their file dtype, read in place by the native
@@ -122,7 +130,6 @@ class MixedStack<L> implements LayerStack<L> {
 
 /** A token table kept on the host: embeddings gathered by row, lm_head applied in vocabulary chunks. */
 export class HostTable implements TokenTable {
-  private byToken: Float32Array | null = null;
   constructor(
     private readonly host: HostTensors,
     private readonly name: string,
@@ -153,8 +160,8 @@ export class HostTable implements TokenTable {
     });
   }
 
-  rowsByToken(): Float32Array {
-    // the checkpoint stores lm_head [V, D]: already one row per token
-    return (this.byToken ??= this.host.readFloat32(this.name));
+  rowsOf(tokens: ArrayLike<number>): RawTensor {
+    // the checkpoint stores lm_head [V, D]: one row per token, read in its file dtype
+    return this.host.gatherRows(this.name, tokens);
   }
 }

@@ -7,6 +7,7 @@ import type { RawTensor, TensorSource } from "./params.js";
 
 export class HostTensors implements TensorSource {
   private readonly kept = new Map<string, RawTensor>();
+  private readonly rowGather = new RowGather();
   private bytes = 0;
 
   constructor(private readonly src: TensorSource) {}
@@ -65,6 +66,14 @@ export class HostTensors implements TensorSource {
     return out;
   }
 
+  /**
+   * Rows `ids` of a 2-D tensor `[R, C]` → `[ids.length, C]` in its file dtype (16-bit stays 16-bit: half
+   * the bytes, no widening), in a scratch buffer that the next call overwrites.
+   */
+  gatherRows(name: string, ids: ArrayLike<number>): RawTensor {
+    return this.rowGather.gather(this.readRaw(name), this.src.shapeOf(name)[1], ids, name);
+  }
+
   /** Rows `[from, from + count)` of a 2-D tensor, contiguous, float32. */
   readRowRange(name: string, from: number, count: number): Float32Array {
     const t = this.readRaw(name);
@@ -80,6 +89,30 @@ export class HostTensors implements TensorSource {
 }
 
 /** Elements `[start, start + n)` of a raw tensor as float32 (a fresh array). */
+/**
+ * Gathers rows of a 2-D array into one scratch buffer per dtype, reused from call to call: a decode step
+ * gathers tens of MB of lm_head rows, and fresh arrays that size each step cost page faults and GC pauses.
+ */
+export class RowGather {
+  private f32 = new Float32Array(0);
+  private u16 = new Uint16Array(0);
+
+  /** Rows `ids` of `t` (`cols` per row) → `[ids.length, cols]`, valid until the next call. */
+  gather(t: RawTensor, cols: number, ids: ArrayLike<number>, what: string): RawTensor {
+    const rows = t.data.length / cols;
+    const n = ids.length * cols;
+    let out: Float32Array | Uint16Array;
+    if (t.dtype === "F32") out = (this.f32 = this.f32.length >= n ? this.f32 : new Float32Array(n)).subarray(0, n);
+    else out = (this.u16 = this.u16.length >= n ? this.u16 : new Uint16Array(n)).subarray(0, n);
+    for (let i = 0; i < ids.length; i++) {
+      const r = ids[i];
+      if (!Number.isInteger(r) || r < 0 || r >= rows) throw new Error(`${what}: row ${r} is out of range [0, ${rows})`);
+      out.set(t.data.subarray(r * cols, (r + 1) * cols), i * cols);
+    }
+    return { dtype: t.dtype, data: out };
+  }
+}
+
 function widenRange(t: RawTensor, start: number, n: number): Float32Array {
   if (t.dtype === "F32") return (t.data as Float32Array).slice(start, start + n);
   const out = new Float32Array(n);

@@ -4,6 +4,8 @@
 // `stack.use(i, run)` and `table.gather / project`, so hooks, taps and CausalMM branches never see the
 // difference, and the arithmetic is the same tfjs ops on the same float32 values either way.
 import * as tf from "@tensorflow/tfjs-core";
+import type { RawTensor } from "./params.js";
+import { RowGather } from "./host.js";
 
 /** The weights of a stack of layers (CLIP encoder layers, LLaMA decoder layers). */
 export interface LayerStack<L> {
@@ -20,8 +22,12 @@ export interface TokenTable {
   gather(ids: number[][]): tf.Tensor3D;
   /** x `[N,D]` → x·Wᵀ `[N,V]` (lm_head). */
   project(x: tf.Tensor2D): tf.Tensor2D;
-  /** `[V·D]` token-major in JS memory, made on first use (a few logits as dot products). */
-  rowsByToken(): Float32Array;
+  /**
+   * The rows of `tokens` `[n, D]`, token-major, in the table's own dtype (a few logits as one small
+   * product; host tables are read in place, 16-bit rows stay 16-bit), in a scratch buffer that the next
+   * call overwrites.
+   */
+  rowsOf(tokens: ArrayLike<number>): RawTensor;
   /** The backend tensor when resident (training multiplies it directly): `[V,D]` for embeddings, `[D,V]` for lm_head. */
   readonly tensor?: tf.Tensor2D;
 }
@@ -44,6 +50,7 @@ function idsTensor(ids: number[][]): tf.Tensor2D {
 /** A resident table stored `[V,D]` (embeddings) or `[D,V]` (lm_head, transposed at load for plain matMul). */
 export class ResidentTable implements TokenTable {
   private byToken: Float32Array | null = null;
+  private readonly rowGather = new RowGather();
   constructor(
     readonly tensor: tf.Tensor2D,
     private readonly layout: "rows" | "cols",
@@ -63,18 +70,19 @@ export class ResidentTable implements TokenTable {
   project(x: tf.Tensor2D): tf.Tensor2D {
     return this.layout === "cols" ? tf.matMul(x, this.tensor) : tf.matMul(x, this.tensor, false, true);
   }
-  rowsByToken(): Float32Array {
-    if (!this.byToken) {
-      const w = this.tensor.dataSync() as Float32Array;
-      if (this.layout === "rows") this.byToken = w.slice();
-      else {
-        const [D, V] = this.tensor.shape;
-        const out = new Float32Array(V * D);
-        for (let d = 0; d < D; d++) for (let v = 0, src = d * V; v < V; v++) out[v * D + d] = w[src + v];
-        this.byToken = out;
-      }
-    }
-    return this.byToken;
+  rowsOf(tokens: ArrayLike<number>): RawTensor {
+    this.byToken ??= this.tokenMajor();
+    return this.rowGather.gather({ dtype: "F32", data: this.byToken }, this.dim, tokens, "token table");
+  }
+
+  /** `[V·D]` token-major in JS memory (made once: a backend gather of a few columns is slow on wasm). */
+  private tokenMajor(): Float32Array {
+    const w = this.tensor.dataSync() as Float32Array;
+    if (this.layout === "rows") return w.slice();
+    const [D, V] = this.tensor.shape;
+    const out = new Float32Array(V * D);
+    for (let d = 0; d < D; d++) for (let v = 0, src = d * V; v < V; v++) out[v * D + d] = w[src + v];
+    return out;
   }
 }
 

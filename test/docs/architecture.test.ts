@@ -29,7 +29,7 @@ describe("docs/architecture.md", () => {
 
   it("points at the code as it is", () => {
     expect(walk).toContain("probs = hook(probs, site) ?? probs");
-    expect(src("src/model/attention.ts")).toContain("if (hook) probs = hook(probs, site) ?? probs;");
+    expect(src("src/model/attention.ts")).toContain("if (hook) probs = hook(probs, site) ?? probs; // ← the intervention point");
     expect(src("src/model/clip.ts")).toMatch(/function clipLayer\([^)]*ctx: LayerContext\)[\s\S]*attention\(\{/);
     expect(src("src/model/llama.ts")).toMatch(/function llamaLayer\([^)]*ctx: LayerContext\)[\s\S]*attention\(\{/);
     expect(src("src/causal/images.ts")).toMatch(/model\.visionStates\([\s\S]*model\.encodeImages\(/);

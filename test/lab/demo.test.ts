@@ -58,3 +58,12 @@ test("npx causalmm demo writes the table, answers, heatmaps and the explorer", a
     expect(readdirSync(join(out, "example")).some((f) => f.endsWith(".png"))).toBe(true);
   }
 }, 600_000);
+
+// Issue 13: Node 20's recursive mkdir spins forever under /proc; the demo's output folders are made one
+// component at a time and the error names the folder and what it was for (child process, 30 s timeout).
+test("causalmm demo --out /proc/nope/x: exits 1 quickly with a clear error naming the path", async () => {
+  const r = await runNode([CLI, "demo", "--out", "/proc/nope/x"], { cwd: REPO_ROOT, timeout: 30_000 });
+  expect(r.signal).toBeNull();
+  expect(r.status).toBe(1);
+  expect(r.stderr).toMatch(/cannot create directory \/proc\/nope for the demo's answers files \(ENOENT/);
+}, 40_000);

@@ -75,6 +75,8 @@ describe("memory plan (LLaVA-1.5-7B layout, sparse files)", () => {
     const one = planModel(dir, { policy: "stream" }, laptop).plan;
     const three = planModel(dir, { policy: "stream", workload: { rows: 3 } }, laptop).plan;
     expect(three.kvBytes).toBe(3 * one.kvBytes);
+    // the counterfactual rows' lm_head products read the kept tokens' rows in place from the host copy
+    expect(three.hostBytes).toBe(one.hostBytes);
   });
 
   test("an impossible plan is refused in under a second, before any tensor is read, with what would fit", async () => {

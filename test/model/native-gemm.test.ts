@@ -70,6 +70,10 @@ const SHAPES: [number, number, number][] = [
   [5, 130, 70],
   [577, 70, 130],
   [13, 257, 33],
+  // out,in packing: a panel with whole VW-row groups plus a tail (AVX-512 NR 32 / VW 16; AVX2 NR 16 / VW 8),
+  // two KC slices (the second with a k tail), several MR panels of the packed A
+  [7, 300, 52],
+  [29, 41, 45],
 ];
 const TOL = 1e-6;
 
@@ -155,6 +159,35 @@ function nativeSuite(backend: "wasm" | "cpu") {
       expect(Array.from(rows.dataSync())).toEqual(Array.from(all.dataSync()));
       expect(Array.from(one.dataSync())).toEqual(Array.from(all.dataSync()));
       tf.dispose([a, b, all, rows, one]);
+    });
+
+    // out,in GEMV (M ≤ 4) sums along k in vector lanes, so there only GEMM batches (M ≥ 5) are compared
+    test("an F16 out,in weight (register-transposed packing): a row's result does not depend on the batch or threads", () => {
+      const M = 30,
+        K = 300,
+        N = 200;
+      const { data } = weight(K, N, "F16", "out,in", 7);
+      const w = nativeWeight(data, "F16", K, N, "out,in");
+      const a = tf.tensor2d(values(M * K, 8), [M, K]),
+        bias = tf.tensor1d(values(N, 9));
+      setNativeThreads(2);
+      const all = nativeLinear(a, w, bias);
+      const rows = tf.tidy(() =>
+        tf.concat(Array.from({ length: M / 5 }, (_, i) => nativeLinear(tf.slice(a, [5 * i, 0], [5, K]), w, bias))),
+      );
+      setNativeThreads(1);
+      const one = nativeLinear(a, w, bias);
+      setNativeThreads(2);
+      expect(Array.from(rows.dataSync())).toEqual(Array.from(all.dataSync()));
+      expect(Array.from(one.dataSync())).toEqual(Array.from(all.dataSync()));
+      tf.dispose([a, bias, all, rows, one]);
+    });
+
+    test("fmaPeak measures a positive GFLOP/s on 1 and 2 threads and refuses bad arguments", () => {
+      const addon = loadAddon()!;
+      for (const t of [1, 2]) expect(addon.fmaPeak(1e5, t)).toBeGreaterThan(0);
+      expect(() => addon.fmaPeak(0, 1)).toThrow(/fmaPeak/);
+      expect(() => addon.fmaPeak(1e5, 3)).toThrow(/fmaPeak/);
     });
 
     test("linear() runs it, equal to tf.matMul within tolerance; off when turned off and under a gradient tape", () => {

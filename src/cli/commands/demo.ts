@@ -1,7 +1,8 @@
 // `causalmm demo`: the main job. On the embedded lab model (or --model): synthetic POPE with regular,
 // greedy, baseline and CausalMM decoding, a table per split, and the heatmap + HTML explorer of one
 // hallucinated answer, all written under --out.
-import { mkdirSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
+import { makeDirs } from "../../util/files.js";
 import { join, resolve } from "node:path";
 import type { ParsedArgs } from "../args.js";
 import { defineCommand, numOpt, str } from "../args.js";
@@ -39,7 +40,7 @@ async function run(args: ParsedArgs): Promise<void> {
         },
       });
       const dir = join(out, "example");
-      mkdirSync(dir, { recursive: true });
+      makeDirs(dir, "the demo's example heatmaps");
       const files = await renderRecording(rec, dir, {});
       writeFileSync(join(out, "explorer.html"), await explorerPage(rec, { topk, cf: "both" }));
       process.stdout.write(

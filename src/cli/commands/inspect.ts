@@ -1,7 +1,7 @@
 // `causalmm inspect`: one forward on raw ids, named tensors written as float32 .npy; optional greedy
 // tokens; with ask's CausalMM flags, contrastive greedy decoding with every branch's logits per step.
 import * as tf from "@tensorflow/tfjs-core";
-import { mkdirSync } from "node:fs";
+import { makeDirs } from "../../util/files.js";
 import { join } from "node:path";
 import type { ParsedArgs } from "../args.js";
 import { defineCommand, listOpt, need, numOpt, str } from "../args.js";
@@ -70,7 +70,7 @@ async function run(args: ParsedArgs): Promise<void> {
     files[`${name}.npy`] = t.shape;
   };
   try {
-    if (out && names.length) mkdirSync(out, { recursive: true });
+    if (out && names.length) makeDirs(out, "the inspect output");
     if (forwardNames.length) for (const [name, t] of inspectForward(model, ids, pixels, forwardNames)) write(name, t);
     if (causal) {
       const plan = buildPlan(causal, model.config);

@@ -2,7 +2,8 @@
 // decoding configs on the same held-out scenes through the demo machinery; aggregates per config × split
 // (run means, question-bootstrap 95% CIs, per-model spread, paired Δ vs greedy / regular sampling) into
 // JSON, CSV, a markdown table per split and bar charts with CI whiskers (PNG).
-import { mkdirSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
+import { makeDirs } from "../../util/files.js";
 import { join, resolve } from "node:path";
 import type { ParsedArgs } from "../args.js";
 import { defineCommand, listOpt, numOpt, str } from "../args.js";
@@ -123,7 +124,7 @@ async function run(args: ParsedArgs): Promise<void> {
   const sceneSeed = numOpt(args, "scene-seed") ?? 2026;
   const perSplit = numOpt(args, "questions") ?? 100;
   const only = listOpt(args, "config");
-  mkdirSync(out, { recursive: true });
+  makeDirs(out, "the replicate output");
   if (ms.length) {
     const bars = new Map<string, ProgressBar>();
     const onProgress = (config: string, p: { done: number; total: number; rate: number }) => {
@@ -174,7 +175,7 @@ async function run(args: ParsedArgs): Promise<void> {
   process.stdout.write(md + "\n");
   const img = resolve(str(args, "img-dir") ?? out);
   const prefix = str(args, "prefix") ?? "replication";
-  mkdirSync(img, { recursive: true });
+  makeDirs(img, "the replicate charts");
   const note =
     `training seeds ${trainSeeds.join(",")} x decoding seeds ${dSeeds.join(",")}; ` +
     `${rows[0]?.questions ?? 0} questions per split; scene seed ${set.sceneSeed}`;

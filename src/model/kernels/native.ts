@@ -35,6 +35,8 @@ export interface Addon {
   isa(): string;
   /** Use another ISA's kernels (tests run every path); false where this CPU lacks it. */
   setIsa(name: string): boolean;
+  /** GFLOP/s of `iterations` steps of 12 register-only vector FMA chains on `threads` (≤ setThreads) pool threads together. */
+  fmaPeak(iterations: number, threads: number): number;
 }
 
 let addon: Addon | null | undefined;

@@ -38,7 +38,13 @@ float f16ToF32(uint16_t h) {
 
 namespace {
 
-/** Workers 1..n-1 wait for a job; run() hands it to all of them and does share 0 itself. */
+/**
+ * Workers 1..n-1 wait for a job; run() offers it to all of them and works on it itself as thread 0.
+ * On this shared machine a worker may be descheduled for several milliseconds, so by default a job is
+ * written as "take work items from a shared counter until none are left", and run() waits only for the
+ * workers that joined before it finished its own part: a late worker finds the job closed and skips it,
+ * instead of every call waiting for it to be scheduled. run(job, true) waits for every worker (fmaPeak).
+ */
 class Pool {
  public:
   void resize(int n) {
@@ -49,17 +55,20 @@ class Pool {
     scratch_.resize(n);
   }
   int size() const { return int(workers_.size()) + 1; }
-  void run(const std::function<void(int)>& job) {
+  void run(const std::function<void(int)>& job, bool everyWorker = false) {
     {
       std::lock_guard<std::mutex> lock(mu_);
       job_ = &job;
-      pending_ = int(workers_.size());
+      open_ = true;
+      joined_ = finished_ = 0;
       generation_++;
     }
     wake_.notify_all();
     job(0);
     std::unique_lock<std::mutex> lock(mu_);
-    done_.wait(lock, [this] { return pending_ == 0; });
+    if (!everyWorker) open_ = false;
+    done_.wait(lock, [&] { return everyWorker ? finished_ == int(workers_.size()) : finished_ == joined_; });
+    open_ = false;
   }
   std::vector<float>& scratch(int t) { return scratch_[t]; }
   void stopAll() {
@@ -81,11 +90,14 @@ class Pool {
         wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
         if (stop_) return;
         seen = generation_;
+        if (!open_) continue;  // finished without this worker
+        joined_++;
         job = job_;
       }
       (*job)(i);
       std::lock_guard<std::mutex> lock(mu_);
-      if (--pending_ == 0) done_.notify_one();
+      finished_++;
+      done_.notify_one();
     }
   }
   std::vector<std::thread> workers_;
@@ -94,8 +106,8 @@ class Pool {
   std::condition_variable wake_, done_;
   const std::function<void(int)>* job_ = nullptr;
   long generation_ = 0;
-  int pending_ = 0;
-  bool stop_ = false;
+  int joined_ = 0, finished_ = 0;
+  bool open_ = false, stop_ = false;
 };
 
 Pool* pool = nullptr;
@@ -116,17 +128,13 @@ bool supports(const Isa* i) {
 
 std::vector<float> aPacked;  // the packed A of the current call (calls are serialized by callMu)
 
-/** Thread t's share [lo, hi) of n items split evenly over T threads. */
-void share(long n, int t, int T, long* lo, long* hi) {
-  *lo = n * t / T;
-  *hi = n * (t + 1) / T;
-}
-
 /**
- * GEMM: the threads first pack A's panels (an even split), then, after the pool's barrier, take column
- * chunks of C from a shared counter (about 4 per thread), so a thread the OS delays (this machine is
- * shared) does not hold the others up. Chunks are multiples of the kernel's column tile. GEMV: one
- * contiguous column range per thread.
+ * GEMM: the threads first pack A's panels (groups of 4 from a shared counter), then, after the pool's
+ * barrier, take column chunks of C from another, so a thread the OS delays (this machine is shared) does
+ * not hold the others up; about 12 chunks per thread, since one descheduled while it holds the last
+ * chunk delays the call by a chunk. Chunks are multiples of the kernel's column tile (A is packed once,
+ * so a narrow chunk costs no repacking).
+ * GEMV: one contiguous column range per thread.
  */
 void runProblem(const Problem& p) {
   bool gemv = p.M <= 4;
@@ -134,7 +142,7 @@ void runProblem(const Problem& p) {
   int T = work < (1 << 20) ? 1 : pool->size();
   long align = gemv ? 64 : isa->nAlign;
   // GEMV streams whole rows of B: one long chunk per thread keeps the reads contiguous
-  long parts = gemv ? T : 4 * T;
+  long parts = gemv ? T : 12 * T;
   long chunk = T == 1 ? p.N : ((p.N + parts - 1) / parts + align - 1) / align * align;
   long chunks = (p.N + chunk - 1) / chunk;
   long mPanels = (p.M + isa->mr - 1) / isa->mr;
@@ -142,12 +150,11 @@ void runProblem(const Problem& p) {
     size_t need = size_t(mPanels * isa->mr * p.K);
     if (aPacked.size() < need) aPacked.resize(need);
   }
-  std::atomic<long> next{0};
+  std::atomic<long> next{0}, nextPanel{0};
   std::function<void(int)> pack = [&](int t) {
     if (t >= T) return;
-    long lo, hi;
-    share(mPanels, t, T, &lo, &hi);
-    isa->packA(p, lo, hi, aPacked.data());
+    for (long ip = nextPanel.fetch_add(4); ip < mPanels; ip = nextPanel.fetch_add(4))
+      isa->packA(p, ip, ip + 4 < mPanels ? ip + 4 : mPanels, aPacked.data());
   };
   std::function<void(int)> job = [&](int t) {
     if (t >= T) return;
@@ -274,7 +281,7 @@ napi_value FmaPeak(napi_env env, napi_callback_info info) {
     sink[t] = isa->fmaPeak(iters);
     seconds[t] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   };
-  pool->run(job);
+  pool->run(job, true);
   double gflops = 0;
   for (int t = 0; t < T; t++) gflops += double(iters) * 12 * isa->vectorFloats * 2 / seconds[t] / 1e9;
   napi_value v;

@@ -189,18 +189,15 @@ void gemm(const Problem& p, long n0, long n1, const float* aPack, float* bPack) 
 
 /** `iters` steps of 12 independent vector FMA chains (register-only): the ISA's arithmetic peak per thread. */
 float fmaPeak(long iters) {
-  V acc[12], m, c;
-  for (int i = 0; i < VW; i++) m[i] = 0.999f, c[i] = 0.001f;
-  for (int j = 0; j < 12; j++)
-    for (int i = 0; i < VW; i++) acc[j][i] = 1.f + j * 0.01f;
+  V m, c, x0, x1, x2, x3, x4, x5, x6, x7, x8, x9, x10, x11;
+  for (int i = 0; i < VW; i++) m[i] = 0.999f, c[i] = 0.001f, x0[i] = 1.f + i * 0.01f;
+  x1 = x0 + c, x2 = x1 + c, x3 = x2 + c, x4 = x3 + c, x5 = x4 + c, x6 = x5 + c;
+  x7 = x6 + c, x8 = x7 + c, x9 = x8 + c, x10 = x9 + c, x11 = x10 + c;
   for (long t = 0; t < iters; t++) {
-#pragma GCC unroll 12
-    for (int j = 0; j < 12; j++) acc[j] = acc[j] * m + c;
-    __asm__ volatile("" : "+x"(acc[0]), "+x"(acc[1]), "+x"(acc[2]), "+x"(acc[3]), "+x"(acc[4]), "+x"(acc[5]));
-    __asm__ volatile("" : "+x"(acc[6]), "+x"(acc[7]), "+x"(acc[8]), "+x"(acc[9]), "+x"(acc[10]), "+x"(acc[11]));
+    x0 = x0 * m + c, x1 = x1 * m + c, x2 = x2 * m + c, x3 = x3 * m + c, x4 = x4 * m + c, x5 = x5 * m + c;
+    x6 = x6 * m + c, x7 = x7 * m + c, x8 = x8 * m + c, x9 = x9 * m + c, x10 = x10 * m + c, x11 = x11 * m + c;
   }
-  V s = acc[0];
-  for (int j = 1; j < 12; j++) s += acc[j];
+  V s = x0 + x1 + x2 + x3 + x4 + x5 + x6 + x7 + x8 + x9 + x10 + x11;
   return s[0];
 }
 
