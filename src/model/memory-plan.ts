@@ -45,6 +45,8 @@ export interface MemoryPlan {
   fileBytes: Record<string, number>;
   /** 16-bit (file dtype) host copies of the units that are not resident, plus JS-side lm_head rows for CausalMM. */
   hostBytes: number;
+  /** Of hostBytes: the token-major float32 copy of a resident lm_head that CausalMM's rows gather from. */
+  lmHeadCopyBytes: number;
   /** Residency `native`: the native GEMM addon loaded (host weights read in place; else widened per product). */
   nativeGemm: boolean;
   /** Resident weights on the backend: float32, with XNNPACK's packed copies on wasm. */
@@ -85,7 +87,8 @@ export function planFor(ctx: PlanContext, residency: Residency, workload: Worklo
   // CausalMM's counterfactual rows gather lm_head rows of the kept tokens (LlavaModel.lmHeadRows): in
   // place from a host lm_head, from a token-major float32 copy in JS memory of a resident one
   const headCopy = w.rows > 1 && residency.policy !== "native" && residency.resident.has("lm_head");
-  const hostBytes = r.hostBytes + (headCopy ? cfg.text.vocabSize * cfg.text.hiddenSize * 4 : 0);
+  const lmHeadCopyBytes = headCopy ? cfg.text.vocabSize * cfg.text.hiddenSize * 4 : 0;
+  const hostBytes = r.hostBytes + lmHeadCopyBytes;
   const { kvBytes, vision, text, logits, visionLive, textLive } = workloadBytes(cfg, w);
   const activationBytes = Math.max(visionLive, textLive);
   // the phases do not overlap: CLIP runs before the prompt's KV cache exists, lm_head after the last layer;
@@ -107,6 +110,7 @@ export function planFor(ctx: PlanContext, residency: Residency, workload: Worklo
     workload: w,
     fileBytes: bytesByDtype(ctx.tensors),
     hostBytes,
+    lmHeadCopyBytes,
     nativeGemm: ctx.native ?? false,
     residentBytes,
     streamBytes: Math.max(phase.vision[0], phase.text[0], phase.head[0]),

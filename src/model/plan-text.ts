@@ -39,7 +39,7 @@ export function formatPlan(p: MemoryPlan): string {
 function weightRows(p: MemoryPlan): string[] {
   const dtypes = Object.keys(p.fileBytes).join("/");
   const packed = p.backend === "wasm" ? ", with XNNPACK's packed copies" : "";
-  const lmRows = p.workload.rows > 1 ? "; + lm_head as float32 rows for CausalMM's scores" : "";
+  const lmRows = p.lmHeadCopyBytes ? `; + ${gib(p.lmHeadCopyBytes)} float32 lm_head rows for CausalMM's scores` : "";
   if (p.policy === "native") {
     const gemm = p.nativeGemm ? "read in place by the native GEMM" : "widened to float32 per product (native addon not loaded)";
     return [
