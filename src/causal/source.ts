@@ -74,6 +74,8 @@ export class CausalSource implements LogitsSource {
   /** Branches whose logits are the factual ones after prefill (the released code's shared cache). */
   private frozen = new Set<number>();
   readonly branchesPerForward: number;
+  /** At most this many tokens will be generated (expectNewTokens); null = unknown. */
+  private newTokens: number | null = null;
 
   constructor(
     private readonly model: LlavaModel,
@@ -187,6 +189,10 @@ export class CausalSource implements LogitsSource {
     return { sharedInput, first, identical: sharedInput && first >= this.model.config.text.numLayers };
   }
 
+  expectNewTokens(n: number): void {
+    this.newTokens = n;
+  }
+
   prefill(): Float32Array[] {
     const scores = this.score(this.runGroups());
     if (this.opts.plan.sharedCache) this.shareFactualCache();
@@ -259,6 +265,8 @@ export class CausalSource implements LogitsSource {
     return tf.tidy(() => {
       const x = input();
       const position = g.cache.length;
+      // caches exactly big enough for the prompt and the answer (the last token is never fed back)
+      if (this.newTokens !== null && x.shape[1] > 1) g.cache.expect(position + x.shape[1] + Math.max(0, this.newTokens - 1));
       let h = x;
       if (g.sharedInput) {
         if (g.split > 0) h = this.model.decode(x, { cache: g.cache, stopLayer: g.split, positionOffset: position, logits: "none" }).last;

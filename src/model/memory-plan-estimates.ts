@@ -2,7 +2,7 @@
 // on the backend and on the host, and what a workload's activations and KV cache take. Every figure
 // comes from the checkpoint's headers and the config; nothing here decides a policy or a refusal.
 import { FIXED_UNIT, type PlannedTensor } from "../weights/params.js";
-import type { LlavaConfig, TextConfig } from "./config.js";
+import type { LlavaConfig, TextConfig, VisionConfig } from "./config.js";
 import { numImageTokens } from "./config.js";
 import type { MachineMemory } from "./machine.js";
 import { defaultHeadChunkRows, type Residency } from "./residency.js";
@@ -20,14 +20,28 @@ export function rowCacheBytes(cfg: TextConfig, t: number): number {
 }
 
 /**
- * Peak live bytes of one layer's intermediates for one row of `s` new positions over `t` (every
- * intermediate of a layer lives until the layer's tf.tidy ends). Measured with the engine's byte
- * count on a LLaVA-7B-width decoder layer on wasm: 438 MiB at 300 positions, 987 MiB at 581
- * (benchmarks/residency.ts) — about 7 score-sized [H,S,T] and 14 [S,I] + 40 [S,D] float tensors.
+ * Wasm heap taken by one decoder layer's intermediates for one row of `s` new positions over `t`
+ * (the attention half and the MLP half each free theirs before the next begins, model/llama.ts; the
+ * heap is more than the live tensors, since the allocator cannot always reuse freed space). Fitted to
+ * the heap measured at LLaVA-7B widths on wasm (benchmarks/scale-cf.ts: one decoder layer, native
+ * residency, 273–633 positions, one plain row and 2–3 CausalMM rows, all within 5 %): about 3.5
+ * score-sized [H,S,T] tensors per plain row and 5.35 under a CausalMM hook (the branches' edited blocks
+ * and their concatenation, causal/row-blocks.ts), 3.5 [S,I] and 2.2 [S,D].
  */
-export function layerPeakBytes(heads: number, inter: number, dim: number, s: number, t: number): number {
-  return 4 * s * (7 * heads * t + 14 * inter + 40 * dim);
+export function textLayerHeapBytes(cfg: TextConfig, s: number, t: number, edited: boolean): number {
+  return 4 * s * ((edited ? 5.35 : 3.46) * cfg.numHeads * t + 3.5 * cfg.intermediateSize + 2.2 * cfg.hiddenSize);
 }
+
+/** The same for one CLIP layer on one image of `t` positions (one scope per layer); fitted at 224 and 336 px. */
+export function visionLayerHeapBytes(cfg: VisionConfig, t: number): number {
+  return 4 * t * (2.4 * cfg.numHeads * t + 8 * cfg.intermediateSize + 8.2 * cfg.hiddenSize);
+}
+
+/**
+ * Heap a forward takes besides its layers' intermediates (input embeddings, image features, CLIP's freed
+ * space the allocator does not reuse for the prompt's larger tensors): measured 40–55 MiB at 7B widths.
+ */
+export const FORWARD_SLACK_BYTES = 48 * 1024 ** 2;
 
 /** What the model will be asked to do: the plan provisions activations and KV caches for it. */
 export interface Workload {
@@ -59,18 +73,20 @@ export interface WorkloadBytes {
 }
 
 export function workloadBytes(cfg: LlavaConfig, w: Required<Workload>): WorkloadBytes {
+  // the generation loop tells the caches how many tokens will come (LogitsSource.expectNewTokens), so
+  // they hold exactly the prompt and the answer; all rows of a forward's layers are made before it runs
   const positions = w.promptTokens + w.maxNewTokens;
-  const kvBytes = w.rows * rowCacheBytes(cfg.text, positions + Math.max(128, Math.ceil(positions / 4)));
+  const kvBytes = w.rows * rowCacheBytes(cfg.text, positions);
   const logits = w.rows * cfg.text.vocabSize * 4 * 2;
-  const t = cfg.text;
-  const text = w.rows * layerPeakBytes(t.numHeads, t.intermediateSize, t.hiddenSize, w.promptTokens, w.promptTokens) + logits;
-  return { kvBytes, vision: visionActivationBytes(cfg, w.images), text, logits };
+  // more than one row: CausalMM branches, whose hook edits P in row blocks
+  const text = w.rows * textLayerHeapBytes(cfg.text, w.promptTokens, w.promptTokens, w.rows > 1) + logits + FORWARD_SLACK_BYTES;
+  return { kvBytes, vision: visionActivationBytes(cfg, w.images) + FORWARD_SLACK_BYTES, text, logits };
 }
 
 function visionActivationBytes(cfg: LlavaConfig, images: number): number {
   const v = cfg.vision;
   const T = (v.imageSize / v.patchSize) ** 2 + 1;
-  return images * layerPeakBytes(v.numHeads, v.intermediateSize, v.hiddenSize, T, T);
+  return images * visionLayerHeapBytes(v, T);
 }
 
 /** Node, tfjs, the tokenizer and V8's heap before any weight: measured ≈ 150–250 MiB here. */

@@ -18,11 +18,12 @@ import {
 } from "./memory-plan-estimates.js";
 
 export {
-  layerPeakBytes,
   PROCESS_BASE_BYTES,
   rowCacheBytes,
   rowForwardBytes,
+  textLayerHeapBytes,
   unitBytes,
+  visionLayerHeapBytes,
   type PlanContext,
   type SizedTensor,
   type Workload,

@@ -19,7 +19,7 @@ export function formatPlan(p: MemoryPlan): string {
     row("host copies (file dtype)", gib(p.hostBytes), "streamed units, kept 16-bit outside the backend"),
     row("resident float32 weights", gib(p.residentBytes), p.backend === "wasm" ? "with XNNPACK's packed copies" : ""),
     row("largest streamed unit", gib(p.streamBytes), "while it runs, uploads and packed copies included"),
-    row("KV cache", gib(p.kvBytes), `${w.rows} row(s) × ${w.promptTokens + w.maxNewTokens} positions + spare`),
+    row("KV cache", gib(p.kvBytes), `${w.rows} row(s) × ${w.promptTokens + w.maxNewTokens} positions`),
     row("activations", gib(p.activationBytes), "largest layer of CLIP or the prompt"),
     row("peak tensor memory", gib(p.tensorPeakBytes), "tf.memory()"),
     row(
