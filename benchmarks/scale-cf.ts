@@ -63,18 +63,23 @@ async function main(): Promise<void> {
   const cfg = parseLlavaConfig(cfgJson);
   const ids = [1, ...Array.from({ length: textTokens - 2 }, (_, i) => 300 + ((i * 7919) % 20000)), cfg.imageTokenIndex];
   ids.splice(20, 0, ids.pop()!); // the image after a short system prompt, as LLaVA's template puts it
-  const plan = buildPlan({ cf: cf.split(",") }, cfg);
-  const workload = { promptTokens: ids.length - 1 + numImageTokens(cfg), maxNewTokens: newTokens, rows: plan.branches.length };
+  // "none": plain decoding (the model alone), the reference the branches' memory is compared with
+  const plan = cf === "none" ? null : buildPlan({ cf: cf.split(",") }, cfg);
+  const branches = plan?.branches.length ?? 1;
+  const images = plan ? new Set(plan.branches.map((b) => JSON.stringify(b.vision))).size : 1;
+  const workload = { promptTokens: ids.length - 1 + numImageTokens(cfg), maxNewTokens: newTokens, rows: branches, images };
   const tracker = trackPeak();
   const model = buildModel(cfg, realWidthSource(cfgJson), { residency: { policy, workload } });
-  const phases: { phase: string; peakTensors: number; liveAfter: number; heap: number }[] = [];
+  const phases: { phase: string; liveBefore?: number; peakTensors: number; liveAfter: number; heap: number }[] = [];
   const decode = model.decode.bind(model);
   phases.push({ phase: "loaded", peakTensors: tracker.peak(), liveAfter: tracker.live(), heap: heap() });
   model.decode = (embeds, opts) => {
     if (phases.length === 1) phases.push({ phase: "vision", peakTensors: tracker.peak(), liveAfter: tracker.live(), heap: heap() });
     tracker.reset();
+    const liveBefore = tracker.live();
     const out = decode(embeds, opts);
-    phases.push({ phase: `decode ${embeds.shape.join("×")}`, peakTensors: tracker.peak(), liveAfter: tracker.live(), heap: heap() });
+    const phase = `decode ${embeds.shape.join("×")}`;
+    phases.push({ phase, liveBefore, peakTensors: tracker.peak(), liveAfter: tracker.live(), heap: heap() });
     return out;
   };
   const pixels = tf.randomUniform([1, 3, image, image], -1, 1, "float32", 7) as tf.Tensor4D;
@@ -86,7 +91,7 @@ async function main(): Promise<void> {
   const p = memoryPlanOf(model)!;
   const out = {
     cf,
-    branches: plan.branches.length,
+    branches,
     policy: p.policy,
     tokens: result.tokens,
     runMs,
@@ -103,9 +108,11 @@ async function main(): Promise<void> {
   if (process.argv.includes("--json")) process.stdout.write(JSON.stringify(out) + "\n");
   else {
     const g = (b: number) => `${(b / 1024 ** 3).toFixed(3)} GiB`;
-    console.log(`${cf} (${out.branches} branches), ${p.policy}: run ${runMs.toFixed(0)} ms, tokens ${JSON.stringify(result.tokens)}`);
-    for (const ph of phases)
-      console.log(`  ${ph.phase}: peak tensors ${g(ph.peakTensors)}, live after ${g(ph.liveAfter)}, heap ${g(ph.heap)}`);
+    console.log(`${cf} (${branches} branches), ${p.policy}: run ${runMs.toFixed(0)} ms, tokens ${JSON.stringify(result.tokens)}`);
+    for (const ph of phases) {
+      const before = ph.liveBefore === undefined ? "" : `live before ${g(ph.liveBefore)}, `;
+      console.log(`  ${ph.phase}: ${before}peak tensors ${g(ph.peakTensors)}, live after ${g(ph.liveAfter)}, heap ${g(ph.heap)}`);
+    }
     console.log(`  plan: KV ${g(p.kvBytes)}, activations ${g(p.activationBytes)}`);
     console.log(`  backend: plan ${g(p.backendPeakBytes)}, wasm heap ${g(out.measured.wasmHeap)}`);
     console.log(`  process: plan ${g(p.processPeakBytes)}, VmHWM ${g(out.measured.vmHwm)}`);

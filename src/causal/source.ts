@@ -55,6 +55,8 @@ export class CausalSource implements LogitsSource {
   private frozen = new Set<number>();
   readonly branchesPerForward: number;
   private readonly layout: Layout;
+  /** At most this many tokens will be generated (expectNewTokens); null = unknown. */
+  private newTokens: number | null = null;
 
   constructor(
     private readonly model: LlavaModel,
@@ -111,6 +113,10 @@ export class CausalSource implements LogitsSource {
       g.cache.dispose();
       g.cache = cache.clone();
     }
+  }
+
+  expectNewTokens(n: number): void {
+    this.newTokens = n;
   }
 
   prefill(): Float32Array[] {
@@ -186,6 +192,8 @@ export class CausalSource implements LogitsSource {
     return tf.tidy(() => {
       const x = input();
       const position = g.cache.length;
+      // caches exactly big enough for the prompt and the answer (the last token is never fed back)
+      if (this.newTokens !== null && x.shape[1] > 1) g.cache.expect(position + x.shape[1] + Math.max(0, this.newTokens - 1));
       let h = x;
       if (g.sharedInput) {
         if (g.split > 0) h = this.model.decode(x, { cache: g.cache, stopLayer: g.split, positionOffset: position, logits: "none" }).last;

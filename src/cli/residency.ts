@@ -53,11 +53,35 @@ export function residencyRequest(args: ParsedArgs): PlanRequest {
   if (resident !== undefined && policy !== "budget")
     throw new Error(`--resident sets the budget policy's size; it does not go with --residency ${policy}`);
   const maxNew = numOpt(args, "max-new-tokens");
-  // each counterfactual branch (and a baseline's contrast) is one more batch row with its own KV cache
-  const branches = listOpt(args, "cf").length + (str(args, "baseline") || str(args, "preset") ? 1 : 0);
+  const cf = cfBranchCount(listOpt(args, "cf"), numOpt(args, "draws") ?? 1);
+  // a baseline's (or the official preset's) contrast is one more branch, with its own image when it has one
+  const extra = str(args, "baseline") || str(args, "preset") ? 1 : 0;
   return {
     policy,
     ...(resident !== undefined ? { residentBytes: parseBytes(resident) } : {}),
-    workload: { ...(maxNew !== undefined ? { maxNewTokens: maxNew } : {}), rows: 1 + branches, images: 1 + branches },
+    workload: {
+      ...(maxNew !== undefined ? { maxNewTokens: maxNew } : {}),
+      rows: 1 + cf.rows + extra,
+      images: 1 + cf.images + extra,
+    },
   };
+}
+
+/**
+ * Counterfactual branches of `--cf` entries (each a batch row with its own KV cache) and how many of
+ * them encode an edited image, as causal/presets.ts builds them: `both` is two branches (vision and
+ * text), `A+B` one, and a random/shuffle branch is one per draw.
+ */
+export function cfBranchCount(entries: string[], draws: number): { rows: number; images: number } {
+  let rows = 0;
+  let images = 0;
+  for (const e of entries) {
+    const parts = e.includes("+") ? [e.split("+")] : e.startsWith("both") ? [["vision" + e.slice(4)], ["text" + e.slice(4)]] : [[e]];
+    for (const branch of parts) {
+      const n = branch.some((p) => /:(random|shuffle)\b/.test(p)) ? draws : 1;
+      rows += n;
+      if (branch.some((p) => p.startsWith("vision") || p.startsWith("both"))) images += n;
+    }
+  }
+  return { rows, images };
 }

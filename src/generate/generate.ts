@@ -133,6 +133,7 @@ export function* run(source: LogitsSource, opts: GenerateOptions = {}): Generato
   const clock = { prefill: 0, decode: 0, steps: 0 };
   if (maxNew === 0) return result(rows, clock, source, seed);
 
+  source.expectNewTokens?.(maxNew);
   let t0 = ms();
   let scores = source.prefill();
   clock.prefill = ms() - t0;

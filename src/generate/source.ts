@@ -13,6 +13,11 @@ export interface LogitsSource {
   readonly vocabSize: number;
   /** Number of rows prefill() and step() return. */
   readonly batchSize: number;
+  /**
+   * Optional, before prefill(): at most `n` tokens will be generated, so KV caches can be made exactly
+   * big enough (KVCache.expect) instead of with spare room for a longer answer.
+   */
+  expectNewTokens?(n: number): void;
   /** Runs the prompt; one `[V]` score row per batch row for the first new token. Called once. */
   prefill(): Float32Array[];
   /** Feeds one token per row (finished rows get a pad token); the scores for the next token. */
@@ -62,6 +67,7 @@ export class ModelSource implements LogitsSource {
   readonly stats: SourceStats = { visionEncodeMs: 0, prefillTokens: 0 };
   private cache: KVCache | null = null;
   private disposed = false;
+  private newTokens: number | null = null;
 
   constructor(
     private readonly model: LlavaModel,
@@ -73,14 +79,20 @@ export class ModelSource implements LogitsSource {
     this.batchSize = prompt.length;
   }
 
+  expectNewTokens(n: number): void {
+    this.newTokens = n;
+  }
+
   prefill(): Float32Array[] {
     if (this.cache || this.disposed) throw new Error("ModelSource: prefill() may only be called once");
-    this.cache = new KVCache(this.model.config.text.numLayers);
+    const cache = (this.cache = new KVCache(this.model.config.text.numLayers));
     const features = this.imageFeatures();
     try {
       const logits = tf.tidy(() => {
         const embeds = this.model.embed(this.prompt, features ?? undefined);
         this.stats.prefillTokens = embeds.shape[0] * embeds.shape[1];
+        // the last token generated is never fed back: prompt + n − 1 positions are ever cached
+        if (this.newTokens !== null) cache.expect(embeds.shape[1] + Math.max(0, this.newTokens - 1));
         return this.model.decode(embeds, { cache: this.cache!, hook: this.opts.hook, logits: "last" }).logits!;
       });
       return this.rows(logits);

@@ -48,6 +48,8 @@ export class KVCache {
   private keys: (tf.Tensor4D | null)[];
   private values: (tf.Tensor4D | null)[];
   private lengths: number[];
+  /** Positions the owner expects to fill in all (prompt + new tokens); 0 = unknown. */
+  private expected = 0;
 
   /**
    * `writes`: in place where the backend allows it ("auto") or reallocated every step ("never"). The
@@ -76,6 +78,39 @@ export class KVCache {
     return this.writes === "auto" && inPlaceAvailable();
   }
 
+  /**
+   * The owner's forecast of the positions it will fill (prompt + new tokens): storage made from now on
+   * holds exactly that many when they cover its contents, instead of the default spare room (a quarter,
+   * at least 128 positions, which for a long prompt and a short answer is mostly never written).
+   */
+  expect(positions: number): void {
+    if (!(Number.isInteger(positions) && positions >= 0)) throw new Error(`KVCache.expect: expected a position count, got ${positions}`);
+    this.expected = positions;
+  }
+
+  /** Capacity of fresh storage holding `filled` positions. */
+  private capacityFor(filled: number): number {
+    return this.expected >= filled ? this.expected : filled + spareFor(filled);
+  }
+
+  /**
+   * Makes the storage of layers [from, to) that have none yet, for `rows` batch rows and `positions`
+   * filled positions, before a forward runs them. One allocation after another, while no intermediate is
+   * alive, puts the caches side by side in memory; made layer by layer in the middle of each layer's
+   * intermediates, they split the freed space into pieces (wasm's heap never shrinks and does not move
+   * tensors, so a 7B prompt then needed far more heap than it had live tensors). Only where storage is
+   * written in place; elsewhere every append makes new tensors anyway.
+   */
+  reserve(from: number, to: number, rows: number, kvHeads: number, headDim: number, positions: number): void {
+    if (!this.inPlace) return;
+    const capacity = this.capacityFor(positions);
+    for (let i = from; i < to; i++) {
+      if (this.keys[i] || this.values[i] || this.lengths[i] > 0) continue;
+      this.keys[i] = zeros(rows, kvHeads, capacity, headDim);
+      this.values[i] = zeros(rows, kvHeads, capacity, headDim);
+    }
+  }
+
   /** Appends `[B,Hkv,T,hd]` keys (after RoPE) and values; returns the layer's storage and new length. */
   append(layer: number, k: tf.Tensor4D, v: tf.Tensor4D, writes: KvWrites = this.writes): CachedLayer {
     this.writes = writes;
@@ -94,8 +129,11 @@ export class KVCache {
   private writeAt(store: tf.Tensor4D | null, rows: tf.Tensor4D, at: number): tf.Tensor4D {
     const [B, Hkv, T, hd] = rows.shape;
     let target = store;
-    if (!store || at + T > store.shape[2] || !canWriteInPlace(store)) {
-      target = zeros(B, Hkv, at + T + spareFor(at + T), hd);
+    const fits = store && store.shape[0] === B && store.shape[1] === Hkv && at + T <= store.shape[2];
+    if (!store || !fits || !canWriteInPlace(store)) {
+      if (store && at > 0 && (store.shape[0] !== B || store.shape[1] !== Hkv))
+        throw new Error(`KVCache: appending [${rows.shape}] to storage [${store.shape}] holding ${at} positions`);
+      target = zeros(B, Hkv, this.capacityFor(at + T), hd);
       if (store && at > 0) this.copyOrThrow(target, store, positionBlocks(B * Hkv, at, store.shape[2], target.shape[2], 0, hd));
       store?.dispose();
     }

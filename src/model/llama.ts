@@ -172,6 +172,8 @@ export function llamaForward(
   const stop = opts.stopLayer ?? cfg.numLayers;
   // one causal mask for every layer of this forward (a single decode row needs none)
   const mask = S > 1 ? causalBias(S, start + S, start) : undefined;
+  // every layer's cache storage is made before the first layer's intermediates exist (KVCache.reserve)
+  opts.cache?.reserve(first, stop, embeds.shape[0], cfg.numKvHeads, cfg.headDim, start + S);
   const ctx: LayerContext = { cfg, rope, past: start, mask, cache: opts.cache, hook: opts.hook, tap: opts.tap, performance };
   let x = embeds;
   const hidden: tf.Tensor3D[] = opts.allHidden ? [x] : [];

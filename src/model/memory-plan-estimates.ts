@@ -79,7 +79,9 @@ type LayerBytes = (heads: number, inter: number, dim: number, s: number, t: numb
 
 export function workloadBytes(cfg: LlavaConfig, w: Required<Workload>): WorkloadBytes {
   const positions = w.promptTokens + w.maxNewTokens;
-  const kvBytes = w.rows * rowCacheBytes(cfg.text, positions + Math.max(128, Math.ceil(positions / 4)));
+  // the generation loop tells the caches how many tokens will come (LogitsSource.expectNewTokens), so
+  // they hold exactly the prompt and the answer, reserved before a forward's intermediates (KVCache.reserve)
+  const kvBytes = w.rows * rowCacheBytes(cfg.text, positions);
   const logits = w.rows * cfg.text.vocabSize * 4 * 2;
   const t = cfg.text;
   const text = (f: LayerBytes) => w.rows * f(t.numHeads, t.intermediateSize, t.hiddenSize, w.promptTokens, w.promptTokens) + logits;
@@ -89,8 +91,17 @@ export function workloadBytes(cfg: LlavaConfig, w: Required<Workload>): Workload
     text: text(layerPeakBytes),
     logits,
     visionLive: visionLiveBytes(cfg, w.images),
-    textLive: text(layerLiveBytes),
+    textLive: text(layerLiveBytes) + editedBlocksBytes(t, w),
   };
+}
+
+/**
+ * More than one row means CausalMM branches, whose hook edits P in row blocks (causal/row-blocks.ts): the
+ * edited blocks and their concatenation hold about two more score-sized [H,S,T] tensors per row (measured
+ * on the wasm heap at LLaVA-7B widths, one decoder layer, 273–633 positions: 5.35 against 3.46 per row).
+ */
+function editedBlocksBytes(t: TextConfig, w: Required<Workload>): number {
+  return w.rows > 1 ? w.rows * 4 * 2 * t.numHeads * w.promptTokens * w.promptTokens : 0;
 }
 
 /**

@@ -18,7 +18,6 @@ import {
 } from "./memory-plan-estimates.js";
 
 export {
-  layerPeakBytes,
   PROCESS_BASE_BYTES,
   rowCacheBytes,
   rowForwardBytes,

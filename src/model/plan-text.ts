@@ -17,7 +17,7 @@ export function formatPlan(p: MemoryPlan): string {
     `  workload: ${w.promptTokens} prompt positions + ${w.maxNewTokens} new tokens, ${w.rows} batch row(s), ${w.images} image(s)`,
     row("weights in the checkpoint", gib(Object.values(p.fileBytes).reduce((a, b) => a + b, 0)), files),
     ...weightRows(p),
-    row("KV cache", gib(p.kvBytes), `${w.rows} row(s) × ${w.promptTokens + w.maxNewTokens} positions + spare`),
+    row("KV cache", gib(p.kvBytes), `${w.rows} row(s) × ${w.promptTokens + w.maxNewTokens} positions`),
     row("activations", gib(p.activationBytes), "largest layer of CLIP or the prompt"),
     row("peak tensor memory", gib(p.tensorPeakBytes), "tf.memory()"),
     row(
