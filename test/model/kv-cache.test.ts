@@ -181,13 +181,16 @@ describe.each(["wasm", "cpu"] as const)("KV cache (%s)", (backend) => {
     expect(() => cache.expect(2.5)).toThrow(/position count/);
     cache.expect(9); // prompt 7 + 2 new tokens
     cache.reserve(0, 2, 2, 2, 3, 7); // layers 0 and 1 only
+    expect(tf.memory().numTensors).toBe(before + 4); // keys and values of both layers, made before any append
     const reserved = tf.tidy(() => cache.append(0, rows(2, 7, 1), rows(2, 7, 2)).k);
     expect(reserved.shape).toEqual([2, 2, 9, 3]); // exactly the forecast, not 7 + 128 spare positions
     const step = tf.tidy(() => cache.append(0, rows(2, 1, 3), rows(2, 1, 4)).k);
     expect(step).toBe(reserved); // the decode step wrote into the reserved storage
     const unreserved = tf.tidy(() => cache.append(2, rows(2, 7, 1), rows(2, 7, 2)).k);
     expect(unreserved.shape[2]).toBe(9); // made on append, sized by the same forecast
+    const made = tf.memory().numTensors;
     cache.reserve(0, 3, 2, 2, 3, 7); // layers 0 and 2 hold positions: left alone; layer 1 is already made
+    expect(tf.memory().numTensors).toBe(made);
     expect(tf.tidy(() => cache.append(0, rows(2, 1, 5), rows(2, 1, 6)).k)).toBe(reserved);
     tf.tidy(() => {
       const want = tf.concat([rows(2, 7, 1), rows(2, 1, 3), rows(2, 1, 5)], 2);
