@@ -4,7 +4,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { existsSync } from "node:fs";
 import { currentBackend, type BackendName } from "./backend.js";
-import { loadModel, type LoadOptions } from "./model/load.js";
+import { planLoad, type LoadOptions } from "./model/load.js";
 import type { PlanRequest } from "./model/memory-plan.js";
 import { loadLlavaConfig } from "./model/config.js";
 import type { LlavaModel } from "./model/llava.js";
@@ -43,6 +43,8 @@ export interface LoadLlavaOptions {
   residency?: PlanRequest;
   /** How the model computes (kernels, matMul strategies, KV cache writes); see src/model/performance.ts. */
   performance?: LoadOptions["performance"];
+  /** The machine's memory as the plan sees it (default: measured now). */
+  machine?: LoadOptions["machine"];
 }
 
 export interface AskOptions extends SamplingOptions {
@@ -248,14 +250,22 @@ export async function loadLlava(dir?: string, opts: LoadLlavaOptions = {}): Prom
   const modelDir = resolveModelDir(dir);
   if (!existsSync(modelDir)) throw new Error(`model directory not found: ${modelDir}`);
   const cfg = loadLlavaConfig(modelDir);
-  const tokenizer = await Tokenizer.fromDir(opts.tokenizerDir ?? modelDir, { imageTokenId: cfg.imageTokenIndex });
-  const processor = loadProcessorConfig(modelDir, cfg.vision.imageSize);
-  const generation = loadGenerationDefaults(modelDir, cfg, tokenizer);
-  const model = await loadModel(modelDir, {
+  // the memory plan first: a machine that cannot hold the model is told so before the tokenizer loads
+  const planned = await planLoad(modelDir, {
     backend: opts.backend,
     onProgress: opts.onProgress,
     residency: opts.residency,
     performance: opts.performance,
+    machine: opts.machine,
   });
-  return new Llava(modelDir, model, tokenizer, processor, generation, performance.now() - t0);
+  let tokenizer: Tokenizer, processor: ProcessorConfig, generation: GenerationDefaults;
+  try {
+    tokenizer = await Tokenizer.fromDir(opts.tokenizerDir ?? modelDir, { imageTokenId: cfg.imageTokenIndex });
+    processor = loadProcessorConfig(modelDir, cfg.vision.imageSize);
+    generation = loadGenerationDefaults(modelDir, cfg, tokenizer);
+  } catch (e) {
+    planned.close();
+    throw e;
+  }
+  return new Llava(modelDir, planned.read(), tokenizer, processor, generation, performance.now() - t0);
 }

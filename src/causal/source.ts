@@ -131,9 +131,12 @@ export class CausalSource implements LogitsSource {
     const features = this.opts.prefix ? new Map<string, tf.Tensor3D>() : (this.opts.features ?? this.encode());
     try {
       return this.groups.map((g) => {
-        const logits = this.forward(g, () => this.groupEmbeds(g, features));
-        this.stats.prefillTokens += g.ids.length * g.ids[0].length;
-        return logits;
+        // counted as the plain source does: embedded positions (image features included) times rows
+        return this.forward(g, () => {
+          const x = this.groupEmbeds(g, features);
+          this.stats.prefillTokens += x.shape[0] * x.shape[1];
+          return x;
+        });
       });
     } finally {
       if (!this.opts.features) for (const f of features.values()) f.dispose();

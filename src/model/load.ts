@@ -80,18 +80,24 @@ export function planContext(
   return { cfg, tensors, backend, backendLimitBytes: backend === "wasm" ? wasmHeapLimit() * 0.9 : null, machine, native };
 }
 
-/** Builds a model from any tensor source (a checkpoint, or tensors made in memory). */
-export function buildModel(
-  cfg: LlavaConfig,
-  src: TensorSource,
-  opts: Omit<LoadOptions, "backend"> | LoadOptions["onProgress"] = {},
-): LlavaModel {
-  const o = typeof opts === "function" ? { onProgress: opts } : opts;
+/** The plan of a load (checked against the source, refused with the numbers when it cannot fit). */
+function plannedLoad(cfg: LlavaConfig, src: TensorSource, o: Omit<LoadOptions, "backend">): { tensors: SizedTensor[]; plan: MemoryPlan } {
   resolvePerformance(o.performance); // a bad option fails before any tensor is read
   const tensors = sizedTensors(cfg, src);
   const ctx = planContext(cfg, tensors, o.machine);
   const plan = choosePlan(ctx, o.residency);
   if (plan.problems.length) throw new Error(refusal(`model ${src.dir}`, plan, ctx, o.residency));
+  return { tensors, plan };
+}
+
+/** Reads the weights a plan made for `src` says to read, the way it says. */
+function readPlanned(
+  cfg: LlavaConfig,
+  src: TensorSource,
+  o: Omit<LoadOptions, "backend">,
+  tensors: SizedTensor[],
+  plan: MemoryPlan,
+): LlavaModel {
   const totalBytes = plannedBytes(tensors, false);
   let model: LlavaModel;
   if (plan.policy === "all")
@@ -107,16 +113,57 @@ export function buildModel(
   return model;
 }
 
-/** Loads `config.json` and the safetensors weights of a llava-hf directory. */
-export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<LlavaModel> {
+/** Builds a model from any tensor source (a checkpoint, or tensors made in memory). */
+export function buildModel(
+  cfg: LlavaConfig,
+  src: TensorSource,
+  opts: Omit<LoadOptions, "backend"> | LoadOptions["onProgress"] = {},
+): LlavaModel {
+  const o = typeof opts === "function" ? { onProgress: opts } : opts;
+  const { tensors, plan } = plannedLoad(cfg, src, o);
+  return readPlanned(cfg, src, o, tensors, plan);
+}
+
+/** A model directory whose headers are read and whose plan fits; no weight is read until `read()`. */
+export interface PlannedModel {
+  readonly plan: MemoryPlan;
+  /** Reads the weights (once) and closes the checkpoint. */
+  read(): LlavaModel;
+  /** Gives up without reading (read() closes on its own). */
+  close(): void;
+}
+
+/**
+ * The first half of `loadModel`: backend, config, checkpoint headers and the memory plan, refused in
+ * milliseconds when it cannot fit, so callers can check it before slower work (the tokenizer, images).
+ */
+export async function planLoad(dir: string, opts: LoadOptions = {}): Promise<PlannedModel> {
   if (!currentBackend() || opts.backend !== undefined) await initBackend(opts.backend);
   const cfg = loadLlavaConfig(dir);
   const ckpt = Checkpoint.open(dir);
   try {
-    return buildModel(cfg, checkpointSource(ckpt), opts);
-  } finally {
+    const src = checkpointSource(ckpt);
+    const { tensors, plan } = plannedLoad(cfg, src, opts);
+    return {
+      plan,
+      read: () => {
+        try {
+          return readPlanned(cfg, src, opts, tensors, plan);
+        } finally {
+          ckpt.close();
+        }
+      },
+      close: () => ckpt.close(),
+    };
+  } catch (e) {
     ckpt.close();
+    throw e;
   }
+}
+
+/** Loads `config.json` and the safetensors weights of a llava-hf directory. */
+export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<LlavaModel> {
+  return (await planLoad(dir, opts)).read();
 }
 
 /** The memory plan for a model directory on the active backend, without reading any tensor. */

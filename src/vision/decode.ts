@@ -1,7 +1,6 @@
 // PNG/JPEG -> RGB uint8, matching PIL's `Image.open(path).convert("RGB")`: alpha is dropped (not
 // composited), EXIF orientation is NOT applied unless asked for, greyscale/palette expand to RGB.
 import { readFile } from "node:fs/promises";
-import { Jimp } from "jimp";
 import { JPEG_SOI, PNG_SIGNATURE, inspectJpeg, inspectPng, type PngInfo } from "./containers.js";
 import { startsWith } from "./exif.js";
 import { applyOrientation, rgbaToRgb, type RgbImage } from "./image.js";
@@ -151,6 +150,8 @@ function describeUnknown(b: Uint8Array): string {
 async function jimpBitmap(bytes: Uint8Array, options?: Record<string, unknown>): Promise<RawBitmap> {
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   // jimp's option type is a union keyed by MIME type; ours are plain decoder options.
+  // loaded on first use: jimp costs about 0.15 s of start-up that commands refused early never need
+  const { Jimp } = await import("jimp");
   const img = await Jimp.fromBuffer(buf, options as Parameters<typeof Jimp.fromBuffer>[1]);
   return img.bitmap as RawBitmap;
 }

@@ -51,6 +51,22 @@ describe("CausalSource (random GQA model, cpu)", () => {
     });
   });
 
+  test("prefill counts embedded positions (image features included) per row, as the plain source does", () => {
+    const plain = new ModelSource(m, ids, { pixels: px });
+    plain.prefill();
+    plain.dispose();
+    const positions = plain.stats.prefillTokens;
+    expect(positions).toBeGreaterThan(ids[0].length); // the <image> id stands for several feature positions
+    const plan = buildPlan({ cf: ["both"] }, m.config);
+    const causal = new CausalSource(m, { plan, prompts: { main: ids }, pixels: px });
+    causal.prefill();
+    causal.dispose();
+    const rows = causal.stats.prefillTokens / positions;
+    expect(Number.isInteger(rows), `${causal.stats.prefillTokens} is not a multiple of ${positions}`).toBe(true);
+    expect(rows).toBeGreaterThanOrEqual(1);
+    expect(rows).toBeLessThanOrEqual(plan.branches.length);
+  });
+
   test("a branch with no intervention is bit-identical to the factual branch", () => {
     const plan: DecodingPlan = {
       branches: [FACTUAL, { ...FACTUAL, name: "noop" }],

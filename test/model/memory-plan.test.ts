@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { initBackend } from "../../src/backend.js";
 import { loadModel, planModel } from "../../src/model/load.js";
+import { loadLlava } from "../../src/api.js";
 import { Checkpoint } from "../../src/weights/checkpoint.js";
 import { formatPlan } from "../../src/model/plan-text.js";
 import type { MachineMemory } from "../../src/model/machine.js";
@@ -100,6 +101,14 @@ describe("memory plan (LLaVA-1.5-7B layout, sparse files)", () => {
     } finally {
       reads.forEach((r) => r.mockRestore());
     }
+  });
+
+  test("loadLlava refuses an impossible plan before it loads the tokenizer (this directory has none)", async () => {
+    await expect(loadLlava(dir, { backend: "wasm", residency: { policy: "all" }, machine: laptop })).rejects.toThrow(
+      /does not fit: the wasm backend/,
+    );
+    // the same directory with a plan that fits gets as far as the tokenizer, which is missing
+    await expect(loadLlava(dir, { backend: "wasm", residency: { policy: "stream" }, machine: laptop })).rejects.toThrow(/tokenizer/i);
   });
 
   test("the native plan names what stays 16-bit on the host and what goes into the heap", async () => {
