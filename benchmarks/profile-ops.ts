@@ -3,14 +3,21 @@
 // prefill and cached decode step (lm_head profiled alone). tf.profile records every kernel with its
 // time; kernels are grouped by name and input shapes, with GFLOP/s for matMuls and GB/s (bytes read +
 // written) for the rest; "outside kernels" = wall time − Σ kernel times (tensor bookkeeping, JS).
-// Run: npm run build && node dist/benchmarks/profile-ops.js [threads=1] [--parts clip,prefill,decode]
+// "causal": one decode step after the 595-position prompt on the full 32 064-token vocabulary with linear()
+// on the native addon (the CausalMM rows of real-width.ts), plain and CausalMM (both, vision only).
+// Run: npm run build && node dist/benchmarks/profile-ops.js [wasm threads=1] [--parts clip,prefill,decode,causal]
+//        [--native-threads 1]
 import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../src/backend.js";
 import { buildModel } from "../src/model/load.js";
 import { KVCache } from "../src/model/kv-cache.js";
 import type { LlavaModel } from "../src/model/llava.js";
 import { table } from "./common.js";
-import { lazyRandomSource, realWidthConfig, PROMPT_POSITIONS } from "./real-width-models.js";
+import { lazyRandomSource, realWidthConfig, textPrompt, PROMPT_POSITIONS } from "./real-width-models.js";
+import { ModelSource, type LogitsSource } from "../src/generate/source.js";
+import { CausalSource } from "../src/causal/source.js";
+import { buildPlan } from "../src/causal/presets.js";
+import { nativeAvailable, nativeUnavailableReason, setNativeThreads } from "../src/model/kernels/native.js";
 
 interface Group {
   name: string;
@@ -100,6 +107,35 @@ function textModel(): LlavaModel {
   return buildModel(cfg, lazyRandomSource(cfg));
 }
 
+/** One decode step of plain and CausalMM sources at 7B widths, full vocabulary, native linear(). */
+async function profileCausal(threads: number): Promise<void> {
+  if (!nativeAvailable()) throw new Error(`the causal part needs the native addon: ${nativeUnavailableReason()}`);
+  setNativeThreads(threads);
+  const cfg = realWidthConfig("text");
+  const model = buildModel(cfg, lazyRandomSource(cfg), { performance: { matmul: "native" } });
+  const ids = textPrompt(model);
+  const pixels = tf.randomNormal([1, 3, 56, 56], 0, 1, "float32", 1) as tf.Tensor4D;
+  const sources: [string, LogitsSource][] = [
+    ["plain", new ModelSource(model, ids, { pixels })],
+    [
+      "CausalMM both (3 rows)",
+      new CausalSource(model, { plan: buildPlan({ cf: ["both"] }, model.config), prompts: { main: ids }, pixels }),
+    ],
+    [
+      "CausalMM vision:uniform@sel (2 rows)",
+      new CausalSource(model, { plan: buildPlan({ cf: ["vision:uniform@sel"] }, model.config), prompts: { main: ids }, pixels }),
+    ],
+  ];
+  let k = 0;
+  for (const [label, s] of sources) {
+    s.prefill();
+    await profile(`decode step, ${label}, native linear on ${threads} thread(s)`, () => void s.step([5 + (k++ % 900)]), 7);
+    s.dispose();
+  }
+  pixels.dispose();
+  model.dispose();
+}
+
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   const threads = Number(argv[0] ?? 1);
@@ -144,6 +180,8 @@ async function main(): Promise<void> {
     head.dispose();
     row.dispose();
   }
+  if (parts.includes("causal"))
+    await profileCausal(argv.includes("--native-threads") ? Number(argv[argv.indexOf("--native-threads") + 1]) : 1);
 }
 
 main().catch((e) => {

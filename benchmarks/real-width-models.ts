@@ -8,7 +8,7 @@
 // Values are drawn lazily, one tensor at a time while the loader uploads it (no copy of the whole model
 // in JS memory): uniform with the variance of N(0, 1/fan_in) for matrices, 1 ± 0.1 for norms.
 import { parseLlavaConfig, type LlavaConfig } from "../src/model/config.js";
-import { llavaParams } from "../src/model/llava.js";
+import { llavaParams, type LlavaModel } from "../src/model/llava.js";
 import { ParamPlanner, type TensorSource } from "../src/weights/params.js";
 
 export type RealWidthPart = "clip" | "text";
@@ -92,4 +92,11 @@ export function lazyRandomSource(cfg: LlavaConfig, seed = 0): TensorSource {
       return fill(out, seed * 7919 + names.indexOf(n) + 1, isNorm ? 1 : 0, a);
     },
   };
+}
+
+/** The text rows' prompt: BOS, 40 text ids, the image placeholder, text ids up to PROMPT_POSITIONS embedded positions. */
+export function textPrompt(model: LlavaModel): number[][] {
+  const img = model.config.imageTokenIndex;
+  const after = PROMPT_POSITIONS - 41 - model.numImageTokens;
+  return [[1, ...Array.from({ length: 40 }, (_, i) => 100 + i), img, ...Array.from({ length: after }, (_, i) => 200 + ((i * 37) % 30000))]];
 }

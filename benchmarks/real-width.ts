@@ -3,9 +3,11 @@
 // widths against plain decoding, the big matMuls alone (gemm), and this machine's SIMD peak and read bandwidth.
 // Each row runs on tfjs-wasm with XNNPACK (wasm-Nt) and with linear() on the native GEMM addon (native-Nt).
 // Run: npm run build && flock /work/coord/bigmem.lock node dist/benchmarks/real-width.js [--parts peak,gemm,clip,text]
-//        [--rounds 3] [--wasm-threads 1,2|none] [--native-threads 1,2|none] [--torch-threads 1,2] [--decode-runs 5]
+//        [--rounds 3] [--wasm-threads 1,2|none] [--native-threads 1,2|none] [--torch-threads 1,2]
+//        [--openblas-threads 1,2] [--allow-reference-blas] [--decode-runs 5]
 // Each configuration is a server process holding its model (wasm with 1 or 2 threads: one Node process
-// each, the thread count is fixed per process; PyTorch: one Python process, threads set per call), and
+// each, the thread count is fixed per process; PyTorch: one Python process per OpenBLAS thread count,
+// torch threads set per call), and
 // the rounds go through every row of every configuration in turn, so the machine's drift hits all alike.
 // Peak memory: ≈ 2.6 GB per wasm process for CLIP (weights + XNNPACK's packed copies), ≈ 3.5 GB for the
 // 7B layer, ≈ 1.3–1.9 GB for PyTorch: take /work/coord/bigmem.lock.
@@ -24,7 +26,7 @@ import { buildPlan } from "../src/causal/presets.js";
 import type { LlavaModel } from "../src/model/llava.js";
 import { PACKAGE_ROOT } from "../src/paths.js";
 import { median, table } from "./common.js";
-import { lazyRandomSource, realWidthConfig, PROMPT_POSITIONS, type RealWidthPart } from "./real-width-models.js";
+import { lazyRandomSource, realWidthConfig, textPrompt, PROMPT_POSITIONS, type RealWidthPart } from "./real-width-models.js";
 import { peakReport } from "./machine-peak.js";
 import { GEMM_ROWS, gemmCost, gemmRows } from "./real-width-gemm.js";
 import { nativeAvailable, nativeUnavailableReason, setNativeThreads } from "../src/model/kernels/native.js";
@@ -56,12 +58,6 @@ function gflop(row: string): number {
 const DECODE_BYTES = 4 * (4 * 4096 * 4096 + 3 * 4096 * 11008 + 4096 * 32064);
 
 // ---------------------------------------------------------------- server side (one model per process)
-
-function textPrompt(model: LlavaModel): number[][] {
-  const img = model.config.imageTokenIndex;
-  const after = PROMPT_POSITIONS - 41 - model.numImageTokens;
-  return [[1, ...Array.from({ length: 40 }, (_, i) => 100 + i), img, ...Array.from({ length: after }, (_, i) => 200 + ((i * 37) % 30000))]];
-}
 
 /** Prefilled sources stepped together: one call = CAUSAL_STEPS steps, ms per step. */
 function stepper(sources: LogitsSource[]): () => number {
@@ -156,6 +152,8 @@ async function serve(part: Part, threads: number, native: string): Promise<void>
 
 interface Server {
   name: string;
+  /** The server's first JSON line. */
+  ready: Record<string, unknown>;
   ask(line: string): Promise<{ ms: number }>;
   close(): void;
 }
@@ -175,12 +173,35 @@ async function startServer(name: string, cmd: string, args: string[], env: NodeJ
   process.stderr.write(`${name} ready ${JSON.stringify(ready)}\n`);
   return {
     name,
+    ready,
     ask: async (line) => {
       child.stdin.write(line + "\n");
       return next();
     },
     close: () => child.stdin.end("quit\n"),
   };
+}
+
+const torchLabel = (threads: number, blas: number) => `torch-${threads}t-ob${blas}`;
+
+/**
+ * The PyTorch server with OpenBLAS on `blas` threads (OPENBLAS_NUM_THREADS is read once per process).
+ * Refuses a torch that mapped Debian's reference libblas3 instead of OpenBLAS (≈ 25× slower: every ratio
+ * against it would flatter this project) unless the caller asks for it.
+ */
+async function startTorch(part: Part, blas: number, allowReferenceBlas: boolean): Promise<Server> {
+  const script = join(PACKAGE_ROOT, "benchmarks", "real_width_torch.py");
+  const s = await startServer(`torch-ob${blas}`, "/usr/bin/python3", [script, part], { OPENBLAS_NUM_THREADS: String(blas) });
+  const blasLibs = (s.ready.blas as string[] | undefined) ?? [];
+  console.log(`PyTorch ${String(s.ready.torch)}, OpenBLAS threads ${blas}, BLAS libraries: ${blasLibs.join(", ") || "none mapped"}`);
+  if (!blasLibs.some((l) => l.includes("openblas")) && !allowReferenceBlas) {
+    s.close();
+    throw new Error(
+      "PyTorch is not using OpenBLAS (see the BLAS libraries above): `apt-get install libopenblas0-pthread`, " +
+        "or pass --allow-reference-blas to time it anyway",
+    );
+  }
+  return s;
 }
 
 function arg(argv: string[], name: string, def: string): string {
@@ -223,13 +244,14 @@ async function runPart(
   wasmThreads: number[],
   nativeThreads: number[],
   torchThreads: number[],
+  blasThreads: number[],
+  allowReferenceBlas: boolean,
   rounds: number,
   decodeRuns: number,
 ) {
   const self = fileURLToPath(import.meta.url);
-  const torch = await startServer("torch", "/usr/bin/python3", [join(PACKAGE_ROOT, "benchmarks", "real_width_torch.py"), part], {
-    OPENBLAS_NUM_THREADS: "1",
-  });
+  const torches: Server[] = [];
+  for (const b of blasThreads) torches.push(await startTorch(part, b, allowReferenceBlas));
   const servers: { s: Server; label: string; kind: "wasm" | "native" }[] = [];
   for (const t of wasmThreads)
     servers.push({
@@ -247,11 +269,11 @@ async function runPart(
   const loadBefore = loadavg();
   const med = await measure(
     [
-      {
-        s: torch,
-        cfgs: torchThreads.map((t) => ({ label: `torch-${t}t`, line: (row: string) => `${row} ${t}` })),
+      ...torches.map((s, i) => ({
+        s,
+        cfgs: torchThreads.map((t) => ({ label: torchLabel(t, blasThreads[i]), line: (row: string) => `${row} ${t}` })),
         rows: partRows(part, "torch"),
-      },
+      })),
       ...servers.map(({ s, label, kind }) => ({ s, cfgs: [{ label, line: (row: string) => row }], rows: partRows(part, kind) })),
     ],
     rounds,
@@ -264,22 +286,23 @@ async function runPart(
       "causal-vision": 2,
     },
   );
-  [torch, ...servers.map((x) => x.s)].forEach((s) => s.close());
+  [...torches, ...servers.map((x) => x.s)].forEach((s) => s.close());
   return { med, load: [loadBefore, loadavg()] };
 }
 
 const LABELS: [RegExp, string][] = [
-  [/^torch-(\d+)t$/, "PyTorch eager, $1 thread(s)"],
+  [/^torch-(\d+)t-ob(\d+)$/, "PyTorch eager, $1 thread(s), OpenBLAS $2"],
   [/^wasm-(\d+)t$/, "this project, wasm (XNNPACK), $1 thread(s)"],
   [/^native-(\d+)t$/, "this project, wasm + native GEMM, $1 thread(s)"],
 ];
 const describe = (label: string) => LABELS.reduce((s, [re, text]) => s.replace(re, text), label);
 
-function report(part: Part, med: Map<string, number>, labels: string[], torchThreads: number[]): string {
+function report(part: Part, med: Map<string, number>, labels: string[]): string {
+  const torchLabels = labels.filter((l) => l.startsWith("torch-"));
   const rows: (string | number)[][] = [];
   const timed = part === "gemm" ? GEMM_ROWS : part === "clip" ? ["clip"] : ["prefill", "decode"];
   for (const row of timed) {
-    const torchMs = torchThreads.map((t) => med.get(`torch-${t}t/${row}`)).filter((x): x is number => x !== undefined);
+    const torchMs = torchLabels.map((l) => med.get(`${l}/${row}`)).filter((x): x is number => x !== undefined);
     const torchBest = torchMs.length ? Math.min(...torchMs) : NaN;
     for (const label of labels) {
       const ms = med.get(`${label}/${row}`);
@@ -319,6 +342,8 @@ async function main(): Promise<void> {
   const wasmThreads = list("--wasm-threads", "1,2");
   const nativeThreads = list("--native-threads", "1,2");
   const torchThreads = arg(argv, "--torch-threads", "1,2").split(",").map(Number);
+  const blasThreads = arg(argv, "--openblas-threads", "1,2").split(",").map(Number);
+  const allowReferenceBlas = argv.includes("--allow-reference-blas");
   const decodeRuns = Number(arg(argv, "--decode-runs", "5"));
   console.log(
     `real-width benchmark, ${new Date().toISOString()}, load average ${loadavg()
@@ -328,17 +353,26 @@ async function main(): Promise<void> {
   if (parts.includes("peak")) console.log(await peakReport());
   for (const part of ["gemm", "clip", "text"] as const) {
     if (!parts.includes(part)) continue;
-    const { med, load } = await runPart(part, wasmThreads, nativeThreads, torchThreads, rounds, decodeRuns);
+    const { med, load } = await runPart(
+      part,
+      wasmThreads,
+      nativeThreads,
+      torchThreads,
+      blasThreads,
+      allowReferenceBlas,
+      rounds,
+      decodeRuns,
+    );
     console.log(
       `${part}: ${rounds} rounds (after one untimed), ` +
         `load average before ${load[0].map((x) => x.toFixed(2)).join(" ")}, after ${load[1].map((x) => x.toFixed(2)).join(" ")}\n`,
     );
     const labels = [
-      ...torchThreads.map((t) => `torch-${t}t`),
+      ...blasThreads.flatMap((b) => torchThreads.map((t) => torchLabel(t, b))),
       ...wasmThreads.map((t) => `wasm-${t}t`),
       ...nativeThreads.map((t) => `native-${t}t`),
     ];
-    console.log(report(part, med, labels, torchThreads) + "\n");
+    console.log(report(part, med, labels) + "\n");
   }
 }
 

@@ -9,9 +9,10 @@ weights of the same shapes as the TypeScript side's (values differ; timing does 
   gemm    the big matMuls alone (gemm-MxKxN rows)
 Serves timing requests so the caller can interleave it with its own runs: reads lines
 "<row> <threads>" on stdin, runs the row once with torch.set_num_threads(threads), writes one JSON line
-{"row", "threads", "ms"}; "quit" ends. Run: OPENBLAS_NUM_THREADS=1 /usr/bin/python3 real_width_torch.py clip|text|gemm
+{"row", "threads", "ms"}; "quit" ends. Run: OPENBLAS_NUM_THREADS=1|2 /usr/bin/python3 real_width_torch.py clip|text|gemm
+(OpenBLAS's own threads are fixed per process by that variable; torch's intra-op threads per call).
 """
-import json, math, sys, time
+import json, math, os, sys, time
 import torch
 import torch.nn.functional as F
 from torch_ops import rms, rope
@@ -106,6 +107,13 @@ def gemm_rows():
     return rows
 
 
+def blas_libraries():
+    """The BLAS/LAPACK libraries this process mapped: Debian picks one through update-alternatives, and
+    its reference libblas3 is ~25x slower than OpenBLAS, which would make every ratio meaningless."""
+    with open("/proc/self/maps") as maps:
+        return sorted({os.path.realpath(l.split()[-1]) for l in maps if "blas" in l or "lapack" in l})
+
+
 def main():
     part = sys.argv[1]
     if part == "gemm":
@@ -113,7 +121,7 @@ def main():
     else:
         model = ClipL() if part == "clip" else Layer7B()
         rows = {"clip": model.forward} if part == "clip" else {"prefill": model.prefill, "decode": model.decode}
-    print(json.dumps({"ready": part, "torch": torch.__version__}), flush=True)
+    print(json.dumps({"ready": part, "torch": torch.__version__, "blas": blas_libraries()}), flush=True)
     with torch.no_grad():
         for line in sys.stdin:
             if line.strip() == "quit":

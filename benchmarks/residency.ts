@@ -2,13 +2,20 @@
 // and few layers (benchmarks/lib/real-width.ts; no files). One run per process, so the peaks are its
 // own: peak live tfjs bytes (counted on every tensor registration), the wasm heap, and VmHWM.
 //   node dist/benchmarks/residency.js --backend wasm --policy stream [--resident 2GiB] [--text-layers 1]
-//        [--vision-layers 2] [--image 336] [--new 2] [--json]
+//        [--vision-layers 2] [--image 336] [--new 2] [--cf SPEC] [--json]
+// --cf runs CausalMM (one --cf entry, e.g. both) through its batched branches, with the plan provisioned as
+// `causalmm ask --cf SPEC` provisions it.
 import * as tf from "@tensorflow/tfjs-core";
 import { readFileSync } from "node:fs";
 import { initBackend } from "../src/backend.js";
 import { buildModel, memoryPlanOf } from "../src/model/load.js";
 import { numImageTokens, parseLlavaConfig } from "../src/model/config.js";
 import { greedyDecode } from "../src/generate/greedy.js";
+import { generate } from "../src/generate/generate.js";
+import { buildPlan } from "../src/causal/presets.js";
+import { decodingSource } from "../src/causal/decoding.js";
+import type { LlavaModel } from "../src/model/llava.js";
+import { cfBranchCount } from "../src/cli/residency.js";
 import type { ResidencyPolicy } from "../src/model/residency.js";
 import { parseBytes } from "../src/cli/residency.js";
 import { arg } from "./common.js";
@@ -49,6 +56,16 @@ function trackHeapTop(): () => number {
   return () => top;
 }
 
+/** Greedy CausalMM tokens of `--cf spec` (paper preset) through the batched branches. */
+function causalTokens(model: LlavaModel, spec: string, ids: number[], pixels: tf.Tensor4D, n: number): number[] {
+  const source = decodingSource(model, buildPlan({ cf: [spec] }, model.config), { prompts: { main: [ids] }, pixels });
+  try {
+    return generate(source, { maxNewTokens: n }).tokens[0];
+  } finally {
+    source.dispose();
+  }
+}
+
 async function main(): Promise<void> {
   const backend = arg("backend", "wasm");
   const policy = arg("policy", "stream") as ResidencyPolicy;
@@ -59,7 +76,14 @@ async function main(): Promise<void> {
   const cfgJson = llava7bConfig(Number(arg("text-layers", "1")), Number(arg("vision-layers", "2")), image);
   const cfg = parseLlavaConfig(cfgJson);
   const ids = [1, 319, 1799, 9047, 13, 3148, 1001, 29901, cfg.imageTokenIndex, 13, 1724, 338, 445, 29973, 319, 1799, 9047, 29901];
-  const workload = { promptTokens: ids.length - 1 + numImageTokens(cfg), maxNewTokens: newTokens, rows: 1, images: 1 };
+  const cf = arg("cf", "");
+  const extra = cf ? cfBranchCount([cf], 1) : { rows: 0, images: 0 };
+  const workload = {
+    promptTokens: ids.length - 1 + numImageTokens(cfg),
+    maxNewTokens: newTokens,
+    rows: 1 + extra.rows,
+    images: 1 + extra.images,
+  };
   const peak = trackPeak();
   const heapTop = trackHeapTop();
   const heap0 = process.memoryUsage().rss;
@@ -70,13 +94,15 @@ async function main(): Promise<void> {
   const loadMs = performance.now() - t0;
   const pixels = tf.randomUniform([1, 3, image, image], -1, 1, "float32", 7) as tf.Tensor4D;
   const t1 = performance.now();
-  const { tokens } = greedyDecode(model, [ids], pixels, newTokens);
+  const tokens = cf ? [causalTokens(model, cf, ids, pixels, newTokens)] : greedyDecode(model, [ids], pixels, newTokens).tokens;
   const runMs = performance.now() - t1;
   const plan = memoryPlanOf(model)!;
   const heap = (tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array } }).wasm?.HEAPU8?.length ?? 0;
   const out = {
     backend,
     policy: plan.policy,
+    cf: cf || null,
+    rows: workload.rows,
     resident: [...plan.residency.resident],
     tokens: tokens[0],
     loadMs,
