@@ -10,6 +10,7 @@ import type { Take } from "../weights/params.js";
 import type { LayerStack, TokenTable } from "../weights/stack.js";
 import { guardWasmHeap } from "../backend.js";
 import { DEFAULT_PERFORMANCE, type PerformanceOptions } from "./performance.js";
+import { matMulKernel } from "./kernels/kernels.js";
 
 export interface LlamaLayer {
   inputNorm: tf.Tensor1D;
@@ -158,6 +159,11 @@ export interface LlamaOutput {
 }
 
 /** embeds `[B,S,D]` → logits; positions continue after the cache's length. */
+/** Normed rows `[N,D]` → logits `[N,V]`: a resident lm_head through the native GEMM where `perf` allows it. */
+export function lmHead(P: LlamaParams, normed: tf.Tensor2D, perf: PerformanceOptions): tf.Tensor2D {
+  return P.lmHead.project(normed, matMulKernel(perf) ?? undefined);
+}
+
 export function llamaForward(
   P: LlamaParams,
   cfg: TextConfig,
@@ -195,7 +201,7 @@ export function llamaForward(
   if (mode === "none") return { hidden, last: x };
   const rows = mode === "last" ? (normed.slice([0, S - 1, 0], [-1, 1, -1]) as tf.Tensor3D) : normed; // [B,S|1,D]
   const [B, R] = rows.shape;
-  const logits = P.lmHead.project(rows.reshape([B * R, rows.shape[2]])).reshape([B, R, P.lmHead.vocab]) as tf.Tensor3D;
+  const logits = lmHead(P, rows.reshape([B * R, rows.shape[2]]) as tf.Tensor2D, performance).reshape([B, R, P.lmHead.vocab]) as tf.Tensor3D;
   return { logits, hidden, last: x };
 }
 

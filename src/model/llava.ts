@@ -4,7 +4,16 @@ import { numImageTokens, selectedHiddenIndex, type LlavaConfig } from "./config.
 import type { AttentionHook, Tap } from "./hooks.js";
 import { clipForward, clipParams, type ClipOutput, type ClipParams, type ClipRunOptions } from "./clip.js";
 import { projectorForward, projectorParams, type ProjectorParams } from "./projector.js";
-import { embedTokens, finalNorm, llamaForward, llamaParams, type LlamaOutput, type LlamaParams, type LlamaRunOptions } from "./llama.js";
+import {
+  embedTokens,
+  finalNorm,
+  lmHead,
+  llamaForward,
+  llamaParams,
+  type LlamaOutput,
+  type LlamaParams,
+  type LlamaRunOptions,
+} from "./llama.js";
 import type { RawTensor, Take } from "../weights/params.js";
 import { collectTensors } from "../weights/stack.js";
 import { resolvePerformance, type PerformanceOptions } from "./performance.js";
@@ -149,7 +158,7 @@ export class LlavaModel {
 
   /** Normed rows `[N,D]` → logits `[N,V]` (lm_head alone). */
   headOf(normed: tf.Tensor2D): tf.Tensor2D {
-    return this.params.text.lmHead.project(normed);
+    return lmHead(this.params.text, normed, this.performance);
   }
 
   /**

@@ -18,7 +18,7 @@ import {
   type TensorSource,
   type LoadProgress,
 } from "../weights/params.js";
-import { collectTensors, type LayerStack, type TokenTable } from "../weights/stack.js";
+import { collectTensors, type LayerStack, type MatMul2D, type TokenTable } from "../weights/stack.js";
 
 //   native  linear weights and lm_head stay on the host in their file dtype, read in place by the native
 //           GEMM (src/model/native-residency.ts); only activations, norms and the KV cache use the backend
@@ -143,7 +143,8 @@ export class HostTable implements TokenTable {
     return tf.tensor3d(this.host.readRows(this.name, flat), [ids.length, ids[0]?.length ?? 0, this.dim]);
   }
 
-  project(x: tf.Tensor2D): tf.Tensor2D {
+  project(x: tf.Tensor2D, matMul?: MatMul2D): tf.Tensor2D {
+    const mm = matMul ?? ((a: tf.Tensor2D, b: tf.Tensor2D) => tf.matMul(a, b));
     return tf.tidy(() => {
       const parts: tf.Tensor2D[] = [];
       for (let v0 = 0; v0 < this.vocab; v0 += this.chunkRows) {
@@ -152,7 +153,7 @@ export class HostTable implements TokenTable {
         parts.push(
           tf.tidy(() => {
             const w = tf.tensor2d(this.host.readRowRange(this.name, v0, n), [n, this.dim]);
-            return tf.matMul(x, tf.transpose(w)); // [N, n]
+            return mm(x, tf.transpose(w)); // [N, n], the same product as a resident lm_head's
           }),
         );
       }

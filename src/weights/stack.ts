@@ -7,6 +7,9 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { RawTensor } from "./params.js";
 import { RowGather } from "./host.js";
 
+/** a `[M,K]` · b `[K,N]` → `[M,N]`. */
+export type MatMul2D = (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D;
+
 /** The weights of a stack of layers (CLIP encoder layers, LLaMA decoder layers). */
 export interface LayerStack<L> {
   readonly length: number;
@@ -20,8 +23,11 @@ export interface TokenTable {
   readonly dim: number;
   /** Token ids `[B][S]` → rows `[B,S,D]`. */
   gather(ids: number[][]): tf.Tensor3D;
-  /** x `[N,D]` → x·Wᵀ `[N,V]` (lm_head). */
-  project(x: tf.Tensor2D): tf.Tensor2D;
+  /**
+   * x `[N,D]` → x·Wᵀ `[N,V]` (lm_head). `matMul` is the caller's 2-D product for a resident `[D,V]` table
+   * (the native GEMM where the performance options allow it); host tables have their own.
+   */
+  project(x: tf.Tensor2D, matMul?: MatMul2D): tf.Tensor2D;
   /**
    * The rows of `tokens` `[n, D]`, token-major, in the table's own dtype (a few logits as one small
    * product; host tables are read in place, 16-bit rows stay 16-bit), in a scratch buffer that the next
@@ -67,8 +73,9 @@ export class ResidentTable implements TokenTable {
       return tf.gather(rows, idsTensor(ids)) as unknown as tf.Tensor3D; // [B,S,D]
     });
   }
-  project(x: tf.Tensor2D): tf.Tensor2D {
-    return this.layout === "cols" ? tf.matMul(x, this.tensor) : tf.matMul(x, this.tensor, false, true);
+  project(x: tf.Tensor2D, matMul?: MatMul2D): tf.Tensor2D {
+    if (this.layout === "rows") return tf.matMul(x, this.tensor, false, true); // tied to the embeddings [V,D]
+    return matMul ? matMul(x, this.tensor) : tf.matMul(x, this.tensor);
   }
   rowsOf(tokens: ArrayLike<number>): RawTensor {
     this.byToken ??= this.tokenMajor();

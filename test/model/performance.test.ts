@@ -73,7 +73,7 @@ describe("performance options", () => {
       const fast = buildModel(cfg, randomSource(raw, 9), { performance: { attentionMatMul: "per-head" } });
       const nativeCalls = async (m: LlavaModel) =>
         (await prefill(m, [[1, 5, 9, 10, 11, 12]])).kernels.filter((k) => k === KERNEL_NAMES.nativeMatMul).length;
-      const linears = 7 * cfg.text.numLayers; // q k v o gate up down (lm_head is a token table: tf.matMul)
+      const linears = 7 * cfg.text.numLayers + 1; // q k v o gate up down per layer, and the resident lm_head
       // wasm prefill: q·Kᵀ and P·V per head; cpu runs its own attention kernels (kernels.ts) for every row count
       const heads = backend === "wasm" ? 2 * cfg.text.numHeads * cfg.text.numLayers : 0;
       expect(await nativeCalls(fast)).toBe(linears + heads);
