@@ -15,9 +15,8 @@ import { generate } from "../src/generate/generate.js";
 import { buildPlan } from "../src/causal/presets.js";
 import { decodingSource } from "../src/causal/decoding.js";
 import type { LlavaModel } from "../src/model/llava.js";
-import { cfBranchCount } from "../src/cli/residency.js";
 import type { ResidencyPolicy } from "../src/model/residency.js";
-import { parseBytes } from "../src/cli/residency.js";
+import { cfBranchCount, parseBytes } from "../src/cli/residency.js";
 import { arg } from "./common.js";
 import { llava7bConfig, realWidthSource } from "./lib/real-width.js";
 

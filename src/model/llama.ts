@@ -158,12 +158,12 @@ export interface LlamaOutput {
   last: tf.Tensor3D;
 }
 
-/** embeds `[B,S,D]` → logits; positions continue after the cache's length. */
-/** Normed rows `[N,D]` → logits `[N,V]`: a resident lm_head through the native GEMM where `perf` allows it. */
+/** Normed rows `[N,D]` → logits `[N,V]`: a backend-held lm_head through the native GEMM where `perf` allows it. */
 export function lmHead(P: LlamaParams, normed: tf.Tensor2D, perf: PerformanceOptions): tf.Tensor2D {
-  return P.lmHead.project(normed, matMulKernel(perf) ?? undefined);
+  return P.lmHead.project(normed, matMulKernel(perf) ?? ((a, b) => tf.matMul(a, b)));
 }
 
+/** embeds `[B,S,D]` → logits; positions continue after the cache's length. */
 export function llamaForward(
   P: LlamaParams,
   cfg: TextConfig,

@@ -143,8 +143,7 @@ export class HostTable implements TokenTable {
     return tf.tensor3d(this.host.readRows(this.name, flat), [ids.length, ids[0]?.length ?? 0, this.dim]);
   }
 
-  project(x: tf.Tensor2D, matMul?: MatMul2D): tf.Tensor2D {
-    const mm = matMul ?? ((a: tf.Tensor2D, b: tf.Tensor2D) => tf.matMul(a, b));
+  project(x: tf.Tensor2D, matMul: MatMul2D): tf.Tensor2D {
     return tf.tidy(() => {
       const parts: tf.Tensor2D[] = [];
       for (let v0 = 0; v0 < this.vocab; v0 += this.chunkRows) {
@@ -153,7 +152,7 @@ export class HostTable implements TokenTable {
         parts.push(
           tf.tidy(() => {
             const w = tf.tensor2d(this.host.readRowRange(this.name, v0, n), [n, this.dim]);
-            return mm(x, tf.transpose(w)); // [N, n], the same product as a resident lm_head's
+            return matMul(x, tf.transpose(w)); // [N, n], the same product as a resident lm_head's
           }),
         );
       }

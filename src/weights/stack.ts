@@ -24,10 +24,11 @@ export interface TokenTable {
   /** Token ids `[B][S]` → rows `[B,S,D]`. */
   gather(ids: number[][]): tf.Tensor3D;
   /**
-   * x `[N,D]` → x·Wᵀ `[N,V]` (lm_head). `matMul` is the caller's 2-D product for a resident `[D,V]` table
-   * (the native GEMM where the performance options allow it); host tables have their own.
+   * x `[N,D]` → x·Wᵀ `[N,V]` (lm_head). `matMul` is the 2-D product the caller chose for lm_head weights
+   * on the backend (model/llama.ts `lmHead`: the native GEMM where the performance options allow it);
+   * a table the addon reads on the host (native residency) has its own.
    */
-  project(x: tf.Tensor2D, matMul?: MatMul2D): tf.Tensor2D;
+  project(x: tf.Tensor2D, matMul: MatMul2D): tf.Tensor2D;
   /**
    * The rows of `tokens` `[n, D]`, token-major, in the table's own dtype (a few logits as one small
    * product; host tables are read in place, 16-bit rows stay 16-bit), in a scratch buffer that the next
@@ -73,9 +74,9 @@ export class ResidentTable implements TokenTable {
       return tf.gather(rows, idsTensor(ids)) as unknown as tf.Tensor3D; // [B,S,D]
     });
   }
-  project(x: tf.Tensor2D, matMul?: MatMul2D): tf.Tensor2D {
+  project(x: tf.Tensor2D, matMul: MatMul2D): tf.Tensor2D {
     if (this.layout === "rows") return tf.matMul(x, this.tensor, false, true); // tied to the embeddings [V,D]
-    return matMul ? matMul(x, this.tensor) : tf.matMul(x, this.tensor);
+    return matMul(x, this.tensor);
   }
   rowsOf(tokens: ArrayLike<number>): RawTensor {
     this.byToken ??= this.tokenMajor();
